@@ -1,0 +1,99 @@
+"""Exception handlers: every error leaves in the envelope of its API family; a 500 is logged as a bug."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from clarion.api.envelopes import family_for, new_request_id, render
+from clarion.errors import ClarionError, Invalid, NotFound
+
+log = structlog.get_logger()
+
+
+class MethodNotAllowed(ClarionError):
+    """The path exists but not with this method."""
+
+    status = 405
+    code = "CLARION-0405"
+    title = "Method not allowed"
+
+
+class InternalError(ClarionError):
+    """An unexpected failure (a bug); details go to the log, never to the client."""
+
+    status = 500
+    code = "CLARION-0500"
+    title = "Internal server error"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(ClarionError, _clarion_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or new_request_id())
+
+
+async def _clarion_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClarionError)
+    return render(exc, family_for(request.url.path), _request_id(request))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = [_describe(error) for error in exc.errors()]
+    first = exc.errors()[0] if exc.errors() else {}
+    context = {"field": _field(first.get("loc", ())), "rule": str(first.get("type", "invalid"))}
+    error = Invalid("; ".join(problems) or "Invalid request", context=context)
+    return render(error, family_for(request.url.path), _request_id(request))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error: ClarionError
+    if exc.status_code == 404:
+        error = NotFound(f"No resource at {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
+    else:
+        error = Invalid(str(exc.detail))
+        error.status = exc.status_code
+    return render(error, family_for(request.url.path), _request_id(request))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled_error", path=request.url.path, method=request.method)
+    error = InternalError("Internal error: the failure was logged with this request id")
+    return render(error, family_for(request.url.path), _request_id(request))
+
+
+def _field(loc: Any) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    loc = error.get("loc", ())
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        position = loc[1] if len(loc) > 1 else "?"
+        return f"Malformed JSON body: {reason} at position {position}"
+    field = _field(loc)
+    if kind == "missing":
+        return f"{field}: field required"
+    if kind == "extra_forbidden":
+        return f"{field}: unknown field (not allowed here)"
+    return f"{field}: {error.get('msg', 'invalid value')}"

@@ -1,0 +1,123 @@
+"""Pure-ASGI middleware: request ids, body size and content-type rules, errors in the right envelope, metrics.
+
+Pure ASGI (not ``BaseHTTPMiddleware``) because it wraps every request, including the hot execution path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clarion.api.envelopes import family_for, new_request_id, render
+from clarion.errors import ClarionError, PayloadTooLarge, UnsupportedMediaType
+from clarion.ops.metrics import Metrics
+
+log = structlog.get_logger()
+
+_BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+
+
+class _Exchange:
+    """The response side of one request: remembers the status and drops output once we answered ourselves."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 500
+        self.closed = False
+
+    async def send(self, message: Message) -> None:
+        if self.closed:
+            return
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class GatewayMiddleware:
+    """Rejects oversized or non-JSON bodies before any handler runs and records request metrics."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = _headers(scope)
+        request_id = headers.get("x-request-id") or new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        exchange = _Exchange(send)
+        error = self._reject(scope, headers)
+        try:
+            if error is not None:
+                await render(error, family_for(scope["path"]), request_id)(scope, receive, exchange.send)
+            else:
+                await self.app(scope, self._limited(scope, receive, exchange, request_id), exchange.send)
+        finally:
+            self._record(scope, exchange.status, time.perf_counter() - started)
+
+    def _reject(self, scope: Scope, headers: dict[str, str]) -> ClarionError | None:
+        if scope["method"].encode() not in _BODY_METHODS:
+            return None
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            return PayloadTooLarge(
+                f"Request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes"
+            )
+        has_body = (length is not None and length != "0") or "transfer-encoding" in headers
+        if has_body and not _is_json(headers.get("content-type", "")):
+            return UnsupportedMediaType("A valid content-type must be specified")
+        return None
+
+    def _limited(self, scope: Scope, receive: Receive, exchange: _Exchange, request_id: str) -> Receive:
+        """Count body bytes as they arrive (chunked bodies have no Content-Length to check up front).
+
+        Past the limit we answer 413 ourselves and tell the app the client left: frameworks turn any error
+        raised from ``receive`` into their own 400, so raising would lose the 413.
+        """
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    too_large = PayloadTooLarge(
+                        f"Request body exceeds the limit of {self.max_body_bytes} bytes"
+                    )
+                    await render(too_large, family_for(scope["path"]), request_id)(
+                        scope, receive, exchange.send
+                    )
+                    exchange.close()
+                    return {"type": "http.disconnect"}
+            return message
+
+        return limited_receive
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        route: Any = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        method = scope["method"]
+        self.metrics.requests.labels(method, template, str(status)).inc()
+        self.metrics.latency.labels(method, template).observe(elapsed)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )

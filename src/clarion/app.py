@@ -1,0 +1,62 @@
+"""``create_app(settings)`` → the FastAPI application; the lifespan builds and closes the Container."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from clarion import __version__
+from clarion.api.errors import install_error_handlers
+from clarion.api.middleware import GatewayMiddleware
+from clarion.config import Settings
+from clarion.container import Container
+from clarion.ops import endpoints as ops_endpoints
+from clarion.ops.logging import configure_logging
+from clarion.ops.metrics import Metrics
+from clarion.runtime import BackgroundServices
+from clarion.tenancy import endpoints as tenancy_endpoints
+
+log = structlog.get_logger()
+
+DESCRIPTION = """Clarion is wire-compatible with Adobe Journey Optimizer and Experience Platform APIs.
+Every endpoint takes `Authorization: Bearer <token>`, `x-api-key`, `x-gw-ims-org-id` and `x-sandbox-name`."""
+
+
+def create_app(settings: Settings | None = None, *, background: bool = False) -> FastAPI:
+    """Build the application. ``background`` also runs the embedded worker and SMTP capture in-process."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = Container.build(settings)
+        app.state.container = container
+        services = BackgroundServices(container, metrics) if background else None
+        try:
+            if services is not None:
+                await services.start()
+            yield
+        finally:
+            if services is not None:
+                await services.stop()
+            await container.close()
+            log.info("clarion_stopped")
+
+    app = FastAPI(title="Clarion", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.metrics = metrics
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(ops_endpoints.router)
+    app.include_router(tenancy_endpoints.router)
+    app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several API processes): settings come from ``CLARION_*``."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings, background=True)

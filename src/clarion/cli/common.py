@@ -1,0 +1,43 @@
+"""Helpers shared by CLI commands: settings from flags, a container for one command, readable errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from clarion.config import Settings
+from clarion.container import Container
+from clarion.db.migrate import upgrade
+from clarion.errors import ClarionError
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from ``CLARION_*`` with the flags that were given on top."""
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def run_with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
+    """Run ``work`` with a container (migrating first when embedded); print domain errors, exit 1."""
+    if settings.should_migrate:
+        upgrade(settings.database_url)
+
+    async def main() -> T:
+        container = Container.build(settings)
+        try:
+            return await work(container)
+        finally:
+            await container.close()
+
+    try:
+        return asyncio.run(main())
+    except ClarionError as error:
+        err_console.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(1) from None

@@ -1,0 +1,24 @@
+"""The ``clarion`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from clarion.cli import serve as serve_commands
+from clarion.cli.outbox import outbox_app
+from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token
+
+app = typer.Typer(
+    name="clarion",
+    help="Clarion: API-triggered messaging, audience activation and outbound throttling.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold tokens
+)
+app.command()(serve_commands.serve)
+app.command()(serve_commands.worker)
+app.command()(serve_commands.migrate)
+app.command()(token)
+app.add_typer(org_app, name="org")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(outbox_app, name="outbox")

@@ -1,0 +1,96 @@
+"""``clarion serve``, ``clarion worker``, ``clarion migrate``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from clarion.app import create_app
+from clarion.cli.common import console, load_settings, run_with_container
+from clarion.config import Settings
+from clarion.container import Container
+from clarion.db.migrate import upgrade
+from clarion.ops.logging import configure_logging
+from clarion.ops.metrics import Metrics
+from clarion.runtime import BackgroundServices
+from clarion.tenancy.bootstrap import DevCredentials, ensure_dev_credentials
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8080]")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="API processes (each also runs a queue worker)")] = 1,
+) -> None:
+    """Run the API with its embedded worker (and, on SQLite, the SMTP capture server) in this process."""
+    settings = load_settings(host=host, port=port)
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.should_migrate:
+        upgrade(settings.database_url)
+    if settings.embedded:
+        credentials = run_with_container(settings, ensure_dev_credentials)
+        _print_welcome(settings, credentials)
+    options = {"host": settings.host, "port": settings.port, "log_config": None, "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings, background=True), **options)  # type: ignore[arg-type]
+        return
+    # Several processes: they rebuild their settings from the environment, so pass the flags along.
+    os.environ.update(
+        {"CLARION_HOST": settings.host, "CLARION_PORT": str(settings.port), "CLARION_AUTO_MIGRATE": "0"}
+    )
+    uvicorn.run("clarion.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def worker(
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Jobs handled at once")] = None,
+) -> None:
+    """Run queue workers only (delivery, activation, throttling); stops gracefully on SIGTERM."""
+    settings = load_settings(worker_concurrency=concurrency)
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def work(container: Container) -> None:
+        services = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        await services.start()
+        console.print("[green]worker running[/green] (Ctrl-C to stop)")
+        await stopping.wait()
+        await services.stop()
+
+    run_with_container(settings, work)
+
+
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Migrate the database schema (SQLite or PostgreSQL) to the latest revision."""
+    settings = load_settings()
+    upgrade(settings.database_url, revision)
+    console.print(f"[green]database migrated to {revision}[/green]")
+
+
+def _print_welcome(settings: Settings, credentials: DevCredentials) -> None:
+    """Print where Clarion listens and ready-to-paste credentials (curl lines unwrapped, so they paste)."""
+    headers = " ".join(f"-H '{name}: {value}'" for name, value in credentials.headers().items())
+    base = settings.base_url
+    console.rule("[bold green]Clarion")
+    console.print(f"Listening on [bold]{base}[/bold]   API docs: {base}/docs")
+    console.print(f"Development credentials, also in {settings.credentials_path}:")
+    console.print(
+        f"  org {credentials.orgId}  sandbox {credentials.sandboxName}  api key {credentials.apiKey}"
+    )
+    console.print("Try:")
+    for path in ("/ajo/im/health", "/v1/sandboxes"):
+        console.print(f"  curl -s {base}{path} {headers}", soft_wrap=True, markup=False, highlight=False)
+    if settings.should_capture_smtp:
+        console.print(
+            f"Mail is captured on smtp://{settings.smtp_capture_host}:{settings.smtp_capture_port}; "
+            "read it with: clarion outbox"
+        )
+    console.rule()

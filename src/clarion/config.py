@@ -1,0 +1,91 @@
+"""Settings, read from the environment (prefix ``CLARION_``) and CLI flags; no I/O at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogFormat = Literal["auto", "json", "pretty"]
+
+
+class Settings(BaseSettings):
+    """Every knob of a Clarion process. Backends are chosen from the two URLs, in ``container.py``."""
+
+    model_config = SettingsConfigDict(env_prefix="CLARION_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".clarion"), description="Holds the SQLite files, captured mail, credentials"
+    )
+    database_url: str = Field(default="", description="sqlite:///path or postgresql://user@host/db")
+    queue_url: str = Field(default="sqlite", description="'sqlite' (embedded) or redis://host:port/db")
+    redis_prefix: str = Field(default="clarion", description="Prefix of every Redis key Clarion writes")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_base_url: str = Field(default="", description="Base URL printed in credentials; derived if empty")
+
+    auto_migrate: bool | None = Field(
+        default=None, description="Migrate on start; default: only when embedded"
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413")
+    token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    auth_cache_seconds: float = Field(
+        default=30.0, ge=0, description="How long a verified token stays cached"
+    )
+
+    smtp_capture: bool | None = Field(
+        default=None, description="Run the bundled SMTP capture; default: embedded"
+    )
+    smtp_capture_host: str = "127.0.0.1"
+    smtp_capture_port: int = Field(default=2525, ge=0, le=65535)
+
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    queue_lease_seconds: float = Field(default=60.0, gt=0)
+    queue_max_attempts: int = Field(default=8, ge=1)
+
+    log_format: LogFormat = "auto"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'clarion.db'}"
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when running on the embedded SQLite database (development and single-box mode)."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def should_migrate(self) -> bool:
+        """Whether ``serve`` migrates the schema on start."""
+        return self.embedded if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def should_capture_smtp(self) -> bool:
+        """Whether ``serve`` runs the bundled SMTP capture server."""
+        return self.embedded if self.smtp_capture is None else self.smtp_capture
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients should call."""
+        return self.public_base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def queue_path(self) -> Path:
+        """The embedded queue's SQLite file."""
+        return self.home / "queue.db"
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where the SMTP capture server stores mail."""
+        return self.home / "outbox"
+
+    @property
+    def credentials_path(self) -> Path:
+        """Where the development credentials are written on an embedded start."""
+        return self.home / "credentials.json"

@@ -1,0 +1,70 @@
+"""Organizations, sandboxes, API credentials and access tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clarion.db.base import Base
+from clarion.kit.clock import utcnow
+from clarion.kit.ids import new_id
+
+
+class Organization(Base):
+    """A tenant. ``ims_org_id`` is what clients send in ``x-gw-ims-org-id``."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    ims_org_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    high_throughput_entitled: Mapped[bool] = mapped_column(default=False)
+    standard_rate_per_second: Mapped[int] = mapped_column(default=500)
+    high_throughput_rate_per_second: Mapped[int] = mapped_column(default=5000)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Sandbox(Base):
+    """A named partition of an organization's data; every organization has a production sandbox ``prod``."""
+
+    __tablename__ = "sandboxes"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    type: Mapped[str] = mapped_column(String(16))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiCredential(Base):
+    """A client of the API: ``client_id`` is the ``x-api-key`` value. Bound to one organization."""
+
+    __tablename__ = "api_credentials"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    technical_account: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AccessToken(Base):
+    """A bearer token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (Index("ix_access_tokens_expires_at", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    credential_id: Mapped[str] = mapped_column(
+        ForeignKey("api_credentials.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

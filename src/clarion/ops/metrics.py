@@ -1,0 +1,78 @@
+"""Prometheus metrics: HTTP requests and latencies, queue depth (read at scrape time), job outcomes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from clarion.queue.port import QueueStats
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """One registry per application, so tests and several apps in a process never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "clarion_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "clarion_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.job_outcomes = Counter(
+            "clarion_job_outcomes",
+            "Queue jobs handled, by task and outcome",
+            ["task", "outcome"],
+            registry=self.registry,
+        )
+        self.queue_snapshot = QueueDepthCollector()
+        self.registry.register(self.queue_snapshot)
+
+    def record_job(self, task: str, outcome: str) -> None:
+        """Count one job outcome (ok, retry, dead, unknown_task)."""
+        self.job_outcomes.labels(task, outcome).inc()
+
+    def exposition(self) -> bytes:
+        """The text format; merges every process's values when running with several API workers."""
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            merged.register(self.queue_snapshot)
+            return generate_latest(merged)
+        return generate_latest(self.registry)
+
+
+class QueueDepthCollector(Collector):
+    """Reports the queue statistics the ``/metrics`` endpoint read just before rendering.
+
+    Collectors are synchronous and the queue backends are async, so the endpoint reads the stats and
+    stores them here rather than the collector reading them itself.
+    """
+
+    def __init__(self) -> None:
+        self.stats: QueueStats | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        """Yield ``clarion_queue_jobs{queue,state}``."""
+        family = GaugeMetricFamily(
+            "clarion_queue_jobs", "Jobs in the queue by state", labels=["queue", "state"]
+        )
+        if self.stats is not None:
+            for state in ("ready", "delayed", "leased", "dead"):
+                for queue, count in getattr(self.stats, state).items():
+                    family.add_metric([queue, state], count)
+        yield family

@@ -1,0 +1,33 @@
+"""The job ledger makes handlers "exactly once in effect" on an at-least-once queue.
+
+A handler calls ``claim`` inside the same database transaction as its effect::
+
+    async with session.begin():
+        if await ledger.claim(session, job):
+            ...  # write the effect
+
+If the transaction commits, the ledger row and the effect exist together; a redelivered job (crashed
+worker, expired lease) finds the row, ``claim`` returns False and the effect is skipped. Two concurrent
+deliveries serialize on the primary key: the second insert waits for the first transaction and then
+inserts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clarion.db.dialect import insert_ignore
+from clarion.models.jobs import JobLedgerEntry
+from clarion.queue.port import Job
+
+
+async def claim(session: AsyncSession, job: Job) -> bool:
+    """Record ``job`` as done in the session's transaction; True if this call is the first to do so."""
+    table = cast(Table, JobLedgerEntry.__table__)
+    statement = insert_ignore(table, session.get_bind().dialect.name, conflict_columns=["job_id"])
+    # ``finished_at`` comes from the model's Python-side default, which Core inserts apply too.
+    result: Any = await session.execute(statement.values(job_id=job.id, task=job.task))
+    return bool(result.rowcount == 1)

@@ -1,0 +1,87 @@
+"""The durable job queue port. Two implementations pass the same contract tests: SQLite and Redis Streams.
+
+Semantics every backend keeps:
+- ``enqueue`` returns only when the jobs are durable (committed / written to the broker).
+- ``reserve`` leases jobs to the caller for ``lease_seconds``; a job whose lease expires without ``ack``
+  (crashed worker) becomes reservable again and counts one more attempt.
+- ``retry`` puts a job back with exponential backoff, or dead-letters it once ``max_attempts`` is reached.
+- Jobs carry ids; handlers are idempotent (see ``queue.ledger``), so a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A job to enqueue. ``task`` is named ``domain.verb``; ``payload`` carries ids, not data."""
+
+    task: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    queue: str = "default"
+    delay: float = 0.0
+    """Seconds before the job becomes reservable (delayed jobs)."""
+    job_id: str | None = None
+    """A caller-chosen id makes the job traceable and lets the handler's ledger de-duplicate it."""
+    max_attempts: int | None = None
+    """Overrides the queue's default number of attempts before dead-lettering."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A reserved job. ``attempts`` counts this delivery (1 on the first)."""
+
+    id: str
+    task: str
+    payload: dict[str, Any]
+    queue: str
+    attempts: int
+    max_attempts: int
+    receipt: str
+    """Backend handle used by ``ack``/``retry`` (row id, stream entry id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Counts per queue name, for metrics and health."""
+
+    ready: dict[str, int]
+    delayed: dict[str, int]
+    leased: dict[str, int]
+    dead: dict[str, int]
+
+
+def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
+    """Exponential backoff after ``attempts`` failed deliveries: base, 2·base, 4·base … capped."""
+    return float(min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+class JobQueue(Protocol):
+    """Durable queue of jobs; see the module docstring for the guarantees."""
+
+    async def enqueue(self, jobs: Sequence[JobSpec]) -> list[str]:
+        """Store jobs durably (one batch); return their ids in order."""
+        ...
+
+    async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:
+        """Lease up to ``limit`` ready jobs of ``queue`` (oldest first); empty list when none are ready."""
+        ...
+
+    async def ack(self, jobs: Sequence[Job]) -> None:
+        """Mark jobs done and remove them."""
+        ...
+
+    async def retry(self, job: Job, *, error: str, delay: float | None = None) -> bool:
+        """Return a failed job for a later attempt; False when it was dead-lettered instead."""
+        ...
+
+    async def stats(self) -> QueueStats:
+        """Counts per queue; raises when the backend is unreachable (health checks rely on it)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush pending writes and release connections."""
+        ...

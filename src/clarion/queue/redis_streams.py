@@ -1,0 +1,317 @@
+"""Production queue on Redis Streams with one consumer group per queue.
+
+Keys (``p`` is the prefix):
+- ``p:queues`` — set of queue names (for ``stats``);
+- ``p:q:NAME`` — the stream of due jobs, consumer group ``workers``;
+- ``p:q:NAME:delayed`` — sorted set of delayed jobs scored by due time (epoch seconds);
+- ``p:q:NAME:dead`` — stream of dead-lettered jobs with their last error.
+
+A stream entry has one field ``j``: the job encoded as a msgspec JSON array
+``[id, task, payload, attempts_before, max_attempts, last_error]``. ``attempts_before`` counts deliveries of
+earlier entries of the same job (retries re-add the job as a new entry); the attempts of a delivery are
+``attempts_before`` plus the entry's delivery count in the group's pending list (``XREADGROUP`` sets it to 1,
+every ``XAUTOCLAIM`` adds one), so a takeover after a crash counts as a new attempt.
+
+Every state change is one Lua script (atomic, one round trip):
+- enqueue: create the group if the stream is new, ``XADD`` due jobs, ``ZADD`` delayed ones;
+- reserve: promote due delayed jobs, ``XAUTOCLAIM`` entries idle longer than ``lease_seconds`` (expired
+  leases; those on their last attempt go to the dead stream), then ``XREADGROUP >`` for new entries;
+- retry: ``XACK`` + ``XDEL`` and ``ZADD`` to the delayed set (or ``XADD`` to the dead stream).
+ack is ``XACK`` + ``XDEL`` in one ``MULTI``.
+
+Leases: the lease of an entry is measured by whoever reclaims it: an entry idle for longer than the
+reclaiming caller's ``lease_seconds`` is taken over. Workers sharing a queue should therefore use the same
+lease (a worker with a shorter lease takes over the jobs of one with a longer lease).
+
+Receipts are ``"{entry_id}:{delivery_count}"``: retry checks that the entry's delivery count is unchanged,
+so a worker whose lease was taken over can not requeue the job a second time. Unlike the SQLite queue,
+enqueueing a ``job_id`` twice stores two entries; the job ledger de-duplicates their effects.
+Due times come from the callers' clocks (``time.time()``), so hosts sharing a queue need synced clocks.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import redis.asyncio as redis
+
+from clarion.queue.port import Job, JobSpec, QueueStats, backoff_seconds
+
+GROUP = "workers"
+
+_Arg = bytes | str | int | float
+
+_ENSURE_GROUP = """
+local function ensure_group(stream)
+  if redis.call('EXISTS', stream) == 0 then
+    redis.call('XGROUP', 'CREATE', stream, ARGV[1], '0', 'MKSTREAM')
+  end
+end
+"""
+
+# KEYS: queues set, then (stream, delayed) per queue. ARGV: group, queue count Q, Q queue names,
+# then per job: index of its stream in KEYS, due time ('' when due now), entry.
+_ENQUEUE = (
+    _ENSURE_GROUP
+    + """
+local queues = tonumber(ARGV[2])
+for q = 1, queues do
+  ensure_group(KEYS[2 * q])
+  redis.call('SADD', KEYS[1], ARGV[2 + q])
+end
+for i = queues + 3, #ARGV, 3 do
+  local k = tonumber(ARGV[i])
+  if ARGV[i + 1] == '' then
+    redis.call('XADD', KEYS[k], '*', 'j', ARGV[i + 2])
+  else
+    redis.call('ZADD', KEYS[k + 1], ARGV[i + 1], ARGV[i + 2])
+  end
+end
+return 1
+"""
+)
+
+# KEYS: stream, delayed, dead. ARGV: group, consumer, now, limit, min idle ms, claim cursor, promote max.
+_RESERVE = (
+    _ENSURE_GROUP
+    + """
+local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
+local group, consumer, limit = ARGV[1], ARGV[2], tonumber(ARGV[4])
+ensure_group(stream)
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[3], 'LIMIT', 0, ARGV[7])
+for _, member in ipairs(due) do
+  redis.call('XADD', stream, '*', 'j', member)
+end
+if #due > 0 then
+  redis.call('ZREM', delayed, unpack(due))
+end
+local out = {}
+local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[5], ARGV[6], 'COUNT', limit)
+for _, entry in ipairs(claimed[2]) do
+  if type(entry) == 'table' and type(entry[2]) == 'table' then
+    local id, body = entry[1], entry[2][2]
+    local deliveries = redis.call('XPENDING', stream, group, id, id, 1)[1][4]
+    local job = cjson.decode(body)
+    if job[4] + deliveries - 1 >= job[5] then
+      redis.call('XADD', dead, '*', 'j', body, 'e', 'lease expired on the last attempt')
+      redis.call('XACK', stream, group, id)
+      redis.call('XDEL', stream, id)
+    else
+      table.insert(out, id)
+      table.insert(out, body)
+      table.insert(out, deliveries)
+    end
+  end
+end
+local room = limit - #out / 3
+if room > 0 then
+  local fresh = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', room, 'STREAMS', stream, '>')
+  if fresh then
+    for _, entry in ipairs(fresh[1][2]) do
+      table.insert(out, entry[1])
+      table.insert(out, entry[2][2])
+      table.insert(out, 1)
+    end
+  end
+end
+return {claimed[1], out}
+"""
+)
+
+# KEYS: stream, delayed, dead. ARGV: group, entry id, delivery count, entry, due, dead flag, error.
+_RETRY = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #pending == 0 or pending[1][4] ~= tonumber(ARGV[3]) then
+  return -1
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if ARGV[6] == '1' then
+  redis.call('XADD', KEYS[3], '*', 'j', ARGV[4], 'e', ARGV[7])
+  return 0
+end
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+return 1
+"""
+
+# KEYS: (stream, delayed, dead) per queue. ARGV: group.
+_STATS = """
+local out = {}
+for i = 1, #KEYS, 3 do
+  local length, pending = 0, 0
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    length = redis.call('XLEN', KEYS[i])
+    pending = redis.call('XPENDING', KEYS[i], ARGV[1])[1]
+  end
+  table.insert(out, length)
+  table.insert(out, pending)
+  table.insert(out, redis.call('ZCARD', KEYS[i + 1]))
+  table.insert(out, redis.call('XLEN', KEYS[i + 2]))
+end
+return out
+"""
+
+
+class _Entry(msgspec.Struct, array_like=True):
+    """The job as stored in a stream entry or delayed-set member."""
+
+    id: str
+    task: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    error: str | None = None
+
+
+_entry_decoder = msgspec.json.Decoder(_Entry)
+_entry_encoder = msgspec.json.Encoder()
+
+
+def _consumer_name() -> str:
+    """Unique per process (and per queue instance): ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class RedisStreamQueue:
+    """The production ``JobQueue``: Redis Streams, one consumer group per queue, Lua for atomic steps."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "clarion",
+        max_attempts: int = 8,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+    ) -> None:
+        self._redis: redis.Redis = redis.from_url(url)
+        self._prefix = prefix
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._consumer = _consumer_name()
+        self._claim_cursor: dict[str, bytes | str] = {}
+        self._enqueue_script = self._redis.register_script(_ENQUEUE)
+        self._reserve_script = self._redis.register_script(_RESERVE)
+        self._retry_script = self._redis.register_script(_RETRY)
+        self._stats_script = self._redis.register_script(_STATS)
+
+    def _stream(self, queue: str) -> str:
+        """Stream key of a queue."""
+        return f"{self._prefix}:q:{queue}"
+
+    def _keys(self, queue: str) -> list[str]:
+        """Stream, delayed set and dead stream keys of a queue."""
+        stream = self._stream(queue)
+        return [stream, f"{stream}:delayed", f"{stream}:dead"]
+
+    async def enqueue(self, jobs: Sequence[JobSpec]) -> list[str]:
+        """Add jobs in one atomic script: due ones to the stream, delayed ones to the delayed set."""
+        if not jobs:
+            return []
+        now = time.time()
+        ids = [spec.job_id or str(uuid.uuid4()) for spec in jobs]
+        names = list(dict.fromkeys(spec.queue for spec in jobs))
+        keys = [f"{self._prefix}:queues"]
+        for name in names:
+            keys.extend(self._keys(name)[:2])
+        stream_index = {name: 2 * q for q, name in enumerate(names, start=1)}  # Lua indexes from 1
+        args: list[_Arg] = [GROUP, len(names), *names]
+        for job_id, spec in zip(ids, jobs, strict=True):
+            entry = _Entry(job_id, spec.task, spec.payload, 0, spec.max_attempts or self._max_attempts)
+            due = repr(now + spec.delay) if spec.delay > 0 else ""
+            args.extend((stream_index[spec.queue], due, _entry_encoder.encode(entry)))
+        await self._enqueue_script(keys=keys, args=args)
+        return ids
+
+    async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:
+        """Promote due delayed jobs, take over expired leases, then read new entries (oldest first)."""
+        args: list[_Arg] = [
+            GROUP,
+            self._consumer,
+            repr(time.time()),
+            limit,
+            max(1, int(lease_seconds * 1000)),
+            self._claim_cursor.get(queue, "0-0"),
+            max(limit, 100),
+        ]
+        cursor, flat = await self._reserve_script(keys=self._keys(queue), args=args)
+        # Continue the pending-list scan where it stopped, so a long list is swept round by round.
+        self._claim_cursor[queue] = cursor
+        return [_to_job(queue, flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+
+    async def ack(self, jobs: Sequence[Job]) -> None:
+        """Acknowledge and delete the entries (``XACK`` + ``XDEL`` per queue, one ``MULTI``)."""
+        if not jobs:
+            return
+        per_stream: dict[str, list[str]] = {}
+        for job in jobs:
+            per_stream.setdefault(self._stream(job.queue), []).append(job.receipt.rpartition(":")[0])
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for stream, entry_ids in per_stream.items():
+                pipe.xack(stream, GROUP, *entry_ids)
+                pipe.xdel(stream, *entry_ids)
+            await pipe.execute()
+
+    async def retry(self, job: Job, *, error: str, delay: float | None = None) -> bool:
+        """Requeue with backoff (or ``delay``) through the delayed set; dead-letter at ``max_attempts``."""
+        entry_id, _, deliveries = job.receipt.rpartition(":")
+        bury = job.attempts >= job.max_attempts
+        if delay is None:
+            delay = backoff_seconds(job.attempts, base=self._backoff_base, cap=self._backoff_max)
+        entry = _Entry(job.id, job.task, job.payload, job.attempts, job.max_attempts, error)
+        args: list[_Arg] = [
+            GROUP,
+            entry_id,
+            deliveries,
+            _entry_encoder.encode(entry),
+            repr(time.time() + delay),
+            "1" if bury else "0",
+            error,
+        ]
+        outcome = await self._retry_script(keys=self._keys(job.queue), args=args)
+        # -1: the lease was taken over meanwhile; the job stays with its new holder.
+        return int(outcome) != 0
+
+    async def stats(self) -> QueueStats:
+        """Ready (stream length minus pending), delayed, leased (pending) and dead counts per known queue."""
+        members = await self._redis.smembers(f"{self._prefix}:queues")
+        names = sorted(name.decode() if isinstance(name, bytes) else name for name in members)
+        stats = QueueStats(ready={}, delayed={}, leased={}, dead={})
+        if not names:
+            return stats
+        keys = [key for name in names for key in self._keys(name)]
+        counts = await self._stats_script(keys=keys, args=[GROUP])
+        for i, name in enumerate(names):
+            length, pending, delayed, dead = counts[4 * i : 4 * i + 4]
+            stats.ready[name] = length - pending
+            stats.leased[name] = pending
+            stats.delayed[name] = delayed
+            stats.dead[name] = dead
+        return stats
+
+    async def close(self) -> None:
+        """Close the connection pool (every write was already acknowledged by Redis)."""
+        await self._redis.aclose()
+
+
+def _to_job(queue: str, entry_id: bytes, body: bytes, deliveries: int) -> Job:
+    """Build a reserved ``Job`` from a stream entry and its delivery count."""
+    entry = _entry_decoder.decode(body)
+    attempts = entry.attempts + deliveries
+    return Job(
+        id=entry.id,
+        task=entry.task,
+        payload=entry.payload,
+        queue=queue,
+        attempts=attempts,
+        max_attempts=entry.max_attempts,
+        receipt=f"{entry_id.decode()}:{deliveries}",
+    )

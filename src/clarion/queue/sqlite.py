@@ -1,0 +1,389 @@
+"""Embedded durable queue: one SQLite file (WAL), all statements run by one writer thread with group commit.
+
+Why a thread and not ``aiosqlite``: a commit per call caps near 8k/s on this machine, while one thread that
+drains every pending operation into a single ``BEGIN IMMEDIATE … COMMIT`` reaches ~45k+/s. Async callers
+put ``(operation, future)`` on a thread-safe inbox; the thread runs the whole batch in one transaction
+(each operation inside its own SAVEPOINT, so one failing operation does not undo the others) and resolves
+the futures on their event loop with ``call_soon_threadsafe``.
+
+Row life cycle:
+- ready: ``run_at <= now``; delayed: ``run_at > now`` and no lease.
+- reserve sets ``lease_until = run_at = now + lease`` and ``attempts += 1``. Moving ``run_at`` to the lease
+  deadline keeps leased rows out of the ready range of the ``(queue, dead, run_at)`` index, so reserve never
+  scans leased rows, and an expired lease (crashed worker) simply makes the row ready again: that is the
+  sweeper. A row whose attempts already reached ``max_attempts`` is dead-lettered instead of redelivered.
+- ack deletes; retry clears the lease and moves ``run_at`` by the backoff, or sets ``dead = 1``.
+
+Job ids are unique in the file: enqueueing a ``JobSpec`` whose ``job_id`` is already stored (in any queue,
+including a dead-lettered row) is a no-op (``INSERT OR IGNORE``) and still returns that id.
+
+Receipts are ``"{seq}:{attempts}"``: ``seq`` is an AUTOINCREMENT key (never reused, so a stale receipt can not
+hit a newer row) and ``attempts`` identifies the delivery, so a retry from a worker whose lease expired and
+whose job was reserved again elsewhere changes nothing.
+
+Durability: ``synchronous=NORMAL`` (the main database's setting) survives process crashes; pass
+``synchronous="FULL"`` to also survive power loss at the price of one fsync per group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue as thread_queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+from clarion.queue.port import Job, JobSpec, QueueStats, backoff_seconds
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], Any]
+
+_MAX_OPS_PER_COMMIT = 1000
+_BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    queue TEXT NOT NULL,
+    task TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    run_at REAL NOT NULL,
+    lease_until REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    last_error TEXT,
+    dead INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, dead, run_at);
+"""
+
+_INSERT = (
+    "INSERT OR IGNORE INTO jobs (id, queue, task, payload, run_at, max_attempts) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SELECT_READY = (
+    "SELECT seq, id, task, payload, attempts, max_attempts FROM jobs"
+    " WHERE queue = ? AND dead = 0 AND run_at <= ? ORDER BY run_at, seq LIMIT ?"
+)
+_LEASE = (
+    "UPDATE jobs SET lease_until = ?1, run_at = ?1, attempts = attempts + 1"
+    " WHERE seq IN (SELECT value FROM json_each(?2))"
+)
+_BURY_EXPIRED = (
+    "UPDATE jobs SET dead = 1, lease_until = NULL, last_error = 'lease expired on the last attempt'"
+    " WHERE seq IN (SELECT value FROM json_each(?))"
+)
+_DELETE = "DELETE FROM jobs WHERE seq IN (SELECT value FROM json_each(?))"
+_RESCHEDULE = (
+    "UPDATE jobs SET run_at = ?, lease_until = NULL, last_error = ?"
+    " WHERE seq = ? AND attempts = ? AND dead = 0"
+)
+_BURY = (
+    "UPDATE jobs SET dead = 1, lease_until = NULL, last_error = ? WHERE seq = ? AND attempts = ? AND dead = 0"
+)
+_STATS = """
+SELECT queue,
+       SUM(dead = 0 AND run_at <= ?1),
+       SUM(dead = 0 AND run_at > ?1 AND lease_until IS NULL),
+       SUM(dead = 0 AND lease_until IS NOT NULL AND lease_until > ?1),
+       SUM(dead = 1)
+FROM jobs GROUP BY queue
+"""
+
+_payload_decoder = msgspec.json.Decoder(dict[str, Any])
+_payload_encoder = msgspec.json.Encoder()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One operation waiting for the writer thread, and the future its caller awaits."""
+
+    operation: Operation
+    future: asyncio.Future[Any]
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """Open the queue file in autocommit mode (we issue BEGIN ourselves) and create the schema."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
+    connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA synchronous={synchronous}")
+    connection.execute("BEGIN IMMEDIATE")
+    _create_schema(connection)
+    connection.execute("COMMIT")
+    return connection
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    """Run the DDL statement by statement (``executescript`` would commit our transaction)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """Runs on the caller's loop: hand each result or exception to its (not cancelled) future."""
+    for future, ok, value in outcomes:
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+class _WriterThread(threading.Thread):
+    """Owns the only ``sqlite3`` connection of a queue instance and group-commits everything it is given."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        super().__init__(name=f"clarion-sqlite-queue:{path.name}", daemon=True)
+        self._path = path
+        self._synchronous = synchronous
+        self.inbox: thread_queue.SimpleQueue[_Pending | None] = thread_queue.SimpleQueue()
+
+    def run(self) -> None:
+        """Open the connection, then commit batches until the ``None`` sentinel arrives."""
+        try:
+            connection = _connect(self._path, self._synchronous)
+        except Exception as exc:
+            self._fail_forever(exc)
+            return
+        try:
+            while self._commit_next_batch(connection):
+                pass
+        finally:
+            connection.close()
+            self._fail_leftovers(RuntimeError("the SQLite queue is closed"))
+
+    def _commit_next_batch(self, connection: sqlite3.Connection) -> bool:
+        """Block for one operation, take everything else pending, commit them together; False on close."""
+        first = self.inbox.get()
+        if first is None:
+            return False
+        batch, keep_running = self._drain(first)
+        _deliver(batch, _run_in_transaction(connection, batch))
+        return keep_running
+
+    def _drain(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        """Collect the operations already waiting (bounded, to keep commit latency low)."""
+        batch = [first]
+        while len(batch) < _MAX_OPS_PER_COMMIT:
+            try:
+                item = self.inbox.get_nowait()
+            except thread_queue.Empty:
+                break
+            if item is None:
+                return batch, False
+            batch.append(item)
+        return batch, True
+
+    def _fail_forever(self, exc: Exception) -> None:
+        """The connection could not be opened: every operation, now and later, gets that error."""
+        while True:
+            item = self.inbox.get()
+            if item is None:
+                return
+            _deliver([item], [(False, exc)])
+
+    def _fail_leftovers(self, exc: Exception) -> None:
+        """Operations that raced with ``close()`` are failed instead of left hanging."""
+        while True:
+            try:
+                item = self.inbox.get_nowait()
+            except thread_queue.Empty:
+                return
+            if item is not None:
+                _deliver([item], [(False, exc)])
+
+
+def _run_in_transaction(connection: sqlite3.Connection, batch: list[_Pending]) -> list[tuple[bool, Any]]:
+    """One ``BEGIN IMMEDIATE … COMMIT`` for the batch; a SAVEPOINT isolates each operation's failure."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        return [(False, exc)] * len(batch)
+    results = [_run_one(connection, item.operation) for item in batch]
+    try:
+        connection.execute("COMMIT")
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        return [(False, exc)] * len(batch)
+    return results
+
+
+def _run_one(connection: sqlite3.Connection, operation: Operation) -> tuple[bool, Any]:
+    """Run one operation inside a savepoint; roll only it back if it raises."""
+    connection.execute("SAVEPOINT op")
+    try:
+        value = operation(connection)
+    except Exception as exc:
+        connection.execute("ROLLBACK TO op")
+        connection.execute("RELEASE op")
+        return False, exc
+    connection.execute("RELEASE op")
+    return True, value
+
+
+def _deliver(batch: list[_Pending], results: list[tuple[bool, Any]]) -> None:
+    """Resolve futures with one ``call_soon_threadsafe`` per event loop (not one per operation)."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for item, (ok, value) in zip(batch, results, strict=True):
+        per_loop.setdefault(item.future.get_loop(), []).append((item.future, ok, value))
+    for loop, outcomes in per_loop.items():
+        # A caller whose loop has closed no longer waits for anything.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, outcomes)
+
+
+class SqliteQueue:
+    """The embedded ``JobQueue``: a SQLite file in WAL mode written by one group-committing thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_attempts: int = 8,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+    ) -> None:
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._closed = False
+        self._writer = _WriterThread(Path(path), synchronous)
+        self._writer.start()
+
+    async def _submit(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Hand one operation to the writer thread and wait for its group commit."""
+        if self._closed:
+            raise RuntimeError("the SQLite queue is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._writer.inbox.put(_Pending(operation, future))
+        return await future
+
+    async def enqueue(self, jobs: Sequence[JobSpec]) -> list[str]:
+        """Store jobs durably in one commit; return their ids in order (duplicate ids are ignored)."""
+        if not jobs:
+            return []
+        now = time.time()
+        ids = [spec.job_id or str(uuid.uuid4()) for spec in jobs]
+        rows = [
+            (
+                job_id,
+                spec.queue,
+                spec.task,
+                _payload_encoder.encode(spec.payload),
+                now + spec.delay,
+                spec.max_attempts or self._max_attempts,
+            )
+            for job_id, spec in zip(ids, jobs, strict=True)
+        ]
+        await self._submit(lambda connection: _execute_many(connection, _INSERT, rows))
+        return ids
+
+    async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:
+        """Lease up to ``limit`` ready jobs of ``queue``, oldest due first."""
+        return await self._submit(lambda connection: _reserve(connection, queue, limit, lease_seconds))
+
+    async def ack(self, jobs: Sequence[Job]) -> None:
+        """Delete finished jobs (whoever holds their lease now: the effect is done)."""
+        if not jobs:
+            return
+        seqs = msgspec.json.encode([_parse_receipt(job.receipt)[0] for job in jobs])
+        await self._submit(lambda connection: _execute(connection, _DELETE, (seqs,)))
+
+    async def retry(self, job: Job, *, error: str, delay: float | None = None) -> bool:
+        """Reschedule after a backoff (or ``delay``); dead-letter and return False at ``max_attempts``."""
+        seq, attempts = _parse_receipt(job.receipt)
+        if job.attempts >= job.max_attempts:
+            bury = (error, seq, attempts)
+            buried = await self._submit(lambda conn: _execute(conn, _BURY, bury))
+            # A stale receipt (the lease expired and the job was reserved again) buries nothing.
+            return buried == 0
+        if delay is None:
+            delay = backoff_seconds(job.attempts, base=self._backoff_base, cap=self._backoff_max)
+        reschedule = (time.time() + delay, error, seq, attempts)
+        await self._submit(lambda conn: _execute(conn, _RESCHEDULE, reschedule))
+        return True
+
+    async def stats(self) -> QueueStats:
+        """Ready / delayed / leased / dead counts per queue name present in the file."""
+        rows = await self._submit(lambda connection: connection.execute(_STATS, (time.time(),)).fetchall())
+        stats = QueueStats(ready={}, delayed={}, leased={}, dead={})
+        for name, ready, delayed, leased, dead in rows:
+            stats.ready[name] = ready
+            stats.delayed[name] = delayed
+            stats.leased[name] = leased
+            stats.dead[name] = dead
+        return stats
+
+    async def close(self) -> None:
+        """Let the writer commit what is pending, then stop it and close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.inbox.put(None)
+        await asyncio.to_thread(self._writer.join)
+
+
+def _execute(connection: sqlite3.Connection, statement: str, parameters: tuple[Any, ...]) -> int:
+    """Run one statement; return the number of rows it changed."""
+    return connection.execute(statement, parameters).rowcount
+
+
+def _execute_many(connection: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run one statement for many rows (one ``executemany`` call)."""
+    connection.executemany(statement, rows)
+
+
+def _parse_receipt(receipt: str) -> tuple[int, int]:
+    """``"seq:attempts"`` → ``(seq, attempts)``."""
+    seq, _, attempts = receipt.partition(":")
+    return int(seq), int(attempts)
+
+
+def _reserve(connection: sqlite3.Connection, queue: str, limit: int, lease_seconds: float) -> list[Job]:
+    """Runs in the writer thread: lease ready rows; bury those whose last attempt's lease expired."""
+    now = time.time()
+    jobs: list[Job] = []
+    while len(jobs) < limit:
+        wanted = limit - len(jobs)
+        rows = connection.execute(_SELECT_READY, (queue, now, wanted)).fetchall()
+        if not rows:
+            break
+        exhausted = [row[0] for row in rows if row[4] >= row[5]]
+        live = [row for row in rows if row[4] < row[5]]
+        connection.execute(_LEASE, (now + lease_seconds, msgspec.json.encode([row[0] for row in live])))
+        jobs.extend(_to_job(queue, row) for row in live)
+        if not exhausted:
+            break
+        connection.execute(_BURY_EXPIRED, (msgspec.json.encode(exhausted),))
+        if len(rows) < wanted:
+            break
+        # Buried rows used slots of this round: look again for the remaining ones.
+    return jobs
+
+
+def _to_job(queue: str, row: tuple[Any, ...]) -> Job:
+    """Build the reserved ``Job`` from a selected row (its attempts count this delivery)."""
+    seq, job_id, task, payload, attempts, max_attempts = row
+    return Job(
+        id=job_id,
+        task=task,
+        payload=_payload_decoder.decode(payload),
+        queue=queue,
+        attempts=attempts + 1,
+        max_attempts=max_attempts,
+        receipt=f"{seq}:{attempts + 1}",
+    )

@@ -1,0 +1,83 @@
+"""Background services of a process: the queue worker and, when embedded, the SMTP capture server.
+
+With several API processes (``serve --workers N``) every process runs a worker (the queue hands each job
+to one of them), but only the process holding ``$CLARION_HOME/capture.lock`` runs the SMTP capture server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+from typing import IO
+
+import structlog
+
+from clarion.container import Container
+from clarion.devsmtp.outbox import Outbox
+from clarion.devsmtp.server import CaptureServer
+from clarion.ops.metrics import Metrics
+from clarion.queue.worker import Worker
+from clarion.tasks import QUEUES, build_registry
+
+log = structlog.get_logger()
+
+
+class BackgroundServices:
+    """Starts and stops the worker loop and the SMTP capture server of one process."""
+
+    def __init__(
+        self,
+        container: Container,
+        metrics: Metrics,
+        *,
+        run_worker: bool = True,
+        capture_smtp: bool | None = None,
+    ) -> None:
+        self.container = container
+        self.metrics = metrics
+        self.run_worker = run_worker
+        self.capture_smtp = container.settings.should_capture_smtp if capture_smtp is None else capture_smtp
+        self._worker: Worker | None = None
+        self._worker_task: asyncio.Task[None] | None = None
+        self._capture: CaptureServer | None = None
+        self._lock: IO[str] | None = None
+
+    async def start(self) -> None:
+        """Start what this process should run."""
+        settings = self.container.settings
+        if self.run_worker:
+            self._worker = Worker(
+                self.container.queue,
+                build_registry(self.container),
+                queues=QUEUES,
+                concurrency=settings.worker_concurrency,
+                lease_seconds=settings.queue_lease_seconds,
+                on_outcome=self.metrics.record_job,
+            )
+            self._worker_task = asyncio.create_task(self._worker.run(), name="clarion-worker")
+        if self.capture_smtp and self._take_capture_lock():
+            self._capture = CaptureServer(
+                Outbox(settings.outbox_path), host=settings.smtp_capture_host, port=settings.smtp_capture_port
+            )
+            await self._capture.start()
+            log.info("smtp_capture_listening", host=settings.smtp_capture_host, port=self._capture.port)
+
+    async def stop(self) -> None:
+        """Stop gracefully: in-flight jobs finish and are acknowledged."""
+        if self._worker is not None and self._worker_task is not None:
+            self._worker.stop()
+            await self._worker_task
+        if self._capture is not None:
+            await self._capture.stop()
+        if self._lock is not None:
+            self._lock.close()
+
+    def _take_capture_lock(self) -> bool:
+        handle = (self.container.settings.home / "capture.lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._lock = handle
+        return True

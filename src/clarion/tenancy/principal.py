@@ -1,0 +1,26 @@
+"""The authenticated caller of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling (organization, credential) and where (sandbox). Every service call receives one."""
+
+    org_id: str
+    ims_org_id: str
+    sandbox_id: str
+    sandbox_name: str
+    sandbox_type: str
+    client_id: str
+    technical_account: str
+    high_throughput_entitled: bool
+    standard_rate_per_second: int
+    high_throughput_rate_per_second: int
+
+    @property
+    def is_production(self) -> bool:
+        """True in a production-type sandbox."""
+        return self.sandbox_type == "production"

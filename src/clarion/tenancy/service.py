@@ -1,0 +1,197 @@
+"""Rules of tenancy: organizations with their ``prod`` sandbox, sandboxes, credentials and tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from clarion.db.uow import UnitOfWork
+from clarion.kit.clock import utcnow
+from clarion.kit.ids import hash_secret, new_ims_org_id, new_secret
+from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
+from clarion.tenancy import errors
+from clarion.tenancy.principal import Principal
+from clarion.tenancy.repository import CredentialRepository, OrganizationRepository, SandboxRepository
+
+PRODUCTION_SANDBOX = "prod"
+SANDBOX_TYPES = ("production", "development")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token as handed to its owner: the only moment the clear text exists outside the client."""
+
+    access_token: str
+    expires_in_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewCredential:
+    """A credential and its first token."""
+
+    org: Organization
+    client_id: str
+    token: IssuedToken
+
+
+async def create_organization(
+    uow: UnitOfWork, name: str, *, ims_org_id: str | None = None, high_throughput: bool = False
+) -> Organization:
+    """Create an organization with its production sandbox ``prod``."""
+    repo = OrganizationRepository(uow.session)
+    org = Organization(
+        name=name, ims_org_id=ims_org_id or new_ims_org_id(), high_throughput_entitled=high_throughput
+    )
+    repo.add(org)
+    await uow.session.flush()
+    SandboxRepository(uow.session, org.id).add(
+        Sandbox(
+            org_id=org.id, name=PRODUCTION_SANDBOX, title="Production", type="production", is_default=True
+        )
+    )
+    await uow.commit()
+    return org
+
+
+async def find_organization(uow: UnitOfWork, ref: str) -> Organization:
+    """The organization named by IMS org id, id or name; raises ``OrganizationNotFound``."""
+    org = await OrganizationRepository(uow.session).find(ref)
+    if org is None:
+        raise errors.OrganizationNotFound(
+            f"No organization matches {ref!r} (give its IMS org id or exact name)"
+        )
+    return org
+
+
+async def list_organizations(uow: UnitOfWork) -> list[Organization]:
+    """Every organization (CLI only)."""
+    return await OrganizationRepository(uow.session).list()
+
+
+async def create_sandbox(
+    uow: UnitOfWork, org_id: str, *, name: str, sandbox_type: str, title: str = ""
+) -> Sandbox:
+    """Create a sandbox; names are lowercase letters, digits and hyphens, unique in the organization."""
+    repo = SandboxRepository(uow.session, org_id)
+    if sandbox_type not in SANDBOX_TYPES:
+        raise errors.SandboxInvalid(f"type: must be one of {', '.join(SANDBOX_TYPES)} (got {sandbox_type!r})")
+    if await repo.by_name(name) is not None:
+        raise errors.SandboxExists(f"name: a sandbox named {name!r} already exists")
+    sandbox = Sandbox(org_id=org_id, name=name, title=title or name, type=sandbox_type)
+    repo.add(sandbox)
+    await uow.commit()
+    return sandbox
+
+
+async def list_sandboxes(
+    uow: UnitOfWork, principal: Principal, *, limit: int, offset: int
+) -> tuple[list[Sandbox], int]:
+    """The caller's sandboxes, paginated."""
+    return await SandboxRepository(uow.session, principal.org_id).list(limit=limit, offset=offset)
+
+
+async def get_sandbox(uow: UnitOfWork, principal: Principal, name: str) -> Sandbox:
+    """One of the caller's sandboxes by name."""
+    sandbox = await SandboxRepository(uow.session, principal.org_id).by_name(name)
+    if sandbox is None:
+        raise errors.SandboxNotFound(
+            f"Sandbox {name!r} does not exist in organization {principal.ims_org_id}"
+        )
+    return sandbox
+
+
+async def delete_sandbox(uow: UnitOfWork, principal: Principal, name: str) -> None:
+    """Delete a sandbox other than ``prod``."""
+    sandbox = await get_sandbox(uow, principal, name)
+    if sandbox.is_default:
+        raise errors.SandboxInvalid(f"name: the default production sandbox {name!r} cannot be deleted")
+    await SandboxRepository(uow.session, principal.org_id).remove(sandbox)
+    await uow.commit()
+
+
+async def create_credential(
+    uow: UnitOfWork, org: Organization, *, name: str, ttl_seconds: int
+) -> NewCredential:
+    """Create an API key (client id) for the organization and issue its first token."""
+    client_id = new_secret(16)
+    credential = ApiCredential(
+        org_id=org.id, client_id=client_id, name=name, technical_account=f"{client_id[:12]}@techacct.clarion"
+    )
+    CredentialRepository(uow.session).add(credential)
+    await uow.session.flush()
+    token = _stage_token(uow, credential, ttl_seconds)
+    await uow.commit()
+    return NewCredential(org=org, client_id=client_id, token=token)
+
+
+async def issue_token(
+    uow: UnitOfWork, org: Organization, *, client_id: str | None, ttl_seconds: int
+) -> NewCredential:
+    """Issue a new bearer token for one of the organization's credentials (its oldest by default)."""
+    repo = CredentialRepository(uow.session)
+    if client_id is None:
+        credentials = await repo.for_org(org.id)
+        if not credentials:
+            raise errors.OrganizationNotFound(
+                f"Organization {org.ims_org_id} has no credential: create one first"
+            )
+        credential = credentials[0]
+    else:
+        found = await repo.by_client_id(client_id)
+        if found is None or found.org_id != org.id:
+            raise errors.OrganizationNotFound(f"No credential {client_id!r} in organization {org.ims_org_id}")
+        credential = found
+    await repo.purge_expired_tokens(utcnow())
+    token = _stage_token(uow, credential, ttl_seconds)
+    await uow.commit()
+    return NewCredential(org=org, client_id=credential.client_id, token=token)
+
+
+def _stage_token(uow: UnitOfWork, credential: ApiCredential, ttl_seconds: int) -> IssuedToken:
+    clear = new_secret(32)
+    CredentialRepository(uow.session).add_token(
+        AccessToken(
+            credential_id=credential.id,
+            token_hash=hash_secret(clear),
+            expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+        )
+    )
+    return IssuedToken(access_token=clear, expires_in_seconds=ttl_seconds)
+
+
+async def resolve_principal(
+    uow: UnitOfWork, *, token: str, client_id: str, ims_org_id: str, sandbox_name: str
+) -> tuple[Principal, float]:
+    """Check a token against its credential and organization; return the principal and seconds of validity.
+
+    The order of checks follows the AEP gateway: API key, token, organization; then the sandbox.
+    """
+    repo = CredentialRepository(uow.session)
+    credential = await repo.by_client_id(client_id)
+    if credential is None:
+        raise errors.invalid_api_key()
+    stored = await repo.token_by_hash(hash_secret(token))
+    now = utcnow()
+    if stored is None or stored.credential_id != credential.id or stored.expires_at <= now:
+        raise errors.invalid_token()
+    org = await uow.session.get(Organization, credential.org_id)
+    if org is None or org.ims_org_id != ims_org_id:
+        raise errors.org_not_entitled()
+    sandbox = await SandboxRepository(uow.session, org.id).by_name(sandbox_name)
+    if sandbox is None:
+        raise errors.SandboxNotFound(
+            f"Sandbox {sandbox_name!r} does not exist in organization {org.ims_org_id}"
+        )
+    principal = Principal(
+        org_id=org.id,
+        ims_org_id=org.ims_org_id,
+        sandbox_id=sandbox.id,
+        sandbox_name=sandbox.name,
+        sandbox_type=sandbox.type,
+        client_id=credential.client_id,
+        technical_account=credential.technical_account,
+        high_throughput_entitled=org.high_throughput_entitled,
+        standard_rate_per_second=org.standard_rate_per_second,
+        high_throughput_rate_per_second=org.high_throughput_rate_per_second,
+    )
+    return principal, (stored.expires_at - now).total_seconds()

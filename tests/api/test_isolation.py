@@ -1,0 +1,95 @@
+"""No route can reach another organization's data, and no non-public route works without credentials.
+
+The sweep walks the application's own route table, so a new endpoint is covered the day it is added:
+give its path parameters a value owned by organization A in ``owned_by_a`` below, or the test fails.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import Tenant, TenantFactory
+
+PUBLIC = {"/healthz", "/readyz", "/metrics"}
+
+
+@dataclass
+class OwnedByA:
+    """What organization A created, by path parameter name, plus strings that must never leak to B."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+
+
+async def populate(client: httpx.AsyncClient, alice: Tenant) -> OwnedByA:
+    """Create one resource of every kind as A. Extend this as domains add resources."""
+    owned = OwnedByA()
+    sandbox = f"a-{secrets.token_hex(4)}"
+    response = await client.post(
+        "/v1/sandboxes", json={"name": sandbox, "title": "A's private title"}, headers=alice.headers()
+    )
+    assert response.status_code == 201, response.text
+    owned.params["name"] = sandbox
+    owned.secrets += [sandbox, response.json()["id"], "A's private title"]
+    return owned
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every route Clarion serves, read from its OpenAPI document (docs excluded)."""
+    paths = app.openapi()["paths"]
+    return [(method.upper(), path) for path, operations in paths.items() for method in operations]
+
+
+def fill(path: str, params: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in params, (
+            f"extend populate(): no value owned by A for path parameter {{{name}}} of {path}"
+        )
+        return params[name]
+
+    return re.sub(r"\{(\w+)(?::\w+)?\}", value, path)
+
+
+async def test_every_private_route_requires_credentials(app: FastAPI, client: httpx.AsyncClient) -> None:
+    routes = [(method, path) for method, path in api_routes(app) if path not in PUBLIC]
+    assert routes, "no routes found"
+    params = dict.fromkeys(re.findall(r"\{(\w+)", " ".join(path for _, path in routes)), "x")
+    for method, path in routes:
+        response = await client.request(method, fill(path, params))
+        assert response.status_code == 403, (method, path, response.status_code)
+        assert response.json() == {"error_code": "403010", "message": "Oauth token is missing."}
+
+
+async def test_no_route_crosses_organizations(
+    app: FastAPI, client: httpx.AsyncClient, make_tenant: TenantFactory
+) -> None:
+    alice, bob = await make_tenant(), await make_tenant()
+    owned = await populate(client, alice)
+    for method, path in api_routes(app):
+        if path in PUBLIC:
+            continue
+        url = fill(path, owned.params)
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        response = await client.request(method, url, headers=bob.headers(), json=body)
+        assert response.status_code < 500, (method, url, response.text)
+        if "{" in path:
+            assert response.status_code in (400, 404, 405, 409, 422), (method, url, response.status_code)
+        # B may see an identifier it sent itself (a 404 naming it), never one it could not know.
+        leaked = [value for value in owned.secrets if value in response.text and value not in url]
+        assert not leaked, f"{method} {url} answered B with A's data: {leaked}"
+    # A's resources are untouched by B's sweep.
+    response = await client.get(fill("/v1/sandboxes/{name}", owned.params), headers=alice.headers())
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", sorted(PUBLIC))
+async def test_public_routes_answer_without_credentials(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200

@@ -1,0 +1,132 @@
+"""``clarion serve`` in embedded mode, as a newcomer runs it: a real process, real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import httpx
+import pytest
+
+CLARION = str(Path(sys.executable).with_name("clarion"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        assert process.poll() is None, f"server exited with {process.returncode}"
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CLARION_")}
+    env.update(
+        CLARION_HOME=str(tmp_path / "home"),
+        CLARION_PORT=str(free_port()),
+        CLARION_SMTP_CAPTURE_PORT=str(free_port()),
+        CLARION_LOG_FORMAT="json",
+    )
+    return env
+
+
+@pytest.fixture
+def server(embedded_env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    process = subprocess.Popen(
+        [CLARION, "serve"], env=embedded_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{embedded_env['CLARION_PORT']}"
+    try:
+        wait_until_ready(base_url, process)
+        yield process, base_url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_newcomer_flow(
+    server: tuple[subprocess.Popen[bytes], str], embedded_env: dict[str, str]
+) -> None:
+    process, base_url = server
+    home = Path(embedded_env["CLARION_HOME"])
+    credentials = json.loads((home / "credentials.json").read_text())
+    assert set(credentials) == {"orgId", "sandboxName", "apiKey", "accessToken", "baseUrl"}
+    assert credentials["baseUrl"] == base_url
+    assert (home / "credentials.json").stat().st_mode & 0o077 == 0
+    headers = {
+        "Authorization": f"Bearer {credentials['accessToken']}",
+        "x-api-key": credentials["apiKey"],
+        "x-gw-ims-org-id": credentials["orgId"],
+        "x-sandbox-name": credentials["sandboxName"],
+    }
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        health = await client.get("/ajo/im/health", headers=headers)
+        assert (health.status_code, health.json()) == (200, {"status": "UP"})
+        sandboxes = await client.get("/v1/sandboxes", headers=headers)
+        assert [item["name"] for item in sandboxes.json()["items"]] == ["prod"]
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "Welcome"
+    message.set_content("hello from the test")
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=int(embedded_env["CLARION_SMTP_CAPTURE_PORT"]))
+    listing = subprocess.run(
+        [CLARION, "outbox"], env=embedded_env, capture_output=True, text=True, check=True
+    )
+    assert "Welcome" in listing.stdout
+    assert "b@example.com" in listing.stdout
+
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises the signal so supervisors see why it ended.
+    assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    output = process.stdout.read().decode() if process.stdout else ""
+    assert '"event": "clarion_stopped"' in output
+    assert (
+        f"curl -s {base_url}/ajo/im/health -H 'Authorization: Bearer {credentials['accessToken']}'" in output
+    )
+
+
+def test_restart_refreshes_the_token(embedded_env: dict[str, str]) -> None:
+    base_url = f"http://127.0.0.1:{embedded_env['CLARION_PORT']}"
+    tokens = []
+    for _ in range(2):
+        process = subprocess.Popen(
+            [CLARION, "serve"], env=embedded_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_until_ready(base_url, process)
+            credentials = json.loads((Path(embedded_env["CLARION_HOME"]) / "credentials.json").read_text())
+            tokens.append(credentials)
+            headers = {
+                "Authorization": f"Bearer {credentials['accessToken']}",
+                "x-api-key": credentials["apiKey"],
+                "x-gw-ims-org-id": credentials["orgId"],
+            }
+            assert httpx.get(f"{base_url}/v1/organization", headers=headers).status_code == 200
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    assert tokens[0]["orgId"] == tokens[1]["orgId"]
+    assert tokens[0]["apiKey"] == tokens[1]["apiKey"]
+    assert tokens[0]["accessToken"] != tokens[1]["accessToken"]
