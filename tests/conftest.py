@@ -23,10 +23,12 @@ from clarion.app import create_app
 from clarion.config import Settings
 from clarion.container import Container
 from clarion.db.migrate import upgrade
+from clarion.kit.secretbox import new_key
 from clarion.tenancy import service
 
 DATABASE_URL = os.environ.get("CLARION_TEST_DATABASE_URL", "")
 QUEUE_URL = os.environ.get("CLARION_TEST_QUEUE_URL", "sqlite")
+TEST_SECRET_KEY = new_key()
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +50,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         auto_migrate=False,
         smtp_capture=False,
         auth_cache_seconds=0,
+        secret_key=TEST_SECRET_KEY,
     )
 
 

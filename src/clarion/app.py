@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from clarion import __version__
 from clarion.api.errors import install_error_handlers
 from clarion.api.middleware import GatewayMiddleware
+from clarion.campaigns import endpoints as campaign_endpoints
 from clarion.config import Settings
 from clarion.container import Container
 from clarion.ops import endpoints as ops_endpoints
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     install_error_handlers(app)
     app.include_router(ops_endpoints.router)
     app.include_router(tenancy_endpoints.router)
+    app.include_router(campaign_endpoints.router)
     app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
 

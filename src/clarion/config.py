@@ -30,7 +30,12 @@ class Settings(BaseSettings):
     auto_migrate: bool | None = Field(
         default=None, description="Migrate on start; default: only when embedded"
     )
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413")
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Larger bodies get 413 (20 recipients x 200 KB fit)"
+    )
+    secret_key: str = Field(
+        default="", description="Encrypts stored third-party passwords; embedded: $CLARION_HOME/secret.key"
+    )
     token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     auth_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long a verified token stays cached"

@@ -12,6 +12,7 @@ from clarion.api.gateway import Gateway
 from clarion.config import Settings
 from clarion.db.engine import create_engine, create_sessionmaker
 from clarion.db.uow import UnitOfWork
+from clarion.kit.secretbox import SecretBox, load_or_create_key
 from clarion.limiter.port import Limiter
 from clarion.queue.port import JobQueue
 
@@ -26,6 +27,7 @@ class Container:
     queue: JobQueue
     limiter: Limiter
     gateway: Gateway
+    secrets: SecretBox
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -36,7 +38,7 @@ class Container:
         queue = build_queue(settings)
         limiter = build_limiter(settings)
         gateway = Gateway(lambda: UnitOfWork(sessions, queue), cache_seconds=settings.auth_cache_seconds)
-        return cls(settings, engine, sessions, queue, limiter, gateway)
+        return cls(settings, engine, sessions, queue, limiter, gateway, SecretBox(secret_key(settings)))
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this process's database and queue."""
@@ -56,6 +58,15 @@ class Container:
         await self.queue.close()
         await self.limiter.close()
         await self.engine.dispose()
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key; embedded mode keeps one in its home folder, production must configure it."""
+    if settings.secret_key:
+        return settings.secret_key
+    if not settings.embedded:
+        raise ValueError("CLARION_SECRET_KEY must be set when running on PostgreSQL (see README: Production)")
+    return load_or_create_key(settings.home / "secret.key")
 
 
 def uses_redis(settings: Settings) -> bool:

@@ -37,7 +37,57 @@ async def populate(client: httpx.AsyncClient, alice: Tenant) -> OwnedByA:
     assert response.status_code == 201, response.text
     owned.params["name"] = sandbox
     owned.secrets += [sandbox, response.json()["id"], "A's private title"]
+    await populate_campaigns(client, alice, owned)
     return owned
+
+
+async def populate_campaigns(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
+    """An IP pool, a channel configuration and a campaign of A's."""
+    headers = alice.headers()
+    pool = await client.post(
+        "/v1/ip-pools",
+        headers=headers,
+        json={
+            "name": "alicePool",
+            "relays": [{"host": "smtp.alice.example", "port": 2525, "password": "pw-alice"}],
+        },
+    )
+    assert pool.status_code == 201, pool.text
+    configuration = await client.post(
+        "/v1/channel-configurations",
+        headers=headers,
+        json={
+            "name": "aliceEmail",
+            "channel": "email",
+            "email": {"fromAddress": "news@alice.example", "ipPoolId": pool.json()["id"]},
+        },
+    )
+    assert configuration.status_code == 201, configuration.text
+    campaign = await client.post(
+        "/v1/campaigns",
+        headers=headers,
+        json={
+            "name": "Alice secret campaign",
+            "channel": "email",
+            "channelConfigurationId": configuration.json()["id"],
+            "content": {"email": {"subject": "Hi", "html": "<p>Alice only</p>"}},
+        },
+    )
+    assert campaign.status_code == 201, campaign.text
+    owned.params |= {
+        "pool_id": pool.json()["id"],
+        "configuration_id": configuration.json()["id"],
+        "campaign_id": campaign.json()["id"],
+    }
+    owned.secrets += [
+        pool.json()["id"],
+        "smtp.alice.example",
+        "pw-alice",
+        configuration.json()["id"],
+        "news@alice.example",
+        campaign.json()["id"],
+        "Alice secret campaign",
+    ]
 
 
 def api_routes(app: FastAPI) -> list[tuple[str, str]]:

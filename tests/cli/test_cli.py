@@ -23,6 +23,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("CLARION_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("CLARION_QUEUE_URL", settings.queue_url)
     monkeypatch.setenv("CLARION_REDIS_PREFIX", settings.redis_prefix)
+    monkeypatch.setenv("CLARION_SECRET_KEY", settings.secret_key)
     return settings
 
 

@@ -130,3 +130,39 @@ def test_restart_refreshes_the_token(embedded_env: dict[str, str]) -> None:
     assert tokens[0]["orgId"] == tokens[1]["orgId"]
     assert tokens[0]["apiKey"] == tokens[1]["apiKey"]
     assert tokens[0]["accessToken"] != tokens[1]["accessToken"]
+
+
+def test_several_api_processes(embedded_env: dict[str, str]) -> None:
+    base_url = f"http://127.0.0.1:{embedded_env['CLARION_PORT']}"
+    process = subprocess.Popen(
+        [CLARION, "serve", "--workers", "2"],
+        env=embedded_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_ready(base_url, process)
+        credentials = json.loads((Path(embedded_env["CLARION_HOME"]) / "credentials.json").read_text())
+        headers = {
+            "Authorization": f"Bearer {credentials['accessToken']}",
+            "x-api-key": credentials["apiKey"],
+            "x-gw-ims-org-id": credentials["orgId"],
+        }
+        with httpx.Client(base_url=base_url) as client:
+            for _ in range(20):
+                assert client.get("/ajo/im/health", headers=headers).json() == {"status": "UP"}
+            # Each scrape may land on either process; the multiprocess collector sums both.
+            metrics = client.get("/metrics").text
+        line = next(
+            row
+            for row in metrics.splitlines()
+            if row.startswith('clarion_http_requests_total{method="GET",route="/ajo/im/health",status="200"}')
+        )
+        assert float(line.rsplit(" ", 1)[1]) == 20.0
+        with socket.create_connection(
+            ("127.0.0.1", int(embedded_env["CLARION_SMTP_CAPTURE_PORT"])), timeout=5
+        ) as smtp:
+            assert smtp.recv(100).startswith(b"220")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 from typing import Annotated
 
@@ -38,9 +39,18 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(settings, background=True), **options)  # type: ignore[arg-type]
         return
-    # Several processes: they rebuild their settings from the environment, so pass the flags along.
+    # Several processes: they rebuild their settings from the environment, so pass the flags along, and
+    # keep Prometheus values in files so that a scrape of any process reports the sum of all of them.
+    metrics_dir = settings.home / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
     os.environ.update(
-        {"CLARION_HOST": settings.host, "CLARION_PORT": str(settings.port), "CLARION_AUTO_MIGRATE": "0"}
+        {
+            "CLARION_HOST": settings.host,
+            "CLARION_PORT": str(settings.port),
+            "CLARION_AUTO_MIGRATE": "0",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        }
     )
     uvicorn.run("clarion.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 

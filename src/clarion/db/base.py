@@ -48,4 +48,9 @@ class Base(DeclarativeBase):
     """Base of every ORM model."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime, dict[str, Any]: JSONDocument}
+    type_annotation_map: dict[Any, Any] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONDocument,
+        list[dict[str, Any]]: JSONDocument,
+        list[str]: JSONDocument,
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 M = TypeVar("M")
@@ -21,3 +21,23 @@ class TenantRepository:
         """``SELECT model WHERE org_id = <caller's org>`` — the start of every read."""
         column: Any = model.org_id  # type: ignore[attr-defined]
         return select(model).where(column == self.org_id)
+
+
+class SandboxRepository(TenantRepository):
+    """Base of repositories for tables partitioned by organization AND sandbox."""
+
+    def __init__(self, session: AsyncSession, org_id: str, sandbox_id: str) -> None:
+        super().__init__(session, org_id)
+        self.sandbox_id = sandbox_id
+
+    def scoped(self, model: type[M]) -> Select[M]:
+        """``SELECT model WHERE org_id = … AND sandbox_id = …``."""
+        column: Any = model.sandbox_id  # type: ignore[attr-defined]
+        return super().scoped(model).where(column == self.sandbox_id)
+
+    async def page(self, model: type[M], *, limit: int, offset: int, order_by: Any) -> tuple[list[M], int]:
+        """One page of ``model`` rows in this sandbox and the total count."""
+        statement = self.scoped(model)
+        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = await self.session.scalars(statement.order_by(order_by).limit(limit).offset(offset))
+        return list(rows), int(total or 0)

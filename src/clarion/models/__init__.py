@@ -1,6 +1,19 @@
 """Every ORM table, imported here so that metadata and Alembic see them all."""
 
+from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
 from clarion.models.jobs import JobLedgerEntry
+from clarion.models.messages import Execution, Message
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
 
-__all__ = ["AccessToken", "ApiCredential", "JobLedgerEntry", "Organization", "Sandbox"]
+__all__ = [
+    "AccessToken",
+    "ApiCredential",
+    "Campaign",
+    "ChannelConfiguration",
+    "Execution",
+    "IpPool",
+    "JobLedgerEntry",
+    "Message",
+    "Organization",
+    "Sandbox",
+]

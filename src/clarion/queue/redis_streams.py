@@ -45,6 +45,8 @@ import redis.asyncio as redis
 from clarion.queue.port import Job, JobSpec, QueueStats, backoff_seconds
 
 GROUP = "workers"
+_PROMOTE_MAX = 1000
+"""Due delayed jobs moved to the stream per reserve (bounded: one script call blocks Redis while it runs)."""
 
 _Arg = bytes | str | int | float
 
@@ -233,6 +235,8 @@ class RedisStreamQueue:
 
     async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:
         """Promote due delayed jobs, take over expired leases, then read new entries (oldest first)."""
+        if limit < 1:
+            return []
         args: list[_Arg] = [
             GROUP,
             self._consumer,
@@ -240,7 +244,7 @@ class RedisStreamQueue:
             limit,
             max(1, int(lease_seconds * 1000)),
             self._claim_cursor.get(queue, "0-0"),
-            max(limit, 100),
+            _PROMOTE_MAX,
         ]
         cursor, flat = await self._reserve_script(keys=self._keys(queue), args=args)
         # Continue the pending-list scan where it stopped, so a long list is swept round by round.

@@ -114,13 +114,34 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     """Open the queue file in autocommit mode (we issue BEGIN ourselves) and create the schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
-    connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(f"PRAGMA synchronous={synchronous}")
-    connection.execute("BEGIN IMMEDIATE")
-    _create_schema(connection)
-    connection.execute("COMMIT")
+    try:
+        connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        _enable_wal(connection)
+        connection.execute(f"PRAGMA synchronous={synchronous}")
+        connection.execute("BEGIN IMMEDIATE")
+        _create_schema(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.close()
+        raise
     return connection
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out other connections that open the same new file at the same moment.
+
+    Switching the journal mode needs an exclusive lock, and SQLite answers "database is locked" at once
+    (without calling the busy handler) while another connection holds it, so this one step polls itself.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _create_schema(connection: sqlite3.Connection) -> None:
@@ -209,14 +230,13 @@ def _run_in_transaction(connection: sqlite3.Connection, batch: list[_Pending]) -
     """One ``BEGIN IMMEDIATE … COMMIT`` for the batch; a SAVEPOINT isolates each operation's failure."""
     try:
         connection.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        return [(False, exc)] * len(batch)
-    results = [_run_one(connection, item.operation) for item in batch]
-    try:
+        results = [_run_one(connection, item.operation) for item in batch]
         connection.execute("COMMIT")
     except sqlite3.Error as exc:
-        with contextlib.suppress(sqlite3.Error):
-            connection.execute("ROLLBACK")
+        # Busy past the timeout, disk full, I/O error…: nothing of the batch was committed.
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
         return [(False, exc)] * len(batch)
     return results
 

@@ -1,0 +1,178 @@
+"""HTTP endpoints of the campaigns domain: /v1 management of IP pools, channel configurations, campaigns."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.gateway import PrincipalDep
+from clarion.campaigns import service
+from clarion.campaigns.schemas import (
+    CampaignRead,
+    CampaignWrite,
+    ChannelConfigurationRead,
+    ChannelConfigurationWrite,
+    IpPoolRead,
+    IpPoolWrite,
+)
+from clarion.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/v1", tags=["campaigns"])
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+@router.post("/ip-pools", status_code=201, response_model=IpPoolRead)
+async def create_ip_pool(
+    body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+) -> IpPoolRead:
+    """Create an IP pool (organization-wide)."""
+    pool = await service.create_ip_pool(uow, principal, body, container.secrets)
+    return IpPoolRead.model_validate(service.pool_view(pool))
+
+
+@router.get("/ip-pools", response_model=Page[IpPoolRead])
+async def list_ip_pools(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> Page[IpPoolRead]:
+    """The organization's IP pools."""
+    pools, total = await service.list_ip_pools(uow, principal, limit=page.limit, offset=page.offset)
+    items = [IpPoolRead.model_validate(service.pool_view(pool)) for pool in pools]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/ip-pools/{pool_id}", response_model=IpPoolRead)
+async def read_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> IpPoolRead:
+    """One IP pool."""
+    return IpPoolRead.model_validate(service.pool_view(await service.get_ip_pool(uow, principal, pool_id)))
+
+
+@router.put("/ip-pools/{pool_id}", response_model=IpPoolRead)
+async def replace_ip_pool(
+    pool_id: str, body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+) -> IpPoolRead:
+    """Replace an IP pool's relays and settings (its name is fixed)."""
+    pool = await service.replace_ip_pool(uow, principal, pool_id, body, container.secrets)
+    return IpPoolRead.model_validate(service.pool_view(pool))
+
+
+@router.delete("/ip-pools/{pool_id}", status_code=204)
+async def delete_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    """Delete an IP pool no channel configuration uses (409 otherwise)."""
+    await service.delete_ip_pool(uow, principal, pool_id)
+    return Response(status_code=204)
+
+
+@router.post("/channel-configurations", status_code=201, response_model=ChannelConfigurationRead)
+async def create_channel_configuration(
+    body: ChannelConfigurationWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+) -> ChannelConfigurationRead:
+    """Create a channel configuration in the sandbox."""
+    configuration = await service.create_channel_configuration(uow, principal, body, container.secrets)
+    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+
+
+@router.get("/channel-configurations", response_model=Page[ChannelConfigurationRead])
+async def list_channel_configurations(
+    principal: PrincipalDep, uow: UoWDep, page: PageDep
+) -> Page[ChannelConfigurationRead]:
+    """The sandbox's channel configurations."""
+    rows, total = await service.list_channel_configurations(
+        uow, principal, limit=page.limit, offset=page.offset
+    )
+    items = [ChannelConfigurationRead.model_validate(service.configuration_view(row)) for row in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/channel-configurations/{configuration_id}", response_model=ChannelConfigurationRead)
+async def read_channel_configuration(
+    configuration_id: str, principal: PrincipalDep, uow: UoWDep
+) -> ChannelConfigurationRead:
+    """One channel configuration."""
+    configuration = await service.get_channel_configuration(uow, principal, configuration_id)
+    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+
+
+@router.put("/channel-configurations/{configuration_id}", response_model=ChannelConfigurationRead)
+async def replace_channel_configuration(
+    configuration_id: str,
+    body: ChannelConfigurationWrite,
+    principal: PrincipalDep,
+    uow: UoWDep,
+    container: ContainerDep,
+) -> ChannelConfigurationRead:
+    """Replace a channel configuration."""
+    configuration = await service.replace_channel_configuration(
+        uow, principal, configuration_id, body, container.secrets
+    )
+    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+
+
+@router.delete("/channel-configurations/{configuration_id}", status_code=204)
+async def delete_channel_configuration(
+    configuration_id: str, principal: PrincipalDep, uow: UoWDep
+) -> Response:
+    """Delete a channel configuration no campaign uses (409 otherwise)."""
+    await service.delete_channel_configuration(uow, principal, configuration_id)
+    return Response(status_code=204)
+
+
+@router.post("/campaigns", status_code=201, response_model=CampaignRead)
+async def create_campaign(body: CampaignWrite, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+    """Create a Draft campaign."""
+    return CampaignRead.model_validate(
+        service.campaign_view(await service.create_campaign(uow, principal, body))
+    )
+
+
+@router.get("/campaigns", response_model=Page[CampaignRead])
+async def list_campaigns(
+    principal: PrincipalDep,
+    uow: UoWDep,
+    page: PageDep,
+    status: Annotated[str | None, Query(description="Draft, Scheduled, Live, Stopped, Completed")] = None,
+    name: Annotated[str | None, Query(description="Part of the name")] = None,
+) -> Page[CampaignRead]:
+    """The sandbox's campaigns, newest first."""
+    rows, total = await service.list_campaigns(
+        uow, principal, limit=page.limit, offset=page.offset, status=status, name_like=name
+    )
+    items = [CampaignRead.model_validate(service.campaign_view(row)) for row in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
+async def read_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+    """One campaign."""
+    return CampaignRead.model_validate(
+        service.campaign_view(await service.get_campaign(uow, principal, campaign_id))
+    )
+
+
+@router.put("/campaigns/{campaign_id}", response_model=CampaignRead)
+async def replace_campaign(
+    campaign_id: str, body: CampaignWrite, principal: PrincipalDep, uow: UoWDep
+) -> CampaignRead:
+    """Replace a Draft campaign."""
+    campaign = await service.replace_campaign(uow, principal, campaign_id, body)
+    return CampaignRead.model_validate(service.campaign_view(campaign))
+
+
+@router.delete("/campaigns/{campaign_id}", status_code=204)
+async def delete_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    """Delete a Draft campaign (409 otherwise)."""
+    await service.delete_campaign(uow, principal, campaign_id)
+    return Response(status_code=204)
+
+
+@router.post("/campaigns/{campaign_id}/activate", response_model=CampaignRead)
+async def activate_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+    """Draft → Live (or Scheduled when its start date lies ahead)."""
+    campaign = await service.activate_campaign(uow, principal, campaign_id)
+    return CampaignRead.model_validate(service.campaign_view(campaign))
+
+
+@router.post("/campaigns/{campaign_id}/stop", response_model=CampaignRead)
+async def stop_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+    """Live or Scheduled → Stopped."""
+    campaign = await service.stop_campaign(uow, principal, campaign_id)
+    return CampaignRead.model_validate(service.campaign_view(campaign))

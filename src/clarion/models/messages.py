@@ -1,0 +1,68 @@
+"""The delivery ledger and audience/scheduled executions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clarion.db.base import Base
+from clarion.kit.clock import utcnow
+from clarion.kit.ids import new_id
+
+
+class Message(Base):
+    """One message to one recipient: the truth about what was sent, when, and what the server answered."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_org_execution", "org_id", "execution_id"),
+        Index("ix_messages_org_campaign_status", "org_id", "campaign_id", "status"),
+        Index("ix_messages_org_recipient", "org_id", "recipient"),
+    )
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    """``<executionId>:<recipient index>`` — deterministic, so a redelivered job updates the same row."""
+    org_id: Mapped[str] = mapped_column(String(36))
+    sandbox_id: Mapped[str] = mapped_column(String(36))
+    campaign_id: Mapped[str] = mapped_column(String(36))
+    execution_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(256), default="")
+    user_id: Mapped[str] = mapped_column(String(256), default="")
+    recipient: Mapped[str] = mapped_column(String(320), default="")
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    """accepted → sent | failed | expired."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    response: Mapped[str] = mapped_column(Text, default="")
+    rendered_size: Mapped[int] = mapped_column(default=0)
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    """The recipient's job payload, kept only while the message is not sent (for ``/v1/messages/resend``)."""
+
+
+class Execution(Base):
+    """An audience execution, optionally scheduled (``executeAt``); unitary executions need no row."""
+
+    __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_org_schedule", "org_id", "schedule_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    sandbox_id: Mapped[str] = mapped_column(String(36))
+    campaign_id: Mapped[str] = mapped_column(String(36))
+    request_id: Mapped[str] = mapped_column(String(256), default="")
+    audience_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="InProgress")
+    targeted_profile_count: Mapped[int] = mapped_column(default=0)
+    schedule_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    execute_at: Mapped[datetime | None] = mapped_column(default=None)
+    schedule_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow)
