@@ -28,7 +28,8 @@ from clarion.limiter.redis import RedisLimiter
 # Waits come back rounded up to the µs by Redis; a sleeper woken "exactly" on time may still be a hair
 # early against the other clock, so the tests sleep this much longer than asked.
 MARGIN = 0.005
-# Slack for the time between reading our clock and the backend reading its own (a Redis round trip).
+# Every expected wait is bounded by the time measured around the calls; this covers what that cannot see
+# (Redis reads its own clock, and rounds waits to the µs).
 JITTER = 0.003
 # After a real sleep, the event loop may wake us late (epoll rounds timeouts up to whole ms; a busy
 # 2-core machine adds more): checks made after a sleep allow this much.
@@ -85,18 +86,22 @@ async def test_check_allows_the_burst_then_denies_with_the_wait_until_the_next_s
 async def test_cost_takes_several_slots_at_once(limiter: Limiter) -> None:
     """cost=n consumes n slots in check mode and pushes later reservations n intervals back."""
     limit = RateLimit(rate=10, burst=5)
+    started = time.monotonic()
     assert await limiter.check("c", limit, cost=3) == Decision(allowed=True, wait=0.0)
     short = await limiter.check("c", limit, cost=3)  # 2 slots left, 3 asked: one interval short
+    elapsed = time.monotonic() - started
     assert not short.allowed
-    assert 0.1 - JITTER <= short.wait <= 0.1 + 1e-6
+    assert 0.1 - elapsed - JITTER <= short.wait <= 0.1 + 1e-6
     assert (await limiter.check("c", limit, cost=2)).allowed  # the denial above took nothing
     assert not (await limiter.check("c", limit)).allowed
 
     strict = RateLimit(rate=10, burst=1)
+    started = time.monotonic()
     assert (await limiter.reserve("r", strict, cost=4, max_wait=10)).wait == 0.0
     after = await limiter.reserve("r", strict, max_wait=10)
+    elapsed = time.monotonic() - started
     assert after.allowed
-    assert 0.4 - JITTER <= after.wait <= 0.4 + 1e-6  # behind the 4 slots taken before it
+    assert 0.4 - elapsed - JITTER <= after.wait <= 0.4 + 1e-6  # behind the 4 slots taken before it
 
 
 async def test_keys_are_independent(limiter: Limiter) -> None:
@@ -153,15 +158,17 @@ async def test_reserve_hands_out_waits_spaced_by_the_interval(limiter: Limiter) 
 async def test_reserve_denies_past_max_wait_and_takes_nothing(limiter: Limiter) -> None:
     """A reservation that would wait longer than max_wait is refused and leaves the schedule as it was."""
     limit = RateLimit(rate=10, burst=1)
+    started = time.monotonic()
     waits = [await limiter.reserve("m", limit, max_wait=0.25) for _ in range(3)]
     assert [d.allowed for d in waits] == [True, True, True]
     refused = await limiter.reserve("m", limit, max_wait=0.25)
-    assert not refused.allowed
-    assert 0.3 - JITTER <= refused.wait <= 0.3 + 1e-6
     # Had the refusal taken a slot, this one would wait 0.4 s.
     accepted = await limiter.reserve("m", limit, max_wait=1)
+    elapsed = time.monotonic() - started
+    assert not refused.allowed
+    assert 0.3 - elapsed - JITTER <= refused.wait <= 0.3 + 1e-6
     assert accepted.allowed
-    assert 0.3 - JITTER <= accepted.wait <= 0.3 + 1e-6
+    assert 0.3 - elapsed - JITTER <= accepted.wait <= 0.3 + 1e-6
 
 
 async def test_reset_forgets_the_key(limiter: Limiter) -> None:
@@ -196,10 +203,12 @@ async def test_a_rate_change_applies_to_the_next_decisions(limiter: Limiter) -> 
     # Check mode: a lower rate takes effect at once; a larger burst too.
     assert (await limiter.check("cc", RateLimit(rate=100, burst=1))).allowed
     await asyncio.sleep(0.01 + MARGIN)
+    started = time.monotonic()
     assert (await limiter.check("cc", RateLimit(rate=5, burst=1))).allowed
     slower = await limiter.check("cc", RateLimit(rate=5, burst=1))
+    elapsed = time.monotonic() - started
     assert not slower.allowed
-    assert 0.2 - JITTER <= slower.wait <= 0.2 + 1e-6  # the new interval, not 0.01 s
+    assert 0.2 - elapsed - JITTER <= slower.wait <= 0.2 + 1e-6  # the new interval, not 0.01 s
     wider = RateLimit(rate=5, burst=3)
     assert (await limiter.check("cc", wider)).allowed  # the new tolerance admits 2 more at once…
     assert (await limiter.check("cc", wider)).allowed
@@ -307,14 +316,16 @@ def accuracy_problems(times: Sequence[float], *, duration: float, every: Sequenc
 async def assert_accurate_unless_stalled(
     measure: Callable[[int], Awaitable[tuple[list[str], float]]],
 ) -> None:
-    """Run ``measure``; if it misses the requirement while the process was stalled longer than tau, once more.
+    """Run ``measure``; if it misses the requirement while the process was stalled, run it once more.
 
-    A stall longer than the tolerance bunches (reserve) or loses (check) slots whatever the limiter does:
-    that run measured the machine. A second, undisturbed run must pass; a run without such a stall gets
-    no second chance, so a limiter bug still fails at once.
+    When a stall of S ms ends, GCRA rightly lets the callers catch up S·rate slots at once (up to the
+    burst), and replies that waited out the stall are timed together with them: past half the tolerance
+    (4.5 ms) that can exceed the window bound whatever the limiter does, so that run measured the
+    machine. The second run's verdict is final, and a run without such a stall gets no second chance:
+    a limiter bug still fails at once.
     """
     problems, stall = await measure(1)
-    if problems and stall > TAU:
+    if problems and stall > TAU / 2:
         problems, stall = await measure(2)
     assert not problems, f"{'; '.join(problems)} (longest event-loop stall {stall * 1e3:.1f} ms)"
 

@@ -236,3 +236,30 @@ async def test_stale_retry_after_takeover_changes_nothing(make_queue: QueueFacto
     await fast.ack([current])
     assert counts(await fast.stats()) == EMPTY
     assert await reserve(fast) == []
+
+
+async def test_unique_job_is_stored_once_within_its_window(queue: JobQueue) -> None:
+    first = JobSpec("t.unique", {"n": 1}, job_id="req-42", unique_for=60)
+    again = JobSpec("t.unique", {"n": 2}, job_id="req-42", unique_for=60)
+    assert await queue.enqueue([first]) == ["req-42"]
+    jobs = await reserve(queue)
+    await queue.ack(jobs)
+    # After the job finished, and within one batch, the same id is still refused.
+    assert await queue.enqueue([again, again]) == ["req-42", "req-42"]
+    assert [job.payload for job in jobs] == [{"n": 1}]
+    assert await reserve(queue) == []
+
+
+async def test_unique_window_expires(queue: JobQueue) -> None:
+    spec = JobSpec("t.unique", {"n": 1}, job_id="short-window", unique_for=0.2)
+    await queue.enqueue([spec])
+    await queue.ack(await reserve(queue))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        await queue.enqueue([spec])
+        jobs = await reserve(queue)
+        if jobs:
+            assert [job.id for job in jobs] == ["short-window"]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the unique window never expired")

@@ -10,6 +10,11 @@ same as no state at all. ``burst`` slots may be taken at once from idle, so the 
 - reserve: ``wait = max(0, tat - tau - now)``; denied (nothing stored) iff ``wait > max_wait``, else store
            ``tat + cost * T``. Slot *i* of the reservation starts ``wait + i * T`` from now.
 
+The TAT is an absolute time, and ``T`` and ``tau`` come with each call, so a changed limit governs the very
+next decision: a lower rate or a larger burst applies at once; after a rate increase, slots already handed
+out at the old pace keep their times (in reserve mode callers are sleeping on them) and the new spacing
+starts behind them. ``reset`` drops that history when a fresh start is wanted.
+
 Both formulas are mirrored exactly by the Lua script in ``redis.py``; keep them in step.
 """
 

@@ -28,6 +28,9 @@ class JobSpec:
     """A caller-chosen id makes the job traceable and lets the handler's ledger de-duplicate it."""
     max_attempts: int | None = None
     """Overrides the queue's default number of attempts before dead-lettering."""
+    unique_for: float = 0.0
+    """With a ``job_id``: for this many seconds, even after the job has finished, enqueueing the same id
+    again stores nothing (atomically with the first enqueue). Idempotent intake relies on it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,8 @@ lease (a worker with a shorter lease takes over the jobs of one with a longer le
 
 Receipts are ``"{entry_id}:{delivery_count}"``: retry checks that the entry's delivery count is unchanged,
 so a worker whose lease was taken over can not requeue the job a second time. Unlike the SQLite queue,
-enqueueing a ``job_id`` twice stores two entries; the job ledger de-duplicates their effects.
+enqueueing a ``job_id`` twice stores two entries (the job ledger de-duplicates their effects) unless the
+spec asks for ``unique_for``: then a ``p:unique:ID`` key set with ``NX`` and an expiry guards the add.
 Due times come from the callers' clocks (``time.time()``), so hosts sharing a queue need synced clocks.
 """
 
@@ -59,7 +60,8 @@ end
 """
 
 # KEYS: queues set, then (stream, delayed) per queue. ARGV: group, queue count Q, Q queue names,
-# then per job: index of its stream in KEYS, due time ('' when due now), entry.
+# then per job: index of its stream in KEYS, due time ('' when due now), entry, unique key ('' for none),
+# unique window in ms. A job whose unique key is already set is skipped (SET NX makes claim + add atomic).
 _ENQUEUE = (
     _ENSURE_GROUP
     + """
@@ -68,12 +70,15 @@ for q = 1, queues do
   ensure_group(KEYS[2 * q])
   redis.call('SADD', KEYS[1], ARGV[2 + q])
 end
-for i = queues + 3, #ARGV, 3 do
+for i = queues + 3, #ARGV, 5 do
   local k = tonumber(ARGV[i])
-  if ARGV[i + 1] == '' then
-    redis.call('XADD', KEYS[k], '*', 'j', ARGV[i + 2])
-  else
-    redis.call('ZADD', KEYS[k + 1], ARGV[i + 1], ARGV[i + 2])
+  local fresh = ARGV[i + 3] == '' or redis.call('SET', ARGV[i + 3], '1', 'NX', 'PX', ARGV[i + 4])
+  if fresh then
+    if ARGV[i + 1] == '' then
+      redis.call('XADD', KEYS[k], '*', 'j', ARGV[i + 2])
+    else
+      redis.call('ZADD', KEYS[k + 1], ARGV[i + 1], ARGV[i + 2])
+    end
   end
 end
 return 1
@@ -229,7 +234,9 @@ class RedisStreamQueue:
         for job_id, spec in zip(ids, jobs, strict=True):
             entry = _Entry(job_id, spec.task, spec.payload, 0, spec.max_attempts or self._max_attempts)
             due = repr(now + spec.delay) if spec.delay > 0 else ""
-            args.extend((stream_index[spec.queue], due, _entry_encoder.encode(entry)))
+            unique_key = f"{self._prefix}:unique:{job_id}" if spec.unique_for > 0 else ""
+            window_ms = max(1, int(spec.unique_for * 1000))
+            args.extend((stream_index[spec.queue], due, _entry_encoder.encode(entry), unique_key, window_ms))
         await self._enqueue_script(keys=keys, args=args)
         return ids
 

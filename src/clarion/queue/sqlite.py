@@ -64,11 +64,21 @@ CREATE TABLE IF NOT EXISTS jobs (
     dead INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, dead, run_at);
+CREATE TABLE IF NOT EXISTS unique_ids (
+    id TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 _INSERT = (
     "INSERT OR IGNORE INTO jobs (id, queue, task, payload, run_at, max_attempts) VALUES (?, ?, ?, ?, ?, ?)"
 )
+_FORGET_EXPIRED_ID = "DELETE FROM unique_ids WHERE id = ? AND expires_at <= ?"
+_CLAIM_ID = "INSERT OR IGNORE INTO unique_ids (id, expires_at) VALUES (?, ?)"
+_PURGE_UNIQUE_IDS = "DELETE FROM unique_ids WHERE expires_at <= ?"
+_PURGE_EVERY = 1000
+"""Enqueue calls between purges of expired unique ids (keeps the table at about one window of ids)."""
+
 _SELECT_READY = (
     "SELECT seq, id, task, payload, attempts, max_attempts FROM jobs"
     " WHERE queue = ? AND dead = 0 AND run_at <= ? ORDER BY run_at, seq LIMIT ?"
@@ -281,6 +291,7 @@ class SqliteQueue:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._closed = False
+        self._enqueues = 0
         self._writer = _WriterThread(Path(path), synchronous)
         self._writer.start()
 
@@ -309,7 +320,10 @@ class SqliteQueue:
             )
             for job_id, spec in zip(ids, jobs, strict=True)
         ]
-        await self._submit(lambda connection: _execute_many(connection, _INSERT, rows))
+        unique = {job_id: now + spec.unique_for for job_id, spec in zip(ids, jobs, strict=True) if spec.unique_for}
+        self._enqueues += 1
+        purge = self._enqueues % _PURGE_EVERY == 0
+        await self._submit(lambda connection: _insert_jobs(connection, rows, unique, now, purge=purge))
         return ids
 
     async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:
@@ -365,6 +379,27 @@ def _execute(connection: sqlite3.Connection, statement: str, parameters: tuple[A
 def _execute_many(connection: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
     """Run one statement for many rows (one ``executemany`` call)."""
     connection.executemany(statement, rows)
+
+
+def _insert_jobs(
+    connection: sqlite3.Connection,
+    rows: list[tuple[Any, ...]],
+    unique: dict[str, float],
+    now: float,
+    *,
+    purge: bool,
+) -> None:
+    """Insert jobs, skipping those whose unique id was claimed within its window (same transaction)."""
+    if unique:
+        taken = set()
+        for job_id, expires_at in unique.items():
+            connection.execute(_FORGET_EXPIRED_ID, (job_id, now))
+            if connection.execute(_CLAIM_ID, (job_id, expires_at)).rowcount == 0:
+                taken.add(job_id)
+        rows = [row for row in rows if row[0] not in taken]
+    if purge:
+        connection.execute(_PURGE_UNIQUE_IDS, (now,))
+    connection.executemany(_INSERT, rows)
 
 
 def _parse_receipt(receipt: str) -> tuple[int, int]:

@@ -1,0 +1,435 @@
+"""A pool of persistent SMTP connections (aiosmtplib) for one IP pool: its relays and source addresses.
+
+aiosmtplib does not pipeline, so every message costs MAIL/RCPT/DATA round trips and one connection tops out
+near 1–1.8k msg/s here; throughput comes from 8–16 connections used in parallel. The pool opens them lazily,
+keeps idle ones on a LIFO stack (the warmest first), lends each to one ``send`` at a time and queues the
+other sends for a free one. Connections are spread over every (relay, bind address) route, fewest
+connections first, so a pool of 8 over 2 addresses holds 4 + 4.
+
+Failure handling:
+- a connection that died while idle is noticed when it is taken (closed transport, or a NOOP after
+  ``noop_after_idle`` seconds) and replaced; one that turns out dead at MAIL FROM — nothing was accepted
+  yet — is replaced once within the same send;
+- a connection that failed mid-transaction (timeout, reset) is dropped and the send reported ``retry``;
+- after any refused transaction (MAIL, every RCPT, or DATA refused) the connection gets RSET before it goes
+  back on the stack, so the next message starts from a clean envelope;
+- a route that cannot be connected is tried last for ``ROUTE_PAUSE`` seconds (the others take the load).
+
+Problems setting up a connection (refused, TLS, AUTH 535) are ``retry``: they are the relay's or our
+configuration's fault, not the message's, and the worker's retry limit bounds them. Only the server's
+answers to the mail transaction itself can make a message ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import product
+from types import TracebackType
+from typing import Literal
+
+import aiosmtplib
+
+from clarion.delivery.channels.base import SendResult, clip, redact
+
+TlsMode = Literal["none", "starttls", "tls"]
+
+NOOP_TIMEOUT = 5.0  # an idle connection that cannot answer NOOP this fast is replaced, not waited for
+ROUTE_PAUSE = 5.0  # seconds a route that failed to connect is tried after the others
+# Characters that would end or extend an SMTP command line; aiosmtplib refuses them too, but checking
+# first fails the message without taking (and dirtying) a connection.
+_UNSAFE_ADDRESS = re.compile(r'[\s<>"\x00-\x1f\x7f]')
+_CLOSED = SendResult("retry", "SMTP pool closed")
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """An SMTP relay (smart host) and how to reach it; the password never appears in ``repr``.
+
+    ``tls_context`` replaces the default (system CAs, hostname checked) — for a private CA, say.
+    """
+
+    host: str
+    port: int
+    tls: TlsMode = "none"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.tls not in ("none", "starttls", "tls"):
+            raise ValueError(f"tls must be 'none', 'starttls' or 'tls', not {self.tls!r}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is out of range")
+
+    @property
+    def name(self) -> str:
+        """``host:port``, for messages."""
+        return f"{self.host}:{self.port}"
+
+
+class _Route:
+    """One (relay, source address) pair and how many connections it has."""
+
+    __slots__ = ("live", "paused_until", "relay", "source")
+
+    def __init__(self, relay: Relay, source: str | None) -> None:
+        self.relay = relay
+        self.source = source
+        self.live = 0
+        self.paused_until = 0.0
+
+
+class _Connection:
+    """A connected client, its route, and when it was last given back."""
+
+    __slots__ = ("idle_since", "route", "smtp")
+
+    def __init__(self, route: _Route, smtp: aiosmtplib.SMTP) -> None:
+        self.route = route
+        self.smtp = smtp
+        self.idle_since = time.monotonic()
+
+
+class _StaleConnection(Exception):
+    """The connection was dead before MAIL FROM was accepted: nothing was sent, another may be tried."""
+
+    def __init__(self, response: str) -> None:
+        super().__init__(response)
+        self.response = response
+
+
+class SmtpPool:
+    """Persistent SMTP connections shared by concurrent ``send`` calls, at most ``max_connections``."""
+
+    def __init__(
+        self,
+        relays: Sequence[Relay],
+        *,
+        bind_addresses: Sequence[str] = (),
+        max_connections: int = 8,
+        timeout: float = 30.0,
+        helo_name: str | None = None,
+        noop_after_idle: float = 10.0,
+    ) -> None:
+        if not relays:
+            raise ValueError("an SMTP pool needs at least one relay")
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self._routes = [_Route(relay, source) for relay, source in product(relays, bind_addresses or (None,))]
+        self._rotation = 0
+        self._slots = asyncio.Semaphore(max_connections)
+        self._idle: list[_Connection] = []
+        self._timeout = timeout
+        self._helo_name = helo_name
+        self._noop_after_idle = noop_after_idle
+        self._closed = False
+
+    @property
+    def connection_count(self) -> int:
+        """Connections open or being opened, idle and busy."""
+        return sum(route.live for route in self._routes)
+
+    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> SendResult:
+        """Send ``message`` (CRLF line ends) to ``recipients``; waits for a free connection if all are busy.
+
+        Some recipients refused and others accepted is ``sent``, with the refusals in ``response``.
+        """
+        invalid = _invalid_envelope(mail_from, recipients)
+        if invalid is not None:
+            return SendResult("failed", invalid)
+        async with self._slots:
+            if self._closed:
+                return _CLOSED
+            return await self._send_holding_slot(mail_from, recipients, message)
+
+    async def close(self) -> None:
+        """QUIT the idle connections; busy ones close when their send ends, queued sends get ``retry``."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(self._quit(connection) for connection in idle))
+
+    async def __aenter__(self) -> SmtpPool:
+        """``async with SmtpPool(...) as pool`` closes the pool on exit."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the pool."""
+        await self.close()
+
+    # --- one send ------------------------------------------------------------------------------------------
+
+    async def _send_holding_slot(
+        self, mail_from: str, recipients: Sequence[str], message: bytes
+    ) -> SendResult:
+        """Send over an idle connection, or over a new one if there is none or the idle one was dead."""
+        connection = await self._take_idle()
+        if connection is not None:
+            try:
+                return await self._transact(connection, mail_from, recipients, message)
+            except _StaleConnection:
+                pass  # it died while idle; nothing was sent, so a fresh connection may try at once
+        opened = await self._open()
+        if isinstance(opened, SendResult):
+            return opened
+        try:
+            return await self._transact(opened, mail_from, recipients, message)
+        except _StaleConnection as exc:
+            return SendResult("retry", exc.response)
+
+    async def _transact(
+        self, connection: _Connection, mail_from: str, recipients: Sequence[str], message: bytes
+    ) -> SendResult:
+        """One mail transaction; then the connection goes back on the stack, reset if needed, or is dropped."""
+        try:
+            result, clean = await self._deliver(connection.smtp, mail_from, recipients, message)
+            if not clean:
+                clean = await _reset(connection.smtp)
+        except BaseException:  # stale, or cancelled mid-conversation: the connection's state is unknown
+            self._discard(connection)
+            raise
+        if clean:
+            self._give_back(connection)
+        else:
+            self._discard(connection)
+        return result
+
+    async def _deliver(
+        self, smtp: aiosmtplib.SMTP, mail_from: str, recipients: Sequence[str], message: bytes
+    ) -> tuple[SendResult, bool]:
+        """MAIL, RCPT each, DATA; the result, and whether the envelope is surely closed (no RSET needed)."""
+        try:
+            await _mail(smtp, mail_from, len(message))
+            refused = await _rcpt_each(smtp, recipients)
+            if len(refused) == len(recipients):
+                return _all_refused(refused), False
+            reply = await smtp.data(message)
+        except aiosmtplib.SMTPResponseException as exc:
+            return SendResult(_outcome(exc.code), _reply_text(exc.code, exc.message)), False
+        except aiosmtplib.SMTPTimeoutError:
+            return SendResult("retry", f"timeout after {self._timeout:g} s"), False
+        except (aiosmtplib.SMTPException, OSError) as exc:  # disconnected, reset: OSError covers both
+            return SendResult("retry", clip(f"connection lost: {exc}")), False
+        return _sent(reply, refused), True
+
+    # --- connections ---------------------------------------------------------------------------------------
+
+    async def _take_idle(self) -> _Connection | None:
+        """The most recently used idle connection that is still alive, dropping dead ones on the way."""
+        while self._idle:
+            connection = self._idle.pop()
+            if await self._alive(connection):
+                return connection
+            self._discard(connection)
+        return None
+
+    async def _alive(self, connection: _Connection) -> bool:
+        """Connected, and if it sat idle a while (a relay may have dropped it silently), answers NOOP."""
+        smtp = connection.smtp
+        if not smtp.is_connected:
+            return False
+        if time.monotonic() - connection.idle_since < self._noop_after_idle:
+            return True
+        try:
+            await smtp.noop(timeout=min(self._timeout, NOOP_TIMEOUT))
+        except (aiosmtplib.SMTPException, OSError):
+            return False
+        return True
+
+    async def _open(self) -> _Connection | SendResult:
+        """A new connection over the least-used route, trying the others in turn if it cannot connect."""
+        failure = _CLOSED
+        for route in self._route_order():
+            route.live += 1  # counted while connecting, so that concurrent opens spread out too
+            try:
+                smtp = await self._connect(route)
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                route.live -= 1
+                route.paused_until = time.monotonic() + ROUTE_PAUSE
+                failure = SendResult("retry", self._connect_failure(route.relay, exc))
+                continue
+            except BaseException:
+                route.live -= 1
+                raise
+            return _Connection(route, smtp)
+        return failure
+
+    def _route_order(self) -> list[_Route]:
+        """Routes to try: working before paused, fewest connections first, ties taken in rotation."""
+        start = self._rotation
+        self._rotation = (start + 1) % len(self._routes)
+        rotated = self._routes[start:] + self._routes[:start]
+        now = time.monotonic()
+        return sorted(rotated, key=lambda route: (route.paused_until > now, route.live))
+
+    async def _connect(self, route: _Route) -> aiosmtplib.SMTP:
+        """Connect, TLS, AUTH and EHLO on ``route``; raises on any failure, leaving nothing open."""
+        relay = route.relay
+        smtp = aiosmtplib.SMTP(
+            hostname=relay.host,
+            port=relay.port,
+            username=relay.username,
+            password=relay.password,
+            local_hostname=await self._local_hostname(),
+            source_address=None if route.source is None else (route.source, 0),
+            timeout=self._timeout,
+            use_tls=relay.tls == "tls",
+            # False, not None, for "none": aiosmtplib's None means "upgrade if the server offers it".
+            start_tls=relay.tls == "starttls",
+            tls_context=relay.tls_context,
+        )
+        await smtp.connect()
+        try:
+            # EHLO now, so that the first MAIL FROM already knows whether the relay takes SIZE.
+            if smtp.is_ehlo_or_helo_needed:
+                await _greet(smtp)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    async def _local_hostname(self) -> str:
+        """The EHLO name: ``helo_name``, or this host's FQDN looked up once (off the loop: it may do DNS)."""
+        if self._helo_name is None:
+            self._helo_name = await asyncio.to_thread(socket.getfqdn)
+        return self._helo_name
+
+    def _connect_failure(self, relay: Relay, exc: BaseException) -> str:
+        """Why a connection could not be set up, for the ledger (the relay's password masked)."""
+        if isinstance(exc, aiosmtplib.SMTPTimeoutError):
+            text = f"timeout after {self._timeout:g} s connecting to {relay.name}"
+        elif isinstance(exc, aiosmtplib.SMTPResponseException):
+            text = f"{_reply_text(exc.code, exc.message)} (from {relay.name} while connecting)"
+        else:
+            text = f"cannot connect to {relay.name}: {exc}"
+        return clip(redact(text, (relay.password,)))
+
+    def _give_back(self, connection: _Connection) -> None:
+        """Put a clean connection on top of the idle stack (or close it if the pool is closed)."""
+        if self._closed or not connection.smtp.is_connected:
+            self._discard(connection)
+            return
+        connection.idle_since = time.monotonic()
+        self._idle.append(connection)
+
+    def _discard(self, connection: _Connection) -> None:
+        """Close a connection without a goodbye (it is broken or its state is unknown)."""
+        connection.smtp.close()
+        connection.route.live -= 1
+
+    async def _quit(self, connection: _Connection) -> None:
+        """Say QUIT politely, then close whatever the answer."""
+        try:
+            await connection.smtp.quit(timeout=NOOP_TIMEOUT)
+        except (aiosmtplib.SMTPException, OSError):
+            pass  # the connection is going away either way
+        finally:
+            self._discard(connection)
+
+
+# --- the SMTP conversation ---------------------------------------------------------------------------------
+
+
+async def _greet(smtp: aiosmtplib.SMTP) -> None:
+    """EHLO, falling back to HELO for a relay that does not speak ESMTP."""
+    try:
+        await smtp.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        await smtp.helo()
+
+
+async def _mail(smtp: aiosmtplib.SMTP, mail_from: str, size: int) -> None:
+    """MAIL FROM (with SIZE if offered); a dead connection or 421 here raises ``_StaleConnection``."""
+    options = [f"SIZE={size}"] if smtp.supports_extension("size") else []
+    try:
+        await smtp.mail(mail_from, options=options)
+    except aiosmtplib.SMTPServerDisconnected as exc:
+        raise _StaleConnection(clip(f"connection lost: {exc}")) from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        if exc.code == 421:  # "service not available, closing": the relay timed the idle session out
+            raise _StaleConnection(_reply_text(exc.code, exc.message)) from exc
+        raise
+
+
+async def _rcpt_each(
+    smtp: aiosmtplib.SMTP, recipients: Sequence[str]
+) -> dict[str, aiosmtplib.SMTPRecipientRefused]:
+    """RCPT TO every recipient; the refusals by address."""
+    refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
+    for recipient in recipients:
+        try:
+            await smtp.rcpt(recipient)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            refused[recipient] = exc
+    return refused
+
+
+async def _reset(smtp: aiosmtplib.SMTP) -> bool:
+    """RSET after a refused transaction; ``False`` if the connection cannot be trusted any more."""
+    if not smtp.is_connected:
+        return False
+    try:
+        await smtp.rset(timeout=NOOP_TIMEOUT)
+    except (aiosmtplib.SMTPException, OSError):
+        return False
+    return True
+
+
+# --- results -----------------------------------------------------------------------------------------------
+
+
+def _outcome(code: int) -> Literal["retry", "failed"]:
+    """5xx is permanent; 4xx and anything unexpected (a garbled reply is aiosmtplib's code -1) is not."""
+    return "failed" if 500 <= code < 600 else "retry"
+
+
+def _reply_text(code: int, message: str) -> str:
+    """An SMTP reply as the server wrote it: ``550 5.1.1 user unknown``."""
+    return clip(f"{code} {message}")
+
+
+def _sent(reply: aiosmtplib.SMTPResponse, refused: dict[str, aiosmtplib.SMTPRecipientRefused]) -> SendResult:
+    """Accepted: the DATA reply, followed by any recipients that were refused."""
+    text = _reply_text(reply.code, reply.message)
+    if refused:
+        text = clip(f"{text}; refused: {_refusals(refused)}")
+    return SendResult("sent", text)
+
+
+def _all_refused(refused: dict[str, aiosmtplib.SMTPRecipientRefused]) -> SendResult:
+    """Every recipient refused: failed if every refusal was permanent, otherwise worth a retry."""
+    outcome: Literal["retry", "failed"] = (
+        "failed" if all(_outcome(exc.code) == "failed" for exc in refused.values()) else "retry"
+    )
+    if len(refused) == 1:
+        (exc,) = refused.values()
+        return SendResult(outcome, _reply_text(exc.code, exc.message))
+    return SendResult(outcome, clip(_refusals(refused)))
+
+
+def _refusals(refused: dict[str, aiosmtplib.SMTPRecipientRefused]) -> str:
+    """``a@x: 550 5.1.1 user unknown; b@y: 451 4.7.1 try later``."""
+    return "; ".join(f"{address}: {exc.code} {exc.message}" for address, exc in refused.items())
+
+
+def _invalid_envelope(mail_from: str, recipients: Sequence[str]) -> str | None:
+    """Why the envelope cannot be sent at all (no recipient, unsafe or non-ASCII address), or ``None``."""
+    if not recipients:
+        return "no recipients"
+    for address in (mail_from, *recipients):
+        if _UNSAFE_ADDRESS.search(address) or not address.isascii():
+            return clip(f"invalid address {address!r} (SMTPUTF8 and quoting are not supported)")
+    for recipient in recipients:
+        if not recipient:
+            return "invalid address '' (only the sender may be empty)"
+    return None
