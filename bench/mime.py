@@ -45,7 +45,7 @@ from clarion.delivery.channels.email.html_text import html_to_text
 
 RESULTS = Path(__file__).parent / "results" / "mime.json"
 ROUNDS = 5
-console = Console(width=130)
+console = Console(width=140)
 
 _CSS = (
     "body{font-family:Arial,sans-serif;color:#333}.btn{background:#0a66c2;color:#fff;padding:12px 20px;"
@@ -257,8 +257,8 @@ def reference_writer(variant: Variant) -> Callable[[int], bytes]:
 
 WRITERS: dict[str, Callable[[Variant], Callable[[int], bytes]]] = {
     "skeleton.render": clarion_writer,
-    "EmailMessage + as_bytes()": email_package_writer,
-    "reference: minimal hand-rolled": reference_writer,
+    "EmailMessage+as_bytes": email_package_writer,
+    "reference (minimal)": reference_writer,
 }
 
 
@@ -271,7 +271,8 @@ def check(raw: bytes, variant: Variant) -> str:
     # Writers differ only in whether they add a final line break.
     assert parts[1].get_content().replace("\r\n", "\n").rstrip("\n") == variant.html.rstrip("\n")
     assert b"\n" not in raw.replace(b"\r\n", b"")
-    return "/".join(str(part["Content-Transfer-Encoding"]) for part in parts)
+    short = {"quoted-printable": "QP", "base64": "b64"}
+    return "/".join(short.get(str(part["Content-Transfer-Encoding"]), "7bit") for part in parts)
 
 
 def bench_writers(seconds: float) -> list[Result]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,6 +24,7 @@ from clarion.container import Container
 from clarion.db.migrate import upgrade
 from clarion.kit.secretbox import new_key
 from clarion.tenancy import service
+from tests.builders import Api, Tenant
 
 DATABASE_URL = os.environ.get("CLARION_TEST_DATABASE_URL", "")
 QUEUE_URL = os.environ.get("CLARION_TEST_QUEUE_URL", "sqlite")
@@ -51,6 +51,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         smtp_capture=False,
         auth_cache_seconds=0,
         secret_key=TEST_SECRET_KEY,
+        retry_base_seconds=0.05,
     )
 
 
@@ -77,25 +78,6 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@dataclass(frozen=True)
-class Tenant:
-    """A fresh organization with a credential: its ids and ready-made headers."""
-
-    org_id: str
-    ims_org_id: str
-    api_key: str
-    token: str
-
-    def headers(self, sandbox: str = "prod") -> dict[str, str]:
-        """The gateway headers of this tenant."""
-        return {
-            "Authorization": f"Bearer {self.token}",
-            "x-api-key": self.api_key,
-            "x-gw-ims-org-id": self.ims_org_id,
-            "x-sandbox-name": sandbox,
-        }
-
-
 TenantFactory = Callable[..., Awaitable[Tenant]]
 
 
@@ -118,3 +100,19 @@ def make_tenant(container: Container) -> TenantFactory:
 async def tenant(make_tenant: TenantFactory) -> Tenant:
     """One fresh tenant."""
     return await make_tenant()
+
+
+@pytest.fixture
+def make_api(client: httpx.AsyncClient, make_tenant: TenantFactory) -> Callable[..., Awaitable[Api]]:
+    """Tenants with a client of the /v1 campaign API."""
+
+    async def make(*, high_throughput: bool = True) -> Api:
+        return Api(client, await make_tenant(high_throughput=high_throughput))
+
+    return make
+
+
+@pytest.fixture
+async def api(make_api: Callable[..., Awaitable[Api]]) -> Api:
+    """One tenant (with the high-throughput entitlement) and its API client."""
+    return await make_api()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from clarion import __version__
 from clarion.api.errors import install_error_handlers
@@ -14,6 +16,8 @@ from clarion.api.middleware import GatewayMiddleware
 from clarion.campaigns import endpoints as campaign_endpoints
 from clarion.config import Settings
 from clarion.container import Container
+from clarion.delivery import endpoints as delivery_endpoints
+from clarion.executions import endpoints as execution_endpoints
 from clarion.ops import endpoints as ops_endpoints
 from clarion.ops.logging import configure_logging
 from clarion.ops.metrics import Metrics
@@ -53,8 +57,25 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(ops_endpoints.router)
     app.include_router(tenancy_endpoints.router)
     app.include_router(campaign_endpoints.router)
+    app.include_router(delivery_endpoints.router)
+    app.add_route("/ajo/im/executions/unitary", execution_endpoints.unitary, methods=["POST"])
+    app.add_route("/ajo/im/executions/highthroughput", execution_endpoints.high_throughput, methods=["POST"])
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the plain Starlette routes of the execution API."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        paths, components = execution_endpoints.openapi_paths()
+        schema["paths"].update(paths)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def app_from_environment() -> FastAPI:

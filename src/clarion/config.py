@@ -47,7 +47,13 @@ class Settings(BaseSettings):
     smtp_capture_host: str = "127.0.0.1"
     smtp_capture_port: int = Field(default=2525, ge=0, le=65535)
 
-    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    idempotency_seconds: float = Field(default=24 * 3600, gt=0, description="x-request-id replay window")
+    message_validity_seconds: float = Field(
+        default=24 * 3600, gt=0, description="Undelivered messages expire after this long"
+    )
+    retry_base_seconds: float = Field(default=30.0, gt=0, description="First delivery retry delay (doubles)")
+    worker_concurrency: int = Field(default=64, ge=1, le=1024, description="Jobs a worker handles at once")
+    http_timeout_seconds: float = Field(default=30.0, gt=0, le=120, description="Outbound HTTP call limit")
     queue_lease_seconds: float = Field(default=60.0, gt=0)
     queue_max_attempts: int = Field(default=8, ge=1)
 

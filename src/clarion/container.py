@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -12,6 +13,7 @@ from clarion.api.gateway import Gateway
 from clarion.config import Settings
 from clarion.db.engine import create_engine, create_sessionmaker
 from clarion.db.uow import UnitOfWork
+from clarion.executions.intake import Intake
 from clarion.kit.secretbox import SecretBox, load_or_create_key
 from clarion.limiter.port import Limiter
 from clarion.queue.port import JobQueue
@@ -28,6 +30,8 @@ class Container:
     limiter: Limiter
     gateway: Gateway
     secrets: SecretBox
+    intake: Intake
+    http: httpx.AsyncClient
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -37,8 +41,19 @@ class Container:
         sessions = create_sessionmaker(engine)
         queue = build_queue(settings)
         limiter = build_limiter(settings)
-        gateway = Gateway(lambda: UnitOfWork(sessions, queue), cache_seconds=settings.auth_cache_seconds)
-        return cls(settings, engine, sessions, queue, limiter, gateway, SecretBox(secret_key(settings)))
+
+        def unit_of_work() -> UnitOfWork:
+            return UnitOfWork(sessions, queue)
+
+        gateway = Gateway(unit_of_work, cache_seconds=settings.auth_cache_seconds)
+        intake = Intake(unit_of_work, queue, limiter)
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout_seconds),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            follow_redirects=False,
+        )
+        box = SecretBox(secret_key(settings))
+        return cls(settings, engine, sessions, queue, limiter, gateway, box, intake, http)
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this process's database and queue."""
@@ -55,6 +70,8 @@ class Container:
 
     async def close(self) -> None:
         """Flush and release everything."""
+        await self.intake.drain()
+        await self.http.aclose()
         await self.queue.close()
         await self.limiter.close()
         await self.engine.dispose()

@@ -17,7 +17,7 @@ from clarion.devsmtp.outbox import Outbox
 from clarion.devsmtp.server import CaptureServer
 from clarion.ops.metrics import Metrics
 from clarion.queue.worker import Worker
-from clarion.tasks import QUEUES, build_registry
+from clarion.tasks import QUEUES, Tasks
 
 log = structlog.get_logger()
 
@@ -38,6 +38,7 @@ class BackgroundServices:
         self.run_worker = run_worker
         self.capture_smtp = container.settings.should_capture_smtp if capture_smtp is None else capture_smtp
         self._worker: Worker | None = None
+        self._tasks: Tasks | None = None
         self._worker_task: asyncio.Task[None] | None = None
         self._capture: CaptureServer | None = None
         self._lock: IO[str] | None = None
@@ -46,9 +47,10 @@ class BackgroundServices:
         """Start what this process should run."""
         settings = self.container.settings
         if self.run_worker:
+            self._tasks = Tasks(self.container)
             self._worker = Worker(
                 self.container.queue,
-                build_registry(self.container),
+                self._tasks.registry,
                 queues=QUEUES,
                 concurrency=settings.worker_concurrency,
                 lease_seconds=settings.queue_lease_seconds,
@@ -67,6 +69,8 @@ class BackgroundServices:
         if self._worker is not None and self._worker_task is not None:
             self._worker.stop()
             await self._worker_task
+        if self._tasks is not None:
+            await self._tasks.close()
         if self._capture is not None:
             await self._capture.stop()
         if self._lock is not None:

@@ -1,16 +1,34 @@
-"""The task registry of every domain, in one place (workers import this, domains do not import workers)."""
+"""The task handlers of every domain, wired in one place (workers import this, domains never import it)."""
 
 from __future__ import annotations
 
 from clarion.container import Container
+from clarion.delivery.bundle import BundleCache
+from clarion.delivery.service import QUEUE as DELIVERY_QUEUE
+from clarion.delivery.service import SEND_TASK, WEBHOOK_TASK, Delivery
 from clarion.queue.worker import TaskRegistry
 
-QUEUES: tuple[str, ...] = ("default",)
-"""Queue names a worker consumes by default."""
+QUEUES: tuple[str, ...] = (DELIVERY_QUEUE, "default")
+"""Queue names a worker consumes."""
 
 
-def build_registry(container: Container) -> TaskRegistry:
-    """Register every domain's handlers, bound to the process's container."""
-    registry = TaskRegistry()
-    del container  # domains register their ``domain.verb`` handlers here as they arrive
-    return registry
+class Tasks:
+    """The registry of ``domain.verb`` handlers bound to a process's container, and what they hold open."""
+
+    def __init__(self, container: Container) -> None:
+        bundles = BundleCache(container.unit_of_work, container.secrets, container.http)
+        self.delivery = Delivery(
+            container.unit_of_work,
+            container.queue,
+            bundles,
+            container.http,
+            validity_seconds=container.settings.message_validity_seconds,
+            backoff_base=container.settings.retry_base_seconds,
+        )
+        self.registry = TaskRegistry()
+        self.registry.register(SEND_TASK, self.delivery.send)
+        self.registry.register(WEBHOOK_TASK, self.delivery.webhook)
+
+    async def close(self) -> None:
+        """Flush ledger writes and close SMTP connections."""
+        await self.delivery.close()

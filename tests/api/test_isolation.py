@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from clarion.container import Container
+from clarion.delivery.repository import upsert_messages
 from tests.conftest import Tenant, TenantFactory
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
@@ -27,7 +30,7 @@ class OwnedByA:
     secrets: list[str] = field(default_factory=list)
 
 
-async def populate(client: httpx.AsyncClient, alice: Tenant) -> OwnedByA:
+async def populate(client: httpx.AsyncClient, alice: Tenant, container: Container) -> OwnedByA:
     """Create one resource of every kind as A. Extend this as domains add resources."""
     owned = OwnedByA()
     sandbox = f"a-{secrets.token_hex(4)}"
@@ -38,7 +41,54 @@ async def populate(client: httpx.AsyncClient, alice: Tenant) -> OwnedByA:
     owned.params["name"] = sandbox
     owned.secrets += [sandbox, response.json()["id"], "A's private title"]
     await populate_campaigns(client, alice, owned)
+    await populate_messages(client, alice, owned, container)
     return owned
+
+
+async def populate_messages(
+    client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA, container: Container
+) -> None:
+    """A triggered execution of A's campaign and its ledger row."""
+    campaign_id = owned.params["campaign_id"]
+    await client.post(f"/v1/campaigns/{campaign_id}/activate", headers=alice.headers())
+    body = {
+        "requestId": "alice-req",
+        "campaignId": campaign_id,
+        "recipients": [{"type": "external", "userId": "alice.customer@alice.example", "namespace": "email"}],
+    }
+    accepted = await client.post("/ajo/im/executions/unitary", headers=alice.headers(), json=body)
+    assert accepted.status_code == 202, accepted.text
+    execution = accepted.json()["executionId"]
+    sandbox = (await client.get("/v1/sandboxes/prod", headers=alice.headers())).json()["id"]
+    now = datetime.now(UTC)
+    async with container.unit_of_work() as uow:
+        await upsert_messages(
+            uow.session,
+            [
+                {
+                    "id": f"{execution}:0",
+                    "org_id": alice.org_id,
+                    "sandbox_id": sandbox,
+                    "campaign_id": campaign_id,
+                    "execution_id": execution,
+                    "request_id": "alice-req",
+                    "user_id": "alice.customer@alice.example",
+                    "recipient": "alice.customer@alice.example",
+                    "channel": "email",
+                    "status": "failed",
+                    "attempts": 1,
+                    "response": "550 no such user",
+                    "rendered_size": 10,
+                    "accepted_at": now,
+                    "updated_at": now,
+                    "sent_at": None,
+                    "payload": {"recipient": {"index": 0}},
+                }
+            ],
+        )
+        await uow.commit()
+    owned.params["message_id"] = f"{execution}:0"
+    owned.secrets += [execution, "alice.customer@alice.example"]
 
 
 async def populate_campaigns(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
@@ -118,10 +168,10 @@ async def test_every_private_route_requires_credentials(app: FastAPI, client: ht
 
 
 async def test_no_route_crosses_organizations(
-    app: FastAPI, client: httpx.AsyncClient, make_tenant: TenantFactory
+    app: FastAPI, client: httpx.AsyncClient, make_tenant: TenantFactory, container: Container
 ) -> None:
     alice, bob = await make_tenant(), await make_tenant()
-    owned = await populate(client, alice)
+    owned = await populate(client, alice, container)
     for method, path in api_routes(app):
         if path in PUBLIC:
             continue

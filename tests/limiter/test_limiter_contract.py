@@ -496,10 +496,13 @@ if os.environ.get("CLARION_TEST_QUEUE_URL", "").startswith(("redis://", "rediss:
     async def test_redis_a_call_cancelled_before_it_goes_out_takes_nothing(limiter: Limiter) -> None:
         """Cancelling a queued call drops it from the batch; the other callers are answered as usual."""
         limit = RateLimit(rate=1, burst=5)
+        # A call already under way makes the next ones queue (a lone call would go straight out).
+        under_way = asyncio.create_task(limiter.check("elsewhere", limit))
         callers = [asyncio.create_task(limiter.check("cancel", limit)) for _ in range(5)]
         await asyncio.sleep(0)  # every caller has queued its call; the batch leaves on the next loop turn
         callers[0].cancel()
         results = await asyncio.gather(*callers, return_exceptions=True)
+        assert (await under_way).allowed
         assert isinstance(results[0], asyncio.CancelledError)
         assert all(isinstance(r, Decision) and r.allowed for r in results[1:])
         assert (await limiter.check("cancel", limit)).allowed  # the 5th slot was left for this call

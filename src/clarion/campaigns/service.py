@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -300,7 +301,7 @@ def configuration_view(configuration: ChannelConfiguration) -> dict[str, Any]:
 # Campaigns --------------------------------------------------------------------------------------------
 
 
-def effective_status(campaign: Campaign, now: datetime) -> str:
+def effective_status(campaign: Campaign | CampaignSnapshot, now: datetime) -> str:
     """The status at ``now``: Scheduled turns Live at its start date, Live turns Completed at its end."""
     status = campaign.status
     if status == "Scheduled" and campaign.start_date is not None and campaign.start_date <= now:
@@ -308,6 +309,43 @@ def effective_status(campaign: Campaign, now: datetime) -> str:
     if status == "Live" and campaign.end_date is not None and campaign.end_date <= now:
         status = "Completed"
     return status
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSnapshot:
+    """What the execution intake needs to know about a campaign, cheap to cache per process."""
+
+    id: str
+    status: str
+    start_date: datetime | None
+    end_date: datetime | None
+    high_throughput: bool
+    channel: str
+    version: int
+    create_new_profile: bool
+    identity_namespace: str
+
+    def status_at(self, now: datetime) -> str:
+        """The effective status at ``now``."""
+        return effective_status(self, now)
+
+
+async def snapshot(uow: UnitOfWork, principal: Principal, campaign_id: str) -> CampaignSnapshot | None:
+    """The campaign's snapshot, or None when it does not exist in the caller's sandbox."""
+    campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
+    if campaign is None:
+        return None
+    return CampaignSnapshot(
+        id=campaign.id,
+        status=campaign.status,
+        start_date=campaign.start_date,
+        end_date=campaign.end_date,
+        high_throughput=campaign.high_throughput,
+        channel=campaign.channel,
+        version=campaign.version,
+        create_new_profile=campaign.create_new_profile,
+        identity_namespace=campaign.identity_namespace,
+    )
 
 
 async def create_campaign(uow: UnitOfWork, principal: Principal, body: CampaignWrite) -> Campaign:
@@ -492,3 +530,58 @@ def campaign_view(campaign: Campaign) -> dict[str, Any]:
         "activated_at": campaign.activated_at,
         "stopped_at": campaign.stopped_at,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """Everything a worker needs to send a campaign's messages (secrets still sealed)."""
+
+    campaign_id: str
+    campaign_version: int
+    channel: str
+    high_throughput: bool
+    content: dict[str, Any]
+    enable_webhooks: bool
+    webhook_url: str | None
+    configuration_id: str
+    configuration_version: int
+    configuration: dict[str, Any]
+    pool_id: str | None
+    pool_version: int
+    relays: list[dict[str, Any]]
+    bind_addresses: list[str]
+    max_connections: int
+
+
+async def delivery_settings(
+    uow: UnitOfWork, *, org_id: str, sandbox_id: str, campaign_id: str
+) -> DeliverySettings | None:
+    """Campaign, channel configuration and pool of a job (workers know ids, not a caller)."""
+    campaign = await CampaignRepository(uow.session, org_id, sandbox_id).get(campaign_id)
+    if campaign is None:
+        return None
+    configuration = await ChannelConfigurationRepository(uow.session, org_id, sandbox_id).get(
+        campaign.channel_configuration_id
+    )
+    if configuration is None:
+        return None
+    pool = None
+    if configuration.ip_pool_id is not None:
+        pool = await IpPoolRepository(uow.session, org_id).get(configuration.ip_pool_id)
+    return DeliverySettings(
+        campaign_id=campaign.id,
+        campaign_version=campaign.version,
+        channel=campaign.channel,
+        high_throughput=campaign.high_throughput,
+        content=campaign.content,
+        enable_webhooks=campaign.enable_webhooks,
+        webhook_url=campaign.webhook_url,
+        configuration_id=configuration.id,
+        configuration_version=configuration.version,
+        configuration=configuration.settings,
+        pool_id=pool.id if pool else None,
+        pool_version=pool.version if pool else 0,
+        relays=pool.relays if pool else [],
+        bind_addresses=pool.bind_addresses if pool else [],
+        max_connections=pool.max_connections if pool else 1,
+    )

@@ -3,6 +3,7 @@
 from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
 from clarion.models.jobs import JobLedgerEntry
 from clarion.models.messages import Execution, Message
+from clarion.models.profiles import Profile, ProfileIdentity
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
 
 __all__ = [
@@ -15,5 +16,7 @@ __all__ = [
     "JobLedgerEntry",
     "Message",
     "Organization",
+    "Profile",
+    "ProfileIdentity",
     "Sandbox",
 ]

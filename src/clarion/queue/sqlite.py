@@ -320,7 +320,9 @@ class SqliteQueue:
             )
             for job_id, spec in zip(ids, jobs, strict=True)
         ]
-        unique = {job_id: now + spec.unique_for for job_id, spec in zip(ids, jobs, strict=True) if spec.unique_for}
+        unique = {
+            job_id: now + spec.unique_for for job_id, spec in zip(ids, jobs, strict=True) if spec.unique_for
+        }
         self._enqueues += 1
         purge = self._enqueues % _PURGE_EVERY == 0
         await self._submit(lambda connection: _insert_jobs(connection, rows, unique, now, purge=purge))

@@ -40,7 +40,7 @@ def clip(text: str, limit: int = RESPONSE_LIMIT) -> str:
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every non-empty secret replaced by ``***`` (servers sometimes echo what they were sent)."""
+    """``text`` with every non-empty secret replaced by ``***`` (servers may echo what they were sent)."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
@@ -83,7 +83,7 @@ async def http_exchange(
     *,
     content: bytes,
     headers: Mapping[str, str],
-    timeout: float,
+    request_timeout: float,
     auth: tuple[str, str] | None = None,
     secrets: Iterable[str | None] = (),
 ) -> HttpReply | SendResult:
@@ -96,13 +96,14 @@ async def http_exchange(
     the platform's throttling transport may hold a call in its queue before it goes out, and that wait must
     not count against the provider's answer time.
     """
+    secrets = tuple(secrets)
     try:
         async with client.stream(
-            "POST", url, content=content, headers=headers, auth=auth, timeout=timeout
+            "POST", url, content=content, headers=headers, auth=auth, timeout=request_timeout
         ) as response:
             body = await _read_capped(response)
     except httpx.TimeoutException:
-        return SendResult("retry", f"timeout after {timeout:g} s")
+        return SendResult("retry", f"timeout after {request_timeout:g} s")
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         # A malformed endpoint will not heal by waiting.
         return SendResult("failed", clip(redact(f"invalid URL: {exc}", secrets)))

@@ -50,7 +50,7 @@ class FcmPush:
             self._url,
             content=json.dumps({"message": message}, separators=(",", ":")).encode(),
             headers=self._headers,
-            timeout=self._timeout,
+            request_timeout=self._timeout,
             secrets=(self._token,),
         )
         if isinstance(reply, SendResult):

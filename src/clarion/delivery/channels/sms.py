@@ -38,7 +38,7 @@ class TwilioSms:
             self._url,
             content=urlencode({"To": to, "From": self._from, "Body": body}).encode(),
             headers=_FORM,
-            timeout=self._timeout,
+            request_timeout=self._timeout,
             auth=self._auth,
             secrets=(self._auth[1],),
         )

@@ -13,8 +13,13 @@ from clarion.delivery.channels.base import SendResult, http_exchange, http_outco
 _JSON = {"Content-Type": "application/json"}
 
 
+# ``timeout`` is httpx's per-request timeout, deliberately not an overall deadline (see http_exchange).
 async def post_event(
-    client: httpx.AsyncClient, url: str, event: Mapping[str, Any], *, timeout: float = 10.0
+    client: httpx.AsyncClient,
+    url: str,
+    event: Mapping[str, Any],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109
 ) -> SendResult:
     """POST ``event`` as JSON to ``url``: 2xx sent, 408/429/5xx retry, other answers failed."""
     reply = await http_exchange(
@@ -22,7 +27,7 @@ async def post_event(
         url,
         content=json.dumps(event, separators=(",", ":"), default=_plain).encode(),
         headers=_JSON,
-        timeout=timeout,
+        request_timeout=timeout,
         # Credentials written into the URL (https://user:secret@host/…) must not reach the ledger.
         secrets=(_url_password(url),),
     )

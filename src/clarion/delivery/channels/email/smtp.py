@@ -1,7 +1,7 @@
 """A pool of persistent SMTP connections (aiosmtplib) for one IP pool: its relays and source addresses.
 
 aiosmtplib does not pipeline, so every message costs MAIL/RCPT/DATA round trips and one connection tops out
-near 1–1.8k msg/s here; throughput comes from 8–16 connections used in parallel. The pool opens them lazily,
+near 1-1.8k msg/s here; throughput comes from 8-16 connections used in parallel. The pool opens them lazily,
 keeps idle ones on a LIFO stack (the warmest first), lends each to one ``send`` at a time and queues the
 other sends for a free one. Connections are spread over every (relay, bind address) route, fewest
 connections first, so a pool of 8 over 2 addresses holds 4 + 4.
@@ -190,7 +190,7 @@ class SmtpPool:
     async def _transact(
         self, connection: _Connection, mail_from: str, recipients: Sequence[str], message: bytes
     ) -> SendResult:
-        """One mail transaction; then the connection goes back on the stack, reset if needed, or is dropped."""
+        """One mail transaction; then the connection goes back on the stack (reset first) or is dropped."""
         try:
             result, clean = await self._deliver(connection.smtp, mail_from, recipients, message)
             if not clean:
@@ -248,7 +248,7 @@ class SmtpPool:
 
     async def _open(self) -> _Connection | SendResult:
         """A new connection over the least-used route, trying the others in turn if it cannot connect."""
-        failure = _CLOSED
+        failure: SendResult | None = None
         for route in self._route_order():
             route.live += 1  # counted while connecting, so that concurrent opens spread out too
             try:
@@ -262,6 +262,7 @@ class SmtpPool:
                 route.live -= 1
                 raise
             return _Connection(route, smtp)
+        assert failure is not None  # there is always at least one route
         return failure
 
     def _route_order(self) -> list[_Route]:

@@ -1,0 +1,92 @@
+"""SQL of the delivery ledger (``messages``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clarion.db.dialect import upsert
+from clarion.kit.repository import SandboxRepository
+from clarion.models.messages import Message
+
+FINAL = ("sent", "failed", "expired")
+_UPDATED_ON_CONFLICT = [
+    "status",
+    "attempts",
+    "response",
+    "rendered_size",
+    "updated_at",
+    "sent_at",
+    "payload",
+    "recipient",
+]
+
+
+async def upsert_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ledger rows (workers write for many organizations at once, so this is not tenant-scoped:
+    every row carries its own ``org_id``/``sandbox_id`` from the job, never from a request)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    table: Any = Message.__table__
+    statement = upsert(table, dialect, conflict_columns=["id"], update_columns=_UPDATED_ON_CONFLICT)
+    await session.execute(statement, list(rows))
+
+
+async def final_ids(session: AsyncSession, ids: Sequence[str]) -> set[str]:
+    """Which of these messages already reached a final status (a redelivered job skips them)."""
+    if not ids:
+        return set()
+    rows = await session.scalars(select(Message.id).where(Message.id.in_(ids), Message.status.in_(FINAL)))
+    return set(rows)
+
+
+class MessageRepository(SandboxRepository):
+    """Reads of the ledger for one sandbox (the /v1/messages API)."""
+
+    def _filtered(self, filters: dict[str, str | None]) -> Any:
+        statement = self.scoped(Message)
+        columns = {
+            "executionId": Message.execution_id,
+            "campaignId": Message.campaign_id,
+            "status": Message.status,
+            "recipient": Message.recipient,
+        }
+        for name, value in filters.items():
+            if value is not None:
+                statement = statement.where(columns[name] == value)
+        return statement
+
+    async def search(
+        self, filters: dict[str, str | None], *, limit: int, offset: int
+    ) -> tuple[list[Message], int]:
+        """One page of messages matching the filters, newest first."""
+        statement = self._filtered(filters)
+        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = await self.session.scalars(
+            statement.order_by(Message.accepted_at.desc(), Message.id).limit(limit).offset(offset)
+        )
+        return list(rows), int(total or 0)
+
+    async def get(self, message_id: str) -> Message | None:
+        """One message of this sandbox."""
+        return await self.session.scalar(self.scoped(Message).where(Message.id == message_id))
+
+    async def failed(self, filters: dict[str, str | None], *, limit: int) -> list[Message]:
+        """Failed or expired messages matching the filters that still hold their payload (resendable)."""
+        statement = self._filtered({**filters, "status": None}).where(
+            Message.status.in_(("failed", "expired")), Message.payload.is_not(None)
+        )
+        return list(await self.session.scalars(statement.order_by(Message.accepted_at).limit(limit)))
+
+    async def mark_requeued(self, ids: Sequence[str], now: datetime) -> None:
+        """Put resent messages back to ``accepted``."""
+        await self.session.execute(
+            update(Message)
+            .where(Message.org_id == self.org_id, Message.sandbox_id == self.sandbox_id, Message.id.in_(ids))
+            .values(status="accepted", updated_at=now, response="requeued by resend")
+        )

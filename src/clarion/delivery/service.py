@@ -1,0 +1,314 @@
+"""Delivering an accepted execution: render, send, record in the ledger, retry what failed for a while.
+
+One job per accepted request carries its recipients. For each recipient the worker renders the compiled
+templates, writes MIME (email) or calls the provider (SMS, push), and records the outcome in the ledger
+through a group committer (many jobs' rows in one transaction). Temporary failures go to a follow-up job
+for just those recipients, with exponential backoff, until ``max_attempts`` or the validity window ends.
+A redelivered job skips recipients whose ledger row is already final, so a crash repeats nothing that
+was recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from clarion.db.uow import UnitOfWork
+from clarion.delivery import repository
+from clarion.delivery.bundle import Bundle, BundleCache, skeleton_for
+from clarion.delivery.channels.base import SendResult
+from clarion.delivery.channels.webhook import post_event
+from clarion.kit.batcher import GroupCommitter
+from clarion.kit.clock import iso_milli, utcnow
+from clarion.queue.port import Job, JobQueue, JobSpec, backoff_seconds
+
+log = structlog.get_logger()
+
+SEND_TASK = "delivery.send"
+WEBHOOK_TASK = "delivery.webhook"
+QUEUE = "delivery"
+MAX_ATTEMPTS = 8
+
+
+class Delivery:
+    """The delivery runtime of a worker process."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        queue: JobQueue,
+        bundles: BundleCache,
+        http: httpx.AsyncClient,
+        *,
+        validity_seconds: float,
+        backoff_base: float = 30.0,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._queue = queue
+        self._bundles = bundles
+        self._http = http
+        self._validity = validity_seconds
+        self._backoff_base = backoff_base
+        self._ledger: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_rows, max_delay=0.005)
+
+    async def send(self, job: Job) -> None:
+        """Handle one ``delivery.send`` job."""
+        payload = job.payload
+        recipients: list[dict[str, Any]] = payload["recipients"]
+        ids = [message_id(payload, recipient) for recipient in recipients]
+        async with self._unit_of_work() as uow:
+            done = await repository.final_ids(uow.session, ids)
+        pending = [recipient for recipient, mid in zip(recipients, ids, strict=True) if mid not in done]
+        if not pending:
+            return
+        bundle = await self._bundles.get(
+            payload["org"], payload["sandbox"], payload["campaign"], payload["version"]
+        )
+        results = await asyncio.gather(*(self._send_one(bundle, payload, recipient) for recipient in pending))
+        now = utcnow()
+        rows = [
+            self._row(payload, recipient, result, now)
+            for recipient, result in zip(pending, results, strict=True)
+        ]
+        await asyncio.gather(*(self._ledger.submit(row) for row in rows))
+        await self._follow_up(payload, pending, rows)
+        if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
+            await self._webhooks(
+                bundle.settings.webhook_url, [row for row in rows if row["status"] != "accepted"]
+            )
+
+    async def _send_one(
+        self, bundle: Bundle | None, payload: dict[str, Any], recipient: dict[str, Any]
+    ) -> _Outcome:
+        if bundle is None:
+            return _Outcome(
+                SendResult("failed", "campaign or its channel configuration no longer exists"), "", 0
+            )
+        variables = {"context": recipient.get("context") or {}, "profile": recipient.get("profile") or {}}
+        try:
+            if bundle.settings.channel == "email":
+                return await _send_email(bundle, recipient, variables)
+            if bundle.settings.channel == "sms":
+                return await _send_sms(bundle, recipient, variables)
+            return await _send_push(bundle, recipient, variables)
+        except ValueError as error:  # an address or header that cannot be sent (e.g. injection attempt)
+            return _Outcome(SendResult("failed", f"invalid message: {error}"), "", 0)
+
+    def _row(
+        self, payload: dict[str, Any], recipient: dict[str, Any], outcome: _Outcome, now: datetime
+    ) -> dict[str, Any]:
+        attempt = int(recipient.get("attempt", 1))
+        result = outcome.result
+        status = {"sent": "sent", "failed": "failed"}.get(result.outcome, "accepted")
+        response = result.response
+        if status == "accepted":
+            accepted_at = datetime.fromisoformat(payload["acceptedAt"].replace("Z", "+00:00"))
+            if attempt >= MAX_ATTEMPTS:
+                status, response = "failed", f"gave up after {attempt} attempts; last answer: {response}"
+            elif (now - accepted_at).total_seconds() >= self._validity:
+                status, response = (
+                    "expired",
+                    f"not delivered within the validity window; last answer: {response}",
+                )
+        keep_payload = status != "sent"
+        return {
+            "id": message_id(payload, recipient),
+            "org_id": payload["org"],
+            "sandbox_id": payload["sandbox"],
+            "campaign_id": payload["campaign"],
+            "execution_id": payload["execution"],
+            "request_id": payload.get("requestId", ""),
+            "user_id": recipient["userId"],
+            "recipient": outcome.address,
+            "channel": payload.get("channel", ""),
+            "status": status,
+            "attempts": attempt,
+            "response": response,
+            "rendered_size": outcome.size,
+            "accepted_at": datetime.fromisoformat(payload["acceptedAt"].replace("Z", "+00:00")),
+            "updated_at": now,
+            "sent_at": now if status == "sent" else None,
+            "payload": _resend_payload(payload, recipient) if keep_payload else None,
+        }
+
+    async def _follow_up(
+        self, payload: dict[str, Any], pending: list[dict[str, Any]], rows: list[dict[str, Any]]
+    ) -> None:
+        again = [
+            {**recipient, "attempt": int(recipient.get("attempt", 1)) + 1}
+            for recipient, row in zip(pending, rows, strict=True)
+            if row["status"] == "accepted"
+        ]
+        if not again:
+            return
+        attempt = again[0]["attempt"]
+        delay = backoff_seconds(attempt - 1, base=self._backoff_base, cap=3600.0)
+        job_id = f"{payload['execution']}:retry:{attempt}:{again[0]['index']}"
+        spec = JobSpec(
+            SEND_TASK,
+            {**payload, "recipients": again},
+            queue=QUEUE,
+            delay=delay,
+            job_id=job_id,
+            unique_for=self._validity,
+        )
+        await self._queue.enqueue([spec])
+
+    async def _webhooks(self, url: str, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            event = delivery_event(row)
+            result = await post_event(self._http, url, event)
+            if result.outcome == "retry":
+                await self._queue.enqueue(
+                    [JobSpec(WEBHOOK_TASK, {"url": url, "event": event}, queue=QUEUE, delay=30)]
+                )
+            elif result.outcome == "failed":
+                log.warning("delivery.webhook_refused", url=url, response=result.response)
+
+    async def webhook(self, job: Job) -> None:
+        """Handle a ``delivery.webhook`` retry: raising lets the queue back off and try again."""
+        result = await post_event(self._http, job.payload["url"], job.payload["event"])
+        if result.outcome == "retry":
+            raise RuntimeError(f"webhook not delivered: {result.response}")
+
+    async def _write_rows(self, rows: Sequence[dict[str, Any]]) -> list[None]:
+        async with self._unit_of_work() as uow:
+            await repository.upsert_messages(uow.session, rows)
+            await uow.commit()
+        return [None] * len(rows)
+
+    async def close(self) -> None:
+        """Write what is pending and close connections."""
+        await self._ledger.drain()
+        await self._bundles.close()
+
+
+class _Outcome:
+    __slots__ = ("address", "result", "size")
+
+    def __init__(self, result: SendResult, address: str, size: int) -> None:
+        self.result = result
+        self.address = address
+        self.size = size
+
+
+def message_id(payload: dict[str, Any], recipient: dict[str, Any]) -> str:
+    """The ledger id of a recipient's message: stable across redeliveries and retries."""
+    return f"{payload['execution']}:{recipient['index']}"
+
+
+def delivery_event(row: dict[str, Any]) -> dict[str, Any]:
+    """The JSON event POSTed to a campaign's webhook for a final message status."""
+    return {
+        "eventType": f"message.{row['status']}",
+        "messageId": row["id"],
+        "executionId": row["execution_id"],
+        "campaignId": row["campaign_id"],
+        "requestId": row["request_id"],
+        "userId": row["user_id"],
+        "recipient": row["recipient"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "response": row["response"],
+        "timestamp": iso_milli(row["updated_at"]),
+    }
+
+
+def _resend_payload(payload: dict[str, Any], recipient: dict[str, Any]) -> dict[str, Any]:
+    """What ``/v1/messages/resend`` needs to send this recipient again."""
+    return {**{key: value for key, value in payload.items() if key != "recipients"}, "recipient": recipient}
+
+
+def _email_address(recipient: dict[str, Any]) -> str:
+    channel_data = recipient.get("channelData") or {}
+    if channel_data.get("emailAddress"):
+        return str(channel_data["emailAddress"])
+    profile = recipient.get("profile") or {}
+    address = (
+        (profile.get("personalEmail") or {}).get("address")
+        if isinstance(profile.get("personalEmail"), dict)
+        else None
+    )
+    if address:
+        return str(address)
+    if recipient.get("namespace", "").lower() == "email" or "@" in recipient.get("userId", ""):
+        return str(recipient["userId"])
+    return ""
+
+
+async def _send_email(bundle: Bundle, recipient: dict[str, Any], variables: dict[str, Any]) -> _Outcome:
+    address = _email_address(recipient)
+    if not address:
+        return _Outcome(SendResult("failed", "no email address: set channelData.emailAddress"), "", 0)
+    if bundle.smtp is None:
+        return _Outcome(SendResult("failed", "the channel configuration has no IP pool"), address, 0)
+    configuration = bundle.settings.configuration
+    skeleton = bundle.skeleton
+    sender = {name: template.render(variables) for name, template in bundle.sender_templates.items()}
+    if skeleton is None:
+        skeleton = skeleton_for(configuration, sender)
+    message = skeleton.render(
+        to=address,
+        subject=bundle.render("subject", variables) or "",
+        html=bundle.render("html", variables),
+        text=bundle.render("text", variables),
+    )
+    mail_from = (
+        sender.get("errorAddress")
+        or configuration.get("errorAddress")
+        or sender.get("fromAddress")
+        or configuration["fromAddress"]
+    )
+    result = await bundle.smtp.send(mail_from, [address], message.raw)
+    return _Outcome(result, address, len(message.raw))
+
+
+async def _send_sms(bundle: Bundle, recipient: dict[str, Any], variables: dict[str, Any]) -> _Outcome:
+    channel_data = recipient.get("channelData") or {}
+    profile = recipient.get("profile") or {}
+    number = channel_data.get("mobilePhoneNumber") or (profile.get("mobilePhone") or {}).get("number")
+    if not number and recipient.get("namespace", "").lower() == "phone":
+        number = recipient["userId"]
+    if not number or bundle.sms is None:
+        return _Outcome(SendResult("failed", "no phone number: set channelData.mobilePhoneNumber"), "", 0)
+    body = bundle.render("body", variables) or ""
+    return _Outcome(await bundle.sms.send(number, body), number, len(body.encode()))
+
+
+async def _send_push(bundle: Bundle, recipient: dict[str, Any], variables: dict[str, Any]) -> _Outcome:
+    push_info = (recipient.get("channelData") or {}).get("pushInfo") or {}
+    token = push_info.get("token") or ""
+    if not token or bundle.push is None:
+        return _Outcome(SendResult("failed", "no push token: set channelData.pushInfo.token"), "", 0)
+    data = {
+        name.removeprefix("data."): bundle.render(name, variables) or ""
+        for name in bundle.templates
+        if name.startswith("data.")
+    }
+    title, body = bundle.render("title", variables) or "", bundle.render("body", variables) or ""
+    result = await bundle.push.send(token, title=title, body=body, data=data or None)
+    return _Outcome(result, token[:32], len(title) + len(body))
+
+
+async def resend(
+    uow: UnitOfWork, principal_org: str, principal_sandbox: str, filters: dict[str, str | None], *, limit: int
+) -> list[str]:
+    """Queue failed/expired messages matching ``filters`` again, each as a fresh attempt series."""
+    repo = repository.MessageRepository(uow.session, principal_org, principal_sandbox)
+    messages = await repo.failed(filters, limit=limit)
+    jobs = []
+    for message in messages:
+        payload = dict(message.payload or {})
+        recipient = {**payload.pop("recipient"), "attempt": 1}
+        payload["acceptedAt"] = iso_milli(utcnow())
+        jobs.append(JobSpec(SEND_TASK, {**payload, "recipients": [recipient]}, queue=QUEUE))
+    ids = [message.id for message in messages]
+    await repo.mark_requeued(ids, utcnow())
+    uow.defer(jobs)
+    await uow.commit()
+    return ids

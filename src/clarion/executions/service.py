@@ -1,0 +1,196 @@
+"""Rules of the execution API (contract §1.3-1.7): request checks, campaign checks, the delivery job."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from clarion.campaigns.service import CampaignSnapshot
+from clarion.delivery import service as delivery
+from clarion.executions import errors
+from clarion.executions.schemas import (
+    AepRecipient,
+    ExecutionRequest,
+    ExternalRecipient,
+    execution_request_decoder,
+)
+from clarion.kit.clock import iso_milli
+from clarion.queue.port import JobSpec
+from clarion.tenancy.principal import Principal
+
+MAX_RECIPIENTS = 20
+MAX_CONTEXT_BYTES = 200 * 1024
+_EXECUTION_NAMESPACE = uuid.UUID("6f1c1f0e-3c8a-4f43-9d4b-7d1c8f6a2b10")
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """Standard (``/unitary``) or high throughput (``/highthroughput``)."""
+
+    name: str
+    high_throughput: bool
+
+
+STANDARD = Mode("standard", high_throughput=False)
+HIGH_THROUGHPUT = Mode("high-throughput", high_throughput=True)
+
+
+def decode(body: bytes) -> ExecutionRequest:
+    """Decode a unitary/HT body; a malformed one is a 400 naming the JSON path and the expected type."""
+    try:
+        return execution_request_decoder.decode(body)
+    except msgspec.DecodeError as error:
+        raise errors.invalid(errors.BODY, f"Invalid request body: {error}") from None
+
+
+def check_request(request: ExecutionRequest, mode: Mode, *, body_size: int) -> None:
+    """Recipients (1 to 20, unique ``userId``, type per endpoint) and their contexts."""
+    ids = {"requestId": request.requestId, "campaignId": request.campaignId}
+    count = len(request.recipients)
+    if not 1 <= count <= MAX_RECIPIENTS:
+        raise errors.invalid(
+            errors.RECIPIENT_COUNT,
+            f"recipients: between 1 and {MAX_RECIPIENTS} are allowed (got {count})",
+            **ids,
+        )
+    seen: set[str] = set()
+    for index, recipient in enumerate(request.recipients):
+        if recipient.userId in seen:
+            raise errors.invalid(
+                errors.DUPLICATE_USER,
+                f"recipients[{index}].userId: {recipient.userId!r} appears twice; user ids must be unique",
+                **ids,
+            )
+        seen.add(recipient.userId)
+        if mode.high_throughput and not isinstance(recipient, ExternalRecipient):
+            raise errors.invalid(
+                errors.RECIPIENT_TYPE,
+                f"recipients[{index}].type: the high-throughput endpoint accepts only type 'external'",
+                **ids,
+            )
+        if recipient.context:
+            _check_context(recipient.context, index, ids, measure=body_size > MAX_CONTEXT_BYTES)
+
+
+def _check_context(context: dict[str, Any], index: int, ids: dict[str, str], *, measure: bool) -> None:
+    where = f"recipients[{index}].context"
+    if "system" in context:
+        raise errors.invalid(errors.CONTEXT_RESERVED, f"{where}.system: reserved for the platform", **ids)
+    for key, value in context.items():
+        if not isinstance(value, str | dict):
+            raise errors.invalid(
+                errors.CONTEXT_TYPE,
+                f"{where}.{key}: must be a string or an object (contextual data is string-typed), "
+                f"got {type(value).__name__}",
+                **ids,
+            )
+    # Only a body larger than the limit can hold a context larger than the limit: skip the encode otherwise.
+    if measure and len(msgspec.json.encode(context)) > MAX_CONTEXT_BYTES:
+        raise errors.invalid(errors.CONTEXT_SIZE, f"{where}: larger than 200 KB", **ids)
+
+
+def check_campaign(
+    snapshot: CampaignSnapshot | None, request_ids: dict[str, str], mode: Mode, now: datetime
+) -> CampaignSnapshot:
+    """The campaign exists, is Live, is inside its dates, and its mode matches the endpoint."""
+    if snapshot is None:
+        raise errors.invalid(
+            errors.CAMPAIGN_UNKNOWN, "campaignId: no such campaign in this sandbox", **request_ids
+        )
+    if snapshot.start_date is not None and now < snapshot.start_date:
+        raise errors.invalid(
+            errors.CAMPAIGN_OUTSIDE_DATES,
+            f"campaign starts at {iso_milli(snapshot.start_date)}; it cannot be executed before",
+            **request_ids,
+        )
+    if snapshot.end_date is not None and now >= snapshot.end_date:
+        raise errors.invalid(
+            errors.CAMPAIGN_OUTSIDE_DATES,
+            f"campaign ended at {iso_milli(snapshot.end_date)}; it cannot be executed after",
+            **request_ids,
+        )
+    status = snapshot.status_at(now)
+    if status != "Live":
+        raise errors.invalid(
+            errors.CAMPAIGN_NOT_LIVE, f"campaign is {status}; only Live campaigns run", **request_ids
+        )
+    if snapshot.high_throughput != mode.high_throughput:
+        endpoint = "/highthroughput" if snapshot.high_throughput else "/unitary"
+        raise errors.invalid(
+            errors.CAMPAIGN_MODE,
+            f"campaign is a {'high-throughput' if snapshot.high_throughput else 'standard'} campaign: "
+            f"trigger it with {endpoint}",
+            **request_ids,
+        )
+    return snapshot
+
+
+def execution_id(principal: Principal, idempotency_key: str | None) -> str:
+    """A fresh id, or — for an ``x-request-id`` — the same id on every replay (so replays echo it)."""
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(
+        uuid.uuid5(_EXECUTION_NAMESPACE, f"{principal.org_id}/{principal.sandbox_id}/{idempotency_key}")
+    )
+
+
+def delivery_job(
+    principal: Principal,
+    request: ExecutionRequest,
+    snapshot: CampaignSnapshot,
+    *,
+    execution: str,
+    accepted_at: str,
+    profiles: dict[str, dict[str, Any]] | None,
+    dedupe_seconds: float,
+) -> JobSpec:
+    """The queue job that delivers one accepted request (its recipients travel with it: no DB row needed)."""
+    recipients = []
+    for index, recipient in enumerate(request.recipients):
+        item: dict[str, Any] = {"index": index, "userId": recipient.userId, "namespace": recipient.namespace}
+        if recipient.channelData is not None:
+            item["channelData"] = msgspec.structs.asdict(recipient.channelData)
+        if recipient.context:
+            item["context"] = recipient.context
+        if profiles is not None:
+            # Standard mode: the stored profile, overridden by the request's own ``profile`` object.
+            item["profile"] = _merge(profiles.get(recipient.userId, {}), recipient.profile or {})
+        recipients.append(item)
+    payload = {
+        "org": principal.org_id,
+        "sandbox": principal.sandbox_id,
+        "campaign": snapshot.id,
+        "version": snapshot.version,
+        "channel": snapshot.channel,
+        "execution": execution,
+        "requestId": request.requestId,
+        "acceptedAt": accepted_at,
+        "recipients": recipients,
+    }
+    return JobSpec(
+        delivery.SEND_TASK, payload, queue=delivery.QUEUE, job_id=execution, unique_for=dedupe_seconds
+    )
+
+
+def _merge(stored: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: the request's values win, nested objects merge key by key."""
+    merged = dict(stored)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def aep_user_ids(request: ExecutionRequest) -> dict[str, list[str]]:
+    """User ids of ``aep`` recipients grouped by namespace (standard mode resolves them)."""
+    grouped: dict[str, list[str]] = {}
+    for recipient in request.recipients:
+        if isinstance(recipient, AepRecipient):
+            grouped.setdefault(recipient.namespace, []).append(recipient.userId)
+    return grouped

@@ -1,0 +1,41 @@
+"""Profiles and the identities (namespace + value) that resolve to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clarion.db.base import Base
+from clarion.kit.clock import utcnow
+from clarion.kit.ids import new_id
+
+
+class Profile(Base):
+    """A customer profile: attributes as a JSON document (XDM-like paths: ``person.name.firstName``)."""
+
+    __tablename__ = "profiles"
+    __table_args__ = (Index("ix_profiles_org_sandbox", "org_id", "sandbox_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProfileIdentity(Base):
+    """One identity of a profile; an identity belongs to exactly one profile of a sandbox."""
+
+    __tablename__ = "profile_identities"
+    __table_args__ = (UniqueConstraint("org_id", "sandbox_id", "namespace", "value"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(String(36))
+    sandbox_id: Mapped[str] = mapped_column(String(36))
+    namespace: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(512))
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
