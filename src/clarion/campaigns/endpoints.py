@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
-from clarion.campaigns import service
+from clarion.campaigns import adobe_view, service
 from clarion.campaigns.schemas import (
     CampaignRead,
     CampaignWrite,
@@ -176,3 +176,36 @@ async def stop_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) 
     """Live or Scheduled → Stopped."""
     campaign = await service.stop_campaign(uow, principal, campaign_id)
     return CampaignRead.model_validate(service.campaign_view(campaign))
+
+
+read_router = APIRouter(prefix="/journey/campaigns/service", tags=["campaign read API (AJO)"])
+
+
+@read_router.get("/campaigns")
+async def adobe_list_campaigns(
+    principal: PrincipalDep,
+    uow: UoWDep,
+    container: ContainerDep,
+    count: Annotated[int, Query(ge=1, le=1000)] = 50,
+    page: Annotated[int, Query(ge=0)] = 0,
+    orderby: str = "name",
+    property_filter: Annotated[
+        str | None, Query(alias="property", description='e.g. name=like="receipt";status==Live')
+    ] = None,
+) -> dict[str, object]:
+    """AJO ``getCampaigns``: the Multi Response Model."""
+    rows, _ = await service.list_campaigns(uow, principal, limit=10_000, offset=0)
+    base = container.settings.base_url
+    models = [adobe_view.campaign_model(row, base) for row in rows]
+    return adobe_view.select(
+        models, count=count, page=page, orderby=orderby, property_filter=property_filter, base_url=base
+    )
+
+
+@read_router.get("/campaigns/{campaign_id}")
+async def adobe_read_campaign(
+    campaign_id: str, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+) -> dict[str, object]:
+    """AJO ``getCampaign``: the Campaign Model."""
+    campaign = await service.get_campaign(uow, principal, campaign_id)
+    return adobe_view.campaign_model(campaign, container.settings.base_url)
