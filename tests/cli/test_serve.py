@@ -166,3 +166,21 @@ def test_several_api_processes(embedded_env: dict[str, str]) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+async def test_readme_high_throughput_quickstart(
+    server: tuple[subprocess.Popen[bytes], str], embedded_env: dict[str, str]
+) -> None:
+    script = Path(__file__).parents[2] / "examples" / "ht-quickstart.sh"
+    env = embedded_env | {"PATH": f"{Path(CLARION).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "Live"
+    assert json.loads(lines[1])["requestId"] == "req-1"
+    deadline = time.monotonic() + 15
+    listing = ""
+    while "Order A-1001 confirmed" not in listing and time.monotonic() < deadline:
+        listing = subprocess.run([CLARION, "outbox"], env=embedded_env, capture_output=True, text=True).stdout
+    assert "Order A-1001 confirmed" in listing
+    assert "ada@example.com" in listing

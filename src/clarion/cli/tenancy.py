@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from clarion.cli.common import console, load_settings, run_with_container
+from clarion.cli.common import console, err_console, load_settings, run_with_container
 from clarion.container import Container
 from clarion.tenancy import service
 from clarion.tenancy.service import NewCredential
@@ -121,3 +123,25 @@ def print_headers(issued: NewCredential) -> None:
     console.print(f"-H 'x-api-key: {issued.client_id}' \\", soft_wrap=True)
     console.print(f"-H 'x-gw-ims-org-id: {issued.org.ims_org_id}' \\", soft_wrap=True)
     console.print("-H 'x-sandbox-name: prod'", soft_wrap=True)
+
+
+@credentials_app.command("env")
+def credentials_env() -> None:
+    """Print shell exports of the development credentials (use: eval "$(clarion credentials env)")."""
+    settings = load_settings()
+    try:
+        stored = json.loads(settings.credentials_path.read_text())
+    except (OSError, ValueError):
+        err_console.print(
+            f"[red]error:[/red] no credentials at {settings.credentials_path}: run `clarion serve` first"
+        )
+        raise typer.Exit(1) from None
+    exports = {
+        "CLARION_URL": stored["baseUrl"],
+        "CLARION_TOKEN": stored["accessToken"],
+        "CLARION_API_KEY": stored["apiKey"],
+        "CLARION_ORG": stored["orgId"],
+        "CLARION_SANDBOX": stored["sandboxName"],
+    }
+    for name, value in exports.items():
+        print(f"export {name}={shlex.quote(value)}")

@@ -52,7 +52,7 @@ def configure_logging(log_format: LogFormat = "auto", level: str = "INFO") -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "aiosqlite", "mail.log"):
+    for noisy in ("uvicorn.access", "aiosqlite", "mail.log", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
