@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(campaign_endpoints.router)
     app.include_router(campaign_endpoints.read_router)
     app.include_router(delivery_endpoints.router)
+    app.include_router(execution_endpoints.router)
     app.add_route("/ajo/im/executions/unitary", execution_endpoints.unitary, methods=["POST"])
     app.add_route("/ajo/im/executions/highthroughput", execution_endpoints.high_throughput, methods=["POST"])
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -6,6 +6,8 @@ from clarion.container import Container
 from clarion.delivery.bundle import BundleCache
 from clarion.delivery.service import QUEUE as DELIVERY_QUEUE
 from clarion.delivery.service import SEND_TASK, WEBHOOK_TASK, Delivery
+from clarion.executions import audience
+from clarion.queue.port import Job
 from clarion.queue.worker import TaskRegistry
 
 QUEUES: tuple[str, ...] = (DELIVERY_QUEUE, "default")
@@ -28,6 +30,12 @@ class Tasks:
         self.registry = TaskRegistry()
         self.registry.register(SEND_TASK, self.delivery.send)
         self.registry.register(WEBHOOK_TASK, self.delivery.webhook)
+        self._container = container
+        self.registry.register(audience.TRIGGER_TASK, self._trigger)
+
+    async def _trigger(self, job: Job) -> None:
+        async with self._container.unit_of_work() as uow:
+            await audience.trigger(uow, job.payload)
 
     async def close(self) -> None:
         """Flush ledger writes and close SMTP connections."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -88,6 +88,22 @@ async def populate_messages(
         )
         await uow.commit()
     owned.params["message_id"] = f"{execution}:0"
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    audience = {
+        "campaignId": campaign_id,
+        "requestId": "alice-aud",
+        "schedule": {"executeAt": later},
+        "recipients": [{"type": "external", "userId": "alice.member@alice.example", "namespace": "email"}],
+    }
+    scheduled = await client.post("/ajo/im/executions/audience", headers=alice.headers(), json=audience)
+    assert scheduled.status_code == 202, scheduled.text
+    schedule_id = scheduled.json()["scheduleId"]
+    details = await client.get(f"/ajo/im/executions/schedules/{schedule_id}", headers=alice.headers())
+    owned.params |= {
+        "schedule_id": schedule_id,
+        "execution_id": details.json()["executionDetails"]["executionId"],
+    }
+    owned.secrets += [schedule_id, owned.params["execution_id"], "alice.member@alice.example"]
     owned.secrets += [execution, "alice.customer@alice.example"]
 
 
@@ -187,6 +203,12 @@ async def test_no_route_crosses_organizations(
     # A's resources are untouched by B's sweep.
     response = await client.get(fill("/v1/sandboxes/{name}", owned.params), headers=alice.headers())
     assert response.status_code == 200
+    schedule = await client.get(
+        fill("/ajo/im/executions/schedules/{schedule_id}", owned.params), headers=alice.headers()
+    )
+    assert schedule.json()["scheduleStatus"] == "Scheduled"
+    campaign = await client.get(fill("/v1/campaigns/{campaign_id}", owned.params), headers=alice.headers())
+    assert campaign.json()["status"] == "Live"
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC))

@@ -157,6 +157,7 @@ class SmtpServer:
         for session in sessions:
             session.abort()
         await asyncio.gather(*(session.finished() for session in sessions), return_exceptions=True)
+        self._sessions.difference_update(sessions)  # a session whose TLS handshake failed never unregisters
 
     async def wait_for_messages(self, count: int, timeout: float = 5.0) -> None:
         """Return once ``count`` messages have arrived; raise ``TimeoutError`` after ``timeout`` seconds."""
@@ -213,7 +214,7 @@ class SmtpServer:
                     mail_from=str(envelope.mail_from),
                     rcpt_tos=tuple(envelope.rcpt_tos),
                     data=bytes(envelope.original_content),
-                    peer=tuple(session.peer[:2]),  # type: ignore[arg-type]
+                    peer=(session.peer[0], session.peer[1]),
                     tls=session.ssl is not None or transport.get_extra_info("ssl_object") is not None,
                     login=session.auth_data.login.decode() if session.authenticated else None,
                 )
@@ -260,7 +261,7 @@ class SmtpServer:
         return kwargs
 
 
-class _SmtpSession(SMTP):  # type: ignore[misc]
+class _SmtpSession(SMTP):
     """One connection: records its peer and registers itself so that it can be dropped."""
 
     def __init__(self, owner: SmtpServer) -> None:
@@ -282,9 +283,15 @@ class _SmtpSession(SMTP):  # type: ignore[misc]
         super().connection_lost(error)
 
     def abort(self) -> None:
-        """Close the connection at once."""
-        if self.transport is not None:
-            cast(asyncio.WriteTransport, self.transport).abort()
+        """Close the connection at once and end the session's task.
+
+        After a failed STARTTLS handshake the TLS transport never reports the loss to the session, so the
+        plain transport under it is aborted too and the task is cancelled rather than left waiting.
+        """
+        for transport in (self.transport, self._original_transport):
+            if transport is not None:
+                cast(asyncio.WriteTransport, transport).abort()
+        self.finished().cancel()
 
     def finished(self) -> asyncio.Future[Any]:
         """A future done when the session's task has ended (aiosmtpd keeps it in ``_handler_coroutine``)."""

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from clarion.delivery.channels.base import SendResult
-from clarion.delivery.channels.email.smtp import Relay, SmtpPool
+from clarion.delivery.channels.email.smtp import Relay, SmtpPool, TlsMode
 from tests.delivery.servers import HOST, SmtpServer, free_port, self_signed_tls, silent_server
 
 SENDER = "shop@example.com"
@@ -331,10 +331,16 @@ async def test_implicit_tls(tmp_path: Path) -> None:
     assert server.messages[0].tls
 
 
-async def test_untrusted_certificate_is_retry(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["tls", "starttls"])
+async def test_untrusted_certificate_is_retry(tmp_path: Path, mode: TlsMode) -> None:
     server_tls, _ = self_signed_tls(tmp_path)
-    async with SmtpServer(tls_context=server_tls) as server:
-        async with SmtpPool([Relay(server.host, server.port, "tls")], helo_name="client.test") as pool:
+    implicit = mode == "tls"
+    server = SmtpServer(
+        tls_context=server_tls if implicit else None, starttls_context=None if implicit else server_tls
+    )
+    async with server:
+        pool = SmtpPool([Relay(server.host, server.port, mode)], helo_name="client.test")
+        async with pool:
             result = await pool.send(SENDER, ["a@example.org"], mail())
 
     assert result.outcome == "retry"

@@ -30,6 +30,7 @@ async def eventually(probe: Callable[[], Awaitable[Any]], *, timeout: float = 15
 
 
 async def messages(live: Live, **filters: str) -> list[dict[str, Any]]:
+    """Ledger rows of the tenant matching ``filters`` (query parameters of /v1/messages)."""
     response = await live.api.call("GET", "/v1/messages?" + "&".join(f"{k}={v}" for k, v in filters.items()))
     assert response.status_code == 200, response.text
     return list(response.json()["items"])

@@ -90,3 +90,17 @@ class MessageRepository(SandboxRepository):
             .where(Message.org_id == self.org_id, Message.sandbox_id == self.sandbox_id, Message.id.in_(ids))
             .values(status="accepted", updated_at=now, response="requeued by resend")
         )
+
+
+async def status_counts(
+    session: AsyncSession, org_id: str, sandbox_id: str, execution_id: str
+) -> dict[str, int]:
+    """How many messages of an execution are in each status."""
+    rows = await session.execute(
+        select(Message.status, func.count())
+        .where(
+            Message.org_id == org_id, Message.sandbox_id == sandbox_id, Message.execution_id == execution_id
+        )
+        .group_by(Message.status)
+    )
+    return {status: int(count) for status, count in rows}

@@ -312,3 +312,10 @@ async def resend(
     uow.defer(jobs)
     await uow.commit()
     return ids
+
+
+async def execution_summary(
+    uow: UnitOfWork, org_id: str, sandbox_id: str, execution_id: str
+) -> dict[str, int]:
+    """Message counts by status for one execution."""
+    return await repository.status_counts(uow.session, org_id, sandbox_id, execution_id)

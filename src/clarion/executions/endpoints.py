@@ -7,13 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from clarion.api.deps import UoWDep
+from clarion.api.gateway import PrincipalDep
 from clarion.campaigns.service import CampaignSnapshot
 from clarion.container import Container
 from clarion.db.uow import UnitOfWork
-from clarion.executions import errors, service
+from clarion.executions import audience, errors, service
 from clarion.executions.schemas import (
     ExecutionRequest,
     ExecutionResponse,
@@ -132,3 +135,38 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
         ),
     }
     return paths, components
+
+
+router = APIRouter(prefix="/ajo/im/executions", tags=["executions"])
+
+
+@router.post(
+    "/audience",
+    status_code=202,
+    summary="Execute a campaign for an audience, now or at schedule.executeAt",
+    openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}},
+)
+async def audience_execution(request: Request, principal: PrincipalDep, uow: UoWDep) -> Response:
+    """``imExecutionResponse``, or ``ScheduledExecutionResponse`` when ``schedule.executeAt`` is given."""
+    body = await request.body()
+    result = await audience.submit(uow, principal, audience.decode(body), body_size=len(body))
+    return Response(encoder.encode(result), status_code=202, media_type=JSON)
+
+
+@router.get("/audience/{execution_id}", summary="Status of an audience execution")
+async def audience_execution_status(execution_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    """``executionStatusResponse``."""
+    return Response(encoder.encode(await audience.status(uow, principal, execution_id)), media_type=JSON)
+
+
+@router.get("/schedules/{schedule_id}", summary="A scheduled execution")
+async def scheduled_execution(schedule_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    """``ScheduledExecutionResponse`` with its execution details."""
+    return Response(encoder.encode(await audience.schedule(uow, principal, schedule_id)), media_type=JSON)
+
+
+@router.delete("/schedules/{schedule_id}", summary="Delete a scheduled execution before it is triggered")
+async def delete_scheduled_execution(schedule_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    """200 ``{}``; 400 once triggered."""
+    await audience.cancel(uow, principal, schedule_id)
+    return Response(b"{}", media_type=JSON)

@@ -65,13 +65,14 @@ class ScheduleRef(msgspec.Struct):
 
 
 class AudienceRequest(msgspec.Struct):
-    """``imExecutionRequestAudience``."""
+    """``imExecutionRequestAudience``; ``recipients`` is Clarion's extension (explicit recipients)."""
 
     campaignId: str
     requestId: str | None = None
     audience: AudienceRef | None = None
     context: dict[str, Any] | None = None
     schedule: ScheduleRef | None = None
+    recipients: list[Recipient] | None = None
 
 
 class ExecutionResponse(msgspec.Struct):

@@ -47,14 +47,16 @@ def decode(body: bytes) -> ExecutionRequest:
         raise errors.invalid(errors.BODY, f"Invalid request body: {error}") from None
 
 
-def check_request(request: ExecutionRequest, mode: Mode, *, body_size: int) -> None:
+def check_request(
+    request: ExecutionRequest, mode: Mode, *, body_size: int, max_recipients: int = MAX_RECIPIENTS
+) -> None:
     """Recipients (1 to 20, unique ``userId``, type per endpoint) and their contexts."""
     ids = {"requestId": request.requestId, "campaignId": request.campaignId}
     count = len(request.recipients)
-    if not 1 <= count <= MAX_RECIPIENTS:
+    if not 1 <= count <= max_recipients:
         raise errors.invalid(
             errors.RECIPIENT_COUNT,
-            f"recipients: between 1 and {MAX_RECIPIENTS} are allowed (got {count})",
+            f"recipients: between 1 and {max_recipients} are allowed (got {count})",
             **ids,
         )
     seen: set[str] = set()
@@ -147,15 +149,23 @@ def delivery_job(
     accepted_at: str,
     profiles: dict[str, dict[str, Any]] | None,
     dedupe_seconds: float,
+    shared_context: dict[str, Any] | None = None,
+    first_index: int = 0,
+    job_id: str | None = None,
 ) -> JobSpec:
-    """The queue job that delivers one accepted request (its recipients travel with it: no DB row needed)."""
+    """The queue job that delivers one accepted request (its recipients travel with it: no DB row needed).
+
+    Audience executions split their recipients over several jobs: ``first_index`` keeps the message ids of
+    the execution unique, and ``shared_context`` is the request-level context each recipient inherits.
+    """
     recipients = []
-    for index, recipient in enumerate(request.recipients):
+    for index, recipient in enumerate(request.recipients, start=first_index):
         item: dict[str, Any] = {"index": index, "userId": recipient.userId, "namespace": recipient.namespace}
         if recipient.channelData is not None:
             item["channelData"] = msgspec.structs.asdict(recipient.channelData)
-        if recipient.context:
-            item["context"] = recipient.context
+        context = {**(shared_context or {}), **(recipient.context or {})}
+        if context:
+            item["context"] = context
         if profiles is not None:
             # Standard mode: the stored profile, overridden by the request's own ``profile`` object.
             item["profile"] = _merge(profiles.get(recipient.userId, {}), recipient.profile or {})
@@ -172,7 +182,11 @@ def delivery_job(
         "recipients": recipients,
     }
     return JobSpec(
-        delivery.SEND_TASK, payload, queue=delivery.QUEUE, job_id=execution, unique_for=dedupe_seconds
+        delivery.SEND_TASK,
+        payload,
+        queue=delivery.QUEUE,
+        job_id=job_id or execution,
+        unique_for=dedupe_seconds,
     )
 
 

@@ -58,6 +58,8 @@ class Execution(Base):
     request_id: Mapped[str] = mapped_column(String(256), default="")
     audience_id: Mapped[str | None] = mapped_column(String(256), default=None)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    recipients: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    """Explicit recipients (Clarion's extension until audiences resolve members)."""
     status: Mapped[str] = mapped_column(String(16), default="InProgress")
     targeted_profile_count: Mapped[int] = mapped_column(default=0)
     schedule_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -24,3 +24,19 @@ class Principal:
     def is_production(self) -> bool:
         """True in a production-type sandbox."""
         return self.sandbox_type == "production"
+
+
+def job_principal(org_id: str, sandbox_id: str) -> Principal:
+    """The scope of a queued job: it acts for the organization and sandbox that created it, as the worker."""
+    return Principal(
+        org_id=org_id,
+        ims_org_id="",
+        sandbox_id=sandbox_id,
+        sandbox_name="",
+        sandbox_type="",
+        client_id="",
+        technical_account="clarion-worker",
+        high_throughput_entitled=False,
+        standard_rate_per_second=0,
+        high_throughput_rate_per_second=0,
+    )
