@@ -56,7 +56,7 @@ async def test_immediate_execution_fans_out_and_reports_status(
     assert status["status"] == "Succeeded"
     assert status["targetedProfileCount"] == 25
     assert status["campaignId"] == live.std_campaign
-    rows = await messages(live, executionId=execution, limit="100")
+    rows = await messages(live.api, executionId=execution, limit="100")
     assert len(rows) == 25
     assert {row["status"] for row in rows} == {"sent"}
     await live.smtp.wait_for_messages(25)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from clarion.runtime import BackgroundServices
+from tests.builders import Api
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer
 from tests.executions.conftest import Live
 
@@ -29,16 +30,16 @@ async def eventually(probe: Callable[[], Awaitable[Any]], *, timeout: float = 15
         await asyncio.sleep(0.05)
 
 
-async def messages(live: Live, **filters: str) -> list[dict[str, Any]]:
+async def messages(api: Api, **filters: str) -> list[dict[str, Any]]:
     """Ledger rows of the tenant matching ``filters`` (query parameters of /v1/messages)."""
-    response = await live.api.call("GET", "/v1/messages?" + "&".join(f"{k}={v}" for k, v in filters.items()))
+    response = await api.call("GET", "/v1/messages?" + "&".join(f"{k}={v}" for k, v in filters.items()))
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
 
 
-async def final(live: Live, execution: str, count: int = 1) -> list[dict[str, Any]]:
+async def final(api: Api, execution: str, count: int = 1) -> list[dict[str, Any]]:
     async def probe() -> list[dict[str, Any]] | None:
-        rows = await messages(live, executionId=execution)
+        rows = await messages(api, executionId=execution)
         return rows if len(rows) == count and all(row["status"] != "accepted" for row in rows) else None
 
     return list(await eventually(probe))
@@ -66,7 +67,7 @@ async def test_high_throughput_mail_is_personalized_and_recorded(
         for i in range(3)
     ]
     execution = await trigger(live, HT, live.body(recipients=recipients))
-    rows = await final(live, execution, count=3)
+    rows = await final(live.api, execution, count=3)
     assert {row["status"] for row in rows} == {"sent"}
     assert all(row["attempts"] == 1 and row["response"].startswith("250") for row in rows)
     assert all(row["renderedSize"] > 0 for row in rows)
@@ -101,7 +102,7 @@ async def test_standard_mode_creates_profile_and_merges_request_profile(
         ],
     )
     execution = await trigger(live, UNITARY, body)
-    rows = await final(live, execution)
+    rows = await final(live.api, execution)
     assert rows[0]["status"] == "sent"
     assert rows[0]["recipient"] == "grace@example.org"
     await live.smtp.wait_for_messages(1)
@@ -110,7 +111,7 @@ async def test_standard_mode_creates_profile_and_merges_request_profile(
     assert parsed.get_content().strip() == "Dear Grace, welcome aboard"  # type: ignore[attr-defined]
     # The profile now exists: a second call without createNewProfile semantics would find it.
     again = await trigger(live, UNITARY, body)
-    assert (await final(live, again))[0]["status"] == "sent"
+    assert (await final(live.api, again))[0]["status"] == "sent"
 
 
 async def test_permanent_failure_keeps_the_answer_and_can_be_resent(
@@ -119,10 +120,10 @@ async def test_permanent_failure_keeps_the_answer_and_can_be_resent(
     live.smtp.rcpt_answers["bounce@example.com"] = "550 5.1.1 user unknown"
     recipients = [{"type": "external", "userId": "bounce@example.com", "namespace": "email"}]
     execution = await trigger(live, HT, live.body(recipients=recipients))
-    rows = await final(live, execution)
+    rows = await final(live.api, execution)
     assert rows[0]["status"] == "failed"
     assert "550 5.1.1 user unknown" in rows[0]["response"]
-    failed = await messages(live, status="failed", recipient="bounce@example.com")
+    failed = await messages(live.api, status="failed", recipient="bounce@example.com")
     assert [row["id"] for row in failed] == [rows[0]["id"]]
 
     del live.smtp.rcpt_answers["bounce@example.com"]
@@ -144,15 +145,15 @@ async def test_temporary_failure_is_retried_with_attempts_counted(
     execution = await trigger(live, HT, live.body(recipients=recipients))
 
     async def retried() -> bool:
-        rows = await messages(live, executionId=execution)
+        rows = await messages(live.api, executionId=execution)
         return bool(rows and rows[0]["attempts"] >= 2)
 
     await eventually(retried)
-    row = (await messages(live, executionId=execution))[0]
+    row = (await messages(live.api, executionId=execution))[0]
     assert row["status"] == "accepted"
     assert "451 4.7.1" in row["response"]
     del live.smtp.rcpt_answers["later@example.com"]
-    rows = await final(live, execution)
+    rows = await final(live.api, execution)
     assert rows[0]["status"] == "sent"
     assert rows[0]["attempts"] >= 3
 
@@ -196,7 +197,7 @@ async def test_replayed_request_sends_once(live: Live, worker: BackgroundService
         executions.add(response.json()["executionId"])
     assert len(executions) == 1
     execution = executions.pop()
-    await final(live, execution)
+    await final(live.api, execution)
 
     async def queue_drained() -> bool:
         stats = await container.queue.stats()
@@ -207,5 +208,5 @@ async def test_replayed_request_sends_once(live: Live, worker: BackgroundService
         )
 
     await eventually(queue_drained)
-    assert len(await messages(live, executionId=execution)) == 1
+    assert len(await messages(live.api, executionId=execution)) == 1
     assert len(live.smtp.messages) == 1
