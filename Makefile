@@ -35,8 +35,10 @@ pytest: $(VENV)/.dev-installed
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python bench/queue.py
-	$(BIN)/python bench/limiter.py
+	$(BIN)/python -m bench.queue
+	$(BIN)/python -m bench.limiter
+	$(BIN)/python -m bench.templates
+	$(BIN)/python -m bench.mime
 
 clean:
 	rm -rf $(VENV) .clarion .mypy_cache .ruff_cache .pytest_cache

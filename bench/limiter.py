@@ -1,6 +1,6 @@
 """Shared rate limiter benchmark: decisions/s and accuracy of the GCRA limiter, memory and Redis.
 
-    .venv/bin/python bench/limiter.py [--backend memory|redis|all] [--seconds 10]
+    .venv/bin/python -m bench.limiter [--backend memory|redis|all] [--seconds 10]
 
 For each backend:
 - decisions/s for ``check`` and ``reserve`` with 1 call in flight and 32 concurrent tasks, beside the
@@ -14,25 +14,18 @@ For each backend:
 Prints a table with rich and writes ``bench/results/limiter.json``.
 """
 
-# ruff: noqa: E402  (the imports must follow the sys.path fix below)
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder leads sys.path, where bench/queue.py would shadow the standard
-# library's queue module (which redis-py imports): keep the folder off the path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
 
 import argparse
 import asyncio
 import gc
 import json
 import platform
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -43,7 +36,7 @@ from clarion.limiter.memory import MemoryLimiter
 from clarion.limiter.port import Limiter, RateLimit, default_burst
 from clarion.limiter.redis import _GCRA_LUA, RedisLimiter
 
-RESULTS = _HERE / "results" / "limiter.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "limiter.json"
 CONCURRENCY = (1, 32)
 ACCURACY_TASKS = 32
 ACCURACY_RATES = (1000.0, 5000.0)

@@ -42,8 +42,10 @@ HOST = "127.0.0.1"
 
 
 def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context with a fresh self-signed certificate for 127.0.0.1 / localhost, and a client
-    context that trusts exactly that certificate (hostname checked)."""
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1, and a client one trusting it.
+
+    The certificate names ``localhost`` and ``127.0.0.1``; the client context checks the hostname.
+    """
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -488,10 +490,10 @@ def twilio_error(status: int, code: int, message: str) -> HttpResponse:
 
 
 class TwilioServer:
-    """Twilio's Create Message endpoint: ``POST /2010-04-01/Accounts/{sid}/Messages.json``, basic auth,
-    form fields To/From/Body; 201 with the message resource, or Twilio's error document.
+    """Twilio's Create Message endpoint, answering and failing in Twilio's format.
 
-    ``answer`` replaces the normal behaviour with a canned response (a 429, a 503 …).
+    ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with basic auth and form fields To/From/Body gets 201
+    with the message resource, or Twilio's error document. ``answer`` replaces the normal behaviour with a canned response (a 429, a 503 …).
     """
 
     E164 = re.compile(r"\+[1-9]\d{6,14}")

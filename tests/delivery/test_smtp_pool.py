@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench.smtp_sink import start_sink
 from clarion.delivery.channels.base import SendResult
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool, TlsMode
 from tests.delivery.servers import HOST, SmtpServer, free_port, self_signed_tls, silent_server
@@ -68,6 +69,26 @@ async def test_sends_queue_for_a_single_connection(smtp_server: SmtpServer) -> N
     assert [r.outcome for r in results] == ["sent"] * 30
     assert len(smtp_server.messages) == 30
     assert len(smtp_server.peers) == 1
+
+
+async def test_pool_against_the_benchmark_sink() -> None:
+    sink = await start_sink()
+    try:
+        async with SmtpPool([Relay(HOST, sink.port, "none")], max_connections=4, helo_name="c.test") as pool:
+            results = await send_many(pool, 100)
+            empty = await pool.send(SENDER, ["a@example.org"], b"")
+    finally:
+        await sink.close()
+
+    assert [r.outcome for r in results] == ["sent"] * 100
+    assert empty.outcome == "sent"
+    assert (sink.messages, sink.connections) == (101, 4)
+
+
+async def test_one_string_of_recipients_is_refused(smtp_server: SmtpServer) -> None:
+    async with pool_for(smtp_server) as pool:
+        with pytest.raises(TypeError):
+            await pool.send(SENDER, "a@example.org", mail())
 
 
 async def test_idle_connection_is_checked_with_noop_before_reuse(smtp_server: SmtpServer) -> None:

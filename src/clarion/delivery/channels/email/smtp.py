@@ -140,6 +140,8 @@ class SmtpPool:
 
         Some recipients refused and others accepted is ``sent``, with the refusals in ``response``.
         """
+        if isinstance(recipients, str):  # a str is a Sequence[str] too: one letter per recipient
+            raise TypeError("recipients must be a sequence of addresses, not one string")
         invalid = _invalid_envelope(mail_from, recipients)
         if invalid is not None:
             return SendResult("failed", invalid)
