@@ -493,7 +493,8 @@ class TwilioServer:
     """Twilio's Create Message endpoint, answering and failing in Twilio's format.
 
     ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with basic auth and form fields To/From/Body gets 201
-    with the message resource, or Twilio's error document. ``answer`` replaces the normal behaviour with a canned response (a 429, a 503 …).
+    with the message resource, or Twilio's error document. ``answer`` replaces the normal behaviour with a
+    canned response (a 429, a 503 …).
     """
 
     E164 = re.compile(r"\+[1-9]\d{6,14}")

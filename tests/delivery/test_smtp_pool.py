@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from bench.smtp_sink import start_sink
+
 from clarion.delivery.channels.base import SendResult
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool, TlsMode
 from tests.delivery.servers import HOST, SmtpServer, free_port, self_signed_tls, silent_server

@@ -60,10 +60,7 @@ class Delivery:
         """Handle one ``delivery.send`` job."""
         payload = job.payload
         recipients: list[dict[str, Any]] = payload["recipients"]
-        ids = [message_id(payload, recipient) for recipient in recipients]
-        async with self._unit_of_work() as uow:
-            done = await repository.final_ids(uow.session, ids)
-        pending = [recipient for recipient, mid in zip(recipients, ids, strict=True) if mid not in done]
+        pending = await self._not_yet_final(job, recipients)
         if not pending:
             return
         bundle = await self._bundles.get(
@@ -81,6 +78,17 @@ class Delivery:
             await self._webhooks(
                 bundle.settings.webhook_url, [row for row in rows if row["status"] != "accepted"]
             )
+
+    async def _not_yet_final(self, job: Job, recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Recipients whose message is not final yet. A first delivery of a first attempt cannot have a
+        ledger row (ids are fresh), so only redeliveries and retries pay for the lookup."""
+        if job.attempts == 1 and all(int(recipient.get("attempt", 1)) == 1 for recipient in recipients):
+            return recipients
+        payload = job.payload
+        ids = [message_id(payload, recipient) for recipient in recipients]
+        async with self._unit_of_work() as uow:
+            done = await repository.final_ids(uow.session, ids)
+        return [recipient for recipient, mid in zip(recipients, ids, strict=True) if mid not in done]
 
     async def _send_one(
         self, bundle: Bundle | None, payload: dict[str, Any], recipient: dict[str, Any]
