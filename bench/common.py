@@ -269,6 +269,27 @@ class CpuUsage:
         }
 
 
+def wait_for_quiet(*, max_wait: float, threshold_pct: float = 35.0, window: float = 2.0) -> dict[str, float]:
+    """Wait (at most ``max_wait`` s) until the whole machine's busy CPU over ``window`` s is below
+    ``threshold_pct`` % of one core: other users of this shared box (test suites, type checkers) otherwise
+    take CPU from the measured processes. Returns how long it waited and the last busy share."""
+    started = time.monotonic()
+    busy_pct = 0.0
+    while True:
+        before = machine_cpu()
+        time.sleep(window)
+        after = machine_cpu()
+        total = after[1] - before[1]
+        busy_pct = 100.0 * (os.cpu_count() or 1) * (after[0] - before[0]) / total if total > 0 else 0.0
+        waited = time.monotonic() - started
+        if busy_pct < threshold_pct or waited >= max_wait:
+            if busy_pct >= threshold_pct:
+                console.print(
+                    f"[yellow]  machine still busy ({busy_pct:.0f}% of a core) after {waited:.0f} s[/yellow]"
+                )
+            return {"waited_s": round(waited, 1), "busy_pct_before": round(busy_pct, 1)}
+
+
 def backend_pids(kind: str) -> PidSource:
     """The database/queue server processes of a backend (read-only: their CPU is reported, not controlled)."""
     if kind == "production":
@@ -1098,7 +1119,7 @@ PY_SPY = str(BIN / "py-spy")
 
 
 class Profiler:
-    """``py-spy record --format raw`` on some processes for a while (non-blocking sampling)."""
+    """``py-spy record --format raw`` on some processes for a while (idle stacks excluded)."""
 
     def __init__(
         self, pids: Sequence[int], *, seconds: float, out_dir: Path, label: str, rate: int = 200
@@ -1118,7 +1139,6 @@ class Profiler:
                     "--format",
                     "raw",
                     "--nolineno",
-                    "--nonblocking",
                     "-o",
                     str(path),
                 ],

@@ -66,6 +66,7 @@ from bench.common import (
     serve,
     summarize_profile,
     table,
+    wait_for_quiet,
     wait_http,
     workdir,
     write_results,
@@ -75,6 +76,8 @@ from bench.common import (
 P99_BOUND_MS = 25.0
 TARGETS = {"embedded": 5_000.0, "production": 10_000.0}
 RATIO_TARGET = 0.6
+QUIET_WAIT = [60.0]
+"""Seconds to wait at most, before each measured run, for other users of the machine to go quiet."""
 
 
 def measure(
@@ -88,6 +91,7 @@ def measure(
     sink: Sink | None = None,
 ) -> dict[str, Any]:
     """One wrk run with CPU sampled around it; the row for the tables and the JSON."""
+    quiet = wait_for_quiet(max_wait=QUIET_WAIT[0])
     delivered_before = sink.count() if sink is not None else 0
     start = meter.sample()
     result = run_wrk(url, script, connections=connections, duration=duration)
@@ -108,6 +112,11 @@ def measure(
         "sink_cpu_pct": round(usage.percent("sink"), 1),
         "wrk_cpu_pct": round(result.cpu_pct, 1),
         "machine_cpu_pct": round(usage.machine_percent, 1),
+        "others_cpu_pct": round(
+            usage.machine_percent - sum(usage.percent(name) for name in usage.cpu) - result.cpu_pct, 1
+        ),
+        "quiet": quiet,
+        "server_cpu_us_per_accepted": round(1e6 * usage.cpu.get("server", 0.0) / max(1, result.accepted), 1),
     }
     if sink is not None:
         delivered = sink.count() - delivered_before
@@ -350,10 +359,12 @@ def report(results: dict[str, Any]) -> Targets:
                 row["non_2xx"],
                 row["socket_errors"],
                 row["server_cpu_pct"],
+                row["server_cpu_us_per_accepted"],
                 row["wrk_cpu_pct"],
                 row["backend_cpu_pct"] if kind == "production" else None,
                 row.get("delivered_per_s"),
                 row["machine_cpu_pct"],
+                row["others_cpu_pct"],
             ]
             for row in mode["runs"]
         ]
@@ -376,10 +387,12 @@ def report(results: dict[str, Any]) -> Targets:
                     "non-2xx",
                     "sock err",
                     "server CPU%",
+                    "server CPU-µs/req",
                     "wrk CPU%",
                     "redis+pg CPU%",
                     "delivered/s",
                     "machine CPU%",
+                    "others CPU%",
                 ],
                 rows,
                 caption=caption,
@@ -418,10 +431,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-delivering", dest="delivering", action="store_false", help="skip that variant")
     parser.add_argument("--profile", action="store_true", help="an extra run under py-spy (not reported)")
     parser.add_argument("--profile-seconds", type=float, default=15.0)
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="max s to wait for an idle machine")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, profiles)")
     parser.add_argument("--output", default="intake", help="results file name (bench/results/NAME.json)")
     args = parser.parse_args(argv)
     args.conns = [int(value) for value in args.conns.split(",")]
+    QUIET_WAIT[0] = args.quiet_wait
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     results: dict[str, Any] = {
         "benchmark": "intake",

@@ -314,6 +314,10 @@ def accuracy_problems(times: Sequence[float], *, duration: float, every: Sequenc
     return problems
 
 
+MAX_STALLED_RUNS = 3
+"""Runs allowed when the machine stalled this process (shared CI hosts); an unstalled miss fails at once."""
+
+
 async def assert_accurate_unless_stalled(
     measure: Callable[[int], Awaitable[tuple[list[str], float]]],
 ) -> None:
@@ -326,8 +330,10 @@ async def assert_accurate_unless_stalled(
     a limiter bug still fails at once.
     """
     problems, stall = await measure(1)
-    if problems and stall > TAU / 2:
-        problems, stall = await measure(2)
+    attempt = 1
+    while problems and stall > TAU / 2 and attempt < MAX_STALLED_RUNS:
+        attempt += 1
+        problems, stall = await measure(attempt)
     assert not problems, f"{'; '.join(problems)} (longest event-loop stall {stall * 1e3:.1f} ms)"
 
 

@@ -1,0 +1,281 @@
+"""End to end on one machine: wrk → ``POST /ajo/im/executions/highthroughput`` → queue → the embedded
+worker of ``clarion serve`` → SMTP sink, then a drain and a zero-loss check.
+
+1. A fresh backend, organization, credential (``clarion`` CLI; HT cap raised to 1,000,000/s by SQL), the
+   fast sink (``bench.smtp_sink``), ``clarion serve`` (1 process embedded; ``--workers 2`` production),
+   and through its API an IP pool pointing at the sink, an HT channel configuration and a Live HT campaign
+   with the 2.6 KB sample email.
+2. Load: ``wrk -t1 -c{--connections}`` for ``--duration`` seconds (default 60); the Lua ``response`` hook
+   counts the 202s. The embedded worker delivers at the same time, in the same processes.
+3. Drain: after wrk stops, the ledger (``messages``) is polled until it holds a final row for every request
+   the server accepted (or ``--drain-timeout``).
+4. Checks: the server's own count of 202s (``clarion_http_requests_total{status="202"}`` from
+   ``/metrics``: only the HT endpoint answers 202 here — its route label reads "unmatched" because plain
+   Starlette routes set no ``scope["route"]``; it also counts requests whose 202 was still in flight when
+   wrk stopped, so it may exceed wrk's count by at most the connection count) = ledger ``sent`` rows =
+   messages the sink received.
+   ``lost`` = accepted - sent; the sanity request sent before the load is included in both counts.
+
+End-to-end rate = ledger ``sent`` / (time from the start of the load to the end of the drain).
+
+Usage: .venv/bin/python -m bench.e2e [--mode embedded|production] [--duration 60] [--connections 64]
+       [--drain-timeout 900] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    HT_PATH,
+    CpuMeter,
+    Service,
+    Sink,
+    Targets,
+    backend_pids,
+    console,
+    create_tenant,
+    free_port,
+    ht_body,
+    ledger_counts,
+    loadavg,
+    machine_info,
+    make_backend,
+    metric_total,
+    provision_over_http,
+    run_wrk,
+    serve,
+    table,
+    wait_for_quiet,
+    workdir,
+    write_results,
+    write_wrk_script,
+)
+
+RATE_TARGET = 3_000.0
+FINAL = ("sent", "failed", "expired")
+
+
+def accepted_by_server(base: str) -> int:
+    """202s counted by the server itself (summed over its processes); only the HT endpoint answers 202."""
+    return int(metric_total(base, "clarion_http_requests_total", status="202"))
+
+
+def run(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """One end-to-end run; every count and rate."""
+    workers = 1 if kind == "embedded" else args.production_workers
+    console.rule(
+        f"[bold]e2e — {kind} (serve workers={workers}, wrk -c{args.connections}, {args.duration:g} s)"
+    )
+    folder = work / kind
+    folder.mkdir()
+    backend = make_backend(kind, folder)
+    sink = Sink(folder).start()
+    server: Service | None = None
+    result: dict[str, Any] = {"backend": backend.describe(), "workers": workers}
+    try:
+        tenant = create_tenant(backend)
+        port = free_port()
+        server = serve(backend, port=port, workers=workers)
+        base = f"http://127.0.0.1:{port}"
+        campaign = provision_over_http(base, tenant, smtp_port=sink.port)
+        body = json.dumps(ht_body(campaign), separators=(",", ":")).encode()
+        sanity = httpx.post(
+            base + HT_PATH,
+            content=body,
+            headers={"Content-Type": "application/json", **tenant.headers()},
+            timeout=30,
+        )
+        if sanity.status_code != 202:
+            raise RuntimeError(f"sanity request got {sanity.status_code}: {sanity.text}")
+        script = write_wrk_script(folder / "post.lua", body, tenant.headers())
+        meter = CpuMeter({"server": server.pids, "sink": sink.pids, "backend": backend_pids(kind)})
+        result["quiet"] = wait_for_quiet(max_wait=args.quiet_wait)
+        start = meter.sample()
+        wrk = run_wrk(base + HT_PATH, script, connections=args.connections, duration=args.duration)
+        load_end = meter.sample()
+        at_load_end = ledger_counts(backend.database_url)
+        sink_at_load_end = sink.count()
+        accepted = accepted_by_server(base)
+        console.print(
+            f"  load: {wrk.accepted_per_s:,.0f} accepted/s"
+            f" (wrk counted {wrk.accepted:,} 202s, server {accepted:,}),"
+            f" p99 {wrk.p99_ms:.1f} ms; delivered during load {sink_at_load_end:,}; draining …"
+        )
+        deadline = time.monotonic() + args.drain_timeout
+        counts = at_load_end
+        while True:
+            final = sum(counts.get(status, 0) for status in FINAL)
+            if final >= accepted:
+                break
+            if not server.alive():
+                raise RuntimeError(f"clarion serve exited:\n{server.log_tail()}")
+            if time.monotonic() > deadline:
+                console.print(f"[red]drain timeout: {final:,} of {accepted:,} final[/red]")
+                break
+            time.sleep(1.0)
+            counts = ledger_counts(backend.database_url)
+        drained = meter.sample()
+        time.sleep(2.0)  # anything still arriving (a duplicate, a late ledger row) shows up in the recount
+        counts = ledger_counts(backend.database_url)
+        received = sink.count()
+        accepted_after = accepted_by_server(base)
+        load = CpuMeter.usage(start, load_end)
+        drain = CpuMeter.usage(load_end, drained)
+        whole = CpuMeter.usage(start, drained)
+        sent = counts.get("sent", 0)
+        result.update(
+            {
+                "wrk": wrk.as_dict(),
+                "accepted_wrk": wrk.accepted + 1,  # + the sanity request
+                "accepted_server": accepted_after,
+                "ledger": counts,
+                "ledger_at_load_end": at_load_end,
+                "sink_received": received,
+                "sink_at_load_end": sink_at_load_end,
+                "lost": accepted_after - sent,
+                "sink_minus_sent": received - sent,
+                "load_s": round(load.wall, 2),
+                "drain_s": round(drain.wall, 2),
+                "total_s": round(whole.wall, 2),
+                "e2e_per_s": round(sent / whole.wall, 1),
+                "accepted_per_s_during_load": round(wrk.accepted_per_s, 1),
+                "delivered_per_s_during_load": round(sink_at_load_end / load.wall, 1),
+                "delivered_per_s_during_drain": round((received - sink_at_load_end) / drain.wall, 1)
+                if drain.wall > 0
+                else None,
+                "cpu_load": load.as_dict(),
+                "cpu_drain": drain.as_dict(),
+                "cpu_total": whole.as_dict(),
+                "server_cpu_us_per_msg": round(1e6 * whole.cpu["server"] / max(1, sent), 1),
+                "sink_cpu_us_per_msg": round(1e6 * whole.cpu["sink"] / max(1, sent), 1),
+                "backend_cpu_us_per_msg": round(1e6 * whole.cpu["backend"] / max(1, sent), 1),
+                "wrk_cpu_us_per_msg": round(1e6 * wrk.cpu_s / max(1, sent), 1),
+            }
+        )
+    finally:
+        if server is not None and not server.alive():
+            console.print(f"[red]clarion serve exited early[/red]\n{server.log_tail()}")
+        if server is not None:
+            server.stop()
+        result["sink"] = sink.stop()
+        backend.cleanup()
+    return result
+
+
+def report(results: dict[str, Any]) -> Targets:
+    """The table and the targets."""
+    targets = Targets()
+    rows = []
+    for kind, run_result in results["modes"].items():
+        if "e2e_per_s" not in run_result:
+            continue
+        rows.append(
+            [
+                kind,
+                run_result["accepted_per_s_during_load"],
+                run_result["wrk"]["p99_ms"],
+                run_result["delivered_per_s_during_load"],
+                run_result["delivered_per_s_during_drain"],
+                run_result["load_s"],
+                run_result["drain_s"],
+                run_result["accepted_wrk"],
+                run_result["accepted_server"],
+                run_result["ledger"].get("sent", 0),
+                run_result["sink_received"],
+                run_result["lost"],
+                run_result["e2e_per_s"],
+                run_result["server_cpu_us_per_msg"],
+                run_result["sink_cpu_us_per_msg"],
+                run_result["wrk_cpu_us_per_msg"],
+            ]
+        )
+        targets.check(f"{kind}: end-to-end messages/s", run_result["e2e_per_s"], RATE_TARGET)
+        targets.check(f"{kind}: |accepted - sent| (lost)", abs(run_result["lost"]), 0, at_least=False)
+        targets.check(
+            f"{kind}: |sink - sent| (duplicates or unrecorded sends)",
+            abs(run_result["sink_minus_sent"]),
+            0,
+            at_least=False,
+        )
+    settings = results["settings"]
+    console.print(
+        table(
+            "e2e",
+            [
+                "mode",
+                "accepted/s (load)",
+                "p99 ms",
+                "delivered/s (load)",
+                "delivered/s (drain)",
+                "load s",
+                "drain s",
+                "202s (wrk)",
+                "202s (server)",
+                "ledger sent",
+                "sink got",
+                "lost",
+                "e2e msg/s",
+                "server CPU-µs/msg",
+                "sink CPU-µs/msg",
+                "wrk CPU-µs/msg",
+            ],
+            rows,
+            caption=(
+                f"wrk -t1 -c{settings['connections']} for {settings['duration']:g} s, then drain; "
+                "e2e msg/s = ledger sent / (load + drain time); 202s include the one sanity request; "
+                "server 202s come from /metrics."
+            ),
+        )
+    )
+    console.print(targets.render("e2e targets"))
+    return targets
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse flags, run, print, write ``bench/results/e2e.json``."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--modes", default="embedded", help="embedded, production or both (comma-separated)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--production-workers", type=int, default=2)
+    parser.add_argument("--drain-timeout", type=float, default=900.0)
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="max s to wait for an idle machine")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument("--output", default="e2e", help="results file name (bench/results/NAME.json)")
+    args = parser.parse_args(argv)
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    results: dict[str, Any] = {
+        "benchmark": "e2e",
+        "settings": {
+            "duration": args.duration,
+            "connections": args.connections,
+            "wrk_threads": 1,
+            "production_workers": args.production_workers,
+            "targets": {"e2e_per_s": RATE_TARGET, "lost": 0},
+        },
+        "machine": machine_info(),
+        "loadavg_start": loadavg(),
+        "modes": {},
+    }
+    with workdir("e2e", keep=args.keep) as work:
+        for kind in modes:
+            results["modes"][kind] = run(kind, args, work)
+    results["loadavg_end"] = loadavg()
+    results["targets"] = report(results).checks
+    path = write_results(args.output, results)
+    console.print(
+        f"load average: start {results['loadavg_start']}, end {results['loadavg_end']}; wrote {path}"
+    )
+
+
+if __name__ == "__main__":
+    main()
