@@ -321,13 +321,13 @@ MAX_STALLED_RUNS = 3
 async def assert_accurate_unless_stalled(
     measure: Callable[[int], Awaitable[tuple[list[str], float]]],
 ) -> None:
-    """Run ``measure``; if it misses the requirement while the process was stalled, run it once more.
+    """Run ``measure``; while it misses the requirement because the process was stalled, run it again.
 
     When a stall of S ms ends, GCRA rightly lets the callers catch up S·rate slots at once (up to the
     burst), and replies that waited out the stall are timed together with them: past half the tolerance
     (4.5 ms) that can exceed the window bound whatever the limiter does, so that run measured the
-    machine. The second run's verdict is final, and a run without such a stall gets no second chance:
-    a limiter bug still fails at once.
+    machine. The last allowed run's verdict is final, and a run without such a stall gets no second
+    chance: a limiter bug still fails at once.
     """
     problems, stall = await measure(1)
     attempt = 1
