@@ -80,7 +80,13 @@ def settings_for(backend: Backend) -> Any:
 
 
 async def prepare(
-    backend: Backend, tenant: Any, *, smtp_port: int, messages: int, connections: int
+    backend: Backend,
+    tenant: Any,
+    *,
+    smtp_port: int,
+    messages: int,
+    connections: int,
+    campaign_id: str | None = None,
 ) -> dict[str, Any]:
     """Provision the campaign through the API of an in-process app, enqueue the jobs; one sample message."""
     import httpx
@@ -93,12 +99,11 @@ async def prepare(
     app = create_app(settings_for(backend))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://bench.local", timeout=60
-        ) as client:
-            campaign_id = await provision_campaign(
-                client, tenant, smtp_port=smtp_port, max_connections=connections
-            )
+        if campaign_id is None:
+            async with httpx.AsyncClient(transport=transport, base_url="http://x", timeout=60) as client:
+                campaign_id = await provision_campaign(
+                    client, tenant, smtp_port=smtp_port, max_connections=connections
+                )
         container = app.state.container
         headers = {key.lower(): value for key, value in tenant.headers().items()}
         principal = await container.gateway.authenticate(headers)
@@ -349,7 +354,14 @@ def run_mode(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             more = args.profile_messages
             console.print(f"  profile run: {more:,} more jobs under py-spy (not reported as a measure)")
             asyncio.run(
-                prepare(backend, tenant, smtp_port=sink.port, messages=more, connections=args.connections)
+                prepare(
+                    backend,
+                    tenant,
+                    smtp_port=sink.port,
+                    messages=more,
+                    connections=args.connections,
+                    campaign_id=result["prepare"]["campaign_id"],
+                )
             )
             profiled = asyncio.run(
                 run_worker(

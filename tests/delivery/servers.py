@@ -305,14 +305,50 @@ class _SmtpSession(SMTP):
         return done
 
 
-async def silent_server(host: str = HOST) -> asyncio.Server:
-    """A server that accepts connections and never says a word (no SMTP greeting, no HTTP answer)."""
+class SilentServer:
+    """Accepts connections and never says a word (no SMTP greeting, no HTTP answer)."""
 
-    async def keep_quiet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # until the client gives up
-        writer.close()
+    def __init__(self, host: str = HOST) -> None:
+        self.host = host
+        self._server: asyncio.Server | None = None
+        self._held: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
-    return await asyncio.start_server(keep_quiet, host, 0)
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def __aenter__(self) -> Self:
+        """Listen on an ephemeral port."""
+        self._server = await asyncio.start_server(self._hold, self.host, 0)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop listening, close every held connection and wait for their handlers to end."""
+        if self._server is not None:
+            self._server.close()
+        for writer in self._held.values():
+            writer.close()
+        await asyncio.gather(*self._held, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read (and ignore) until the client gives up or the server stops."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._held[task] = writer
+        try:
+            await reader.read()
+        finally:
+            writer.close()
+            del self._held[task]
 
 
 def free_port(host: str = HOST) -> int:

@@ -13,7 +13,7 @@ from bench.smtp_sink import start_sink
 
 from clarion.delivery.channels.base import SendResult
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool, TlsMode
-from tests.delivery.servers import HOST, SmtpServer, free_port, self_signed_tls, silent_server
+from tests.delivery.servers import HOST, SilentServer, SmtpServer, free_port, self_signed_tls
 
 SENDER = "shop@example.com"
 
@@ -266,17 +266,13 @@ async def test_cancelled_send_drops_its_connection(smtp_server: SmtpServer) -> N
 
 
 async def test_silent_server_is_a_connect_timeout() -> None:
-    server = await silent_server()
-    port = server.sockets[0].getsockname()[1]
-    try:
-        async with SmtpPool([Relay(HOST, port, "none")], timeout=0.3, helo_name="client.test") as pool:
+    async with SilentServer() as server:
+        relay = Relay(server.host, server.port, "none")
+        async with SmtpPool([relay], timeout=0.3, helo_name="client.test") as pool:
             result = await pool.send(SENDER, ["a@example.org"], mail())
             assert pool.connection_count == 0
-    finally:
-        server.close()
-        await server.wait_closed()
 
-    assert result == SendResult("retry", f"timeout after 0.3 s connecting to {HOST}:{port}")
+    assert result == SendResult("retry", f"timeout after 0.3 s connecting to {HOST}:{relay.port}")
 
 
 async def test_closed_pool_quits_idle_connections_and_refuses_sends(smtp_server: SmtpServer) -> None:
