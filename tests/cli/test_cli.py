@@ -68,6 +68,8 @@ def test_org_credentials_token_and_sandbox(cli_env: Settings) -> None:
     headers = headers_from(invoke("credentials", "create", "--org", ims_org.group(1)))
     assert headers["x-gw-ims-org-id"] == ims_org.group(1)
     invoke("sandbox", "create", "staging", "--org", name)
+    updated = invoke("org", "update", name, "--ht-rate", "20000", "--standard-rate", "100")
+    assert "caps 100/s standard, 20000/s HT" in updated
     second = headers_from(invoke("token", "--org", name))
     assert second["x-api-key"] == headers["x-api-key"]
     assert second["Authorization"] != headers["Authorization"]
@@ -84,8 +86,9 @@ async def check_api(settings: Settings, headers: dict[str, str], second: dict[st
                 response = await client.get("/v1/sandboxes", headers=issued)
                 assert response.status_code == 200
                 assert sorted(item["name"] for item in response.json()["items"]) == ["prod", "staging"]
-            organization = await client.get("/v1/organization", headers=headers)
-            assert organization.json()["highThroughputEntitled"] is True
+            organization = (await client.get("/v1/organization", headers=headers)).json()
+            assert organization["highThroughputEntitled"] is True
+            assert organization["highThroughputRatePerSecond"] == 20000
 
 
 def test_unknown_org_is_a_readable_error(cli_env: Settings) -> None:

@@ -39,6 +39,36 @@ def org_create(
     run_with_container(load_settings(), work)
 
 
+@org_app.command("update")
+def org_update(
+    org: Annotated[str, typer.Argument(help="IMS org id (…@AdobeOrg) or exact name")],
+    high_throughput: Annotated[
+        bool | None, typer.Option("--high-throughput/--no-high-throughput", help="The add-on")
+    ] = None,
+    standard_rate: Annotated[int | None, typer.Option(help="Cap of /unitary requests per second")] = None,
+    ht_rate: Annotated[int | None, typer.Option(help="Cap of /highthroughput requests per second")] = None,
+) -> None:
+    """Change an organization's entitlements and request caps."""
+
+    async def work(container: Container) -> None:
+        async with container.unit_of_work() as uow:
+            found = await service.find_organization(uow, org)
+            updated = await service.update_entitlements(
+                uow,
+                found,
+                high_throughput=high_throughput,
+                standard_rate=standard_rate,
+                high_throughput_rate=ht_rate,
+            )
+        console.print(
+            f"{updated.ims_org_id}: high throughput {'on' if updated.high_throughput_entitled else 'off'}, "
+            f"caps {updated.standard_rate_per_second}/s standard, "
+            f"{updated.high_throughput_rate_per_second}/s HT"
+        )
+
+    run_with_container(load_settings(), work)
+
+
 @org_app.command("list")
 def org_list() -> None:
     """List organizations."""

@@ -51,3 +51,7 @@ class SandboxExists(Conflict):
 
 class SandboxInvalid(Invalid):
     """A sandbox create request breaks a naming or type rule."""
+
+
+class InvalidEntitlement(Invalid):
+    """An entitlement or cap outside its allowed range."""

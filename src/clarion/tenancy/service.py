@@ -63,6 +63,28 @@ async def find_organization(uow: UnitOfWork, ref: str) -> Organization:
     return org
 
 
+async def update_entitlements(
+    uow: UnitOfWork,
+    org: Organization,
+    *,
+    high_throughput: bool | None = None,
+    standard_rate: int | None = None,
+    high_throughput_rate: int | None = None,
+) -> Organization:
+    """Change an organization's high-throughput add-on and request caps (requests per second)."""
+    for name, value in (("standard rate", standard_rate), ("high-throughput rate", high_throughput_rate)):
+        if value is not None and not 1 <= value <= 1_000_000:
+            raise errors.InvalidEntitlement(f"{name}: must be between 1 and 1000000 requests per second")
+    if high_throughput is not None:
+        org.high_throughput_entitled = high_throughput
+    if standard_rate is not None:
+        org.standard_rate_per_second = standard_rate
+    if high_throughput_rate is not None:
+        org.high_throughput_rate_per_second = high_throughput_rate
+    await uow.commit()
+    return org
+
+
 async def list_organizations(uow: UnitOfWork) -> list[Organization]:
     """Every organization (CLI only)."""
     return await OrganizationRepository(uow.session).list()
