@@ -1119,7 +1119,12 @@ PY_SPY = str(BIN / "py-spy")
 
 
 class Profiler:
-    """``py-spy record --format raw`` on some processes for a while (idle stacks excluded)."""
+    """``py-spy record --format raw --gil`` on some processes for a while.
+
+    Only samples of the thread holding the GIL are kept: on this VM py-spy's idle detection counts threads
+    blocked in ``SimpleQueue.get`` (aiosqlite's and the SQLite queue's threads) as busy, which buries the
+    real costs. C code that releases the GIL (sqlite3 stepping a statement) is therefore not in the profile.
+    """
 
     def __init__(
         self, pids: Sequence[int], *, seconds: float, out_dir: Path, label: str, rate: int = 200
@@ -1139,6 +1144,7 @@ class Profiler:
                     "--format",
                     "raw",
                     "--nolineno",
+                    "--gil",
                     "-o",
                     str(path),
                 ],

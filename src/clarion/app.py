@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from clarion import __version__
 from clarion.api.errors import install_error_handlers
+from clarion.api.hotpath import HotPathMiddleware
 from clarion.api.middleware import GatewayMiddleware
 from clarion.campaigns import endpoints as campaign_endpoints
 from clarion.config import Settings
@@ -60,9 +61,9 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(campaign_endpoints.read_router)
     app.include_router(delivery_endpoints.router)
     app.include_router(execution_endpoints.router)
-    app.add_route("/ajo/im/executions/unitary", execution_endpoints.unitary, methods=["POST"])
-    app.add_route("/ajo/im/executions/highthroughput", execution_endpoints.high_throughput, methods=["POST"])
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # Added first, so it runs inside GatewayMiddleware (body and content-type rules, metrics).
+    app.add_middleware(HotPathMiddleware, routes=execution_endpoints.HOT_ROUTES)
     app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import enum
 import json
-import secrets
 from typing import Any
 
 from starlette.responses import JSONResponse
 
 from clarion import __version__
 from clarion.errors import ClarionError, GatewayError, RateLimited, UnsupportedMediaType
+from clarion.kit import ids
 from clarion.tenancy.errors import SandboxNotFound
 
 AEP_ERROR_TYPE = "https://ns.adobe.com/aep/errors/"
@@ -43,7 +43,7 @@ def family_for(path: str) -> Family:
 
 def new_request_id() -> str:
     """A 32-character alphanumeric request id, as the gateway issues them."""
-    return secrets.token_hex(16)
+    return ids.new_request_id()
 
 
 def render(error: ClarionError, family: Family, request_id: str) -> JSONResponse:

@@ -107,9 +107,7 @@ class GatewayMiddleware:
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
         route: Any = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
-        method = scope["method"]
-        self.metrics.requests.labels(method, template, str(status)).inc()
-        self.metrics.latency.labels(method, template).observe(elapsed)
+        self.metrics.record_request(scope["method"], template, status, elapsed)
 
 
 def _headers(scope: Scope) -> dict[str, str]:

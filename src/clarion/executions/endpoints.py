@@ -1,5 +1,6 @@
-"""The AJO execution API. The two trigger endpoints are plain Starlette routes with msgspec decoding —
-FastAPI's dependency machinery costs about a third of their throughput — documented through ``openapi``.
+"""The AJO execution API. The two trigger endpoints are plain functions of a Starlette ``Request`` with
+msgspec decoding, dispatched ahead of FastAPI's router (``api.hotpath``), and documented through
+``openapi_paths``; the audience and schedule endpoints are ordinary FastAPI routes.
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ async def _profiles(
                 )
             found.update(attributes)
     return found
+
+
+HOT_ROUTES = {
+    ("POST", "/ajo/im/executions/unitary"): unitary,
+    ("POST", "/ajo/im/executions/highthroughput"): high_throughput,
+}
+"""Served by ``api.hotpath`` ahead of FastAPI's router (see there why)."""
 
 
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:

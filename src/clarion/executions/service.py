@@ -19,6 +19,7 @@ from clarion.executions.schemas import (
     execution_request_decoder,
 )
 from clarion.kit.clock import iso_milli
+from clarion.kit.ids import new_reference
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal
 
@@ -134,7 +135,7 @@ def check_campaign(
 def execution_id(principal: Principal, idempotency_key: str | None) -> str:
     """A fresh id, or — for an ``x-request-id`` — the same id on every replay (so replays echo it)."""
     if idempotency_key is None:
-        return str(uuid.uuid4())
+        return new_reference()
     return str(
         uuid.uuid5(_EXECUTION_NAMESPACE, f"{principal.org_id}/{principal.sandbox_id}/{idempotency_key}")
     )

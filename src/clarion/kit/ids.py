@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import random
 import secrets
 import uuid
+
+_random = random.Random()  # seeded from os.urandom
+os.register_at_fork(after_in_child=_random.seed)  # a forked worker must not repeat its parent's ids
 
 
 def new_id() -> str:
     """A random UUID4 string, the id of every stored entity."""
     return str(uuid.uuid4())
+
+
+def new_reference() -> str:
+    """A random, non-secret identifier in UUID form (execution and request ids on hot paths).
+
+    Uses the process PRNG rather than ``os.urandom``: an ``urandom`` system call per id measured ~8 µs under
+    load, and these ids only need to be unique, not unguessable (tokens and keys use ``new_secret``).
+    """
+    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+
+
+def new_request_id() -> str:
+    """A 32-character hexadecimal request id, as the gateway issues them."""
+    return f"{_random.getrandbits(128):032x}"
 
 
 def new_secret(nbytes: int = 32) -> str:

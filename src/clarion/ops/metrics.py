@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 
 from clarion.queue.port import QueueStats
 
+_MAX_CACHED_CHILDREN = 1000
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -39,8 +40,20 @@ class Metrics:
             ["task", "outcome"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queue_snapshot = QueueDepthCollector()
         self.registry.register(self.queue_snapshot)
+
+    def record_request(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """Count one answered request and observe its latency (label children are cached: hot path)."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            if len(self._children) < _MAX_CACHED_CHILDREN:  # methods come from clients: stay bounded
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     def record_job(self, task: str, outcome: str) -> None:
         """Count one job outcome (ok, retry, dead, unknown_task)."""

@@ -1,0 +1,70 @@
+"""A shortcut for the few endpoints that must sustain thousands of requests per second.
+
+FastAPI's router tries every route in turn (about 40 here), and that scan measured more than half of the
+CPU of a high-throughput trigger. This middleware answers the registered hot paths itself, before routing,
+with the same envelopes: a ``ClarionError`` is rendered for its API family, anything else is logged and
+rendered as a 500. Every other request goes on to FastAPI unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from clarion.api.envelopes import family_for, new_request_id, render
+from clarion.errors import ClarionError
+
+log = structlog.get_logger()
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class HotRoute:
+    """What metrics and logs see as the matched route (``scope["route"].path``)."""
+
+    path: str
+    endpoint: Endpoint
+
+
+class HotPathMiddleware:
+    """Dispatches ``(method, path)`` pairs straight to their endpoints."""
+
+    def __init__(self, app: ASGIApp, *, routes: Mapping[tuple[str, str], Endpoint]) -> None:
+        self.app = app
+        self.routes = {key: HotRoute(key[1], endpoint) for key, endpoint in routes.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = (
+            self.routes.get((scope.get("method", ""), scope.get("path", "")))
+            if scope["type"] == "http"
+            else None
+        )
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = route
+        request = Request(scope, receive)
+        try:
+            response = await route.endpoint(request)
+        except ClarionError as error:
+            response = render(error, family_for(route.path), _request_id(scope))
+        except Exception:
+            log.exception("unhandled_error", path=route.path)
+            response = render(_internal_error(), family_for(route.path), _request_id(scope))
+        await response(scope, receive, send)
+
+
+def _request_id(scope: Scope) -> str:
+    return str(scope.get("state", {}).get("request_id") or new_request_id())
+
+
+def _internal_error() -> ClarionError:
+    from clarion.api.errors import InternalError
+
+    return InternalError("Internal error: the failure was logged with this request id")
