@@ -6,6 +6,7 @@ pool versions, so an edited configuration is picked up by the next messages with
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,13 +57,27 @@ class BundleCache:
         self._http = http
         self._bundles: dict[tuple[str, str, str, int], tuple[Bundle | None, float]] = {}
         self._pools: dict[str, tuple[int, SmtpPool]] = {}
+        self._loading: dict[tuple[str, str, str, int], asyncio.Future[Bundle | None]] = {}
 
     async def get(self, org_id: str, sandbox_id: str, campaign_id: str, version: int) -> Bundle | None:
-        """The bundle of a campaign version, or None when the campaign (or its configuration) is gone."""
+        """The bundle of a campaign version, or None when the campaign (or its configuration) is gone.
+
+        Concurrent callers of an expired or missing entry share one load (a worker starts dozens of jobs
+        of the same campaign at once; each loading it would be a stampede on the database).
+        """
         key = (org_id, sandbox_id, campaign_id, version)
         cached = self._bundles.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(key))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, key: tuple[str, str, str, int]) -> Bundle | None:
+        org_id, sandbox_id, campaign_id, _ = key
         async with self._unit_of_work() as uow:
             settings = await campaigns.delivery_settings(
                 uow, org_id=org_id, sandbox_id=sandbox_id, campaign_id=campaign_id
