@@ -303,13 +303,28 @@ def loadavg() -> list[float]:
 
 
 def machine_info() -> dict[str, Any]:
-    """What the numbers were measured on."""
+    """What the numbers were measured on (and which code: the commit and files changed since)."""
     return {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "loadavg": loadavg(),
+        **code_version(),
     }
+
+
+def code_version() -> dict[str, Any]:
+    """``git rev-parse HEAD`` and the modified files under src/ (read-only git commands)."""
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return done.stdout.strip()
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "src_changed_since_commit": changed}
 
 
 # --- processes ---------------------------------------------------------------------------------------------

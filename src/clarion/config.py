@@ -52,7 +52,8 @@ class Settings(BaseSettings):
         default=24 * 3600, gt=0, description="Undelivered messages expire after this long"
     )
     retry_base_seconds: float = Field(default=30.0, gt=0, description="First delivery retry delay (doubles)")
-    worker_concurrency: int = Field(default=64, ge=1, le=1024, description="Jobs a worker handles at once")
+    worker_concurrency: int = Field(default=128, ge=1, le=1024, description="Jobs a worker handles at once")
+    worker_lanes: int = Field(default=4, ge=1, le=64, description="Batches a worker has in flight at once")
     http_timeout_seconds: float = Field(default=30.0, gt=0, le=120, description="Outbound HTTP call limit")
     queue_lease_seconds: float = Field(default=60.0, gt=0)
     queue_max_attempts: int = Field(default=8, ge=1)

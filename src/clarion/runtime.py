@@ -53,6 +53,7 @@ class BackgroundServices:
                 self._tasks.registry,
                 queues=QUEUES,
                 concurrency=settings.worker_concurrency,
+                lanes=settings.worker_lanes,
                 lease_seconds=settings.queue_lease_seconds,
                 on_outcome=self.metrics.record_job,
             )

@@ -72,6 +72,7 @@ class Worker:
         lease_seconds: float = 60.0,
         poll_interval: float = 0.05,
         on_outcome: OutcomeHook | None = None,
+        lanes: int = 1,
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue name")
@@ -86,6 +87,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._next_queue = 0
         self._signals: list[signal.Signals] = []
+        self._lanes = max(1, lanes)
 
     def stop(self) -> None:
         """Ask for a graceful stop: no new reserves; the batch in flight finishes and is acked."""
@@ -99,19 +101,26 @@ class Worker:
             self._signals.append(sig)
 
     async def run(self) -> None:
-        """Process batches until ``stop()``; poll less often (up to 0.5 s) while every queue is empty."""
-        idle = self._poll_interval
-        log.info("worker.started", queues=self._queues, lease_seconds=self._lease_seconds)
+        """Process batches until ``stop()``; poll less often (up to 0.5 s) while every queue is empty.
+
+        With ``lanes`` > 1, that many batches are in flight at once: while one batch waits for its slowest
+        handler (or for the ledger's group commit), the others keep the connections busy.
+        """
+        log.info("worker.started", queues=self._queues, lease_seconds=self._lease_seconds, lanes=self._lanes)
         try:
-            while not self._stopping.is_set():
-                if await self._work_once():
-                    idle = self._poll_interval
-                    continue
-                await self._pause(idle)
-                idle = min(idle * 2, max(self._poll_interval, _MAX_IDLE_SECONDS))
+            await asyncio.gather(*(self._lane() for _ in range(self._lanes)))
         finally:
             self._remove_signal_handlers()
         log.info("worker.stopped", queues=self._queues)
+
+    async def _lane(self) -> None:
+        idle = self._poll_interval
+        while not self._stopping.is_set():
+            if await self._work_once():
+                idle = self._poll_interval
+                continue
+            await self._pause(idle)
+            idle = min(idle * 2, max(self._poll_interval, _MAX_IDLE_SECONDS))
 
     async def _work_once(self) -> bool:
         """Process one batch from the next queue (round robin) that has work; False when none has."""
