@@ -1065,7 +1065,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, 
     """A rich table with right-aligned numbers."""
     out = Table(title=title, caption=caption or None, caption_justify="left")
     for index, column in enumerate(columns):
-        out.add_column(column, justify="left" if index == 0 else "right", overflow="fold")
+        out.add_column(column, justify="left" if index == 0 else "right", overflow="fold", no_wrap=index == 0)
     for row in rows:
         out.add_row(*(fmt(value) for value in row))
     return out

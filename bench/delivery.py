@@ -45,6 +45,7 @@ from bench.common import (
     Sink,
     Targets,
     backend_pids,
+    code_version,
     console,
     context,
     create_tenant,
@@ -307,7 +308,7 @@ def run_mode(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     folder.mkdir()
     backend = make_backend(kind, folder)
     sink = Sink(folder).start()
-    result: dict[str, Any] = {"backend": backend.describe()}
+    result: dict[str, Any] = {"backend": backend.describe(), "code": code_version()}
     try:
         tenant = create_tenant(backend)
         console.print(f"  enqueueing {args.messages:,} jobs …")
@@ -437,7 +438,7 @@ def report(results: dict[str, Any]) -> Targets:
     caption = (
         f"{settings['messages']:,} messages of {results.get('message_bytes', '?')} bytes; "
         f"{settings['connections']} SMTP connections; clarion worker concurrency "
-        f"{settings['concurrency'] or 'default (64)'}; 'steady' = from 5 % of the messages to the last; "
+        f"{settings['concurrency'] or 'default'}; 'steady' = from 5 % of the messages to the last; "
         "CPU % of one core (machine: 200 % = both cores, includes other users)."
     )
     console.print(

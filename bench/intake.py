@@ -52,6 +52,7 @@ from bench.common import (
     Targets,
     backend_pids,
     base_env,
+    code_version,
     console,
     create_tenant,
     flush_redis,
@@ -321,7 +322,7 @@ def run_mode(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Every run of one backend mode; the best of each app and the ratio."""
     workers = 1 if kind == "embedded" else args.production_workers
     console.rule(f"[bold]intake — {kind} (workers={workers})")
-    result: dict[str, Any] = {"workers": workers, "runs": []}
+    result: dict[str, Any] = {"workers": workers, "runs": [], "code": code_version()}
     clarion, extra = clarion_runs(
         kind, args, work, variant="idle", conns=args.conns, workers=workers, profile=args.profile
     )
