@@ -10,10 +10,9 @@ worker of ``clarion serve`` → SMTP sink, then a drain and a zero-loss check.
 3. Drain: after wrk stops, the ledger (``messages``) is polled until it holds a final row for every request
    the server accepted (or ``--drain-timeout``).
 4. Checks: the server's own count of 202s (``clarion_http_requests_total{status="202"}`` from
-   ``/metrics``: only the HT endpoint answers 202 here — its route label reads "unmatched" because plain
-   Starlette routes set no ``scope["route"]``; it also counts requests whose 202 was still in flight when
-   wrk stopped, so it may exceed wrk's count by at most the connection count) = ledger ``sent`` rows =
-   messages the sink received.
+   ``/metrics``, summed over routes: only the HT endpoint answers 202 here; it also counts requests whose
+   202 was still in flight when wrk stopped, so it may exceed wrk's count by at most the connection
+   count) = ledger ``sent`` rows = messages the sink received.
    ``lost`` = accepted - sent; the sanity request sent before the load is included in both counts.
 
 End-to-end rate = ledger ``sent`` / (time from the start of the load to the end of the drain).

@@ -54,7 +54,7 @@ class Delivery:
         self._http = http
         self._validity = validity_seconds
         self._backoff_base = backoff_base
-        self._ledger: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_rows, max_delay=0.02)
+        self._ledger: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_rows, max_delay=0.002)
 
     async def send(self, job: Job) -> None:
         """Handle one ``delivery.send`` job."""
