@@ -31,7 +31,6 @@ from clarion.executions.schemas import (
 from clarion.kit.clock import iso_milli, utcnow
 from clarion.kit.ids import new_id
 from clarion.models.messages import Execution
-from clarion.profiles import service as profiles
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal, job_principal
 
@@ -191,7 +190,7 @@ async def _delivery_jobs(
         chunk = ExecutionRequest(
             execution.request_id, execution.campaign_id, recipients[start : start + _CHUNK]
         )
-        resolved = await _profiles(uow, principal, chunk, snapshot)
+        resolved = await service.resolve_profiles(uow, principal, chunk, snapshot)
         jobs.append(
             service.delivery_job(
                 principal,
@@ -207,20 +206,6 @@ async def _delivery_jobs(
             )
         )
     return jobs
-
-
-async def _profiles(
-    uow: UnitOfWork, principal: Principal, chunk: ExecutionRequest, snapshot: campaigns.CampaignSnapshot
-) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for namespace, user_ids in service.aep_user_ids(chunk).items():
-        attributes, missing = await profiles.resolve(
-            uow, principal, namespace, user_ids, create_missing=snapshot.create_new_profile
-        )
-        if missing:
-            raise errors.invalid(errors.PROFILE_MISSING, f"no profile for {namespace} {', '.join(missing)}")
-        found.update(attributes)
-    return found
 
 
 async def status(uow: UnitOfWork, principal: Principal, execution_id: str) -> ExecutionStatusResponse:

@@ -16,15 +16,13 @@ from clarion.api.deps import UoWDep
 from clarion.api.gateway import PrincipalDep
 from clarion.campaigns.service import CampaignSnapshot
 from clarion.container import Container
-from clarion.db.uow import UnitOfWork
-from clarion.executions import audience, errors, service
+from clarion.executions import audience, service
 from clarion.executions.schemas import (
     ExecutionRequest,
     ExecutionResponse,
     encoder,
 )
 from clarion.kit.clock import iso_milli, utcnow
-from clarion.profiles import service as profiles
 from clarion.tenancy.principal import Principal
 
 JSON = "application/json"
@@ -54,11 +52,7 @@ async def _execute(request: Request, mode: service.Mode) -> Response:
     )
     key = request.headers.get("x-request-id") or None
     execution = service.execution_id(principal, key)
-    resolved = (
-        None
-        if mode.high_throughput
-        else await _profiles(container.unit_of_work(), principal, parsed, snapshot)
-    )
+    resolved = None if mode.high_throughput else await _profiles(container, principal, parsed, snapshot)
     accepted_at = iso_milli(now)
     job = service.delivery_job(
         principal,
@@ -82,25 +76,10 @@ async def _execute(request: Request, mode: service.Mode) -> Response:
 
 
 async def _profiles(
-    uow: UnitOfWork, principal: Principal, parsed: ExecutionRequest, snapshot: CampaignSnapshot
+    container: Container, principal: Principal, parsed: ExecutionRequest, snapshot: CampaignSnapshot
 ) -> dict[str, dict[str, Any]]:
-    """Stored profiles of the ``aep`` recipients (created when the campaign allows it), by user id."""
-    found: dict[str, dict[str, Any]] = {}
-    async with uow:
-        for namespace, user_ids in service.aep_user_ids(parsed).items():
-            attributes, missing = await profiles.resolve(
-                uow, principal, namespace, user_ids, create_missing=snapshot.create_new_profile
-            )
-            if missing:
-                raise errors.invalid(
-                    errors.PROFILE_MISSING,
-                    f"recipients: no profile for {namespace} {', '.join(missing)} and the campaign does not "
-                    "create new profiles",
-                    requestId=parsed.requestId,
-                    campaignId=parsed.campaignId,
-                )
-            found.update(attributes)
-    return found
+    async with container.unit_of_work() as uow:
+        return await service.resolve_profiles(uow, principal, parsed, snapshot)
 
 
 HOT_ROUTES = {

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from clarion.campaigns.service import CampaignSnapshot
+from clarion.db.uow import UnitOfWork
 from clarion.delivery import service as delivery
 from clarion.executions import errors
 from clarion.executions.schemas import (
@@ -20,6 +21,7 @@ from clarion.executions.schemas import (
 )
 from clarion.kit.clock import iso_milli
 from clarion.kit.ids import new_reference
+from clarion.profiles import service as profiles
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal
 
@@ -209,3 +211,24 @@ def aep_user_ids(request: ExecutionRequest) -> dict[str, list[str]]:
         if isinstance(recipient, AepRecipient):
             grouped.setdefault(recipient.namespace, []).append(recipient.userId)
     return grouped
+
+
+async def resolve_profiles(
+    uow: UnitOfWork, principal: Principal, request: ExecutionRequest, snapshot: CampaignSnapshot
+) -> dict[str, dict[str, Any]]:
+    """Stored profiles of the ``aep`` recipients (created when the campaign allows it), by user id."""
+    found: dict[str, dict[str, Any]] = {}
+    for namespace, user_ids in aep_user_ids(request).items():
+        attributes, missing = await profiles.resolve(
+            uow, principal, namespace, user_ids, create_missing=snapshot.create_new_profile
+        )
+        if missing:
+            raise errors.invalid(
+                errors.PROFILE_MISSING,
+                f"recipients: no profile for {namespace} {', '.join(missing)} and the campaign does not "
+                "create new profiles",
+                requestId=request.requestId,
+                campaignId=request.campaignId,
+            )
+        found.update(attributes)
+    return found
