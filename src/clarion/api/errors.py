@@ -73,8 +73,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path, method=request.method)
-    error = InternalError("Internal error: the failure was logged with this request id")
-    return render(error, family_for(request.url.path), _request_id(request))
+    return render(internal_error(), family_for(request.url.path), _request_id(request))
+
+
+def internal_error() -> InternalError:
+    """What a client sees of a bug: the request id; the details stay in the log."""
+    return InternalError("Internal error: the failure was logged with this request id")
 
 
 def _field(loc: Any) -> str:

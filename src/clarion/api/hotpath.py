@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clarion.api.envelopes import family_for, new_request_id, render
+from clarion.api.errors import internal_error
 from clarion.errors import ClarionError
 
 log = structlog.get_logger()
@@ -56,15 +57,9 @@ class HotPathMiddleware:
             response = render(error, family_for(route.path), _request_id(scope))
         except Exception:
             log.exception("unhandled_error", path=route.path)
-            response = render(_internal_error(), family_for(route.path), _request_id(scope))
+            response = render(internal_error(), family_for(route.path), _request_id(scope))
         await response(scope, receive, send)
 
 
 def _request_id(scope: Scope) -> str:
     return str(scope.get("state", {}).get("request_id") or new_request_id())
-
-
-def _internal_error() -> ClarionError:
-    from clarion.api.errors import InternalError
-
-    return InternalError("Internal error: the failure was logged with this request id")
