@@ -114,8 +114,8 @@ class Delivery:
         result = outcome.result
         status = {"sent": "sent", "failed": "failed"}.get(result.outcome, "accepted")
         response = result.response
+        accepted_at = datetime.fromisoformat(payload["acceptedAt"].replace("Z", "+00:00"))
         if status == "accepted":
-            accepted_at = datetime.fromisoformat(payload["acceptedAt"].replace("Z", "+00:00"))
             if attempt >= MAX_ATTEMPTS:
                 status, response = "failed", f"gave up after {attempt} attempts; last answer: {response}"
             elif (now - accepted_at).total_seconds() >= self._validity:
@@ -138,7 +138,7 @@ class Delivery:
             "attempts": attempt,
             "response": response,
             "rendered_size": outcome.size,
-            "accepted_at": datetime.fromisoformat(payload["acceptedAt"].replace("Z", "+00:00")),
+            "accepted_at": accepted_at,
             "updated_at": now,
             "sent_at": now if status == "sent" else None,
             "payload": _resend_payload(payload, recipient) if keep_payload else None,
