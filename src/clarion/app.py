@@ -22,6 +22,7 @@ from clarion.executions import endpoints as execution_endpoints
 from clarion.ops import endpoints as ops_endpoints
 from clarion.ops.logging import configure_logging
 from clarion.ops.metrics import Metrics
+from clarion.ops.tuning import tune_garbage_collector
 from clarion.runtime import BackgroundServices
 from clarion.tenancy import endpoints as tenancy_endpoints
 
@@ -85,4 +86,6 @@ def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several API processes): settings come from ``CLARION_*``."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    return create_app(settings, background=True)
+    app = create_app(settings, background=True)
+    tune_garbage_collector()
+    return app

@@ -1,24 +1,23 @@
 """The gateway: turns the four auth headers of a request into a ``Principal`` (or an AEP gateway error).
 
 Verified tokens are cached for a few seconds so the hot execution endpoints do not read the database
-per request; a revoked token therefore stops working within ``auth_cache_seconds``.
+per request; a revoked token therefore stops working within twice ``auth_cache_seconds`` (an expired
+answer is still served while its re-verification runs, see ``kit/cache.py``).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from clarion.db.uow import UnitOfWork
+from clarion.kit.cache import RefreshingCache
 from clarion.kit.ids import hash_secret
 from clarion.tenancy import errors
 from clarion.tenancy.principal import Principal
 from clarion.tenancy.service import PRODUCTION_SANDBOX, resolve_principal
-
-_CACHE_LIMIT = 10_000
 
 
 class Gateway:
@@ -27,7 +26,7 @@ class Gateway:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], *, cache_seconds: float) -> None:
         self._unit_of_work = unit_of_work
         self._cache_seconds = cache_seconds
-        self._cache: dict[tuple[str, str, str, str], tuple[Principal, float]] = {}
+        self._cache: RefreshingCache[tuple[str, str, str, str], Principal] = RefreshingCache()
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         """Return the caller's principal or raise the gateway error the contract prescribes."""
@@ -35,22 +34,19 @@ class Gateway:
         # x-sandbox-name is optional in the AEP specs: absent means the production sandbox (§2.1 [I]).
         sandbox_name = headers.get("x-sandbox-name", "").strip() or PRODUCTION_SANDBOX
         key = (hash_secret(token), client_id, ims_org_id, sandbox_name)
-        cached = self._cache.get(key)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        async with self._unit_of_work() as uow:
-            principal, valid_for = await resolve_principal(
-                uow, token=token, client_id=client_id, ims_org_id=ims_org_id, sandbox_name=sandbox_name
-            )
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = (principal, now + min(self._cache_seconds, valid_for))
-        return principal
+
+        async def verify() -> tuple[Principal, float]:
+            async with self._unit_of_work() as uow:
+                principal, valid_for = await resolve_principal(
+                    uow, token=token, client_id=client_id, ims_org_id=ims_org_id, sandbox_name=sandbox_name
+                )
+            return principal, min(self._cache_seconds, valid_for)
+
+        return await self._cache.get(key, verify)
 
     def forget(self) -> None:
         """Drop every cached verification (tests, credential revocation)."""
-        self._cache.clear()
+        self._cache.forget()
 
 
 def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:

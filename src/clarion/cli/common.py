@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
+import uvloop
 from rich.console import Console
 
 from clarion.config import Settings
@@ -39,7 +40,9 @@ def run_with_container(settings: Settings, work: Callable[[Container], Awaitable
             await container.close()
 
     try:
-        return asyncio.run(main())
+        # uvloop: the worker's event loop is its hot path (SMTP, queue, ledger I/O); uvicorn uses it too.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(main())
     except ClarionError as error:
         err_console.print(f"[red]error:[/red] {error.detail}")
         raise typer.Exit(1) from None

@@ -18,6 +18,7 @@ from clarion.container import Container
 from clarion.db.migrate import upgrade
 from clarion.ops.logging import configure_logging
 from clarion.ops.metrics import Metrics
+from clarion.ops.tuning import tune_garbage_collector
 from clarion.runtime import BackgroundServices
 from clarion.tenancy.bootstrap import DevCredentials, ensure_dev_credentials
 
@@ -37,7 +38,9 @@ def serve(
         _print_welcome(settings, credentials)
     options = {"host": settings.host, "port": settings.port, "log_config": None, "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings, background=True), **options)  # type: ignore[arg-type]
+        app = create_app(settings, background=True)
+        tune_garbage_collector()
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
     # Several processes: they rebuild their settings from the environment, so pass the flags along, and
     # keep Prometheus values in files so that a scrape of any process reports the sum of all of them.
@@ -69,6 +72,7 @@ def worker(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         await services.start()
+        tune_garbage_collector()
         console.print("[green]worker running[/green] (Ctrl-C to stop)")
         await stopping.wait()
         await services.stop()

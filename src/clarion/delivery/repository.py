@@ -14,7 +14,7 @@ from clarion.kit.repository import SandboxRepository
 from clarion.models.messages import Message
 
 FINAL = ("sent", "failed", "expired")
-_UPDATED_ON_CONFLICT = [
+_UPDATED_ON_CONFLICT = (
     "status",
     "attempts",
     "response",
@@ -23,7 +23,7 @@ _UPDATED_ON_CONFLICT = [
     "sent_at",
     "payload",
     "recipient",
-]
+)
 
 
 async def upsert_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -33,7 +33,7 @@ async def upsert_messages(session: AsyncSession, rows: Sequence[dict[str, Any]])
         return
     dialect = session.get_bind().dialect.name
     table: Any = Message.__table__
-    statement = upsert(table, dialect, conflict_columns=["id"], update_columns=_UPDATED_ON_CONFLICT)
+    statement = upsert(table, dialect, conflict_columns=("id",), update_columns=_UPDATED_ON_CONFLICT)
     await session.execute(statement, list(rows))
 
 

@@ -6,8 +6,10 @@ import hashlib
 import os
 import random
 import secrets
+import time
 import uuid
 
+_LOW_62_BITS = (1 << 62) - 1
 _random = random.Random()  # seeded from os.urandom
 os.register_at_fork(after_in_child=_random.seed)  # a forked worker must not repeat its parent's ids
 
@@ -18,12 +20,18 @@ def new_id() -> str:
 
 
 def new_reference() -> str:
-    """A random, non-secret identifier in UUID form (execution and request ids on hot paths).
+    """A time-ordered, non-secret identifier in UUIDv7 form (execution ids, hence job and message keys).
 
-    Uses the process PRNG rather than ``os.urandom``: an ``urandom`` system call per id measured ~8 µs under
-    load, and these ids only need to be unique, not unguessable (tokens and keys use ``new_secret``).
+    Time-ordered because these ids are primary keys written thousands of times a second: new keys land at
+    the right edge of the B-tree instead of on a random page (SQLite enqueue measured 33.7 → 13.2 µs per
+    job, ledger upsert 33.7 → 10.3 µs per row). The 74 random bits come from the process PRNG rather than
+    ``os.urandom`` (a system call per id measured ~8 µs under load): these ids must be unique, not
+    unguessable (tokens and keys use ``new_secret``).
     """
-    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+    millis = time.time_ns() // 1_000_000
+    rand = _random.getrandbits(74)
+    value = (millis << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & _LOW_62_BITS)
+    return str(uuid.UUID(int=value))
 
 
 def new_request_id() -> str:
