@@ -20,9 +20,11 @@ Both formulas are mirrored exactly by the Lua script in ``redis.py``; keep them 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from clarion.limiter.port import Decision, RateLimit
 
@@ -63,6 +65,7 @@ class MemoryLimiter:
         self._clock = clock
         self._tat: dict[str, float] = {}
         self._sweep_at = _MIN_SWEEP_SIZE
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def check(self, key: str, limit: RateLimit, *, cost: int = 1) -> Decision:
         """Take ``cost`` slots now, or deny with the time after which they would be available."""
@@ -92,6 +95,13 @@ class MemoryLimiter:
     async def reset(self, key: str) -> None:
         """Forget the key's state (a configuration was removed or its rate changed)."""
         self._tat.pop(key, None)
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, key: str, *, ttl: float) -> AsyncIterator[None]:
+        """Hold ``key``'s mutex (one process: an ``asyncio.Lock``; ``ttl`` matters only across processes)."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            yield
 
     async def close(self) -> None:
         """Drop every key (nothing else to release)."""

@@ -11,6 +11,7 @@ Implementations: in-memory (one process) and Redis (one Lua script; Redis ``TIME
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,6 +54,14 @@ class Limiter(Protocol):
 
     async def reset(self, key: str) -> None:
         """Forget the key's state (a configuration was removed or its rate changed)."""
+        ...
+
+    def exclusive(self, key: str, *, ttl: float) -> AbstractAsyncContextManager[None]:
+        """Hold ``key``'s mutex, shared by every process on the backend; a dead holder's lapses after ``ttl``.
+
+        Lets callers that take slots *and* something else (the throttle takes queued calls and their slots)
+        do both as one step, so that the order of one is the order of the other.
+        """
         ...
 
     async def close(self) -> None:

@@ -15,9 +15,11 @@ at once, their replies come back in one round trip instead of spread over 32 (a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
-from collections.abc import Sequence
+import secrets
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,6 +27,14 @@ from redis.exceptions import NoScriptError
 
 from clarion.limiter.memory import validate_request
 from clarion.limiter.port import Decision, RateLimit
+
+# Deletes the lock only if it still holds our token (it may have lapsed and been taken by another).
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_LOCK_FIRST_PAUSE = 0.0005
+_LOCK_MAX_PAUSE = 0.01
 
 # KEYS[1] = the key holding the TAT (integer µs on the Redis clock).
 # ARGV: 1 interval T in µs (may be fractional), 2 burst, 3 cost, 4 mode 'check' | 'reserve',
@@ -109,6 +119,20 @@ class RedisLimiter:
     async def reset(self, key: str) -> None:
         """Forget the key's state (a configuration was removed or its rate changed)."""
         await self._redis.delete(self.redis_key(key))
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, key: str, *, ttl: float) -> AsyncIterator[None]:
+        """Hold ``key``'s mutex across processes: ``SET NX PX``, released only by its holder (token)."""
+        lock_key, token = f"{self._key_prefix}lock:{key}", secrets.token_hex(8)
+        ttl_ms = max(1, math.ceil(ttl * 1000))
+        pause = _LOCK_FIRST_PAUSE
+        while not await self._redis.set(lock_key, token, nx=True, px=ttl_ms):
+            await asyncio.sleep(pause)  # holders keep it for a round trip or two: poll fast, then back off
+            pause = min(pause * 2, _LOCK_MAX_PAUSE)
+        try:
+            yield
+        finally:
+            await self._redis.eval(_RELEASE_LUA, 1, lock_key, token)
 
     async def close(self) -> None:
         """Let decisions already asked for finish, then close the client if this limiter created it."""
