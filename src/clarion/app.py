@@ -25,6 +25,7 @@ from clarion.ops.metrics import Metrics
 from clarion.ops.tuning import tune_garbage_collector
 from clarion.runtime import BackgroundServices
 from clarion.tenancy import endpoints as tenancy_endpoints
+from clarion.throttling import endpoints as throttling_endpoints
 
 log = structlog.get_logger()
 
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(campaign_endpoints.read_router)
     app.include_router(delivery_endpoints.router)
     app.include_router(execution_endpoints.router)
+    for prefix in throttling_endpoints.PREFIXES:
+        app.include_router(throttling_endpoints.router, prefix=prefix)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     # Added first, so it runs inside GatewayMiddleware (body and content-type rules, metrics).
     app.add_middleware(HotPathMiddleware, routes=execution_endpoints.HOT_ROUTES)

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     queue_lease_seconds: float = Field(default=60.0, gt=0)
     queue_max_attempts: int = Field(default=8, ge=1)
 
+    throttling_documented_codes: bool = Field(
+        default=False,
+        description="Number the throttling errors 'already deployed', 'not found', 'not deployed' "
+        "14466/14467/14468 as Adobe's documentation prints them, instead of 1466/1467/1468",
+    )
+
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
 

@@ -22,6 +22,13 @@ class ClarionError(Exception):
         self.context: dict[str, Any] = context or {}
 
 
+class ObjectEnvelope:
+    """Mixin: in the Journey Orchestration envelope this error's ``error`` is an object, not a JSON string.
+
+    The capping API documents one such answer (code 1451); every other JO error is stringified.
+    """
+
+
 class Invalid(ClarionError):
     """The request breaks a documented rule (a field, a value, a combination)."""
 

@@ -42,7 +42,45 @@ async def populate(client: httpx.AsyncClient, alice: Tenant, container: Containe
     owned.secrets += [sandbox, response.json()["id"], "A's private title"]
     await populate_campaigns(client, alice, owned)
     await populate_messages(client, alice, owned, container)
+    await populate_throttling(client, alice, owned)
     return owned
+
+
+async def populate_throttling(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
+    """A deployed throttling configuration and a deployed capping configuration of A's.
+
+    Both APIs name their path parameter ``uid``: the sweep uses the throttling one everywhere, and
+    tests/capping checks the capping routes against another organization with a capping uid.
+    """
+    headers = alice.headers()
+    base = "/journey/orchestration"
+    throttling = await client.post(
+        f"{base}/throttlingConfigs",
+        headers=headers,
+        json={
+            "name": "Alice throttle",
+            "urlPattern": "https://alice-api.example/*",
+            "methods": ["POST"],
+            "maxThroughput": 300,
+        },
+    )
+    capping = await client.post(
+        f"{base}/endpointConfigs",
+        headers=headers,
+        json={
+            "url": "https://alice-capped.example/*",
+            "methods": ["GET"],
+            "services": {"action": {"rating": {"maxCallsCount": 5, "periodInMs": 1000}}},
+        },
+    )
+    for created, kind in ((throttling, "throttlingConfigs"), (capping, "endpointConfigs")):
+        assert created.status_code == 200, created.text
+        uid = created.json()["uid"]
+        deployed = await client.post(f"{base}/{kind}/{uid}/deploy", headers=headers)
+        assert deployed.status_code == 204, deployed.text
+        owned.secrets.append(uid)
+    owned.params["uid"] = throttling.json()["uid"]
+    owned.secrets += ["Alice throttle", "alice-api.example", "alice-capped.example"]
 
 
 async def populate_messages(
@@ -209,6 +247,10 @@ async def test_no_route_crosses_organizations(
     assert schedule.json()["scheduleStatus"] == "Scheduled"
     campaign = await client.get(fill("/v1/campaigns/{campaign_id}", owned.params), headers=alice.headers())
     assert campaign.json()["status"] == "Live"
+    throttling = await client.get(
+        fill("/authoring/throttlingConfigs/{uid}", owned.params), headers=alice.headers()
+    )
+    assert throttling.json()["result"]["state"] == "deployed"
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC))

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from clarion import __version__
-from clarion.errors import ClarionError, GatewayError, RateLimited, UnsupportedMediaType
+from clarion.errors import ClarionError, GatewayError, ObjectEnvelope, RateLimited, UnsupportedMediaType
 from clarion.kit import ids
 from clarion.tenancy.errors import SandboxNotFound
 
@@ -116,5 +116,6 @@ def _render_jo(error: ClarionError, request_id: str, headers: dict[str, str]) ->
         "version": __version__,
     }
     inner.update({key: value for key, value in error.context.items() if key != "family"})
-    body = {"status": status, "error": json.dumps(inner, separators=(",", ":")), "requestId": request_id}
+    error_field = inner if isinstance(error, ObjectEnvelope) else json.dumps(inner, separators=(",", ":"))
+    body = {"status": status, "error": error_field, "requestId": request_id}
     return JSONResponse(body, status, headers)

@@ -5,12 +5,14 @@ from clarion.models.jobs import JobLedgerEntry
 from clarion.models.messages import Execution, Message
 from clarion.models.profiles import Profile, ProfileIdentity
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
+from clarion.models.throttling import EndpointConfig, RuleRevision, ThrottlingConfig
 
 __all__ = [
     "AccessToken",
     "ApiCredential",
     "Campaign",
     "ChannelConfiguration",
+    "EndpointConfig",
     "Execution",
     "IpPool",
     "JobLedgerEntry",
@@ -18,5 +20,7 @@ __all__ = [
     "Organization",
     "Profile",
     "ProfileIdentity",
+    "RuleRevision",
     "Sandbox",
+    "ThrottlingConfig",
 ]

@@ -1,0 +1,161 @@
+"""HTTP endpoints of the Throttling API (``/throttlingConfigs``) and the Capping API (``/endpointConfigs``).
+
+Both APIs have the same nine routes, built here once from each kind's service functions. ``router`` is
+mounted under every prefix of ``PREFIXES`` (contract §3.1 [I]); errors leave in the Journey Orchestration
+envelope, which ``api/envelopes.family_for`` picks for both prefixes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.gateway import PrincipalDep
+from clarion.db.uow import UnitOfWork
+from clarion.throttling import capping, service
+from clarion.throttling.errors import state_codes
+from clarion.throttling.lifecycle import Caller
+from clarion.throttling.schemas import EndpointConfigWrite, ThrottlingConfigWrite, request_body
+
+PREFIXES = ("/journey/orchestration", "/authoring")
+
+View = dict[str, Any]
+
+
+async def current_caller(principal: PrincipalDep, container: ContainerDep) -> Caller:
+    """The authenticated caller and the configured numbering of the state errors."""
+    documented = container.settings.throttling_documented_codes
+    return Caller(principal, state_codes(documented=documented))
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+ForceDelete = Annotated[str | None, Query(alias="forceDelete", description="'true': undeploy, then delete")]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigApi:
+    """One kind of configuration: its collection name and the service function behind each route."""
+
+    collection: str
+    body: dict[str, Any]
+    list: Callable[[UnitOfWork, Caller], Awaitable[View]]
+    create: Callable[[UnitOfWork, Caller, bytes], Awaitable[View]]
+    get: Callable[[UnitOfWork, Caller, str], Awaitable[View]]
+    update: Callable[[UnitOfWork, Caller, str, bytes], Awaitable[View]]
+    delete: Callable[..., Awaitable[View]]
+    can_deploy: Callable[[UnitOfWork, Caller, str], Awaitable[View]]
+    deploy: Callable[[UnitOfWork, Caller, str], Awaitable[None]]
+    undeploy: Callable[[UnitOfWork, Caller, str], Awaitable[None]]
+
+
+THROTTLING = ConfigApi(
+    collection=service.COLLECTION,
+    body=request_body(ThrottlingConfigWrite),
+    list=service.list_configs,
+    create=service.create,
+    get=service.get,
+    update=service.update,
+    delete=service.delete,
+    can_deploy=service.can_deploy,
+    deploy=service.deploy,
+    undeploy=service.undeploy,
+)
+CAPPING = ConfigApi(
+    collection=capping.COLLECTION,
+    body=request_body(EndpointConfigWrite),
+    list=capping.list_configs,
+    create=capping.create,
+    get=capping.get,
+    update=capping.update,
+    delete=capping.delete,
+    can_deploy=capping.can_deploy,
+    deploy=capping.deploy,
+    undeploy=capping.undeploy,
+)
+
+
+def build_router(*apis: ConfigApi) -> APIRouter:
+    """A router with the nine routes of each API."""
+    router = APIRouter()
+    for api in apis:
+        _add_collection_routes(router, api)
+        _add_item_routes(router, api)
+        _add_deployment_routes(router, api)
+    return router
+
+
+def _add_collection_routes(router: APIRouter, api: ConfigApi) -> None:
+    tags: list[str | Enum] = [api.collection]
+
+    @router.post(f"/list/{api.collection}", tags=tags, name=f"list_{api.collection}")
+    async def list_configs(uow: UoWDep, caller: CallerDep) -> JSONResponse:
+        """List the configurations (``{"results": [...]}``); the body is optional and ignored."""
+        return JSONResponse(await api.list(uow, caller))
+
+    @router.post(f"/{api.collection}", tags=tags, name=f"create_{api.collection}", openapi_extra=api.body)
+    async def create(request: Request, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+        """Create a configuration (200); ``canDeploy`` tells whether it can be deployed."""
+        return JSONResponse(await api.create(uow, caller, await request.body()))
+
+
+def _add_item_routes(router: APIRouter, api: ConfigApi) -> None:
+    tags: list[str | Enum] = [api.collection]
+    path = f"/{api.collection}/{{uid}}"
+
+    @router.get(path, tags=tags, name=f"get_{api.collection}")
+    async def get(uid: str, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+        """One configuration (``{"result": …}``)."""
+        return JSONResponse(await api.get(uow, caller, uid))
+
+    @router.put(path, tags=tags, name=f"update_{api.collection}", openapi_extra=api.body)
+    async def update(uid: str, request: Request, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+        """Overwrite a configuration with the body (every required field again)."""
+        return JSONResponse(await api.update(uow, caller, uid, await request.body()))
+
+    @router.delete(path, tags=tags, name=f"delete_{api.collection}")
+    async def delete(
+        uid: str, uow: UoWDep, caller: CallerDep, force_delete: ForceDelete = None
+    ) -> JSONResponse:
+        """Delete a configuration; a deployed one only with ``forceDelete=true``."""
+        force = (force_delete or "").lower() == "true"
+        return JSONResponse(await api.delete(uow, caller, uid, force=force))
+
+
+def _add_deployment_routes(router: APIRouter, api: ConfigApi) -> None:
+    tags: list[str | Enum] = [api.collection]
+    path = f"/{api.collection}/{{uid}}"
+
+    async def can_deploy(uid: str, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+        """Whether the configuration can be deployed, with the blocking errors and the warnings."""
+        return JSONResponse(await api.can_deploy(uow, caller, uid))
+
+    # The spec says GET, the documentation's table POST (contract §3.2 CONFLICT): both are served.
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            f"{path}/canDeploy",
+            can_deploy,
+            methods=[method],
+            tags=tags,
+            name=f"can_deploy_{api.collection}_{method.lower()}",
+        )
+
+    @router.post(f"{path}/deploy", tags=tags, name=f"deploy_{api.collection}", status_code=204)
+    async def deploy(uid: str, uow: UoWDep, caller: CallerDep) -> Response:
+        """Deploy the configuration (204, empty)."""
+        await api.deploy(uow, caller, uid)
+        return Response(status_code=204)
+
+    @router.post(f"{path}/undeploy", tags=tags, name=f"undeploy_{api.collection}", status_code=204)
+    async def undeploy(uid: str, uow: UoWDep, caller: CallerDep) -> Response:
+        """Undeploy the configuration (204, empty; also when it was not deployed)."""
+        await api.undeploy(uow, caller, uid)
+        return Response(status_code=204)
+
+
+router = build_router(THROTTLING, CAPPING)
