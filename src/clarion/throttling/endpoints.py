@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -38,6 +38,14 @@ CallerDep = Annotated[Caller, Depends(current_caller)]
 ForceDelete = Annotated[str | None, Query(alias="forceDelete", description="'true': undeploy, then delete")]
 
 
+class DeleteFunction(Protocol):
+    """A service's delete: ``force`` is ``forceDelete=true``."""
+
+    def __call__(self, uow: UnitOfWork, caller: Caller, uid: str, *, force: bool) -> Awaitable[View]:
+        """Delete the configuration ``uid``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigApi:
     """One kind of configuration: its collection name and the service function behind each route."""
@@ -48,7 +56,7 @@ class ConfigApi:
     create: Callable[[UnitOfWork, Caller, bytes], Awaitable[View]]
     get: Callable[[UnitOfWork, Caller, str], Awaitable[View]]
     update: Callable[[UnitOfWork, Caller, str, bytes], Awaitable[View]]
-    delete: Callable[..., Awaitable[View]]
+    delete: DeleteFunction
     can_deploy: Callable[[UnitOfWork, Caller, str], Awaitable[View]]
     deploy: Callable[[UnitOfWork, Caller, str], Awaitable[None]]
     undeploy: Callable[[UnitOfWork, Caller, str], Awaitable[None]]
