@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from clarion import __version__
+from clarion.actions import endpoints as action_endpoints
 from clarion.api.errors import install_error_handlers
 from clarion.api.hotpath import HotPathMiddleware
 from clarion.api.middleware import GatewayMiddleware
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(campaign_endpoints.read_router)
     app.include_router(delivery_endpoints.router)
     app.include_router(execution_endpoints.router)
+    app.include_router(action_endpoints.router)
     for prefix in throttling_endpoints.PREFIXES:
         app.include_router(throttling_endpoints.router, prefix=prefix)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

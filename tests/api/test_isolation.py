@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from clarion.actions.repository import insert_queued
 from clarion.container import Container
 from clarion.delivery.repository import upsert_messages
 from tests.conftest import Tenant, TenantFactory
@@ -43,6 +44,7 @@ async def populate(client: httpx.AsyncClient, alice: Tenant, container: Containe
     await populate_campaigns(client, alice, owned)
     await populate_messages(client, alice, owned, container)
     await populate_throttling(client, alice, owned)
+    await populate_actions(client, alice, owned, container)
     return owned
 
 
@@ -143,6 +145,64 @@ async def populate_messages(
     }
     owned.secrets += [schedule_id, owned.params["execution_id"], "alice.member@alice.example"]
     owned.secrets += [execution, "alice.customer@alice.example"]
+
+
+async def populate_actions(
+    client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA, container: Container
+) -> None:
+    """A custom action of A's (with a secret) and one call of it in the ledger."""
+    action = await client.post(
+        "/v1/custom-actions",
+        headers=alice.headers(),
+        json={
+            "name": "alice_action",
+            "url": "https://hooks.alice.example/notify",
+            "method": "POST",
+            "headers": {"X-Alice": "alice-header-value"},
+            "authentication": {"type": "bearer", "token": "alice-bearer-token"},
+            "body": '{"alice": "{{context.aliceField}}"}',
+        },
+    )
+    assert action.status_code == 201, action.text
+    sandbox = (await client.get("/v1/sandboxes/prod", headers=alice.headers())).json()["id"]
+    call_id = f"alice-call-{secrets.token_hex(4)}"
+    now = datetime.now(UTC)
+    async with container.unit_of_work() as uow:
+        await insert_queued(
+            uow.session,
+            [
+                {
+                    "id": call_id,
+                    "org_id": alice.org_id,
+                    "sandbox_id": sandbox,
+                    "action_id": action.json()["id"],
+                    "action_name": "alice_action",
+                    "status": "queued",
+                    "attempts": 0,
+                    "response_status": None,
+                    "response": "alice-call-response",
+                    "latency_ms": None,
+                    "throttle_config_uid": None,
+                    "accepted_at": now,
+                    "updated_at": now,
+                    "sent_at": None,
+                    "request_id": "alice-call-request",
+                }
+            ],
+        )
+        await uow.commit()
+    owned.params |= {"action_id": action.json()["id"], "call_id": call_id}
+    owned.secrets += [
+        action.json()["id"],
+        "alice_action",
+        "hooks.alice.example",
+        "alice-header-value",
+        "alice-bearer-token",
+        "aliceField",
+        call_id,
+        "alice-call-response",
+        "alice-call-request",
+    ]
 
 
 async def populate_campaigns(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
@@ -247,6 +307,8 @@ async def test_no_route_crosses_organizations(
     assert schedule.json()["scheduleStatus"] == "Scheduled"
     campaign = await client.get(fill("/v1/campaigns/{campaign_id}", owned.params), headers=alice.headers())
     assert campaign.json()["status"] == "Live"
+    action = await client.get(fill("/v1/custom-actions/{action_id}", owned.params), headers=alice.headers())
+    assert action.json()["version"] == 1
     throttling = await client.get(
         fill("/authoring/throttlingConfigs/{uid}", owned.params), headers=alice.headers()
     )

@@ -1,5 +1,6 @@
 """Every ORM table, imported here so that metadata and Alembic see them all."""
 
+from clarion.models.actions import ActionCall, CustomAction
 from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
 from clarion.models.jobs import JobLedgerEntry
 from clarion.models.messages import Execution, Message
@@ -9,9 +10,11 @@ from clarion.models.throttling import EndpointConfig, RuleRevision, ThrottlingCo
 
 __all__ = [
     "AccessToken",
+    "ActionCall",
     "ApiCredential",
     "Campaign",
     "ChannelConfiguration",
+    "CustomAction",
     "EndpointConfig",
     "Execution",
     "IpPool",

@@ -1,6 +1,7 @@
 """Personalization templates: AJO's Handlebars-style syntax, parsed by us and compiled once to Python.
 
-``compile_template(source, autoescape=True).render({"context": ..., "profile": ...})``.
+``compile_template(source, autoescape=True).render({"context": ..., "profile": ...})``; with
+``escape="json"`` the output of ``{{…}}`` is escaped for the inside of a JSON string instead of HTML.
 
 The language:
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from clarion.templating import runtime
 from clarion.templating.errors import TemplateSyntaxError
@@ -35,10 +35,14 @@ from clarion.templating.nodes import (
 from clarion.templating.parser import parse
 
 RenderFunction = Callable[[Mapping[str, Any]], str]
+Escape = Literal["html", "json"]
+"""What ``autoescape`` escapes for: HTML text, or the inside of a JSON string (custom action bodies)."""
+_ESCAPE_FUNCTIONS: dict[Escape, str] = {"html": "_e", "json": "_j"}
 
 _COMPARE_NAMES = {"=": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 _NAMESPACE: dict[str, Any] = {
     "_e": runtime.escape,
+    "_j": runtime.json_escape,
     "_t": runtime.to_text,
     "_get": runtime.lookup,
     "_first": runtime.lookup_first,
@@ -76,10 +80,13 @@ class Template:
         return self._render(variables)
 
 
-def compile_template(source: str, *, autoescape: bool) -> Template:
-    """Parse and compile ``source``; raise TemplateSyntaxError if it does not parse."""
+def compile_template(source: str, *, autoescape: bool, escape: Escape = "html") -> Template:
+    """Parse and compile ``source``; raise TemplateSyntaxError if it does not parse.
+
+    With ``autoescape``, ``{{…}}`` output is escaped for ``escape`` (``{{{…}}}`` never is).
+    """
     parsed = parse(source)
-    python_source = _Generator(autoescape=autoescape).function(parsed.body)
+    python_source = _Generator(autoescape=autoescape, escape=escape).function(parsed.body)
     try:
         code = compile(python_source, "<clarion-template>", "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:  # limits of Python's own compiler
@@ -115,8 +122,8 @@ def _keys(keys: tuple[str, ...]) -> str:
 class _Generator:
     """Emits the body of ``def render(_s0)`` line by line."""
 
-    def __init__(self, *, autoescape: bool) -> None:
-        self.text_fn = "_e" if autoescape else "_t"
+    def __init__(self, *, autoescape: bool, escape: Escape) -> None:
+        self.text_fn = _ESCAPE_FUNCTIONS[escape] if autoescape else "_t"
         self.lines: list[str] = []
         self.depth = 1
         self.temps = 0

@@ -62,6 +62,15 @@ def escape(value: Any) -> str:
     return text
 
 
+def json_escape(value: Any) -> str:
+    """``to_text`` then escape for the inside of a JSON string: quotes, backslashes, control characters."""
+    cls = value.__class__
+    if cls is int or cls is float:
+        return str(value)  # nothing to escape
+    text: str = value if cls is str else to_text(value)
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
 def lookup(value: Any, keys: tuple[str, ...]) -> Any:
     """Follow ``keys`` from ``value``; a digit key also indexes a list. None when anything is missing."""
     for key in keys:

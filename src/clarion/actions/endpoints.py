@@ -1,0 +1,88 @@
+"""HTTP endpoints of the actions domain: /v1 custom actions and the action-call ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from clarion.actions import service
+from clarion.actions.schemas import ActionCallRead, CallStatus, CustomActionRead, CustomActionWrite
+from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.gateway import PrincipalDep
+from clarion.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/v1", tags=["custom actions"])
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+@router.post("/custom-actions", status_code=201, response_model=CustomActionRead)
+async def create_custom_action(
+    body: CustomActionWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+) -> CustomActionRead:
+    """Create a custom action in the sandbox."""
+    action = await service.create_action(uow, principal, body, container.secrets)
+    return CustomActionRead.model_validate(service.action_view(action))
+
+
+@router.get("/custom-actions", response_model=Page[CustomActionRead])
+async def list_custom_actions(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> Page[CustomActionRead]:
+    """The sandbox's custom actions, by name."""
+    rows, total = await service.list_actions(uow, principal, limit=page.limit, offset=page.offset)
+    items = [CustomActionRead.model_validate(service.action_view(row)) for row in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/custom-actions/{action_id}", response_model=CustomActionRead)
+async def read_custom_action(action_id: str, principal: PrincipalDep, uow: UoWDep) -> CustomActionRead:
+    """One custom action (never its secrets)."""
+    action = await service.get_action(uow, principal, action_id)
+    return CustomActionRead.model_validate(service.action_view(action))
+
+
+@router.put("/custom-actions/{action_id}", response_model=CustomActionRead)
+async def replace_custom_action(
+    action_id: str, body: CustomActionWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+) -> CustomActionRead:
+    """Replace a custom action (a new version); omitted secrets are kept."""
+    action = await service.replace_action(uow, principal, action_id, body, container.secrets)
+    return CustomActionRead.model_validate(service.action_view(action))
+
+
+@router.delete("/custom-actions/{action_id}", status_code=204)
+async def delete_custom_action(action_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    """Delete a custom action (its recorded calls stay in the ledger)."""
+    await service.delete_action(uow, principal, action_id)
+    return Response(status_code=204)
+
+
+@router.get("/action-calls", response_model=Page[ActionCallRead])
+async def list_action_calls(
+    principal: PrincipalDep,
+    uow: UoWDep,
+    page: PageDep,
+    action_id: Annotated[str | None, Query(alias="actionId")] = None,
+    status: CallStatus | None = None,
+    since: Annotated[datetime | None, Query(description="Accepted at or after (ISO-8601 with zone)")] = None,
+    until: Annotated[datetime | None, Query(description="Accepted before (ISO-8601 with zone)")] = None,
+) -> Page[ActionCallRead]:
+    """The action-call ledger, newest first."""
+    rows, total = await service.list_calls(
+        uow,
+        principal,
+        action_id=action_id,
+        status=status,
+        since=since,
+        until=until,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [ActionCallRead.model_validate(row) for row in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/action-calls/{call_id}", response_model=ActionCallRead)
+async def read_action_call(call_id: str, principal: PrincipalDep, uow: UoWDep) -> ActionCallRead:
+    """One call of the ledger."""
+    return ActionCallRead.model_validate(await service.get_call(uow, principal, call_id))
