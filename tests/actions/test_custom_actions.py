@@ -264,6 +264,8 @@ async def test_body_rules(api: Api) -> None:
     assert report(response)["rule"] == "json"
     assert (report(response)["line"], report(response)["column"]) == (2, 7)
     await expect_400(api, "body", body="")
+    message = await expect_400(api, "body", body='{"n": NaN}')
+    assert message == "body: not valid JSON: NaN is not a JSON value at line 1, column 7"
 
 
 async def test_templated_bodies_are_checked_when_called(api: Api) -> None:

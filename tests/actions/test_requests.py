@@ -102,6 +102,13 @@ async def test_a_render_that_is_not_json_is_a_value_error(api: Api, container: C
         spec.build_request({})
 
 
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_and_infinity_are_not_json(api: Api, container: Container, value: str) -> None:
+    spec = await load(api, container, await create_action(api, body='{"n": {{{context.n}}}}'))
+    with pytest.raises(ValueError, match=f"{value} is not a JSON value"):
+        spec.build_request({"n": value})
+
+
 async def test_get_has_no_content(api: Api, container: Container) -> None:
     request = await build(api, container, {"x": 1}, method="GET", body=None)
     assert request.method == "GET"

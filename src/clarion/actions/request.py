@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from clarion.actions.validation import compile_body
+from clarion.actions.validation import check_json, compile_body
 from clarion.kit.secretbox import SecretBox
 from clarion.models.actions import CustomAction
 from clarion.templating import Template
@@ -96,7 +96,7 @@ class ActionSpec:
             return None
         text = self.body.render({"context": context})
         try:
-            json.loads(text)
+            check_json(text)
         except json.JSONDecodeError as error:
             raise ValueError(
                 f"custom action {self.name!r}: the rendered body is not valid JSON: {error.msg} at line "

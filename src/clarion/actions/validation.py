@@ -16,6 +16,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from clarion.actions.errors import InvalidAction
@@ -166,12 +167,21 @@ def check_body(body: str | None, *, method: str) -> None:
 
 def _check_static_json(template: Template) -> None:
     try:
-        json.loads(template.render({}))
+        check_json(template.render({}))
     except json.JSONDecodeError as error:
         raise InvalidAction(
             f"body: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
             context={"field": "body", "rule": "json", "line": error.lineno, "column": error.colno},
         ) from None
+
+
+def check_json(text: str) -> None:
+    """Raise ``json.JSONDecodeError`` unless ``text`` is strict JSON (Python also takes NaN and Infinity)."""
+
+    def refuse(name: str) -> Any:
+        raise json.JSONDecodeError(f"{name} is not a JSON value", text, max(text.find(name), 0))
+
+    json.loads(text, parse_constant=refuse)
 
 
 @functools.lru_cache(maxsize=1024)
