@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from urllib.parse import urlsplit
 
@@ -223,8 +224,14 @@ def _reference(pattern: str, url: str) -> bool:
 
 
 def _glob(pattern: str, text: str) -> bool:
-    if not pattern:
-        return not text
-    if pattern[0] == "*":
-        return any(_glob(pattern[1:], text[index:]) for index in range(len(text) + 1))
-    return bool(text) and text[0] == pattern[0] and _glob(pattern[1:], text[1:])
+    """``*`` matches any run of characters; memoised over (pattern, text) positions."""
+
+    @functools.cache
+    def match(p: int, t: int) -> bool:
+        if p == len(pattern):
+            return t == len(text)
+        if pattern[p] == "*":
+            return match(p + 1, t) or (t < len(text) and match(p, t + 1))
+        return t < len(text) and text[t] == pattern[p] and match(p + 1, t + 1)
+
+    return match(0, 0)
