@@ -24,6 +24,7 @@ from clarion.ops import endpoints as ops_endpoints
 from clarion.ops.logging import configure_logging
 from clarion.ops.metrics import Metrics
 from clarion.ops.tuning import tune_garbage_collector
+from clarion.outbound import endpoints as outbound_endpoints
 from clarion.runtime import BackgroundServices
 from clarion.tenancy import endpoints as tenancy_endpoints
 from clarion.throttling import endpoints as throttling_endpoints
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(campaign_endpoints.read_router)
     app.include_router(delivery_endpoints.router)
     app.include_router(execution_endpoints.router)
+    app.include_router(outbound_endpoints.router)
     app.include_router(action_endpoints.router)
     for prefix in throttling_endpoints.PREFIXES:
         app.include_router(throttling_endpoints.router, prefix=prefix)
@@ -82,7 +84,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         )
         paths, components = execution_endpoints.openapi_paths()
         schema["paths"].update(paths)
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(components)
+        schemas.update(outbound_endpoints.openapi_components())
         app.openapi_schema = schema
     return app.openapi_schema
 

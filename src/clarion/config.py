@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="How long a verified token stays cached"
     )
 
+    custom_action_any_port: bool = Field(
+        default=False,
+        description="Let custom actions call any port (Adobe allows only 80/443; local services, tests)",
+    )
+
     smtp_capture: bool | None = Field(
         default=None, description="Run the bundled SMTP capture; default: embedded"
     )

@@ -16,6 +16,8 @@ from clarion.db.uow import UnitOfWork
 from clarion.executions.intake import Intake
 from clarion.kit.secretbox import SecretBox, load_or_create_key
 from clarion.limiter.port import Limiter
+from clarion.outbound.intake import CallIntake
+from clarion.outbound.rules import RuleBook
 from clarion.queue.port import JobQueue
 
 
@@ -32,6 +34,8 @@ class Container:
     secrets: SecretBox
     intake: Intake
     http: httpx.AsyncClient
+    rules: RuleBook
+    calls: CallIntake
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -53,7 +57,9 @@ class Container:
             follow_redirects=False,
         )
         box = SecretBox(secret_key(settings))
-        return cls(settings, engine, sessions, queue, limiter, gateway, box, intake, http)
+        rules = RuleBook(unit_of_work, limiter)
+        calls = CallIntake(unit_of_work, queue, rules, box)
+        return cls(settings, engine, sessions, queue, limiter, gateway, box, intake, http, rules, calls)
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this process's database and queue."""
@@ -71,6 +77,7 @@ class Container:
     async def close(self) -> None:
         """Flush and release everything."""
         await self.intake.drain()
+        await self.calls.drain()
         await self.http.aclose()
         await self.queue.close()
         await self.limiter.close()

@@ -1,4 +1,5 @@
-"""Background services of a process: the queue worker and, when embedded, the SMTP capture server.
+"""Background services of a process: the queue worker, the throttle dispatcher and, when embedded, the
+SMTP capture server.
 
 With several API processes (``serve --workers N``) every process runs a worker (the queue hands each job
 to one of them), but only the process holding ``$CLARION_HOME/capture.lock`` runs the SMTP capture server.
@@ -16,6 +17,7 @@ from clarion.container import Container
 from clarion.devsmtp.outbox import Outbox
 from clarion.devsmtp.server import CaptureServer
 from clarion.ops.metrics import Metrics
+from clarion.outbound.dispatcher import Dispatcher
 from clarion.queue.worker import Worker
 from clarion.tasks import QUEUES, Tasks
 
@@ -40,6 +42,8 @@ class BackgroundServices:
         self._worker: Worker | None = None
         self._tasks: Tasks | None = None
         self._worker_task: asyncio.Task[None] | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._dispatcher_task: asyncio.Task[None] | None = None
         self._capture: CaptureServer | None = None
         self._lock: IO[str] | None = None
 
@@ -58,6 +62,16 @@ class BackgroundServices:
                 on_outcome=self.metrics.record_job,
             )
             self._worker_task = asyncio.create_task(self._worker.run(), name="clarion-worker")
+            self._dispatcher = Dispatcher(
+                self.container.queue,
+                self.container.limiter,
+                self.container.rules,
+                self._tasks.call_sender,
+                self._tasks.call_ledger,
+                metrics=self.metrics,
+            )
+            self.container.calls.on_queued = self._dispatcher.wake
+            self._dispatcher_task = asyncio.create_task(self._dispatcher.run(), name="clarion-throttle")
         if self.capture_smtp and self._take_capture_lock():
             self._capture = CaptureServer(
                 Outbox(settings.outbox_path), host=settings.smtp_capture_host, port=settings.smtp_capture_port
@@ -67,6 +81,9 @@ class BackgroundServices:
 
     async def stop(self) -> None:
         """Stop gracefully: in-flight jobs finish and are acknowledged."""
+        if self._dispatcher is not None and self._dispatcher_task is not None:
+            self._dispatcher.stop()
+            await self._dispatcher_task
         if self._worker is not None and self._worker_task is not None:
             self._worker.stop()
             await self._worker_task

@@ -7,10 +7,13 @@ from clarion.delivery.bundle import BundleCache
 from clarion.delivery.service import QUEUE as DELIVERY_QUEUE
 from clarion.delivery.service import SEND_TASK, WEBHOOK_TASK, Delivery
 from clarion.executions import audience
+from clarion.outbound.sender import CallSender
+from clarion.outbound.service import CALL_TASK, CallLedger, Calls
+from clarion.outbound.service import DIRECT_QUEUE as OUTBOUND_QUEUE
 from clarion.queue.port import Job
 from clarion.queue.worker import TaskRegistry
 
-QUEUES: tuple[str, ...] = (DELIVERY_QUEUE, "default")
+QUEUES: tuple[str, ...] = (DELIVERY_QUEUE, OUTBOUND_QUEUE, "default")
 """Queue names a worker consumes."""
 
 
@@ -27,7 +30,12 @@ class Tasks:
             validity_seconds=container.settings.message_validity_seconds,
             backoff_base=container.settings.retry_base_seconds,
         )
+        self.call_sender = CallSender(
+            container.unit_of_work, container.http, container.rules, container.secrets
+        )
+        self.call_ledger = CallLedger(container.unit_of_work, container.queue)
         self.registry = TaskRegistry()
+        self.registry.register(CALL_TASK, Calls(self.call_sender, self.call_ledger).handle)
         self.registry.register(SEND_TASK, self.delivery.send)
         self.registry.register(WEBHOOK_TASK, self.delivery.webhook)
         self._container = container
@@ -40,3 +48,4 @@ class Tasks:
     async def close(self) -> None:
         """Flush ledger writes and close SMTP connections."""
         await self.delivery.close()
+        await self.call_ledger.drain()

@@ -22,7 +22,9 @@ async def create_custom_action(
     body: CustomActionWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> CustomActionRead:
     """Create a custom action in the sandbox."""
-    action = await service.create_action(uow, principal, body, container.secrets)
+    action = await service.create_action(
+        uow, principal, body, container.secrets, any_port=container.settings.custom_action_any_port
+    )
     return CustomActionRead.model_validate(service.action_view(action))
 
 
@@ -46,7 +48,14 @@ async def replace_custom_action(
     action_id: str, body: CustomActionWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> CustomActionRead:
     """Replace a custom action (a new version); omitted secrets are kept."""
-    action = await service.replace_action(uow, principal, action_id, body, container.secrets)
+    action = await service.replace_action(
+        uow,
+        principal,
+        action_id,
+        body,
+        container.secrets,
+        any_port=container.settings.custom_action_any_port,
+    )
     return CustomActionRead.model_validate(service.action_view(action))
 
 

@@ -35,14 +35,14 @@ RESPONSE_LIMIT = 500
 
 
 async def create_action(
-    uow: UnitOfWork, principal: Principal, body: CustomActionWrite, box: SecretBox
+    uow: UnitOfWork, principal: Principal, body: CustomActionWrite, box: SecretBox, *, any_port: bool = False
 ) -> CustomAction:
     """Create a custom action in the caller's sandbox."""
     repo = _actions(uow, principal)
     if await repo.by_name(body.name) is not None:
         raise ActionNameTaken(f"name: a custom action named {body.name!r} already exists")
     action = CustomAction(org_id=principal.org_id, sandbox_id=principal.sandbox_id)
-    _apply(action, body, box)
+    _apply(action, body, box, any_port=any_port)
     repo.add(action)
     await uow.commit()
     return action
@@ -66,13 +66,19 @@ async def list_actions(
 
 
 async def replace_action(
-    uow: UnitOfWork, principal: Principal, action_id: str, body: CustomActionWrite, box: SecretBox
+    uow: UnitOfWork,
+    principal: Principal,
+    action_id: str,
+    body: CustomActionWrite,
+    box: SecretBox,
+    *,
+    any_port: bool = False,
 ) -> CustomAction:
     """Replace an action (a new version); omitted secrets keep their stored value."""
     action = await get_action(uow, principal, action_id)
     if body.name != action.name and await _actions(uow, principal).by_name(body.name) is not None:
         raise ActionNameTaken(f"name: a custom action named {body.name!r} already exists")
-    _apply(action, body, box)
+    _apply(action, body, box, any_port=any_port)
     action.version += 1
     action.updated_at = utcnow()
     await uow.commit()
@@ -90,8 +96,8 @@ def _actions(uow: UnitOfWork, principal: Principal) -> CustomActionRepository:
     return CustomActionRepository(uow.session, principal.org_id, principal.sandbox_id)
 
 
-def _apply(action: CustomAction, body: CustomActionWrite, box: SecretBox) -> None:
-    validation.check_url(body.url)
+def _apply(action: CustomAction, body: CustomActionWrite, box: SecretBox, *, any_port: bool) -> None:
+    validation.check_url(body.url, any_port=any_port)
     headers = validation.check_headers(body.headers, method=body.method)
     validation.check_authentication(body.authentication, body.headers)
     validation.check_body(body.body, method=body.method)

@@ -52,8 +52,9 @@ def invalid(field: str, rule: str, message: str) -> InvalidAction:
     return InvalidAction(f"{field}: {message}", context={"field": field, "rule": rule})
 
 
-def check_url(url: str) -> None:
-    """An absolute http(s) URL on its scheme's default port, without credentials or fragment."""
+def check_url(url: str, *, any_port: bool = False) -> None:
+    """An absolute http(s) URL on its scheme's default port (any port when the operator allows it),
+    without credentials or fragment."""
     if any(character.isspace() or not character.isprintable() for character in url):
         raise invalid("url", "characters", "must not contain spaces or control characters")
     parts = urlsplit(url)
@@ -64,16 +65,16 @@ def check_url(url: str) -> None:
         raise invalid("url", "no_userinfo", "must not contain credentials (use authentication)")
     if parts.fragment or url.endswith("#"):
         raise invalid("url", "no_fragment", "must not contain a fragment (#…); it is never sent")
-    _check_port(parts, scheme)
+    _check_port(parts, scheme, any_port=any_port)
     _check_host(parts.hostname or "")
 
 
-def _check_port(parts: SplitResult, scheme: str) -> None:
+def _check_port(parts: SplitResult, scheme: str, *, any_port: bool) -> None:
     try:
         port = parts.port
     except ValueError:
         raise invalid("url", "port", "the port is not a number from 0 to 65535") from None
-    if port is not None and port != DEFAULT_PORTS[scheme]:
+    if port is not None and port != DEFAULT_PORTS[scheme] and not any_port:
         raise invalid(
             "url",
             "default_port_only",

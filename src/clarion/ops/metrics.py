@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -40,6 +40,19 @@ class Metrics:
             ["task", "outcome"],
             registry=self.registry,
         )
+        self.throttled_calls = Counter(
+            "clarion_throttled_calls",
+            "Calls of a throttling configuration, by final status (sent, failed, expired)",
+            ["config", "status"],
+            registry=self.registry,
+        )
+        self.throttle_wait = Gauge(
+            "clarion_throttle_oldest_queued_seconds",
+            "How long the oldest call taken last from the overflow queue had waited",
+            ["config"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queue_snapshot = QueueDepthCollector()
         self.registry.register(self.queue_snapshot)
@@ -54,6 +67,14 @@ class Metrics:
                 self._children[key] = children
         children[0].inc()
         children[1].observe(elapsed)
+
+    def record_throttled_call(self, config_uid: str, status: str) -> None:
+        """Count one call of a throttling configuration that reached a final status."""
+        self.throttled_calls.labels(config_uid, status).inc()
+
+    def record_throttle_wait(self, config_uid: str, seconds: float) -> None:
+        """The age of the oldest call just taken from a configuration's overflow queue."""
+        self.throttle_wait.labels(config_uid).set(seconds)
 
     def record_job(self, task: str, outcome: str) -> None:
         """Count one job outcome (ok, retry, dead, unknown_task)."""

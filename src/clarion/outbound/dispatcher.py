@@ -1,0 +1,226 @@
+"""The throttle runtime: each active throttling configuration's queued calls, sent at its rate, in order.
+
+Every worker process runs a ``Dispatcher``; each has one ``_Lane`` per active configuration. A lane step,
+under the configuration's cross-process mutex (``Limiter.exclusive``), takes the next calls from the
+overflow queue (oldest first) *and* reserves one slot per call from the shared GCRA limiter. Because both
+happen in one critical section, slot times follow queue order across all processes: calls start in the
+order they were accepted, whichever process sends them. Each process then fires its calls at their slot
+times and takes the next batch only when its last slot is less than ``horizon`` ahead, so no process
+hoards calls and a new rate (read every ``RULES_TTL``) governs every slot reserved after it.
+
+Crash safety comes from the queue: a taken call stays leased until its final ledger row is written and it
+is acknowledged; a process that dies returns its calls to the queue when the lease lapses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import structlog
+
+from clarion.limiter.port import Limiter, RateLimit
+from clarion.ops.metrics import Metrics
+from clarion.outbound.rules import RuleBook
+from clarion.outbound.sender import CallSender
+from clarion.outbound.service import CallLedger, expired_row, is_expired, slot_key, throttle_queue
+from clarion.queue.port import Job, JobQueue
+from clarion.throttling.service import ThrottleRule
+
+log = structlog.get_logger()
+
+BATCH_SECONDS = 0.02
+"""A lane step takes about this many seconds of calls (at 5,000/s: 100 calls)."""
+HORIZON = 0.25
+"""A process reserves slots at most this far ahead of now."""
+LOCK_TTL = 5.0
+LEASE_SECONDS = 120.0
+"""Longer than the horizon plus the longest call (30 s timeout, retries included) plus the ledger write."""
+_IDLE_FIRST, _IDLE_MAX = 0.01, 0.2
+_MAX_WAIT = 3600.0
+
+
+class Dispatcher:
+    """Runs one lane per active throttling configuration until ``stop()``."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        limiter: Limiter,
+        rules: RuleBook,
+        sender: CallSender,
+        ledger: CallLedger,
+        *,
+        refresh_seconds: float = 0.5,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._queue = queue
+        self._limiter = limiter
+        self._rules = rules
+        self._sender = sender
+        self._ledger = ledger
+        self._refresh = refresh_seconds
+        self.metrics = metrics
+        self._lanes: dict[str, _Lane] = {}
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Follow the active rules (start, retune, stop lanes) until ``stop()``; then finish what it took."""
+        try:
+            while not self._stopping.is_set():
+                await self._follow_rules()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._refresh)
+        finally:
+            await asyncio.gather(*(lane.stop() for lane in self._lanes.values()))
+            self._lanes.clear()
+
+    def stop(self) -> None:
+        """Stop taking calls; ``run`` returns once the calls already taken are sent and recorded."""
+        self._stopping.set()
+
+    def wake(self, config_uid: str) -> None:
+        """A call was just queued for ``config_uid`` in this process: look at once instead of polling."""
+        lane = self._lanes.get(config_uid)
+        if lane is not None:
+            lane.wake()
+
+    async def _follow_rules(self) -> None:
+        try:
+            active = {rule.config_uid: rule for rule in await self._rules.active()}
+        except Exception:  # a database hiccup must not stop the lanes already running
+            log.exception("throttle.rules_unavailable")
+            return
+        for uid, rule in active.items():
+            lane = self._lanes.get(uid)
+            if lane is None:
+                self._lanes[uid] = _Lane(self, rule)
+            else:
+                lane.rule = rule
+        for uid in [uid for uid in self._lanes if uid not in active]:
+            await self._lanes.pop(uid).stop()
+
+
+class _Lane:
+    """Takes, paces and fires the calls of one throttling configuration."""
+
+    def __init__(self, dispatcher: Dispatcher, rule: ThrottleRule) -> None:
+        self.rule = rule
+        self._d = dispatcher
+        self._queue_name = throttle_queue(rule.config_uid)
+        self._slot_key = slot_key(rule.config_uid)
+        self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._task = asyncio.create_task(self._run(), name=f"throttle-{rule.config_uid}")
+
+    def wake(self) -> None:
+        """Look for calls now."""
+        self._woken.set()
+
+    async def stop(self) -> None:
+        """Stop taking calls and wait for the ones taken."""
+        self._stopping.set()
+        self._woken.set()
+        await self._task
+        while self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
+
+    def limit(self) -> RateLimit:
+        """The configured rate, strictly spaced.
+
+        Burst 1: every reservation starts right behind the previous one. A tolerance would let each batch
+        start ``(burst - 1)`` slots early — one overlap per batch, i.e. a rate too high by
+        ``(burst - 1) / batch`` — and callers that sleep until their slot need none.
+        """
+        return RateLimit(rate=float(self.rule.max_throughput), burst=1)
+
+    async def _run(self) -> None:
+        idle = _IDLE_FIRST
+        while not self._stopping.is_set():
+            try:
+                taken = await self._take()
+            except Exception:
+                log.exception("throttle.take_failed", config=self.rule.config_uid)
+                taken = None
+            if not taken:
+                await self._idle(idle)
+                idle = min(idle * 2, _IDLE_MAX)
+                continue
+            idle = _IDLE_FIRST
+            first_slot, interval, jobs = taken
+            for index, job in enumerate(jobs):
+                self._spawn(self._send(job, at=first_slot + index * interval))
+            last_slot = first_slot + len(jobs) * interval
+            await self._sleep_until(last_slot - HORIZON)
+
+    async def _take(self) -> tuple[float, float, list[Job]] | None:
+        """Under the configuration's mutex: the next calls in queue order and one slot each."""
+        limit = self.limit()
+        batch = max(1, math.ceil(limit.rate * BATCH_SECONDS))
+        async with self._d._limiter.exclusive(self._slot_key, ttl=LOCK_TTL):
+            jobs = await self._d._queue.reserve(self._queue_name, limit=batch, lease_seconds=LEASE_SECONDS)
+            now = time.time()
+            live = [job for job in jobs if not is_expired(job.payload, now)]
+            if jobs and self._d.metrics is not None:
+                oldest = now - float(jobs[0].payload["acceptedAt"])
+                self._d.metrics.record_throttle_wait(self.rule.config_uid, oldest)
+            decision = None
+            if live:
+                decision = await self._d._limiter.reserve(
+                    self._slot_key, limit, cost=len(live), max_wait=_MAX_WAIT
+                )
+        expired = [job for job in jobs if job not in live]
+        for job in expired:
+            self._spawn(self._expire(job))
+        if decision is None:
+            return None if not jobs else (0.0, 0.0, [])
+        return asyncio.get_running_loop().time() + decision.wait, 1.0 / limit.rate, live
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send(self, job: Job, *, at: float) -> None:
+        delay = at - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        try:
+            row = await self._d._sender.send(job.payload, self._retry_slot)
+            await self._d._ledger.record(row, job)
+        except Exception:  # the lease lapses and another try follows; the ledger keeps it single
+            log.exception("throttle.send_failed", config=self.rule.config_uid, call=job.id)
+            return
+        self._count(row["status"])
+
+    async def _expire(self, job: Job) -> None:
+        await self._d._ledger.record(expired_row(job.payload), job)
+        self._count("expired")
+
+    def _count(self, outcome: str) -> None:
+        if self._d.metrics is not None:
+            self._d.metrics.record_throttled_call(self.rule.config_uid, outcome)
+
+    async def _retry_slot(self, left: float) -> bool:
+        """Each retry takes a slot too (contract §3.7); False when it would come after the deadline."""
+        decision = await self._d._limiter.reserve(self._slot_key, self.limit(), max_wait=left)
+        if not decision.allowed:
+            return False
+        await asyncio.sleep(decision.wait)
+        return True
+
+    async def _idle(self, seconds: float) -> None:
+        self._woken.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), seconds)
+
+    async def _sleep_until(self, when: float) -> None:
+        delay = when - asyncio.get_running_loop().time()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)

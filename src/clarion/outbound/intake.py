@@ -1,0 +1,105 @@
+"""Accepting events: each becomes a durable queued call (a job, plus a ``queued`` ledger row) before 202.
+
+The queue a call goes to is decided here, from the action's method and URL and the organization's deployed
+throttling rule (see ``service``). Enqueueing is group-committed like the execution intake: a burst of
+single-event requests shares one queue write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from clarion.actions import repository as calls_repository
+from clarion.actions.service import ActionSpec, find_action
+from clarion.db.uow import UnitOfWork
+from clarion.kit.batcher import GroupCommitter
+from clarion.kit.cache import RefreshingCache
+from clarion.kit.ids import new_reference
+from clarion.kit.secretbox import SecretBox
+from clarion.outbound.rules import RuleBook
+from clarion.outbound.schemas import AcceptedCall, Event
+from clarion.outbound.sender import ledger_row
+from clarion.outbound.service import CALL_TASK, DIRECT_QUEUE, throttle_queue
+from clarion.queue.port import JobQueue, JobSpec
+from clarion.tenancy.principal import Principal
+
+_ACTION_TTL = 1.0
+
+
+class CallIntake:
+    """Turns events into queued calls; one per process."""
+
+    def __init__(
+        self, unit_of_work: Callable[[], UnitOfWork], queue: JobQueue, rules: RuleBook, box: SecretBox
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._box = box
+        self._queue = queue
+        self._rules = rules
+        self._actions: RefreshingCache[tuple[str, str, str], ActionSpec] = RefreshingCache()
+        self._enqueue: GroupCommitter[JobSpec, str] = GroupCommitter(self._write_jobs, max_delay=0)
+        self._ledger: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_rows, max_delay=0)
+        self.on_queued: Callable[[str], None] = lambda config_uid: None
+        """Called with a throttling configuration's uid when a call was queued for it (wakes a lane)."""
+
+    async def accept(
+        self, principal: Principal, events: Sequence[Event], request_id: str | None
+    ) -> list[AcceptedCall]:
+        """Queue one call per event, durably; an unknown action refuses the whole request (404)."""
+        specs = [await self.action(principal, event.action) for event in events]
+        accepted_at = time.time()
+        jobs: list[JobSpec] = []
+        answers: list[AcceptedCall] = []
+        for event, spec in zip(events, specs, strict=True):
+            rule = await self._rules.throttle_for(principal.org_id, spec.method, spec.url)
+            call = new_reference()
+            payload = {
+                "call": call,
+                "org": principal.org_id,
+                "sandbox": principal.sandbox_id,
+                "action": spec.id,
+                "actionName": spec.name,
+                "context": event.context,
+                "acceptedAt": accepted_at,
+                "requestId": request_id,
+                "throttle": rule.config_uid if rule else None,
+            }
+            queue = throttle_queue(rule.config_uid) if rule else DIRECT_QUEUE
+            jobs.append(JobSpec(CALL_TASK, payload, queue=queue, job_id=call))
+            answers.append(AcceptedCall(call, spec.id, spec.name, "queued", rule is not None))
+        await self._store(jobs)
+        return answers
+
+    async def action(self, principal: Principal, name_or_id: str) -> ActionSpec:
+        """The action (by name or id) as of at most a second ago; 404 when there is none."""
+
+        async def load() -> tuple[ActionSpec, float]:
+            async with self._unit_of_work() as uow:
+                return await find_action(uow, principal, name_or_id, box=self._box), _ACTION_TTL
+
+        return await self._actions.get((principal.org_id, principal.sandbox_id, name_or_id), load)
+
+    async def _store(self, jobs: list[JobSpec]) -> None:
+        # The job first: once it is stored the call will be sent. The ``queued`` row is insert-or-ignore,
+        # so it never overwrites the final row of a sender that was quicker than this write.
+        await asyncio.gather(*(self._enqueue.submit(job) for job in jobs))
+        await asyncio.gather(*(self._ledger.submit(ledger_row(job.payload, "queued")) for job in jobs))
+        for config_uid in {job.payload["throttle"] for job in jobs if job.payload["throttle"]}:
+            self.on_queued(config_uid)
+
+    async def _write_jobs(self, jobs: Sequence[JobSpec]) -> list[str]:
+        return await self._queue.enqueue(jobs)
+
+    async def _write_rows(self, rows: Sequence[dict[str, Any]]) -> list[None]:
+        async with self._unit_of_work() as uow:
+            await calls_repository.insert_queued(uow.session, rows)
+            await uow.commit()
+        return [None] * len(rows)
+
+    async def drain(self) -> None:
+        """Wait for pending writes (shutdown)."""
+        await self._enqueue.drain()
+        await self._ledger.drain()

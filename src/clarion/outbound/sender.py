@@ -1,0 +1,142 @@
+"""One custom-action call: build the request, send it with retries inside its timeout, return its ledger row.
+
+Retry rule (contract §3.7): up to 3 retries within the call's timeout, for any failure except 401, 403 and
+404; every retry takes a slot of the configuration that paces the call (``RetrySlot``), like the first try.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from clarion.actions.service import ActionSpec, OutboundRequest, load_action
+from clarion.db.uow import UnitOfWork
+from clarion.kit.cache import RefreshingCache
+from clarion.kit.clock import utcnow
+from clarion.kit.secretbox import SecretBox
+from clarion.outbound.rules import RuleBook
+
+MAX_RETRIES = 3
+NOT_RETRIED = frozenset({401, 403, 404})
+_RESPONSE_CHARS = 500
+_ACTION_TTL = 1.0
+
+RetrySlot = Callable[[float], Awaitable[bool]]
+"""Waits for the slot of a retry (given the seconds left); False when none comes in time."""
+
+
+class CallSender:
+    """Sends calls of custom actions with the process's shared ``httpx`` client."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        http: httpx.AsyncClient,
+        rules: RuleBook,
+        box: SecretBox,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._box = box
+        self._http = http
+        self._rules = rules
+        self._actions: RefreshingCache[tuple[str, str, str], ActionSpec | None] = RefreshingCache()
+
+    async def send(self, payload: dict[str, Any], throttle_slot: RetrySlot | None = None) -> dict[str, Any]:
+        """Send the call described by a queued ``payload``; its final ledger row (sent or failed).
+
+        ``throttle_slot`` paces retries of a throttled call; a capping configuration that matches the
+        request refuses (not delays) any try over its limit.
+        """
+        action = await self.action(payload["org"], payload["sandbox"], payload["action"])
+        if action is None:
+            return ledger_row(payload, "failed", response="the custom action was deleted")
+        try:
+            request = action.build_request(payload.get("context") or {})
+        except ValueError as error:
+            return ledger_row(payload, "failed", response=f"request not built: {error}")
+        gate = await self._rules.capping_gate(payload["org"], payload["sandbox"], request.method, request.url)
+        if not await gate.take():
+            return ledger_row(payload, "failed", response=gate.refusal)
+
+        async def retry_slot(left: float) -> bool:
+            if throttle_slot is not None and not await throttle_slot(left):
+                return False
+            return await gate.take()
+
+        async with gate.connection():
+            return await self._attempts(payload, request, retry_slot)
+
+    async def action(self, org_id: str, sandbox_id: str, action_id: str) -> ActionSpec | None:
+        """The action as of at most a second ago (None: deleted)."""
+
+        async def load() -> tuple[ActionSpec | None, float]:
+            async with self._unit_of_work() as uow:
+                return await load_action(uow, org_id, sandbox_id, action_id, box=self._box), _ACTION_TTL
+
+        return await self._actions.get((org_id, sandbox_id, action_id), load)
+
+    async def _attempts(
+        self, payload: dict[str, Any], request: OutboundRequest, retry_slot: RetrySlot
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + request.timeout
+        attempts = 0
+        while True:
+            attempts += 1
+            started = time.monotonic()
+            status, response = await self._try(request, seconds_left=deadline - started)
+            latency_ms = (time.monotonic() - started) * 1000
+            if status is not None and status < 400:
+                return ledger_row(payload, "sent", attempts, status, response, latency_ms)
+            left = deadline - time.monotonic()
+            give_up = status in NOT_RETRIED or attempts > MAX_RETRIES or left <= 0
+            if give_up or not await retry_slot(left):
+                return ledger_row(payload, "failed", attempts, status, response, latency_ms)
+
+    async def _try(self, request: OutboundRequest, *, seconds_left: float) -> tuple[int | None, str]:
+        """One HTTP exchange: (status, start of the answer), or (None, why it failed)."""
+        try:
+            answer = await self._http.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.content,
+                timeout=max(seconds_left, 0.001),
+            )
+        except httpx.TimeoutException:
+            return None, f"timeout after {request.timeout:g} s"
+        except httpx.HTTPError as error:
+            return None, f"{type(error).__name__}: {error}"[:_RESPONSE_CHARS]
+        return answer.status_code, answer.text[:_RESPONSE_CHARS]
+
+
+def ledger_row(
+    payload: dict[str, Any],
+    status: str,
+    attempts: int = 0,
+    response_status: int | None = None,
+    response: str | None = None,
+    latency_ms: float | None = None,
+) -> dict[str, Any]:
+    """The ``action_calls`` row of a call in ``status``."""
+    now = utcnow()
+    return {
+        "id": payload["call"],
+        "org_id": payload["org"],
+        "sandbox_id": payload["sandbox"],
+        "action_id": payload["action"],
+        "action_name": payload["actionName"],
+        "status": status,
+        "attempts": attempts,
+        "response_status": response_status,
+        "response": response or "",
+        "latency_ms": latency_ms,
+        "throttle_config_uid": payload.get("throttle"),
+        "accepted_at": datetime.fromtimestamp(payload["acceptedAt"], UTC),
+        "updated_at": now,
+        "sent_at": now if status == "sent" else None,
+        "request_id": payload.get("requestId"),
+    }
