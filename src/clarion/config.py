@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         description="Let custom actions call any port (Adobe allows only 80/443; local services, tests)",
     )
 
+    serve_worker: bool = Field(
+        default=True,
+        description="`clarion serve` also runs a queue worker and the throttle dispatcher in each API "
+        "process (off: API only, with separate `clarion worker` processes)",
+    )
+
     smtp_capture: bool | None = Field(
         default=None, description="Run the bundled SMTP capture; default: embedded"
     )
@@ -60,6 +66,13 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=128, ge=1, le=1024, description="Jobs a worker handles at once")
     worker_lanes: int = Field(default=4, ge=1, le=64, description="Batches a worker has in flight at once")
     http_timeout_seconds: float = Field(default=30.0, gt=0, le=120, description="Outbound HTTP call limit")
+    http_throttle_max_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=60,
+        description="Longest an SMS, push or webhook call waits for its throttling slot; "
+        "a later one is retried through the queue",
+    )
     queue_lease_seconds: float = Field(default=60.0, gt=0)
     queue_max_attempts: int = Field(default=8, ge=1)
 

@@ -18,6 +18,7 @@ from clarion.kit.secretbox import SecretBox, load_or_create_key
 from clarion.limiter.port import Limiter
 from clarion.outbound.intake import CallIntake
 from clarion.outbound.rules import RuleBook
+from clarion.outbound.transport import ThrottledTransport
 from clarion.queue.port import JobQueue
 
 
@@ -51,13 +52,20 @@ class Container:
 
         gateway = Gateway(unit_of_work, cache_seconds=settings.auth_cache_seconds)
         intake = Intake(unit_of_work, queue, limiter)
+        rules = RuleBook(unit_of_work, limiter)
         http = httpx.AsyncClient(
+            transport=ThrottledTransport(
+                httpx.AsyncHTTPTransport(
+                    limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
+                ),
+                rules,
+                limiter,
+                max_wait=settings.http_throttle_max_wait_seconds,
+            ),
             timeout=httpx.Timeout(settings.http_timeout_seconds),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
             follow_redirects=False,
         )
         box = SecretBox(secret_key(settings))
-        rules = RuleBook(unit_of_work, limiter)
         calls = CallIntake(unit_of_work, queue, rules, box)
         return cls(settings, engine, sessions, queue, limiter, gateway, box, intake, http, rules, calls)
 

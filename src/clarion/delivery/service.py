@@ -25,6 +25,7 @@ from clarion.delivery.channels.base import SendResult
 from clarion.delivery.channels.webhook import post_event
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.clock import iso_milli, utcnow
+from clarion.outbound.transport import calls_for
 from clarion.queue.port import Job, JobQueue, JobSpec, backoff_seconds
 
 log = structlog.get_logger()
@@ -66,7 +67,10 @@ class Delivery:
         bundle = await self._bundles.get(
             payload["org"], payload["sandbox"], payload["campaign"], payload["version"]
         )
-        results = await asyncio.gather(*(self._send_one(bundle, payload, recipient) for recipient in pending))
+        with calls_for(payload["org"]):  # the organization's throttling configuration paces SMS and push
+            results = await asyncio.gather(
+                *(self._send_one(bundle, payload, recipient) for recipient in pending)
+            )
         now = utcnow()
         rows = [
             self._row(payload, recipient, result, now)
@@ -75,9 +79,10 @@ class Delivery:
         await asyncio.gather(*(self._ledger.submit(row) for row in rows))
         await self._follow_up(payload, pending, rows)
         if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
-            await self._webhooks(
-                bundle.settings.webhook_url, [row for row in rows if row["status"] != "accepted"]
-            )
+            with calls_for(payload["org"]):
+                await self._webhooks(
+                    bundle.settings.webhook_url, [row for row in rows if row["status"] != "accepted"]
+                )
 
     async def _not_yet_final(self, job: Job, recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Recipients whose message is not final yet. A first delivery of a first attempt cannot have a
@@ -172,15 +177,15 @@ class Delivery:
             event = delivery_event(row)
             result = await post_event(self._http, url, event)
             if result.outcome == "retry":
-                await self._queue.enqueue(
-                    [JobSpec(WEBHOOK_TASK, {"url": url, "event": event}, queue=QUEUE, delay=30)]
-                )
+                retry = {"url": url, "event": event, "org": row["org_id"]}
+                await self._queue.enqueue([JobSpec(WEBHOOK_TASK, retry, queue=QUEUE, delay=30)])
             elif result.outcome == "failed":
                 log.warning("delivery.webhook_refused", url=url, response=result.response)
 
     async def webhook(self, job: Job) -> None:
         """Handle a ``delivery.webhook`` retry: raising lets the queue back off and try again."""
-        result = await post_event(self._http, job.payload["url"], job.payload["event"])
+        with calls_for(job.payload.get("org")):  # retries queued before the org was recorded: unpaced
+            result = await post_event(self._http, job.payload["url"], job.payload["event"])
         if result.outcome == "retry":
             raise RuntimeError(f"webhook not delivered: {result.response}")
 

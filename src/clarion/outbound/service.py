@@ -15,8 +15,10 @@ from typing import Any
 from clarion.actions import repository as calls_repository
 from clarion.db.uow import UnitOfWork
 from clarion.kit.batcher import GroupCommitter
+from clarion.limiter.port import RateLimit
 from clarion.outbound.sender import CallSender, ledger_row
 from clarion.queue.port import Job, JobQueue
+from clarion.throttling.service import ThrottleRule
 
 CALL_TASK = "outbound.call"
 DIRECT_QUEUE = "outbound"
@@ -33,6 +35,16 @@ def throttle_queue(config_uid: str) -> str:
 def slot_key(config_uid: str) -> str:
     """The limiter key whose slots pace a throttling configuration (shared by every process)."""
     return f"throttle:{config_uid}"
+
+
+def throttle_limit(rule: ThrottleRule) -> RateLimit:
+    """The rate of ``rule``'s slots (key ``slot_key``), strictly spaced: what every paced call reserves.
+
+    Burst 1: every reservation starts right behind the previous one. A tolerance would let each batch
+    start ``(burst - 1)`` slots early — one overlap per batch, i.e. a rate too high by
+    ``(burst - 1) / batch`` — and callers that sleep until their slot need none.
+    """
+    return RateLimit(rate=float(rule.max_throughput), burst=1)
 
 
 def is_expired(payload: dict[str, Any], now: float | None = None) -> bool:
