@@ -44,7 +44,9 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = Container.build(settings)
         app.state.container = container
-        services = BackgroundServices(container, metrics) if background else None
+        services = (
+            BackgroundServices(container, metrics, run_worker=settings.serve_worker) if background else None
+        )
         try:
             if services is not None:
                 await services.start()

@@ -30,9 +30,7 @@ class Tasks:
             validity_seconds=container.settings.message_validity_seconds,
             backoff_base=container.settings.retry_base_seconds,
         )
-        self.call_sender = CallSender(
-            container.unit_of_work, container.http, container.rules, container.secrets
-        )
+        self.call_sender = CallSender(container.unit_of_work, container.rules, container.secrets)
         self.call_ledger = CallLedger(container.unit_of_work, container.queue)
         self.registry = TaskRegistry()
         self.registry.register(CALL_TASK, Calls(self.call_sender, self.call_ledger).handle)
@@ -49,3 +47,4 @@ class Tasks:
         """Flush ledger writes and close SMTP connections."""
         await self.delivery.close()
         await self.call_ledger.drain()
+        await self.call_sender.close()

@@ -27,9 +27,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8080]")] = None,
     workers: Annotated[int, typer.Option(min=1, help="API processes (each also runs a queue worker)")] = 1,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run a queue worker in each API process [default: on; off = API only, run `clarion worker`]",
+        ),
+    ] = None,
 ) -> None:
     """Run the API with its embedded worker (and, on SQLite, the SMTP capture server) in this process."""
-    settings = load_settings(host=host, port=port)
+    settings = load_settings(host=host, port=port, serve_worker=worker)
     configure_logging(settings.log_format, settings.log_level)
     if settings.should_migrate:
         upgrade(settings.database_url)
@@ -52,6 +59,7 @@ def serve(
             "CLARION_HOST": settings.host,
             "CLARION_PORT": str(settings.port),
             "CLARION_AUTO_MIGRATE": "0",
+            "CLARION_SERVE_WORKER": "1" if settings.serve_worker else "0",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         }
     )

@@ -27,7 +27,14 @@ from clarion.limiter.port import Limiter, RateLimit
 from clarion.ops.metrics import Metrics
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.sender import CallSender
-from clarion.outbound.service import CallLedger, expired_row, is_expired, slot_key, throttle_queue
+from clarion.outbound.service import (
+    CallLedger,
+    expired_row,
+    is_expired,
+    slot_key,
+    throttle_limit,
+    throttle_queue,
+)
 from clarion.queue.port import Job, JobQueue
 from clarion.throttling.service import ThrottleRule
 
@@ -37,6 +44,8 @@ BATCH_SECONDS = 0.02
 """A lane step takes about this many seconds of calls (at 5,000/s: 100 calls)."""
 HORIZON = 0.25
 """A process reserves slots at most this far ahead of now."""
+PENDING_LIMIT = 256
+"""Calls a lane may hold (waiting for their slot or on the wire) before it takes more."""
 LOCK_TTL = 5.0
 LEASE_SECONDS = 120.0
 """Longer than the horizon plus the longest call (30 s timeout, retries included) plus the ledger write."""
@@ -116,6 +125,7 @@ class _Lane:
         self._stopping = asyncio.Event()
         self._woken = asyncio.Event()
         self._sends: set[asyncio.Task[None]] = set()
+        self._caught_up = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"throttle-{rule.config_uid}")
 
     def wake(self) -> None:
@@ -131,17 +141,13 @@ class _Lane:
             await asyncio.gather(*self._sends, return_exceptions=True)
 
     def limit(self) -> RateLimit:
-        """The configured rate, strictly spaced.
-
-        Burst 1: every reservation starts right behind the previous one. A tolerance would let each batch
-        start ``(burst - 1)`` slots early — one overlap per batch, i.e. a rate too high by
-        ``(burst - 1) / batch`` — and callers that sleep until their slot need none.
-        """
-        return RateLimit(rate=float(self.rule.max_throughput), burst=1)
+        """The configured rate, strictly spaced (shared with the throttling transport)."""
+        return throttle_limit(self.rule)
 
     async def _run(self) -> None:
         idle = _IDLE_FIRST
         while not self._stopping.is_set():
+            await self._backlog_below(PENDING_LIMIT)
             try:
                 taken = await self._take()
             except Exception:
@@ -184,7 +190,19 @@ class _Lane:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._sends.discard(task)
+        if len(self._sends) < PENDING_LIMIT:
+            self._caught_up.set()
+
+    async def _backlog_below(self, limit: int) -> None:
+        """Backpressure: a process whose sends fall behind their slots takes no more calls until they
+        drain, so its calls are not late and the other processes take the slots it cannot use."""
+        while len(self._sends) >= limit:
+            self._caught_up.clear()
+            await self._caught_up.wait()
 
     async def _send(self, job: Job, *, at: float) -> None:
         delay = at - asyncio.get_running_loop().time()

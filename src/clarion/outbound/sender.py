@@ -6,12 +6,13 @@ Retry rule (contract §3.7): up to 3 retries within the call's timeout, for any 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import aiohttp
 
 from clarion.actions.service import ActionSpec, OutboundRequest, load_action
 from clarion.db.uow import UnitOfWork
@@ -23,6 +24,8 @@ from clarion.outbound.rules import RuleBook
 MAX_RETRIES = 3
 NOT_RETRIED = frozenset({401, 403, 404})
 _RESPONSE_CHARS = 500
+IN_FLIGHT = 64
+"""Calls one process has on the wire at once (enough for 5,000/s at 25 ms, or 85/s at 750 ms each)."""
 _ACTION_TTL = 1.0
 
 RetrySlot = Callable[[float], Awaitable[bool]]
@@ -30,18 +33,20 @@ RetrySlot = Callable[[float], Awaitable[bool]]
 
 
 class CallSender:
-    """Sends calls of custom actions with the process's shared ``httpx`` client."""
+    """Sends calls of custom actions, at most ``IN_FLIGHT`` at once per process, with its own client.
 
-    def __init__(
-        self,
-        unit_of_work: Callable[[], UnitOfWork],
-        http: httpx.AsyncClient,
-        rules: RuleBook,
-        box: SecretBox,
-    ) -> None:
+    ``aiohttp`` rather than the shared ``httpx`` client: calls are this runtime's hot path (up to 5,000/s
+    per organization), and against the same local server ``httpx`` cost 1,771 CPU-µs per request where
+    ``aiohttp`` cost 82 (bench/README.md, "HTTP clients"). Its own client also means the
+    calls, which already hold their throttle slot, never take a second one in the shared transport.
+    Bounded by a semaphore so that slots coming due together wait here, not inside the connection pool.
+    """
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], rules: RuleBook, box: SecretBox) -> None:
         self._unit_of_work = unit_of_work
         self._box = box
-        self._http = http
+        self._session: aiohttp.ClientSession | None = None
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._rules = rules
         self._actions: RefreshingCache[tuple[str, str, str], ActionSpec | None] = RefreshingCache()
 
@@ -69,6 +74,11 @@ class CallSender:
 
         async with gate.connection():
             return await self._attempts(payload, request, retry_slot)
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        if self._session is not None:
+            await self._session.close()
 
     async def action(self, org_id: str, sandbox_id: str, action_id: str) -> ActionSpec | None:
         """The action as of at most a second ago (None: deleted)."""
@@ -98,19 +108,32 @@ class CallSender:
 
     async def _try(self, request: OutboundRequest, *, seconds_left: float) -> tuple[int | None, str]:
         """One HTTP exchange: (status, start of the answer), or (None, why it failed)."""
+        timeout = aiohttp.ClientTimeout(total=max(seconds_left, 0.001))
         try:
-            answer = await self._http.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                content=request.content,
-                timeout=max(seconds_left, 0.001),
-            )
-        except httpx.TimeoutException:
+            async with (
+                self._in_flight,
+                self._client().request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=request.content,
+                    timeout=timeout,
+                    allow_redirects=True,  # custom actions follow redirects (contract §3.7)
+                ) as answer,
+            ):
+                text = await answer.text(errors="replace")
+        except TimeoutError:
             return None, f"timeout after {request.timeout:g} s"
-        except httpx.HTTPError as error:
+        except (aiohttp.ClientError, OSError) as error:
             return None, f"{type(error).__name__}: {error}"[:_RESPONSE_CHARS]
-        return answer.status_code, answer.text[:_RESPONSE_CHARS]
+        return answer.status, text[:_RESPONSE_CHARS]
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use: an aiohttp session belongs to the event loop that is running then.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=IN_FLIGHT, limit_per_host=0)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
 
 
 def ledger_row(
