@@ -34,7 +34,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 _LOCK_FIRST_PAUSE = 0.0005
-_LOCK_MAX_PAUSE = 0.01
+_LOCK_MAX_PAUSE = 0.002
 
 # KEYS[1] = the key holding the TAT (integer µs on the Redis clock).
 # ARGV: 1 interval T in µs (may be fractional), 2 burst, 3 cost, 4 mode 'check' | 'reserve',

@@ -44,7 +44,7 @@ BATCH_SECONDS = 0.02
 """A lane step takes about this many seconds of calls (at 5,000/s: 100 calls)."""
 HORIZON = 0.25
 """A process reserves slots at most this far ahead of now."""
-PENDING_LIMIT = 256
+PENDING_LIMIT = 1024
 """Calls a lane may hold (waiting for their slot or on the wire) before it takes more."""
 LOCK_TTL = 5.0
 LEASE_SECONDS = 120.0
@@ -64,7 +64,7 @@ class Dispatcher:
         sender: CallSender,
         ledger: CallLedger,
         *,
-        refresh_seconds: float = 0.5,
+        refresh_seconds: float = 0.25,
         metrics: Metrics | None = None,
     ) -> None:
         self._queue = queue

@@ -1,7 +1,7 @@
 """Which throttling and capping rules apply to a call, read through short caches (no query per call).
 
 Rules are cached ``RULES_TTL`` seconds (served stale while one reload runs, see ``kit/cache.py``), so a
-deploy, an update of the rate or an undeploy reaches every process within about a second.
+deploy, an update of the rate or an undeploy reaches every process within half a second.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from clarion.throttling.service import (
     throttle_rules,
 )
 
-RULES_TTL = 0.5
+RULES_TTL = 0.25
 
 
 class RuleBook:
