@@ -5,7 +5,7 @@ processes take calls from the same overflow queue and pace them with the same Re
 action POSTs ``{"seq": N}`` to ``bench.http_sink``, which records every arrival's seq and time.
 
 Phases:
-- baseline: the sink's ceiling with a bare ``httpx`` client (64 in flight), and Clarion with no throttling
+- baseline: the sink's ceiling with a bare ``aiohttp`` client (64 in flight), and Clarion with no throttling
   configuration (its own unthrottled ceiling towards that sink);
 - rate R for each ``--rates``: queue R x (duration + 3) calls through the events API as fast as it accepts
   them while the configuration is at 200/s, set maxThroughput R (PUT), measure arrivals over ``--duration``
@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 from bench.common import (
@@ -155,15 +156,16 @@ class Clarion:
 
 
 async def sink_ceiling(url: str, seconds: float, *, in_flight: int = 64) -> float:
-    """Requests/s a bare httpx client gets from the sink (seq -1: not counted in any phase)."""
+    """Requests/s a bare aiohttp client (Clarion's sender's library) gets from the sink (seq -1)."""
     count = 0
     deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=in_flight)) as client:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as client:
 
         async def loop() -> None:
             nonlocal count
             while time.monotonic() < deadline:
-                await client.post(f"{url}/ceiling", content=b'{"n": 0}')
+                async with client.post(f"{url}/ceiling", data=b'{"n": 0}') as response:
+                    await response.read()
                 count += 1
 
         started = time.monotonic()
@@ -194,9 +196,17 @@ def order_stats(seqs: Sequence[int], first: int, count: int) -> dict[str, int]:
     }
 
 
-async def wait_arrivals(sink: HttpSink, first: int, count: int, timeout: float) -> list[tuple[float, int]]:
-    """Poll the sink until ``count`` distinct calls of the phase arrived (or ``timeout``)."""
+async def wait_arrivals(
+    sink: HttpSink, first: int, count: int, *, timeout: float, not_before: float = 0.0
+) -> list[tuple[float, int]]:
+    """Poll the sink until ``count`` distinct calls of the phase arrived (or ``timeout``).
+
+    The first poll waits until ``not_before`` (wall clock): a dump makes the sink serialize every arrival
+    so far, which stalls it for tens of milliseconds — polled during a measurement, those stalls showed up
+    as gaps followed by bursts in the sink's own arrival times.
+    """
     deadline = time.monotonic() + timeout
+    await asyncio.sleep(max(0.0, not_before - time.time()))
     while True:
         arrivals = sink.arrivals(first, first + count)
         if len({seq for _, seq in arrivals}) >= count or time.monotonic() > deadline:
@@ -215,7 +225,9 @@ async def rate_phase(
     fire_seconds = await clarion.fire(action, first, count)
     await clarion.throttle(sink.url, rate, uid)
     updated_at = time.time()
-    arrivals = await wait_arrivals(sink, first, count, timeout=duration + 180)
+    arrivals = await wait_arrivals(
+        sink, first, count, timeout=duration + 180, not_before=updated_at + count / rate + 0.5
+    )
     start = updated_at + 1.0
     measured = [at for at, _ in arrivals if start <= at < start + duration]
     achieved = len(measured) / duration
@@ -243,7 +255,9 @@ async def fifo_phase(
     fire_seconds = await clarion.fire(action, first, calls)
     updated_at = time.time()
     await clarion.throttle(sink.url, 5000, uid)
-    arrivals = await wait_arrivals(sink, first, calls, timeout=calls / 5000 + 180)
+    arrivals = await wait_arrivals(
+        sink, first, calls, timeout=calls / 5000 + 180, not_before=updated_at + calls / 5000 + 0.5
+    )
     times = [at for at, _ in arrivals]
     # The new rate shows when a 100 ms window after the update holds at least 90 % of 500 calls.
     effective = next(
@@ -266,7 +280,7 @@ async def unthrottled_ceiling(clarion: Clarion, sink: HttpSink, action: str, cal
     """Calls/s Clarion sends to the sink with no throttling configuration."""
     first = index * PHASE_SEQ_STRIDE
     await clarion.fire(action, first, calls)
-    arrivals = await wait_arrivals(sink, first, calls, timeout=300)
+    arrivals = await wait_arrivals(sink, first, calls, timeout=300)  # no pacing measured here
     times = [at for at, _ in arrivals]
     return len(times) / max(times[-1] - times[0], 1e-9)
 
@@ -335,7 +349,7 @@ def report(result: dict[str, Any], duration: float) -> Targets:
             "bench.throttle — baselines (same run)",
             ["what", "calls/s"],
             [
-                ["sink ceiling (bare httpx, 64 in flight)", result["sink_ceiling_per_s"]],
+                ["sink ceiling (bare aiohttp client, 64 in flight)", result["sink_ceiling_per_s"]],
                 ["Clarion, no throttling configuration", result["clarion_unthrottled_per_s"]],
             ],
         )

@@ -167,3 +167,45 @@ def _payload(
         "requestId": None,
         "throttle": throttle,
     }
+
+
+async def test_a_deployed_capping_configuration_refuses_calls_over_its_limit(
+    api: Api, target: Target, worker: BackgroundServices
+) -> None:
+    action = await make_action(api, target)
+    capping = {
+        "url": f"{target.server.url}/*",
+        "methods": ["POST"],
+        "services": {"action": {"rating": {"maxCallsCount": 2, "periodInMs": 60_000}}},
+    }
+    created = await api.call("POST", "/journey/orchestration/endpointConfigs", capping, expect=200)
+    uid = created.json()["uid"]
+    await api.call("POST", f"/journey/orchestration/endpointConfigs/{uid}/deploy", expect=204)
+    await fire(api, action["name"], range(5))
+    await eventually(lambda: _count(api, "failed", 3))
+    assert len(await calls_in(api, "sent")) == 2
+    refused = await calls_in(api, "failed")
+    assert all("capped: more than 2 calls per 60000 ms" in row["response"] for row in refused)
+    assert len(target.arrivals) == 2  # refused calls never left
+
+
+async def test_throttled_calls_are_counted_per_configuration(
+    api: Api, target: Target, worker: BackgroundServices
+) -> None:
+    action = await make_action(api, target)
+    uid = await deploy_throttle(api, target, rate=200)
+    await fire(api, action["name"], range(5))
+    await eventually(lambda: _count(api, "sent", 5))
+
+    async def counted() -> bool:
+        value = worker.metrics.registry.get_sample_value(
+            "clarion_throttled_calls_total", {"config": uid, "status": "sent"}
+        )
+        return value == 5
+
+    await eventually(counted)
+    waited = worker.metrics.registry.get_sample_value(
+        "clarion_throttle_oldest_queued_seconds", {"config": uid}
+    )
+    assert waited is not None
+    assert waited >= 0
