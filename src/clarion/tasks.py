@@ -22,6 +22,7 @@ class Tasks:
 
     def __init__(self, container: Container) -> None:
         bundles = BundleCache(container.unit_of_work, container.secrets, container.http)
+        self.call_sender = CallSender(container.unit_of_work, container.rules, container.secrets)
         self.delivery = Delivery(
             container.unit_of_work,
             container.queue,
@@ -29,8 +30,9 @@ class Tasks:
             container.http,
             validity_seconds=container.settings.message_validity_seconds,
             backoff_base=container.settings.retry_base_seconds,
+            rules=container.rules,
+            actions=self.call_sender.action,
         )
-        self.call_sender = CallSender(container.unit_of_work, container.rules, container.secrets)
         self.call_ledger = CallLedger(container.unit_of_work, container.queue)
         self.registry = TaskRegistry()
         self.registry.register(CALL_TASK, Calls(self.call_sender, self.call_ledger).handle)

@@ -226,6 +226,8 @@ class CampaignWrite(WireModel):
     throttle_rate_per_sec: int | None = Field(default=None, ge=1, le=2000)
     schedule: Schedule = Field(default_factory=Schedule)
     content: CampaignContent
+    custom_action_id: str | None = Field(default=None, min_length=1, max_length=36)
+    """A custom action of the sandbox, called for each recipient whose message was sent."""
 
     @model_validator(mode="after")
     def _content_for_channel(self) -> CampaignWrite:
@@ -253,6 +255,7 @@ class CampaignRead(ReadModel):
     throttle_rate_per_sec: int | None
     schedule: Schedule
     content: CampaignContent
+    custom_action_id: str | None = None
     status: str
     version: int
     created_at: datetime

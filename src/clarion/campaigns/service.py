@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from clarion.actions.repository import CustomActionRepository
 from clarion.campaigns import content
 from clarion.campaigns.errors import (
     CampaignNotFound,
@@ -464,6 +465,12 @@ async def _apply_campaign(
     campaign.start_date = body.schedule.start_date
     campaign.end_date = body.schedule.end_date
     campaign.content = body.content.model_dump(by_alias=True, exclude_none=True)
+    action_id = body.custom_action_id
+    if action_id is not None and await _actions(uow, principal).get(action_id) is None:
+        raise InvalidCampaign(
+            f"customActionId: custom action {body.custom_action_id!r} does not exist in this sandbox"
+        )
+    campaign.custom_action_id = body.custom_action_id
     campaign.modified_at = utcnow()
     campaign.modified_by = principal.technical_account
     _check_campaign(principal, campaign, configuration)
@@ -502,6 +509,10 @@ def _check_campaign(principal: Principal, campaign: Campaign, configuration: Cha
         )
 
 
+def _actions(uow: UnitOfWork, principal: Principal) -> CustomActionRepository:
+    return CustomActionRepository(uow.session, principal.org_id, principal.sandbox_id)
+
+
 def _kind(high_throughput: bool) -> str:
     return "high-throughput" if high_throughput else "standard"
 
@@ -523,6 +534,7 @@ def campaign_view(campaign: Campaign) -> dict[str, Any]:
         "throttle_rate_per_sec": campaign.throttle_rate_per_second,
         "schedule": {"start_date": campaign.start_date, "end_date": campaign.end_date},
         "content": campaign.content,
+        "custom_action_id": campaign.custom_action_id,
         "status": effective_status(campaign, utcnow()),
         "version": campaign.version,
         "created_at": campaign.created_at,
@@ -551,6 +563,7 @@ class DeliverySettings:
     relays: list[dict[str, Any]]
     bind_addresses: list[str]
     max_connections: int
+    custom_action_id: str | None = None
 
 
 async def delivery_settings(
@@ -584,4 +597,5 @@ async def delivery_settings(
         relays=pool.relays if pool else [],
         bind_addresses=pool.bind_addresses if pool else [],
         max_connections=pool.max_connections if pool else 1,
+        custom_action_id=campaign.custom_action_id,
     )

@@ -11,13 +11,16 @@ was recorded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 import structlog
 
+from clarion.actions.service import ActionSpec
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import repository
 from clarion.delivery.bundle import Bundle, BundleCache, skeleton_for
@@ -25,6 +28,9 @@ from clarion.delivery.channels.base import SendResult
 from clarion.delivery.channels.webhook import post_event
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.clock import iso_milli, utcnow
+from clarion.outbound.intake import queued_call, store_calls
+from clarion.outbound.rules import RuleBook
+from clarion.outbound.service import QUEUED_LIFETIME
 from clarion.outbound.transport import calls_for
 from clarion.queue.port import Job, JobQueue, JobSpec, backoff_seconds
 
@@ -34,6 +40,11 @@ SEND_TASK = "delivery.send"
 WEBHOOK_TASK = "delivery.webhook"
 QUEUE = "delivery"
 MAX_ATTEMPTS = 8
+_CALL_NAMESPACE = uuid.UUID("6f1c2a0e-3b7d-5c41-9a8e-2d4b6c8e0f13")
+"""Namespace of the uuid5 ids of campaign custom-action calls (derived from message ids)."""
+
+ActionLoader = Callable[[str, str, str], Awaitable[ActionSpec | None]]
+"""(org, sandbox, action id) → the action ready to call, or None when it was deleted."""
 
 
 class Delivery:
@@ -48,8 +59,12 @@ class Delivery:
         *,
         validity_seconds: float,
         backoff_base: float = 30.0,
+        rules: RuleBook | None = None,
+        actions: ActionLoader | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._rules = rules
+        self._actions = actions
         self._queue = queue
         self._bundles = bundles
         self._http = http
@@ -77,12 +92,53 @@ class Delivery:
             for recipient, result in zip(pending, results, strict=True)
         ]
         await asyncio.gather(*(self._ledger.submit(row) for row in rows))
+        if bundle is not None and bundle.settings.custom_action_id:
+            await self._call_action(payload, bundle.settings.custom_action_id, pending, rows)
         await self._follow_up(payload, pending, rows)
         if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
             with calls_for(payload["org"]):
                 await self._webhooks(
                     bundle.settings.webhook_url, [row for row in rows if row["status"] != "accepted"]
                 )
+
+    async def _call_action(
+        self,
+        payload: dict[str, Any],
+        action_id: str,
+        pending: list[dict[str, Any]],
+        rows: list[dict[str, Any]],
+    ) -> None:
+        """Queue one call of the campaign's custom action per message just sent (after its ledger row).
+
+        Call ids derive from message ids and the jobs are unique while a call may wait, so a job handled
+        twice queues each call once. A crash between the ledger write and this enqueue loses those calls:
+        the redelivered job skips recipients whose row is final.
+        """
+        sent = [
+            (recipient, row) for recipient, row in zip(pending, rows, strict=True) if row["status"] == "sent"
+        ]
+        if not sent or self._rules is None or self._actions is None:
+            return
+        spec = await self._actions(payload["org"], payload["sandbox"], action_id)
+        if spec is None:
+            log.warning("delivery.custom_action_missing", campaign=payload["campaign"], action=action_id)
+            return
+        accepted_at = time.time()
+        calls = [
+            await queued_call(
+                self._rules,
+                payload["org"],
+                payload["sandbox"],
+                spec,
+                action_context(recipient, row),
+                call=action_call_id(row["id"]),
+                accepted_at=accepted_at,
+                request_id=payload.get("requestId") or None,
+                unique_for=QUEUED_LIFETIME,
+            )
+            for recipient, row in sent
+        ]
+        await store_calls(self._unit_of_work, self._queue, calls)
 
     async def _not_yet_final(self, job: Job, recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Recipients whose message is not final yet. A first delivery of a first attempt cannot have a
@@ -213,6 +269,26 @@ class _Outcome:
 def message_id(payload: dict[str, Any], recipient: dict[str, Any]) -> str:
     """The ledger id of a recipient's message: stable across redeliveries and retries."""
     return f"{payload['execution']}:{recipient['index']}"
+
+
+def action_call_id(message: str) -> str:
+    """The id of the custom-action call of a sent message: the same on every redelivery of its job."""
+    return str(uuid.uuid5(_CALL_NAMESPACE, message))
+
+
+def action_context(recipient: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """The context of a campaign's custom-action call: the recipient's ``context`` plus ``message``.
+
+    ``message`` is ``{id, executionId, campaignId, recipient}`` (``recipient``: the address the message
+    went to); it replaces a ``message`` key of the recipient's context.
+    """
+    message = {
+        "id": row["id"],
+        "executionId": row["execution_id"],
+        "campaignId": row["campaign_id"],
+        "recipient": row["recipient"],
+    }
+    return {**(recipient.get("context") or {}), "message": message}
 
 
 def delivery_event(row: dict[str, Any]) -> dict[str, Any]:

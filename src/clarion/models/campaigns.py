@@ -77,6 +77,8 @@ class Campaign(Base):
     end_date: Mapped[datetime | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(String(16), default="Draft")
     content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    custom_action_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    """Called once per recipient whose message was sent; no foreign key: a deleted action fails its calls."""
     version: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     modified_by: Mapped[str] = mapped_column(String(200), default="")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from clarion.actions import repository as calls_repository
@@ -27,6 +28,67 @@ from clarion.queue.port import JobQueue, JobSpec
 from clarion.tenancy.principal import Principal
 
 _ACTION_TTL = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCall:
+    """A call ready to store: its job, its ``queued`` ledger row, the throttling configuration pacing it."""
+
+    job: JobSpec
+    row: dict[str, Any]
+    throttle: str | None
+
+    @property
+    def call(self) -> str:
+        """The call's id (also its job id and ledger id)."""
+        return self.job.job_id or ""
+
+
+async def queued_call(
+    rules: RuleBook,
+    org_id: str,
+    sandbox_id: str,
+    spec: ActionSpec,
+    context: dict[str, Any],
+    *,
+    call: str,
+    accepted_at: float,
+    request_id: str | None,
+    unique_for: float = 0.0,
+) -> QueuedCall:
+    """The job and ledger row of one call of ``spec``, in the queue its throttling rule (if any) says.
+
+    Needs no caller, so workers queue calls too (campaign custom actions); ``unique_for`` with a
+    deterministic ``call`` id makes enqueueing it again a no-op.
+    """
+    rule = await rules.throttle_for(org_id, spec.method, spec.url)
+    throttle = rule.config_uid if rule else None
+    payload: dict[str, Any] = {
+        "call": call,
+        "org": org_id,
+        "sandbox": sandbox_id,
+        "action": spec.id,
+        "actionName": spec.name,
+        "context": context,
+        "acceptedAt": accepted_at,
+        "requestId": request_id,
+        "throttle": throttle,
+    }
+    queue = throttle_queue(throttle) if throttle else DIRECT_QUEUE
+    job = JobSpec(CALL_TASK, payload, queue=queue, job_id=call, unique_for=unique_for)
+    return QueuedCall(job, ledger_row(payload, "queued"), throttle)
+
+
+async def store_calls(
+    unit_of_work: Callable[[], UnitOfWork], queue: JobQueue, calls: Sequence[QueuedCall]
+) -> None:
+    """Store calls without group commit (a worker's few calls per job): jobs first, then ``queued`` rows."""
+    if not calls:
+        return
+    await queue.enqueue([call.job for call in calls])
+    async with unit_of_work() as uow:
+        await calls_repository.insert_queued(uow.session, [call.row for call in calls])
+        await uow.commit()
 
 
 class CallIntake:
@@ -51,26 +113,23 @@ class CallIntake:
         """Queue one call per event, durably; an unknown action refuses the whole request (404)."""
         specs = [await self.action(principal, event.action) for event in events]
         accepted_at = time.time()
-        jobs: list[JobSpec] = []
+        calls: list[QueuedCall] = []
         answers: list[AcceptedCall] = []
         for event, spec in zip(events, specs, strict=True):
-            rule = await self._rules.throttle_for(principal.org_id, spec.method, spec.url)
-            call = new_reference()
-            payload = {
-                "call": call,
-                "org": principal.org_id,
-                "sandbox": principal.sandbox_id,
-                "action": spec.id,
-                "actionName": spec.name,
-                "context": event.context,
-                "acceptedAt": accepted_at,
-                "requestId": request_id,
-                "throttle": rule.config_uid if rule else None,
-            }
-            queue = throttle_queue(rule.config_uid) if rule else DIRECT_QUEUE
-            jobs.append(JobSpec(CALL_TASK, payload, queue=queue, job_id=call))
-            answers.append(AcceptedCall(call, spec.id, spec.name, "queued", rule is not None))
-        await self._store(jobs)
+            queued = await queued_call(
+                self._rules,
+                principal.org_id,
+                principal.sandbox_id,
+                spec,
+                event.context,
+                call=new_reference(),
+                accepted_at=accepted_at,
+                request_id=request_id,
+            )
+            calls.append(queued)
+            throttled = queued.throttle is not None
+            answers.append(AcceptedCall(queued.call, spec.id, spec.name, "queued", throttled))
+        await self._store(calls)
         return answers
 
     async def action(self, principal: Principal, name_or_id: str) -> ActionSpec:
@@ -82,12 +141,12 @@ class CallIntake:
 
         return await self._actions.get((principal.org_id, principal.sandbox_id, name_or_id), load)
 
-    async def _store(self, jobs: list[JobSpec]) -> None:
+    async def _store(self, calls: list[QueuedCall]) -> None:
         # The job first: once it is stored the call will be sent. The ``queued`` row is insert-or-ignore,
         # so it never overwrites the final row of a sender that was quicker than this write.
-        await asyncio.gather(*(self._enqueue.submit(job) for job in jobs))
-        await asyncio.gather(*(self._ledger.submit(ledger_row(job.payload, "queued")) for job in jobs))
-        for config_uid in {job.payload["throttle"] for job in jobs if job.payload["throttle"]}:
+        await asyncio.gather(*(self._enqueue.submit(call.job) for call in calls))
+        await asyncio.gather(*(self._ledger.submit(call.row) for call in calls))
+        for config_uid in {call.throttle for call in calls if call.throttle}:
             self.on_queued(config_uid)
 
     async def _write_jobs(self, jobs: Sequence[JobSpec]) -> list[str]:
