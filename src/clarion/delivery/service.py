@@ -91,9 +91,9 @@ class Delivery:
             self._row(payload, recipient, result, now)
             for recipient, result in zip(pending, results, strict=True)
         ]
-        await asyncio.gather(*(self._ledger.submit(row) for row in rows))
         if bundle is not None and bundle.settings.custom_action_id:
             await self._call_action(payload, bundle.settings.custom_action_id, pending, rows)
+        await asyncio.gather(*(self._ledger.submit(row) for row in rows))
         await self._follow_up(payload, pending, rows)
         if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
             with calls_for(payload["org"]):
@@ -108,11 +108,11 @@ class Delivery:
         pending: list[dict[str, Any]],
         rows: list[dict[str, Any]],
     ) -> None:
-        """Queue one call of the campaign's custom action per message just sent (after its ledger row).
+        """Queue one call of the campaign's custom action per message just sent (before its ledger row).
 
-        Call ids derive from message ids and the jobs are unique while a call may wait, so a job handled
-        twice queues each call once. A crash between the ledger write and this enqueue loses those calls:
-        the redelivered job skips recipients whose row is final.
+        Before: once the row is final, a redelivered job skips the recipient, so a crash between the two
+        writes would lose the call; this way round it can only queue it again, and call ids derived from
+        message ids with jobs unique while a call may wait make that second enqueue a no-op.
         """
         sent = [
             (recipient, row) for recipient, row in zip(pending, rows, strict=True) if row["status"] == "sent"
