@@ -23,6 +23,8 @@ from clarion.config import Settings
 from clarion.container import Container
 from clarion.db.migrate import upgrade
 from clarion.kit.secretbox import new_key
+from clarion.ops.metrics import Metrics
+from clarion.runtime import BackgroundServices
 from clarion.tenancy import service
 from tests.builders import Api, Tenant
 
@@ -79,6 +81,15 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 TenantFactory = Callable[..., Awaitable[Tenant]]
+
+
+@pytest.fixture
+async def worker(container: Container) -> AsyncIterator[BackgroundServices]:
+    """The background services of a `clarion serve` process: queue worker and throttle dispatcher."""
+    services = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
+    await services.start()
+    yield services
+    await services.stop()
 
 
 @pytest.fixture

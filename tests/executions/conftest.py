@@ -7,9 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from clarion.container import Container
-from clarion.ops.metrics import Metrics
-from clarion.runtime import BackgroundServices
 from tests.campaigns.conftest import Api, ApiFactory
 from tests.delivery.servers import SmtpServer
 
@@ -80,11 +77,3 @@ async def live(make_api: ApiFactory, smtp_server: SmtpServer) -> Live:
     for campaign in (ht, std):
         await api.call("POST", f"/v1/campaigns/{campaign['id']}/activate", expect=200)
     return Live(api, ht["id"], std["id"], smtp_server)
-
-
-@pytest.fixture
-async def worker(container: Container) -> AsyncIterator[BackgroundServices]:
-    services = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
-    await services.start()
-    yield services
-    await services.stop()

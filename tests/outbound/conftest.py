@@ -12,9 +12,6 @@ from typing import Any
 import pytest
 
 from clarion.config import Settings
-from clarion.container import Container
-from clarion.ops.metrics import Metrics
-from clarion.runtime import BackgroundServices
 from tests.builders import Api
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer
 
@@ -54,14 +51,6 @@ async def target() -> AsyncIterator[Target]:
     async with found.server:
         yield found
     assert found.server.errors == []
-
-
-@pytest.fixture
-async def worker(container: Container) -> AsyncIterator[BackgroundServices]:
-    services = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
-    await services.start()
-    yield services
-    await services.stop()
 
 
 async def make_action(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Select, Table, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,16 +45,7 @@ class ThrottlingRepository(TenantRepository):
 
     async def in_force(self, *, undeployed_since: datetime) -> list[ThrottlingConfig]:
         """Deployed configurations, and those undeployed (or deleted) after ``undeployed_since``."""
-        rows = await self.session.scalars(
-            self.scoped(ThrottlingConfig)
-            .where(
-                or_(
-                    ThrottlingConfig.has_been_deployed.is_(True),
-                    ThrottlingConfig.undeployed_at >= undeployed_since,
-                )
-            )
-            .order_by(ThrottlingConfig.created_at, ThrottlingConfig.id)
-        )
+        rows = await self.session.scalars(_in_force(self.scoped(ThrottlingConfig), undeployed_since))
         return list(rows)
 
     def retire(self, config: ThrottlingConfig, now: datetime) -> None:
@@ -144,14 +135,15 @@ class RevisionRepository(TenantRepository):
 
 async def in_force_everywhere(session: AsyncSession, *, undeployed_since: datetime) -> list[ThrottlingConfig]:
     """Every organization's configurations in force (the throttle runtime serves all of them; not scoped)."""
-    rows = await session.scalars(
-        select(ThrottlingConfig)
-        .where(
-            or_(
-                ThrottlingConfig.has_been_deployed.is_(True),
-                ThrottlingConfig.undeployed_at >= undeployed_since,
-            )
-        )
-        .order_by(ThrottlingConfig.created_at, ThrottlingConfig.id)
-    )
+    rows = await session.scalars(_in_force(select(ThrottlingConfig), undeployed_since))
     return list(rows)
+
+
+def _in_force(statement: Select[ThrottlingConfig], undeployed_since: datetime) -> Select[ThrottlingConfig]:
+    """Deployed configurations, and those undeployed (or deleted) after ``undeployed_since``, oldest first."""
+    return statement.where(
+        or_(
+            ThrottlingConfig.has_been_deployed.is_(True),
+            ThrottlingConfig.undeployed_at >= undeployed_since,
+        )
+    ).order_by(ThrottlingConfig.created_at, ThrottlingConfig.id)
