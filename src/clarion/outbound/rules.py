@@ -50,11 +50,15 @@ class RuleBook:
         return None
 
     async def active(self) -> list[ThrottleRule]:
-        """Every organization's deployed rule, and rules undeployed less than 24 hours ago (draining)."""
+        """Every organization's deployed rule, and rules undeployed less than 24 hours ago (draining).
+
+        Never served stale: the dispatcher asks every ``refresh_seconds`` and a new rate must govern the
+        next slots at once (the cache only merges concurrent asks into one query).
+        """
 
         async def load() -> tuple[list[ThrottleRule], float]:
             async with self._unit_of_work() as uow:
-                return await all_throttle_rules(uow), self._ttl
+                return await all_throttle_rules(uow), 0.0
 
         return await self._active.get("all", load)
 
