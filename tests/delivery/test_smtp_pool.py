@@ -51,6 +51,24 @@ async def test_sequential_sends_reuse_one_persistent_connection(smtp_server: Smt
     assert smtp_server.commands["QUIT"] == 1  # close() says goodbye to the idle connection
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b".starts with a dot\r\n",
+        b"a line\r\n.\r\n..two dots\r\nlast line without its CRLF",
+        b"",
+    ],
+)
+async def test_lines_starting_with_a_dot_arrive_unchanged(smtp_server: SmtpServer, body: bytes) -> None:
+    """Our DATA does its own dot stuffing (``wire.py``): the server must get back exactly what was sent."""
+    message = b"From: <shop@example.com>\r\nSubject: dots\r\n\r\n" + body
+    async with pool_for(smtp_server) as pool:
+        result = await pool.send(SENDER, ["user@example.org"], message)
+    assert result.outcome == "sent"
+    expected = message if message.endswith(b"\r\n") else message + b"\r\n"
+    assert [m.data for m in smtp_server.messages] == [expected]
+
+
 async def test_200_concurrent_sends_share_a_bounded_pool(smtp_server: SmtpServer) -> None:
     async with pool_for(smtp_server, max_connections=8) as pool:
         results = await send_many(pool, 200)

@@ -36,6 +36,7 @@ from typing import Literal
 import aiosmtplib
 
 from clarion.delivery.channels.base import SendResult, clip, redact
+from clarion.delivery.channels.email.wire import send_data
 
 TlsMode = Literal["none", "starttls", "tls"]
 
@@ -215,7 +216,7 @@ class SmtpPool:
             refused = await _rcpt_each(smtp, recipients)
             if len(refused) == len(recipients):
                 return _all_refused(refused), False
-            reply = await smtp.data(message)
+            reply = await send_data(smtp, message)
         except aiosmtplib.SMTPResponseException as exc:
             return SendResult(_outcome(exc.code), _reply_text(exc.code, exc.message)), False
         except aiosmtplib.SMTPTimeoutError:
