@@ -1094,6 +1094,33 @@ def write_results(name: str, data: Mapping[str, Any]) -> Path:
     return path
 
 
+def run_modes(
+    name: str,
+    args: Any,
+    settings: Mapping[str, Any],
+    run: Callable[[str, Any, Path], dict[str, Any]],
+    report: Callable[[dict[str, Any]], Targets],
+) -> None:
+    """Run ``run(kind, args, work)`` for each of ``args.modes`` in one work folder, print ``report`` and
+    write ``bench/results/<args.output>.json`` (settings, machine, load averages, each mode, the targets)."""
+    results: dict[str, Any] = {
+        "benchmark": name,
+        "settings": dict(settings),
+        "machine": machine_info(),
+        "loadavg_start": loadavg(),
+        "modes": {},
+    }
+    with workdir(name, keep=args.keep) as work:
+        for kind in (mode.strip() for mode in args.modes.split(",") if mode.strip()):
+            results["modes"][kind] = run(kind, args, work)
+    results["loadavg_end"] = loadavg()
+    results["targets"] = report(results).checks
+    path = write_results(args.output, results)
+    console.print(
+        f"load average: start {results['loadavg_start']}, end {results['loadavg_end']}; wrote {path}"
+    )
+
+
 def verdict(value: float, target: float, *, at_least: bool = True) -> str:
     """``met`` / ``MISSED`` against a target."""
     ok = value >= target if at_least else value <= target

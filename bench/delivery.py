@@ -50,16 +50,13 @@ from bench.common import (
     context,
     create_tenant,
     ledger_counts_async,
-    loadavg,
-    machine_info,
     make_backend,
     print_profile,
     provision_campaign,
+    run_modes,
     summarize_profile,
     table,
     wait_for_quiet,
-    workdir,
-    write_results,
 )
 
 FINAL = ("sent", "failed", "expired")
@@ -435,8 +432,9 @@ def report(results: dict[str, Any]) -> Targets:
         if "ratio" in mode:
             targets.check(f"{kind}: ratio to baseline (asyncio)", mode["ratio"], RATIO_TARGET)
     settings = results["settings"]
+    size = next((mode.get("message_bytes") for mode in results["modes"].values()), "?")
     caption = (
-        f"{settings['messages']:,} messages of {results.get('message_bytes', '?')} bytes; "
+        f"{settings['messages']:,} messages of {size} bytes; "
         f"{settings['connections']} SMTP connections; clarion worker concurrency "
         f"{settings['concurrency'] or 'default'}; 'steady' = from 5 % of the messages to the last; "
         "CPU % of one core (machine: 200 % = both cores, includes other users)."
@@ -485,29 +483,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, profiles)")
     parser.add_argument("--output", default="delivery", help="results file name (bench/results/NAME.json)")
     args = parser.parse_args(argv)
-    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
-    results: dict[str, Any] = {
-        "benchmark": "delivery",
-        "settings": {
-            "messages": args.messages,
-            "connections": args.connections,
-            "concurrency": args.concurrency,
-            "targets": {"worker_cpu_us_per_msg": CPU_TARGET_US, "ratio": RATIO_TARGET},
-        },
-        "machine": machine_info(),
-        "loadavg_start": loadavg(),
-        "modes": {},
+    settings = {
+        "messages": args.messages,
+        "connections": args.connections,
+        "concurrency": args.concurrency,
+        "targets": {"worker_cpu_us_per_msg": CPU_TARGET_US, "ratio": RATIO_TARGET},
     }
-    with workdir("delivery", keep=args.keep) as work:
-        for kind in modes:
-            results["modes"][kind] = run_mode(kind, args, work)
-            results["message_bytes"] = results["modes"][kind].get("message_bytes")
-    results["loadavg_end"] = loadavg()
-    results["targets"] = report(results).checks
-    path = write_results(args.output, results)
-    console.print(
-        f"load average: start {results['loadavg_start']}, end {results['loadavg_end']}; wrote {path}"
-    )
+    run_modes("delivery", args, settings, run_mode, report)
 
 
 if __name__ == "__main__":

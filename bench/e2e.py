@@ -44,17 +44,14 @@ from bench.common import (
     free_port,
     ht_body,
     ledger_counts,
-    loadavg,
-    machine_info,
     make_backend,
     metric_total,
     provision_over_http,
+    run_modes,
     run_wrk,
     serve,
     table,
     wait_for_quiet,
-    workdir,
-    write_results,
     write_wrk_script,
 )
 
@@ -240,30 +237,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     parser.add_argument("--output", default="e2e", help="results file name (bench/results/NAME.json)")
     args = parser.parse_args(argv)
-    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
-    results: dict[str, Any] = {
-        "benchmark": "e2e",
-        "settings": {
-            "duration": args.duration,
-            "connections": args.connections,
-            "wrk_threads": 1,
-            "production_workers": args.production_workers,
-            "embedded_workers": args.embedded_workers,
-            "targets": {"e2e_per_s": RATE_TARGET, "lost": 0},
-        },
-        "machine": machine_info(),
-        "loadavg_start": loadavg(),
-        "modes": {},
+    settings = {
+        "duration": args.duration,
+        "connections": args.connections,
+        "wrk_threads": 1,
+        "production_workers": args.production_workers,
+        "embedded_workers": args.embedded_workers,
+        "targets": {"e2e_per_s": RATE_TARGET, "lost": 0},
     }
-    with workdir("e2e", keep=args.keep) as work:
-        for kind in modes:
-            results["modes"][kind] = run(kind, args, work)
-    results["loadavg_end"] = loadavg()
-    results["targets"] = report(results).checks
-    path = write_results(args.output, results)
-    console.print(
-        f"load average: start {results['loadavg_start']}, end {results['loadavg_end']}; wrote {path}"
-    )
+    run_modes("e2e", args, settings, run, report)
 
 
 if __name__ == "__main__":

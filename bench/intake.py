@@ -58,19 +58,16 @@ from bench.common import (
     flush_redis,
     free_port,
     ht_body,
-    loadavg,
-    machine_info,
     make_backend,
     print_profile,
     provision_over_http,
+    run_modes,
     run_wrk,
     serve,
     summarize_profile,
     table,
     wait_for_quiet,
     wait_http,
-    workdir,
-    write_results,
     write_wrk_script,
 )
 
@@ -438,32 +435,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.conns = [int(value) for value in args.conns.split(",")]
     QUIET_WAIT[0] = args.quiet_wait
-    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
-    results: dict[str, Any] = {
-        "benchmark": "intake",
-        "settings": {
-            "duration": args.duration,
-            "warmup": args.warmup,
-            "connections": args.conns,
-            "wrk_threads": 1,
-            "production_workers": args.production_workers,
-            "ht_cap_per_second": 1_000_000,
-            "p99_bound_ms": P99_BOUND_MS,
-            "targets": {"accepted_per_s": TARGETS, "ratio": RATIO_TARGET},
-        },
-        "machine": machine_info(),
-        "loadavg_start": loadavg(),
-        "modes": {},
+    settings = {
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "connections": args.conns,
+        "wrk_threads": 1,
+        "production_workers": args.production_workers,
+        "ht_cap_per_second": 1_000_000,
+        "p99_bound_ms": P99_BOUND_MS,
+        "targets": {"accepted_per_s": TARGETS, "ratio": RATIO_TARGET},
     }
-    with workdir("intake", keep=args.keep) as work:
-        for kind in modes:
-            results["modes"][kind] = run_mode(kind, args, work)
-    results["loadavg_end"] = loadavg()
-    results["targets"] = report(results).checks
-    path = write_results(args.output, results)
-    console.print(
-        f"load average: start {results['loadavg_start']}, end {results['loadavg_end']}; wrote {path}"
-    )
+    run_modes("intake", args, settings, run_mode, report)
 
 
 if __name__ == "__main__":
