@@ -165,13 +165,19 @@ class _Lane:
             await self._sleep_until(last_slot - HORIZON)
 
     async def _take(self) -> tuple[float, float, list[Job]] | None:
-        """Under the configuration's mutex: the next calls in queue order and one slot each."""
+        """Under the configuration's mutex: the next calls in queue order and one slot each.
+
+        Returns (first slot on the loop clock, slot interval, live calls); None when the queue is empty.
+        """
         limit = self.limit()
         batch = max(1, math.ceil(limit.rate * BATCH_SECONDS))
         async with self._d._limiter.exclusive(self._slot_key, ttl=LOCK_TTL):
             jobs = await self._d._queue.reserve(self._queue_name, limit=batch, lease_seconds=LEASE_SECONDS)
             now = time.time()
-            live = [job for job in jobs if not is_expired(job.payload, now)]
+            live: list[Job] = []
+            expired: list[Job] = []
+            for job in jobs:
+                (expired if is_expired(job.payload, now) else live).append(job)
             if jobs and self._d.metrics is not None:
                 oldest = now - float(jobs[0].payload["acceptedAt"])
                 self._d.metrics.record_throttle_wait(self.rule.config_uid, oldest)
@@ -180,12 +186,14 @@ class _Lane:
                 decision = await self._d._limiter.reserve(
                     self._slot_key, limit, cost=len(live), max_wait=_MAX_WAIT
                 )
-        expired = [job for job in jobs if job not in live]
         for job in expired:
             self._spawn(self._expire(job))
-        if decision is None:
-            return None if not jobs else (0.0, 0.0, [])
-        return asyncio.get_running_loop().time() + decision.wait, 1.0 / limit.rate, live
+        if not jobs:
+            return None
+        now_on_loop = asyncio.get_running_loop().time()
+        if decision is None:  # every call taken had expired: look for more at once
+            return now_on_loop, 0.0, []
+        return now_on_loop + decision.wait, 1.0 / limit.rate, live
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)

@@ -86,8 +86,13 @@ async def store_calls(
     if not calls:
         return
     await queue.enqueue([call.job for call in calls])
+    await _record_queued(unit_of_work, [call.row for call in calls])
+
+
+async def _record_queued(unit_of_work: Callable[[], UnitOfWork], rows: Sequence[dict[str, Any]]) -> None:
+    # Insert-or-ignore: never overwrites the final row of a sender that was quicker than this write.
     async with unit_of_work() as uow:
-        await calls_repository.insert_queued(uow.session, [call.row for call in calls])
+        await calls_repository.insert_queued(uow.session, rows)
         await uow.commit()
 
 
@@ -153,9 +158,7 @@ class CallIntake:
         return await self._queue.enqueue(jobs)
 
     async def _write_rows(self, rows: Sequence[dict[str, Any]]) -> list[None]:
-        async with self._unit_of_work() as uow:
-            await calls_repository.insert_queued(uow.session, rows)
-            await uow.commit()
+        await _record_queued(self._unit_of_work, rows)
         return [None] * len(rows)
 
     async def drain(self) -> None:
