@@ -1,6 +1,8 @@
 """Every ORM table, imported here so that metadata and Alembic see them all."""
 
 from clarion.models.actions import ActionCall, CustomAction
+from clarion.models.activation import ActiveAudienceRun, Flow, FlowConnection, FlowRun
+from clarion.models.audiences import ExportJob, SegmentDefinition, SegmentJob, SegmentMembership
 from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
 from clarion.models.jobs import JobLedgerEntry
 from clarion.models.messages import Execution, Message
@@ -11,12 +13,17 @@ from clarion.models.throttling import EndpointConfig, RuleRevision, ThrottlingCo
 __all__ = [
     "AccessToken",
     "ActionCall",
+    "ActiveAudienceRun",
     "ApiCredential",
     "Campaign",
     "ChannelConfiguration",
     "CustomAction",
     "EndpointConfig",
     "Execution",
+    "ExportJob",
+    "Flow",
+    "FlowConnection",
+    "FlowRun",
     "IpPool",
     "JobLedgerEntry",
     "Message",
@@ -25,5 +32,8 @@ __all__ = [
     "ProfileIdentity",
     "RuleRevision",
     "Sandbox",
+    "SegmentDefinition",
+    "SegmentJob",
+    "SegmentMembership",
     "ThrottlingConfig",
 ]

@@ -23,6 +23,8 @@ class Profile(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    identities: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """Denormalized identity map ``{namespace: [value, …]}`` (exports read it without a join)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
