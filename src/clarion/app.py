@@ -12,9 +12,11 @@ from fastapi.openapi.utils import get_openapi
 
 from clarion import __version__
 from clarion.actions import endpoints as action_endpoints
+from clarion.activation import endpoints as activation_endpoints
 from clarion.api.errors import install_error_handlers
 from clarion.api.hotpath import HotPathMiddleware
 from clarion.api.middleware import GatewayMiddleware
+from clarion.audiences import endpoints as audience_endpoints
 from clarion.campaigns import endpoints as campaign_endpoints
 from clarion.config import Settings
 from clarion.container import Container
@@ -25,6 +27,7 @@ from clarion.ops.logging import configure_logging
 from clarion.ops.metrics import Metrics
 from clarion.ops.tuning import tune_garbage_collector
 from clarion.outbound import endpoints as outbound_endpoints
+from clarion.profiles import endpoints as profile_endpoints
 from clarion.runtime import BackgroundServices
 from clarion.tenancy import endpoints as tenancy_endpoints
 from clarion.throttling import endpoints as throttling_endpoints
@@ -69,6 +72,9 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(execution_endpoints.router)
     app.include_router(outbound_endpoints.router)
     app.include_router(action_endpoints.router)
+    app.include_router(profile_endpoints.router)
+    app.include_router(audience_endpoints.router)
+    app.include_router(activation_endpoints.router)
     for prefix in throttling_endpoints.PREFIXES:
         app.include_router(throttling_endpoints.router, prefix=prefix)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

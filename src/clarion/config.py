@@ -82,6 +82,30 @@ class Settings(BaseSettings):
         "14466/14467/14468 as Adobe's documentation prints them, instead of 1466/1467/1468",
     )
 
+    landing_zone: Path | None = Field(
+        default=None,
+        description="Root folder of local-folder destinations and export-job datasets "
+        "(default $CLARION_HOME/landing); a connection's path is relative to it",
+    )
+    activation_first_run_delay_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How long after an audience is first scheduled on a dataflow an ad-hoc run may start "
+        "(Adobe: 1 hour; 20 minutes in older revisions)",
+    )
+    segment_schedule_time: str = Field(
+        default="00:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="UTC time (HH:MM) at which every batch audience is evaluated, every 24 hours",
+    )
+    segment_jobs_max_processing: int = Field(
+        default=10, ge=1, description="Segment jobs of a sandbox in NEW/QUEUED/PROCESSING before a 429"
+    )
+    export_max_attempts: int = Field(default=3, ge=1, le=20, description="Tries of a failed export run")
+    export_retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="First export retry delay (doubles per attempt)"
+    )
+
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
 
@@ -89,6 +113,8 @@ class Settings(BaseSettings):
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'clarion.db'}"
+        if self.landing_zone is None:
+            self.landing_zone = self.home / "landing"
         return self
 
     @property

@@ -1,0 +1,1 @@
+"""Activation: Flow Service connections, dataflows and runs; the export engine; ad-hoc activation."""

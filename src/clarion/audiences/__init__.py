@@ -1,0 +1,1 @@
+"""Audiences: segment definitions in PQL, segment jobs (membership snapshots), export jobs."""
