@@ -1,0 +1,24 @@
+"""Export destinations: local folder (landing zone), SFTP and S3-compatible storage.
+
+Every destination writes a file under a temporary name (or as an unfinished multipart upload) and publishes
+it atomically on ``Upload.commit``: a reader never sees a partial file, and ``abort`` leaves nothing behind.
+Failures raise ``DestinationError`` with ``kind`` (auth, network, disk, config) and ``retryable``.
+"""
+
+from clarion.activation.destinations.base import Destination, Upload
+from clarion.activation.destinations.connections import from_connection
+from clarion.activation.destinations.errors import DestinationError, ErrorKind
+from clarion.activation.destinations.local import local_folder
+from clarion.activation.destinations.s3 import s3
+from clarion.activation.destinations.sftp import sftp
+
+__all__ = [
+    "Destination",
+    "DestinationError",
+    "ErrorKind",
+    "Upload",
+    "from_connection",
+    "local_folder",
+    "s3",
+    "sftp",
+]
