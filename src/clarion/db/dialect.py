@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Select, Table, exists, func, literal, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 # Statements are built once per (table, dialect, columns) and reused: they are immutable, and building one
 # (plus its cache key) cost more per ledger batch than the rows themselves on the hot delivery path.
@@ -38,3 +40,42 @@ def upsert(
         set_={name: statement.excluded[name] for name in update_columns},
     )
     return result
+
+
+def upsert_from_select(
+    table: Table,
+    dialect_name: str,
+    *,
+    columns: list[str],
+    rows: Select[Any],
+    conflict_columns: tuple[str, ...],
+    updates: Callable[[Any], dict[str, Any]],
+) -> Insert:
+    """``INSERT INTO table (columns) SELECT … ON CONFLICT (cols) DO UPDATE SET …``, set-based in the database.
+
+    ``updates`` receives the statement's ``excluded`` namespace and returns the SET clause; the target row's
+    current values are the table's own columns. ``rows`` must have a WHERE clause: SQLite could otherwise
+    read the ``ON`` of ``ON CONFLICT`` as a join's.
+    """
+    builder: Any = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement: Any = builder(table).from_select(columns, rows)
+    result: Insert = statement.on_conflict_do_update(
+        index_elements=list(conflict_columns), set_=updates(statement.excluded)
+    )
+    return result
+
+
+def json_object_entries(column: ColumnElement[Any], dialect_name: str) -> TableValuedAlias:
+    """The (``key``, ``value``) rows of a JSON object column, to join in FROM (json_each, jsonb_each)."""
+    function = func.jsonb_each if dialect_name == "postgresql" else func.json_each
+    entries: TableValuedAlias = function(column).table_valued("key", "value")
+    return entries
+
+
+def json_array_contains(column: ColumnElement[Any], value: str, dialect_name: str) -> ColumnElement[bool]:
+    """True when the JSON array ``column`` holds the string ``value`` (``@>`` on PostgreSQL)."""
+    if dialect_name == "postgresql":
+        contains: ColumnElement[bool] = type_coerce(column, postgresql.JSONB).contains([value])
+        return contains
+    items = func.json_each(column).table_valued("value")
+    return exists(select(literal(1)).select_from(items).where(items.c.value == value))
