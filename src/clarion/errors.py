@@ -29,6 +29,10 @@ class ObjectEnvelope:
     """
 
 
+class MessageEnvelope:
+    """Mixin: the body is only ``{"message": …}``, the shape the ad-hoc activation API documents."""
+
+
 class Invalid(ClarionError):
     """The request breaks a documented rule (a field, a value, a combination)."""
 

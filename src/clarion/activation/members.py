@@ -10,9 +10,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +41,15 @@ IDENTITY_PREFIX = "identityMap."
 
 @dataclass(frozen=True)
 class Audience:
-    """Which members to read: an audience of a sandbox, restricted to some statuses."""
+    """Which members to read: an audience of a sandbox (None: every profile), restricted to some statuses
+    and optionally to a window of qualification times."""
 
     org_id: str
     sandbox_id: str
-    segment_id: str
+    segment_id: str | None
     statuses: tuple[str, ...] = ("realized", "existing")
+    qualified_from: datetime | None = None
+    qualified_to: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,8 @@ class Columns:
 
     identities: tuple[str, ...]
     attributes: tuple[str, ...]
+    whole_profile: bool = False
+    """JSON only: the whole attribute document, plus the listed columns."""
 
     @property
     def names(self) -> list[str]:
@@ -82,9 +100,9 @@ def _json_value(dialect: str, document: Any, path: list[str | int]) -> ColumnEle
     return func.json(document.op("->")(_sqlite_path(path)))
 
 
-def _column(dialect: str, name: str, *, as_json: bool) -> ColumnElement[Any]:
+def _column(dialect: str, name: str, *, as_json: bool, members: bool = True) -> ColumnElement[Any]:
     if name == STATUS_COLUMN:
-        return SegmentMembership.__table__.c.status
+        return SegmentMembership.__table__.c.status if members else null()
     value = _json_value if as_json else _text_value
     if name.startswith(IDENTITY_PREFIX):
         namespace = name[len(IDENTITY_PREFIX) :]
@@ -94,35 +112,49 @@ def _column(dialect: str, name: str, *, as_json: bool) -> ColumnElement[Any]:
 
 
 def _members(audience: Audience, columns: Sequence[ColumnElement[Any]]) -> Select[Any]:
+    if audience.segment_id is None:
+        return select(*columns).where(
+            Profile.org_id == audience.org_id, Profile.sandbox_id == audience.sandbox_id
+        )
+    conditions = [
+        SegmentMembership.segment_id == audience.segment_id,
+        SegmentMembership.org_id == audience.org_id,
+        SegmentMembership.sandbox_id == audience.sandbox_id,
+        SegmentMembership.status.in_(audience.statuses),
+    ]
+    if audience.qualified_from is not None:
+        conditions.append(SegmentMembership.qualified_at >= audience.qualified_from)
+    if audience.qualified_to is not None:
+        conditions.append(SegmentMembership.qualified_at <= audience.qualified_to)
     return (
         select(*columns)
         .select_from(SegmentMembership)
         .join(Profile, Profile.id == SegmentMembership.profile_id)
-        .where(
-            and_(
-                SegmentMembership.segment_id == audience.segment_id,
-                SegmentMembership.org_id == audience.org_id,
-                SegmentMembership.sandbox_id == audience.sandbox_id,
-                SegmentMembership.status.in_(audience.statuses),
-            )
-        )
+        .where(and_(*conditions))
     )
 
 
 def rows_query(dialect: str, audience: Audience, columns: Columns) -> Select[Any]:
     """One text value per column per member."""
-    return _members(audience, [_column(dialect, name, as_json=False).label(name) for name in columns.names])
+    members = audience.segment_id is not None
+    return _members(
+        audience,
+        [_column(dialect, name, as_json=False, members=members).label(name) for name in columns.names],
+    )
 
 
 def json_query(dialect: str, audience: Audience, columns: Columns) -> Select[Any]:
     """One JSON document per member, nested by path (``person.name.firstName`` → ``{"person": {…}}``)."""
     tree: dict[str, Any] = {}
+    members = audience.segment_id is not None
     for name in columns.names:
         node = tree
         keys = name.split(".", 1) if name.startswith(IDENTITY_PREFIX) else name.split(".")
         for key in keys[:-1]:
             node = node.setdefault(key, {})
-        node[keys[-1]] = _column(dialect, name, as_json=True)
+        node[keys[-1]] = _column(dialect, name, as_json=True, members=members)
+    if columns.whole_profile:
+        tree.setdefault("identityMap", _json_value(dialect, Profile.identities, []))
     build = func.jsonb_build_object if dialect == "postgresql" else func.json_object
 
     def render(node: dict[str, Any]) -> ColumnElement[Any]:
@@ -132,6 +164,12 @@ def json_query(dialect: str, audience: Audience, columns: Columns) -> Select[Any
         return build(*arguments)
 
     document = render(tree)
+    if columns.whole_profile:
+        # Every attribute, with the identities beside them (export jobs without ``fields``).
+        if dialect == "postgresql":
+            document = type_coerce(Profile.attributes, JSONB).op("||")(document)
+        else:
+            document = func.json_patch(Profile.attributes, document)
     return _members(audience, [cast(document, String) if dialect == "postgresql" else document])
 
 

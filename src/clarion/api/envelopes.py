@@ -16,7 +16,14 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from clarion import __version__
-from clarion.errors import ClarionError, GatewayError, ObjectEnvelope, RateLimited, UnsupportedMediaType
+from clarion.errors import (
+    ClarionError,
+    GatewayError,
+    MessageEnvelope,
+    ObjectEnvelope,
+    RateLimited,
+    UnsupportedMediaType,
+)
 from clarion.kit import ids
 from clarion.tenancy.errors import SandboxNotFound
 
@@ -53,6 +60,8 @@ def render(error: ClarionError, family: Family, request_id: str) -> JSONResponse
         headers["Retry-After"] = str(max(1, round(error.retry_after + 0.499)))
     if isinstance(error, GatewayError):
         return JSONResponse({"error_code": error.code, "message": error.detail}, error.status, headers)
+    if isinstance(error, MessageEnvelope):
+        return JSONResponse({"message": error.detail}, error.status, headers)
     if isinstance(error, UnsupportedMediaType):
         body = {
             "type": "/placeholder/type/uri",

@@ -1,0 +1,104 @@
+"""SQL for dataflow runs and the per-audience locks of ad-hoc runs (the runtime's repository)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clarion.db import dialect
+from clarion.models.activation import ActiveAudienceRun, FlowRun
+from clarion.models.audiences import SegmentDefinition
+from clarion.models.tenancy import Organization
+
+ACTIVE = ("waiting", "processing")
+
+
+async def run_by_id(session: AsyncSession, run_id: str) -> FlowRun | None:
+    """A run by id, whatever its tenant (the worker acts for the run's own tenant)."""
+    return await session.get(FlowRun, run_id)
+
+
+async def insert_runs(session: AsyncSession, runs: Sequence[FlowRun]) -> list[str]:
+    """Insert runs, skipping ids that exist (scheduled run ids are deterministic); the ids inserted."""
+    inserted: list[str] = []
+    table: Any = FlowRun.__table__
+    statement = dialect.insert_ignore(table, session.get_bind().dialect.name, conflict_columns=("id",))
+    for run in runs:
+        values = {column.key: getattr(run, column.key) for column in table.columns}
+        result: Any = await session.execute(statement.values(**values))
+        if result.rowcount:
+            inserted.append(run.id)
+    return inserted
+
+
+async def lock_audiences(
+    session: AsyncSession, locks: Sequence[ActiveAudienceRun]
+) -> ActiveAudienceRun | None:
+    """Take every lock or none; returns the lock held by another run when one is taken already."""
+    table: Any = ActiveAudienceRun.__table__
+    statement = dialect.insert_ignore(
+        table, session.get_bind().dialect.name, conflict_columns=("org_id", "sandbox_id", "segment_id")
+    )
+    for lock in locks:
+        values = {column.key: getattr(lock, column.key) for column in table.columns}
+        result: Any = await session.execute(statement.values(**values))
+        if not result.rowcount:
+            return await session.scalar(
+                select(ActiveAudienceRun).where(
+                    ActiveAudienceRun.org_id == lock.org_id,
+                    ActiveAudienceRun.sandbox_id == lock.sandbox_id,
+                    ActiveAudienceRun.segment_id == lock.segment_id,
+                )
+            )
+    return None
+
+
+async def release_audiences(session: AsyncSession, run_id: str) -> None:
+    """Drop the locks a run holds."""
+    await session.execute(delete(ActiveAudienceRun).where(ActiveAudienceRun.run_id == run_id))
+
+
+async def active_scheduled_run(session: AsyncSession, flow_id: str, now: datetime) -> FlowRun | None:
+    """A scheduled run of the flow that is due and not finished."""
+    return await session.scalar(
+        select(FlowRun)
+        .where(
+            FlowRun.flow_id == flow_id,
+            FlowRun.trigger == "scheduled",
+            FlowRun.status.in_(ACTIVE),
+            FlowRun.scheduled_for <= now,
+        )
+        .limit(1)
+    )
+
+
+async def stalled_runs(session: AsyncSession, before: datetime) -> list[FlowRun]:
+    """Runs waiting since before ``before`` (their job may have been lost between commit and enqueue)."""
+    statement = select(FlowRun).where(FlowRun.status == "waiting", FlowRun.updated_at < before).limit(500)
+    return list(await session.scalars(statement))
+
+
+async def segment_names(
+    session: AsyncSession, org_id: str, sandbox_id: str, ids: Sequence[str]
+) -> dict[str, str]:
+    """Names of audiences by id."""
+    statement = select(SegmentDefinition.id, SegmentDefinition.name).where(
+        SegmentDefinition.org_id == org_id,
+        SegmentDefinition.sandbox_id == sandbox_id,
+        SegmentDefinition.id.in_(list(ids)),
+    )
+    return {row[0]: row[1] for row in await session.execute(statement)}
+
+
+async def organization_name(session: AsyncSession, org_id: str) -> str:
+    """The organization's display name (a file-name macro)."""
+    return await session.scalar(select(Organization.name).where(Organization.id == org_id)) or ""
+
+
+async def touch(session: AsyncSession, run_id: str, moment: datetime) -> None:
+    """Mark a run as just handled (the stalled-run sweeper looks at ``updated_at``)."""
+    await session.execute(update(FlowRun).where(FlowRun.id == run_id).values(updated_at=moment))
