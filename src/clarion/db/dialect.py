@@ -6,8 +6,9 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, exists, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, Select, Table, exists, false, func, literal, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TableValuedAlias
 
@@ -79,3 +80,17 @@ def json_array_contains(column: ColumnElement[Any], value: str, dialect_name: st
         return contains
     items = func.json_each(column).table_valued("value")
     return exists(select(literal(1)).select_from(items).where(items.c.value == value))
+
+
+async def claim_writer(session: AsyncSession, table: Table) -> None:
+    """Make the session's transaction the database writer now, before its reads (SQLite only).
+
+    SQLite's driver starts a transaction at the first write, so reads before it see a snapshot a concurrent
+    writer may change before ours writes: a read-modify-write would lose that update. A write that matches
+    no row takes SQLite's write lock at once (waiting ``busy_timeout`` for the current writer), so the reads
+    that follow see the latest data and nobody writes until we commit. PostgreSQL needs nothing here: lock
+    the rows read with ``FOR UPDATE``.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        first_column = next(iter(table.primary_key.columns))
+        await session.execute(update(table).where(false()).values({first_column: first_column}))

@@ -1,14 +1,196 @@
-"""Profile rules used by other domains: resolve recipients by identity, create the missing ones."""
+"""Rules of the profile store: upsert by identity, batches, reads, delete, and ``resolve`` for executions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError, OperationalError
+
 from clarion.db.uow import UnitOfWork
-from clarion.kit.ids import new_id
+from clarion.errors import Conflict
+from clarion.kit.clock import utcnow
+from clarion.models.audiences import SegmentMembership
 from clarion.models.profiles import Profile
+from clarion.profiles import bulk_postgres
+from clarion.profiles.documents import (
+    ProfileInput,
+    check_namespace,
+    identity,
+    normalize_value,
+    parse_identities,
+    parse_item,
+    profile_input,
+)
+from clarion.profiles.errors import IdentityTaken, InvalidProfile, ProfileNotFound
+from clarion.profiles.plan import Outcome, Plan
 from clarion.profiles.repository import ProfileRepository
+from clarion.profiles.schemas import ProfileWrite
 from clarion.tenancy.principal import Principal
+
+ATTEMPTS = 3
+"""Tries of a write whose reads a concurrent writer made stale (an identity taken meanwhile)."""
+
+
+# Writes -----------------------------------------------------------------------------------------------
+
+
+async def write(
+    uow: UnitOfWork, principal: Principal, writes: Sequence[ProfileInput], *, bulk: bool = False
+) -> list[Outcome]:
+    """Apply ``writes`` in order in one transaction and commit; one outcome per write.
+
+    A write that loses a race (another transaction took one of its identities between our read and our
+    insert) makes the unique index refuse the transaction: it is rolled back and the whole batch is
+    planned again from fresh reads. ``bulk`` picks the PostgreSQL COPY path (the import).
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            outcomes = await _write_once(uow, principal, writes, bulk=bulk)
+            await uow.commit()
+            return outcomes
+        except (IntegrityError, OperationalError):
+            await uow.rollback()
+            if attempt == ATTEMPTS:
+                break
+    raise Conflict("Concurrent writes kept changing the same identities; retry the request")
+
+
+async def _write_once(
+    uow: UnitOfWork, principal: Principal, writes: Sequence[ProfileInput], *, bulk: bool
+) -> list[Outcome]:
+    repo = _repo(uow, principal)
+    fast = bulk and uow.dialect == "postgresql"
+    await repo.claim_writer()
+    wanted = {item for write in writes for item in write.identities}
+    if fast:
+        owners = await bulk_postgres.owners(uow.session, principal.org_id, principal.sandbox_id, wanted)
+        profiles = await bulk_postgres.load(
+            uow.session, principal.org_id, principal.sandbox_id, set(owners.values())
+        )
+    else:
+        owners = await repo.owners(wanted)
+        profiles = await repo.load(set(owners.values()))
+    # An owner deleted between the two reads took its identities with it.
+    plan = Plan({key: owner for key, owner in owners.items() if owner in profiles}, profiles)
+    outcomes = [plan.apply(write) for write in writes]
+    now = utcnow()
+    if fast:
+        await bulk_postgres.store(uow.session, principal.org_id, principal.sandbox_id, plan, now=now)
+    else:
+        await repo.insert_profiles(list(plan.created.values()), now=now)
+        await repo.update_profiles(list(plan.updated.values()), now=now)
+        await repo.insert_identities(plan.new_identities)
+    return outcomes
+
+
+async def upsert(
+    uow: UnitOfWork, principal: Principal, namespace: str, value: str, body: ProfileWrite
+) -> tuple[dict[str, Any], bool]:
+    """Upsert the profile owning ``(namespace, value)``; returns its view and whether it was created."""
+    primary = identity(namespace, value)
+    extras = parse_identities(body.identities)
+    (outcome,) = await write(uow, principal, [profile_input([primary, *extras], body.attributes)])
+    if outcome.status == 409:
+        raise IdentityTaken(outcome.error or "identity taken")
+    if outcome.profile_id is None:
+        raise InvalidProfile(outcome.error or "invalid profile")
+    return await _view_of(uow, principal, outcome.profile_id), outcome.status == 201
+
+
+async def write_batch(uow: UnitOfWork, principal: Principal, items: Sequence[Any]) -> list[dict[str, Any]]:
+    """``POST /v1/profiles:batch``: every valid item in one transaction; per-item results in order."""
+    results: list[dict[str, Any] | None] = []
+    valid: list[tuple[int, ProfileInput]] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, parse_item(item)))
+            results.append(None)
+        except InvalidProfile as refused:
+            results.append({"index": index, "status": 400, "error": refused.detail})
+    if valid:
+        outcomes = await write(uow, principal, [write for _, write in valid])
+        for (index, _), outcome in zip(valid, outcomes, strict=True):
+            results[index] = _result(index, outcome)
+    return [result for result in results if result is not None]
+
+
+def _result(index: int, outcome: Outcome) -> dict[str, Any]:
+    result: dict[str, Any] = {"index": index, "status": outcome.status}
+    if outcome.profile_id is not None:
+        result["id"] = outcome.profile_id
+    if outcome.error is not None:
+        result["error"] = outcome.error
+    return result
+
+
+# Reads and delete -------------------------------------------------------------------------------------
+
+
+async def get(uow: UnitOfWork, principal: Principal, namespace: str, value: str) -> dict[str, Any]:
+    """The view of the profile owning ``(namespace, value)``."""
+    profile = await _owner(uow, principal, namespace, value)
+    memberships = await _repo(uow, principal).memberships([profile.id])
+    return profile_view(profile, memberships.get(profile.id, []))
+
+
+async def list_profiles(
+    uow: UnitOfWork, principal: Principal, *, namespace: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of profile views (oldest first), optionally only those with a ``namespace`` identity."""
+    if namespace is not None:
+        check_namespace(namespace)
+    repo = _repo(uow, principal)
+    profiles, total = await repo.search(namespace=namespace, limit=limit, offset=offset)
+    memberships = await repo.memberships([profile.id for profile in profiles])
+    return [profile_view(profile, memberships.get(profile.id, [])) for profile in profiles], total
+
+
+async def delete(uow: UnitOfWork, principal: Principal, namespace: str, value: str) -> None:
+    """Delete the profile owning ``(namespace, value)``, its identities and its audience memberships."""
+    profile = await _owner(uow, principal, namespace, value)
+    await _repo(uow, principal).remove(profile.id)
+    await uow.commit()
+
+
+async def _owner(uow: UnitOfWork, principal: Principal, namespace: str, value: str) -> Profile:
+    wanted = identity(namespace, value)
+    profile = await _repo(uow, principal).by_identity(wanted)
+    if profile is None:
+        raise ProfileNotFound(f"No profile has the identity {namespace}:{value}")
+    return profile
+
+
+async def _view_of(uow: UnitOfWork, principal: Principal, profile_id: str) -> dict[str, Any]:
+    repo = _repo(uow, principal)
+    profile = await repo.get(profile_id)
+    if profile is None:  # deleted by someone else right after our commit
+        raise ProfileNotFound(f"Profile {profile_id} was deleted meanwhile")
+    memberships = await repo.memberships([profile_id])
+    return profile_view(profile, memberships.get(profile_id, []))
+
+
+def profile_view(profile: Profile, memberships: Sequence[SegmentMembership]) -> dict[str, Any]:
+    """The API view of a profile (``segmentMembership.ups`` keyed by audience id)."""
+    return {
+        "id": profile.id,
+        "identities": profile.identities or {},
+        "attributes": profile.attributes,
+        "created_at": profile.created_at,
+        "updated_at": profile.updated_at,
+        "segment_membership": {
+            "ups": {
+                membership.segment_id: {
+                    "status": membership.status,
+                    "last_qualification_time": membership.qualified_at,
+                }
+                for membership in memberships
+            }
+        },
+    }
+
+
+# Executions' way in -----------------------------------------------------------------------------------
 
 
 async def resolve(
@@ -17,19 +199,32 @@ async def resolve(
     """Attributes of the profiles for ``user_ids`` in ``namespace``; create missing ones when asked.
 
     Returns ``(attributes by user id, user ids without a profile)``. Created profiles hold only their
-    identity (contract §1.3: "at maximum, profile is created with the namespace details").
+    identity (contract §1.3: "at maximum, profile is created with the namespace details"). Email values
+    are matched lower-cased, as they are stored.
     """
-    repo = ProfileRepository(uow.session, principal.org_id, principal.sandbox_id)
-    found = await repo.by_identities(namespace, user_ids)
-    missing = [user_id for user_id in user_ids if user_id not in found]
-    attributes = {user_id: dict(profile.attributes) for user_id, profile in found.items()}
+    repo = _repo(uow, principal)
+    stored = {user_id: _stored_value(namespace, user_id) for user_id in user_ids}
+    found = await repo.by_identities(namespace, list(set(stored.values())))
+    attributes = {
+        user_id: dict(found[value].attributes) for user_id, value in stored.items() if value in found
+    }
+    missing = [user_id for user_id in user_ids if user_id not in attributes]
     if missing and create_missing:
-        for user_id in missing:
-            repo.add(
-                Profile(id=new_id(), org_id=principal.org_id, sandbox_id=principal.sandbox_id, attributes={}),
-                [(namespace, user_id)],
-            )
-            attributes[user_id] = {}
+        values = list(dict.fromkeys(stored[user_id] for user_id in missing))
+        created = await repo.create_bare(namespace, values, now=utcnow())
+        attributes.update({user_id: dict(created[stored[user_id]]) for user_id in missing})
         await uow.commit()
         missing = []
     return attributes, missing
+
+
+def _stored_value(namespace: str, user_id: str) -> str:
+    """How a recipient's user id is stored (lower-cased for email); checked by the execution API already."""
+    try:
+        return normalize_value(namespace, user_id)
+    except InvalidProfile:
+        return user_id
+
+
+def _repo(uow: UnitOfWork, principal: Principal) -> ProfileRepository:
+    return ProfileRepository(uow.session, principal.org_id, principal.sandbox_id)

@@ -1,0 +1,172 @@
+"""Rules of profile documents: identity namespaces and values, attribute limits, the deep merge.
+
+Pure functions shared by the HTTP API and the bulk import, so both accept and refuse the same things.
+
+- Namespaces match ``[A-Za-z0-9_.-]{1,64}`` and are case-sensitive (``email`` and ``Email`` differ), except
+  that values of a namespace named ``email`` in any case are lower-cased on every write and lookup: mailbox
+  providers treat ``Jane@Shop.example`` and ``jane@shop.example`` as one address, and a profile must not be
+  split by a capital letter. (``str.lower``, not ``casefold``: casefold turns ``ß`` into ``ss``.)
+- Identity values are 1-512 characters; a write carries at most 50 identities.
+- Attributes are a JSON object of at most 100 KB serialized and 16 levels deep (the top object is level 1);
+  the limits apply to the stored document after the merge.
+- Attributes merge deeply: objects merge key by key, any other value (lists included) replaces, and a JSON
+  ``null`` removes its key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from clarion.profiles.errors import InvalidProfile
+
+NAMESPACE_RULE = "[A-Za-z0-9_.-]{1,64}"
+MAX_VALUE_LENGTH = 512
+MAX_IDENTITIES = 50
+MAX_ATTRIBUTE_BYTES = 100 * 1024
+MAX_DEPTH = 16
+CASE_FOLDED_NAMESPACE = "email"
+"""Values of this namespace (compared lower-cased) are stored lower-cased."""
+
+_NAMESPACE = re.compile(NAMESPACE_RULE)
+_ITEM_FIELDS = frozenset({"identities", "attributes"})
+_encode = msgspec.json.Encoder().encode
+
+Identity = tuple[str, str]
+"""``(namespace, value)``, value normalized."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInput:
+    """One profile write: its identities (primary first, normalized, unique) and an attribute patch."""
+
+    identities: tuple[Identity, ...]
+    attributes: dict[str, Any]
+
+    @property
+    def primary(self) -> Identity:
+        """The identity that chooses the profile."""
+        return self.identities[0]
+
+
+def invalid(field: str, rule: str, message: str) -> InvalidProfile:
+    """A 400 naming the field and the rule."""
+    return InvalidProfile(f"{field}: {message}", context={"field": field, "rule": rule})
+
+
+def check_namespace(namespace: str, *, field: str = "namespace") -> str:
+    """``namespace`` if it matches the namespace rule, else a 400."""
+    if not _NAMESPACE.fullmatch(namespace):
+        raise invalid(field, "namespace_pattern", f"namespace {namespace[:80]!r} must match {NAMESPACE_RULE}")
+    return namespace
+
+
+def normalize_value(namespace: str, value: str, *, field: str = "id") -> str:
+    """The stored form of an identity value (lower-cased for email), checked for length."""
+    if not 1 <= len(value) <= MAX_VALUE_LENGTH:
+        raise invalid(field, "value_length", f"identity values must be 1-{MAX_VALUE_LENGTH} characters")
+    return value.lower() if namespace.lower() == CASE_FOLDED_NAMESPACE else value
+
+
+def identity(namespace: str, value: str, *, field: str = "id") -> Identity:
+    """A checked, normalized identity."""
+    check_namespace(namespace)
+    return namespace, normalize_value(namespace, value, field=field)
+
+
+def parse_identities(raw: Any, *, field: str = "identities") -> list[Identity]:
+    """``{namespace: [value, …]}`` (a single string is accepted for a list of one) as identities in order."""
+    if not isinstance(raw, dict):
+        raise invalid(field, "type", "must be an object of namespace to list of values")
+    found: list[Identity] = []
+    for namespace, values in raw.items():
+        check_namespace(namespace, field=f"{field}.{namespace}")
+        listed = [values] if isinstance(values, str) else values
+        if not isinstance(listed, list):
+            raise invalid(f"{field}.{namespace}", "type", "must be a list of strings")
+        for position, value in enumerate(listed):
+            where = f"{field}.{namespace}[{position}]"
+            if not isinstance(value, str):
+                raise invalid(where, "type", "identity values must be strings")
+            found.append((namespace, normalize_value(namespace, value, field=where)))
+    return found
+
+
+def profile_input(identities: list[Identity], attributes: Any, *, field: str = "attributes") -> ProfileInput:
+    """A write from identities (primary first; duplicates dropped) and an attribute patch."""
+    unique = tuple(dict.fromkeys(identities))
+    if not unique:
+        raise invalid("identities", "required", "at least one identity is required")
+    if len(unique) > MAX_IDENTITIES:
+        raise invalid(
+            "identities", "max_identities", f"at most {MAX_IDENTITIES} identities per profile write"
+        )
+    if attributes is None:
+        attributes = {}
+    if not isinstance(attributes, dict):
+        raise invalid(field, "type", "must be a JSON object")
+    check_depth(attributes, field=field)
+    return ProfileInput(unique, attributes)
+
+
+def parse_item(raw: Any) -> ProfileInput:
+    """A batch or import item ``{"identities": …, "attributes": …}``; its first identity is primary."""
+    if not isinstance(raw, dict):
+        raise invalid("item", "type", "must be a JSON object with identities and attributes")
+    unknown = sorted(set(raw) - _ITEM_FIELDS)
+    if unknown:
+        raise invalid(unknown[0], "unknown_field", "unknown field (allowed: identities, attributes)")
+    if "identities" not in raw:
+        raise invalid("identities", "required", "at least one identity is required")
+    return profile_input(parse_identities(raw["identities"]), raw.get("attributes"))
+
+
+def check_depth(document: Any, *, field: str = "attributes") -> None:
+    """A 400 when ``document`` nests deeper than ``MAX_DEPTH`` (the top object is level 1)."""
+    if _deeper_than(document, MAX_DEPTH):
+        raise invalid(field, "max_depth", f"nesting deeper than {MAX_DEPTH} levels")
+
+
+def _deeper_than(value: Any, allowed: int) -> bool:
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return False
+    if allowed == 0:
+        return True
+    return any(_deeper_than(child, allowed - 1) for child in children)
+
+
+def encoded_document(document: dict[str, Any], *, field: str = "attributes") -> bytes:
+    """The JSON of a document to store; a 400 when it passes ``MAX_ATTRIBUTE_BYTES``.
+
+    (No depth check here: a merge is never deeper than the deeper of its two checked inputs.)
+    """
+    encoded = _encode(document)
+    if len(encoded) > MAX_ATTRIBUTE_BYTES:
+        raise invalid(
+            field,
+            "max_size",
+            f"the stored document would be {len(encoded)} bytes serialized, over the "
+            f"{MAX_ATTRIBUTE_BYTES}-byte limit",
+        )
+    return encoded
+
+
+def merge(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``current`` deep-merged with ``patch`` (a new dict; neither argument changes). ``None`` removes."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict):
+            base = merged.get(key)
+            merged[key] = merge(base if isinstance(base, dict) else {}, value)
+        else:
+            merged[key] = value
+    return merged
