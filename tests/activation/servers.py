@@ -8,6 +8,7 @@ loop at all, e.g. one driving a ``clarion`` subprocess). Use them through the ``
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import secrets
 import threading
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
-import boto3
+import boto3  # type: ignore[import-untyped]
+import httpx
 from moto.server import ThreadedMotoServer
 
 HOST = "127.0.0.1"
@@ -36,6 +38,7 @@ class SftpServer:
     host_key_fingerprint  the server key's "SHA256:…" fingerprint, as ``ssh-keygen -lf`` prints it
     quota_bytes     set it to make writes beyond this many bytes (all files together) fail with
                     "no space on filesystem"; None (default) = unlimited
+    logins          how many clients have authenticated so far
     """
 
     host: str
@@ -47,12 +50,11 @@ class SftpServer:
     host_key_fingerprint: str
     quota_bytes: int | None = None
     written_bytes: int = field(default=0)
+    logins: int = field(default=0)  # successful authentications so far
 
     @property
     def private_key_base64(self) -> str:
         """The private key base64-encoded, the way Adobe's SFTP base connection carries ``sshKey``."""
-        import base64
-
         return base64.b64encode(self.private_key.encode()).decode()
 
     def adobe_auth(self, *, with_key: bool = False) -> dict[str, Any]:
@@ -64,9 +66,8 @@ class SftpServer:
 class _Account(asyncssh.SSHServer):
     """One user, password or public-key authentication."""
 
-    def __init__(self, username: str, password: str, public_key: asyncssh.SSHKey) -> None:
-        self._username = username
-        self._password = password
+    def __init__(self, state: SftpServer, public_key: asyncssh.SSHKey) -> None:
+        self._state = state
         self._public_key = public_key
 
     def begin_auth(self, username: str) -> bool:
@@ -76,19 +77,22 @@ class _Account(asyncssh.SSHServer):
         return True
 
     def validate_password(self, username: str, password: str) -> bool:
-        return username == self._username and hmac.compare_digest(password, self._password)
+        return username == self._state.username and hmac.compare_digest(password, self._state.password)
 
     def public_key_auth_supported(self) -> bool:
         return True
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        return username == self._username and key.public_data == self._public_key.public_data
+        return username == self._state.username and key.public_data == self._public_key.public_data
+
+    def auth_completed(self) -> None:
+        self._state.logins += 1
 
 
 class _ChrootedSftp(asyncssh.SFTPServer):
     """asyncssh's SFTP server confined to the root folder, with an optional byte quota."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, state: SftpServer) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], state: SftpServer) -> None:
         super().__init__(chan, chroot=str(state.root).encode())
         self._state = state
 
@@ -139,7 +143,7 @@ def run_sftp_server(root: Path, *, username: str = "exporter") -> Iterator[SftpS
 
     async def start() -> asyncssh.SSHAcceptor:
         return await asyncssh.create_server(
-            lambda: _Account(username, state.password, public_key),
+            lambda: _Account(state, public_key),
             HOST,
             0,
             server_host_keys=[host_key],
@@ -244,7 +248,5 @@ def drop_bucket(s3: S3Server) -> None:
 
 def enforce_auth(endpoint_url: str, enabled: bool) -> None:
     """Make moto check credentials against its IAM (unknown keys get InvalidAccessKeyId), or stop checking."""
-    import httpx
-
     count = "0" if enabled else "inf"
     httpx.post(f"{endpoint_url}/moto-api/reset-auth", content=count, timeout=10).raise_for_status()

@@ -146,7 +146,7 @@ async def test_an_upload_cannot_be_written_after_commit(storage: Storage) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["", "/etc/passwd", "../outside.csv", "a/../../outside.csv", "a//b.csv", "."]
+    "name", ["", "/etc/passwd", "../outside.csv", "a/../../outside.csv", "a//b.csv", ".", "a\\b.csv"]
 )
 async def test_names_leaving_the_folder_are_refused(storage: Storage, name: str) -> None:
     with pytest.raises(DestinationError) as caught:
