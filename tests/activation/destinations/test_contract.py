@@ -55,18 +55,28 @@ async def test_a_reader_sees_nothing_before_commit(storage: Storage) -> None:
 
 
 async def test_the_partial_file_is_hidden_beside_the_final_one(storage: Storage) -> None:
-    if storage.kind == "s3":
-        pytest.skip("S3 has no partial object: an unfinished multipart upload is invisible")
     file = await storage.destination.open("a/audience.csv")
-    await file.write(b"partial")
+    await file.write(os.urandom(PART_BYTES + 1))
 
     (entry,) = storage.entries()
+    await file.abort()
+    if storage.kind == "s3":  # no partial object: an unfinished multipart upload, listed only as such
+        assert entry == f"(pending) {FOLDER}/a/audience.csv"
+        return
     folder, _, temp = entry.rpartition("/")
     match = TEMP_NAME.match(temp)
     assert folder == f"{FOLDER}/a"
     assert match is not None
     assert match["name"] == "audience.csv"
-    await file.abort()
+
+
+async def test_a_name_of_255_bytes_fits_with_its_temporary_name(storage: Storage) -> None:
+    name = "é" * 100 + "x" * 51 + ".csv"  # 255 bytes in UTF-8
+
+    await upload(storage, name, [b"long name"])
+
+    assert storage.read(name) == b"long name"
+    assert storage.entries() == [published(storage, name)]
 
 
 @pytest.mark.parametrize("size", [10, PART_BYTES + 10])

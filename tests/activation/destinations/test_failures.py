@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -308,3 +309,11 @@ async def test_local_folder_blocked_by_a_file_is_a_disk_error(tmp_path: Path) ->
 
     assert (caught.value.kind, caught.value.retryable) == ("disk", False)
     assert str(root) not in str(caught.value)
+
+
+def test_errors_survive_pickling_with_their_classification() -> None:
+    error = DestinationError("disk", "SFTP server 127.0.0.1:22 is out of space", retryable=True)
+
+    copy = pickle.loads(pickle.dumps(error))
+
+    assert (copy.kind, copy.retryable, str(copy)) == ("disk", True, str(error))

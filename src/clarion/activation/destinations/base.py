@@ -61,6 +61,13 @@ def clean_folder(folder: str) -> PurePosixPath:
     return PurePosixPath("/" if folder.startswith("/") else ".", *parts)
 
 
+# File systems cap a name at 255 bytes and so does Adobe's file name template: the temporary name
+# (".", ".<12 hex>.part") must fit in the same limit, so it keeps only the start of a long final name.
+_NAME_MAX_BYTES = 255
+_TEMPORARY_AFFIX_BYTES = len(".") + len(".0123456789ab.part")
+
+
 def temporary_name(final: PurePosixPath) -> PurePosixPath:
     """The hidden sibling a file is written under before it is renamed: ``.<name>.<random>.part``."""
-    return final.with_name(f".{final.name}.{secrets.token_hex(6)}.part")
+    kept = final.name.encode()[: _NAME_MAX_BYTES - _TEMPORARY_AFFIX_BYTES].decode(errors="ignore")
+    return final.with_name(f".{kept}.{secrets.token_hex(6)}.part")

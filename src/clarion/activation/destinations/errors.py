@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from typing import Any, Literal
 
 ErrorKind = Literal["auth", "network", "disk", "config"]
 
@@ -24,6 +25,10 @@ class DestinationError(Exception):
         self.kind: ErrorKind = kind
         self.reason = reason
         self.retryable: bool = _RETRYABLE_BY_DEFAULT[kind] if retryable is None else retryable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by constructor arguments (the default would call ``__init__`` with ``reason`` only)."""
+        return (functools.partial(DestinationError, retryable=self.retryable), (self.kind, self.reason))
 
     def __repr__(self) -> str:
         return f"DestinationError(kind={self.kind!r}, retryable={self.retryable}, reason={self.reason!r})"
