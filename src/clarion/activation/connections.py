@@ -258,8 +258,8 @@ def _writable(connection: FlowConnection) -> dict[str, Any]:
 
 def _patched_values(connection: FlowConnection, document: dict[str, Any], box: SecretBox) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "name": _text(document.get("name"), "name", 512, required=True),
-        "description": _text(document.get("description", ""), "description", 4000, required=False),
+        "name": text_field(document.get("name"), "name", 512, required=True),
+        "description": text_field(document.get("description", ""), "description", 4000, required=False),
     }
     spec = known_spec(connection.connection_spec_id)
     if connection.kind == "base":
@@ -283,7 +283,8 @@ def _patched_values(connection: FlowConnection, document: dict[str, Any], box: S
     return values
 
 
-def _text(value: Any, field: str, limit: int, *, required: bool) -> str:
+def text_field(value: Any, field: str, limit: int, *, required: bool) -> str:
+    """A string field of at most ``limit`` characters (non-blank when ``required``), or the 1100 answer."""
     if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
         raise FlowInvalid(
             field, "type", f"must be a {'non-empty ' if required else ''}string of at most {limit} characters"
