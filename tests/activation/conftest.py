@@ -3,7 +3,8 @@
 ``sftp_server`` → tests.activation.servers.SftpServer: ``host``, ``port``, ``username``, ``password``,
 ``private_key`` (OpenSSH text; ``private_key_base64`` as Adobe's ``sshKey``), ``root`` (the local folder
 the account is chrooted into), ``host_key_fingerprint``, ``quota_bytes`` (set it to simulate a full disk),
-``logins`` (authentications so far) and ``adobe_auth()`` (Adobe base-connection auth params).
+``logins`` (authentications so far), ``drop_connections()`` (cut clients off) and ``adobe_auth()`` (Adobe
+base-connection auth params).
 
 ``s3_server`` → tests.activation.servers.S3Server: ``endpoint_url``, ``bucket`` (fresh and empty),
 ``access_key``, ``secret_key``, ``region``, and helpers ``client()`` (boto3), ``object_keys()``,

@@ -39,6 +39,7 @@ class SftpServer:
     quota_bytes     set it to make writes beyond this many bytes (all files together) fail with
                     "no space on filesystem"; None (default) = unlimited
     logins          how many clients have authenticated so far
+    drop_connections()  cut every client connection from the server side
     """
 
     host: str
@@ -51,6 +52,21 @@ class SftpServer:
     quota_bytes: int | None = None
     written_bytes: int = field(default=0)
     logins: int = field(default=0)  # successful authentications so far
+    _connections: list[asyncssh.SSHServerConnection] = field(default_factory=list, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+
+    def drop_connections(self) -> None:
+        """Close every client connection from the server side (a network failure, as the client sees it)."""
+        assert self._loop is not None
+
+        async def drop() -> None:
+            for connection in self._connections:
+                connection.close()
+            for connection in self._connections:
+                await connection.wait_closed()
+            self._connections.clear()
+
+        asyncio.run_coroutine_threadsafe(drop(), self._loop).result(timeout=30)
 
     @property
     def private_key_base64(self) -> str:
@@ -69,6 +85,9 @@ class _Account(asyncssh.SSHServer):
     def __init__(self, state: SftpServer, public_key: asyncssh.SSHKey) -> None:
         self._state = state
         self._public_key = public_key
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._state._connections.append(conn)
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -140,6 +159,7 @@ def run_sftp_server(root: Path, *, username: str = "exporter") -> Iterator[SftpS
     )
     public_key = client_key.convert_to_public()
     thread = _LoopThread()
+    state._loop = thread.loop
 
     async def start() -> asyncssh.SSHAcceptor:
         return await asyncssh.create_server(

@@ -186,6 +186,24 @@ async def test_sftp_keeps_one_connection_for_the_destination(sftp_server: SftpSe
     assert (sftp_server.root / "out" / "c" / "d.csv").read_bytes() == b"x"
 
 
+async def test_sftp_lost_connection_is_retryable_and_abort_reconnects_to_clean_up(
+    sftp_server: SftpServer,
+) -> None:
+    destination = sftp_to(sftp_server)
+    upload = await destination.open("audience.csv")
+    await upload.write(b"first chunk")
+    sftp_server.drop_connections()
+
+    with pytest.raises(DestinationError) as caught:
+        await upload.write(b"second chunk")
+    await upload.abort()
+    await destination.close()
+
+    assert (caught.value.kind, caught.value.retryable) == ("network", True)
+    assert list((sftp_server.root / "out").iterdir()) == []
+    assert sftp_server.logins == 2
+
+
 async def test_sftp_full_disk_is_a_disk_error_and_leaves_nothing(sftp_server: SftpServer) -> None:
     sftp_server.quota_bytes = 100_000
     destination = sftp_to(sftp_server)

@@ -100,7 +100,9 @@ class _Server:
 
 
 def _sftp_refusal(exc: asyncssh.SFTPError, action: str, at: str) -> DestinationError:
-    """An SFTP status reply: the server is reachable but refused to store the file."""
+    """An SFTP status reply: the server refused to store the file, or the session is gone."""
+    if isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection):
+        return DestinationError("network", f"SFTP connection to {at} lost during {action}")
     if isinstance(exc, asyncssh.SFTPPermissionDenied):
         return DestinationError("disk", f"SFTP server {at} denied permission to {action}")
     if isinstance(exc, asyncssh.SFTPNoSpaceOnFilesystem | asyncssh.SFTPQuotaExceeded):
