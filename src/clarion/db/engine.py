@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled_regex(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _regexp(pattern: object, value: object) -> int | None:
+    """SQLite's ``value REGEXP pattern`` (PQL ``matches``): a search; NULL for NULL input or a bad pattern."""
+    if not isinstance(pattern, str) or not isinstance(value, str):
+        return None
+    compiled = _compiled_regex(pattern)
+    return None if compiled is None else int(compiled.search(value) is not None)
+
+
+def _sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     """Create the process's engine; SQLite files get their parent folder and the WAL pragmas."""
     url = make_url(async_url(database_url))
@@ -37,6 +59,7 @@ def create_engine(database_url: str) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, pool_size=5, max_overflow=5)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_functions)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
