@@ -39,6 +39,7 @@ class SftpServer:
     quota_bytes     set it to make writes beyond this many bytes (all files together) fail with
                     "no space on filesystem"; None (default) = unlimited
     logins          how many clients have authenticated so far
+    posix_rename    set False to refuse the posix-rename extension (clients fall back to plain rename)
     drop_connections()  cut every client connection from the server side
     """
 
@@ -52,6 +53,7 @@ class SftpServer:
     quota_bytes: int | None = None
     written_bytes: int = field(default=0)
     logins: int = field(default=0)  # successful authentications so far
+    posix_rename: bool = True  # False: refuse OpenSSH's posix-rename, like servers without the extension
     _connections: list[asyncssh.SSHServerConnection] = field(default_factory=list, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
@@ -123,6 +125,11 @@ class _ChrootedSftp(asyncssh.SFTPServer):
         written = super().write(file_obj, offset, data)
         assert isinstance(written, int)
         return written
+
+    def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+        if not self._state.posix_rename:
+            raise asyncssh.SFTPOpUnsupported("posix-rename not supported")
+        super().posix_rename(oldpath, newpath)
 
 
 class _LoopThread:

@@ -204,6 +204,19 @@ async def test_sftp_lost_connection_is_retryable_and_abort_reconnects_to_clean_u
     assert sftp_server.logins == 2
 
 
+async def test_sftp_without_posix_rename_still_replaces_the_file(sftp_server: SftpServer) -> None:
+    sftp_server.posix_rename = False
+    destination = sftp_to(sftp_server)
+    for contents in (b"first version", b"second"):
+        upload = await destination.open("audience.csv")
+        await upload.write(contents)
+        await upload.commit()
+    await destination.close()
+
+    assert [path.name for path in (sftp_server.root / "out").iterdir()] == ["audience.csv"]
+    assert (sftp_server.root / "out" / "audience.csv").read_bytes() == b"second"
+
+
 async def test_sftp_full_disk_is_a_disk_error_and_leaves_nothing(sftp_server: SftpServer) -> None:
     sftp_server.quota_bytes = 100_000
     destination = sftp_to(sftp_server)
