@@ -1,0 +1,337 @@
+"""SQL of segment definitions, segment jobs and the membership snapshots they write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, delete, func, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from clarion.db.dialect import insert_ignore, json_array_contains, json_object_entries, upsert_from_select
+from clarion.kit.repository import SandboxRepository
+from clarion.models.activation import Flow
+from clarion.models.audiences import SegmentDefinition, SegmentJob, SegmentMembership
+from clarion.models.profiles import Profile
+
+IN_FLIGHT = ("NEW", "QUEUED", "PROCESSING", "CANCELLING")
+"""Job statuses that count against the sandbox's cap (a cancelling job still holds the database)."""
+FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED")
+MEMBER = ("realized", "existing")
+"""Membership statuses of profiles inside the audience."""
+
+_MEMBERSHIPS: Any = SegmentMembership.__table__
+_PROFILES: Any = Profile.__table__
+_JOBS: Any = SegmentJob.__table__
+
+
+class SegmentRepository(SandboxRepository):
+    """Segment definitions of one sandbox."""
+
+    async def save(self, segment: SegmentDefinition) -> bool:
+        """Stage and flush a new or changed definition; False when its name is taken.
+
+        The unique constraint decides (race-free); after False the transaction is unusable and the caller
+        raises, which rolls the unit of work back.
+        """
+        self.session.add(segment)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def get(self, segment_id: str) -> SegmentDefinition | None:
+        """The definition with this id in this sandbox."""
+        return await self.session.scalar(
+            self.scoped(SegmentDefinition).where(SegmentDefinition.id == segment_id)
+        )
+
+    async def many(self, segment_ids: Sequence[str]) -> dict[str, SegmentDefinition]:
+        """The definitions among ``segment_ids`` that exist in this sandbox, by id."""
+        rows = await self.session.scalars(
+            self.scoped(SegmentDefinition).where(SegmentDefinition.id.in_(list(segment_ids)))
+        )
+        return {row.id: row for row in rows}
+
+    async def listing(
+        self, *, order_by: Sequence[Any], limit: int, offset: int
+    ) -> tuple[list[SegmentDefinition], int]:
+        """One page of the sandbox's definitions in ``order_by`` order, and the total count."""
+        statement = self.scoped(SegmentDefinition)
+        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = await self.session.scalars(statement.order_by(*order_by).limit(limit).offset(offset))
+        return list(rows), int(total or 0)
+
+    async def batch_ids(self) -> list[str]:
+        """Ids of the sandbox's batch-evaluated audiences, oldest first (what a ``"*"`` job evaluates)."""
+        rows = await self.session.scalars(
+            self.scoped(SegmentDefinition)
+            .where(batch_enabled())
+            .order_by(SegmentDefinition.created_at, SegmentDefinition.id)
+        )
+        return [row.id for row in rows]
+
+    async def remove(self, segment: SegmentDefinition) -> None:
+        """Delete the definition (its memberships go with it: ON DELETE CASCADE)."""
+        await self.session.execute(
+            delete(SegmentDefinition).where(
+                SegmentDefinition.org_id == self.org_id,
+                SegmentDefinition.sandbox_id == self.sandbox_id,
+                SegmentDefinition.id == segment.id,
+            )
+        )
+
+    async def flows_using(self, segment_id: str) -> list[str]:
+        """Ids of the sandbox's dataflows whose segment selectors name the audience."""
+        rows = await self.session.execute(
+            select(Flow.id, Flow.transformations).where(
+                Flow.org_id == self.org_id, Flow.sandbox_id == self.sandbox_id
+            )
+        )
+        return sorted(
+            str(flow_id) for flow_id, transformations in rows if segment_id in _selected(transformations)
+        )
+
+
+def batch_enabled() -> ColumnElement[bool]:
+    """``evaluationInfo.batch.enabled`` is true (portable JSON path)."""
+    enabled: ColumnElement[bool] = SegmentDefinition.evaluation_info[("batch", "enabled")].as_boolean()
+    return enabled.is_(True)
+
+
+def _selected(transformations: Any) -> set[str]:
+    """Audience ids in a flow's ``transformations[*].params.segmentSelectors.selectors[*].value.id``."""
+    found: set[str] = set()
+    for transformation in transformations if isinstance(transformations, list) else []:
+        params = transformation.get("params") if isinstance(transformation, dict) else None
+        selectors = ((params or {}).get("segmentSelectors") or {}).get("selectors") or []
+        for selector in selectors if isinstance(selectors, list) else []:
+            value = selector.get("value") if isinstance(selector, dict) else None
+            if isinstance(value, dict) and isinstance(value.get("id"), str):
+                found.add(value["id"])
+    return found
+
+
+class SegmentJobRepository(SandboxRepository):
+    """Segment jobs of one sandbox."""
+
+    def add(self, job: SegmentJob) -> None:
+        """Stage a new job."""
+        self.session.add(job)
+
+    async def get(self, job_id: str) -> SegmentJob | None:
+        """The job with this id in this sandbox (fresh from the database, not the session's copy)."""
+        statement = (
+            self.scoped(SegmentJob).where(SegmentJob.id == job_id).execution_options(populate_existing=True)
+        )
+        return await self.session.scalar(statement)
+
+    async def many(self, job_ids: Sequence[str]) -> dict[str, SegmentJob]:
+        """The jobs among ``job_ids`` that exist in this sandbox, by id."""
+        rows = await self.session.scalars(self.scoped(SegmentJob).where(SegmentJob.id.in_(list(job_ids))))
+        return {row.id: row for row in rows}
+
+    async def count_in_flight(self) -> int:
+        """Jobs of the sandbox waiting or running."""
+        statement = select(func.count()).select_from(
+            self.scoped(SegmentJob).where(SegmentJob.status.in_(IN_FLIGHT)).subquery()
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def search(
+        self, *, filters: Sequence[ColumnElement[bool]], order_by: Sequence[Any], limit: int, offset: int
+    ) -> tuple[list[SegmentJob], int]:
+        """One page of jobs matching ``filters`` and the total count."""
+        statement = self.scoped(SegmentJob).where(*filters)
+        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = await self.session.scalars(statement.order_by(*order_by).limit(limit).offset(offset))
+        return list(rows), int(total or 0)
+
+    def naming(self, segment_id: str, dialect: str) -> ColumnElement[bool]:
+        """Filter: the job evaluates ``segment_id``."""
+        return json_array_contains(_JOBS.c.segment_ids, segment_id, dialect)
+
+    async def last_succeeded(self, segment_id: str, dialect: str) -> SegmentJob | None:
+        """The most recently finished successful job that evaluated ``segment_id``."""
+        statement = (
+            self.scoped(SegmentJob)
+            .where(SegmentJob.status == "SUCCEEDED", self.naming(segment_id, dialect))
+            .order_by(SegmentJob.updated_at.desc(), SegmentJob.id.desc())
+            .limit(1)
+        )
+        return await self.session.scalar(statement)
+
+    async def transition(self, job_id: str, *, to: str, allowed: Sequence[str], now: datetime) -> bool:
+        """Move the job to ``to`` if its status is one of ``allowed`` (atomic compare-and-set)."""
+        result: Any = await self.session.execute(
+            update(SegmentJob)
+            .where(
+                SegmentJob.org_id == self.org_id,
+                SegmentJob.sandbox_id == self.sandbox_id,
+                SegmentJob.id == job_id,
+                SegmentJob.status.in_(list(allowed)),
+            )
+            .values(status=to, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)
+
+    async def cancel(self, job_id: str, *, now: datetime) -> bool:
+        """Mark a waiting job CANCELLED and a running one CANCELLING; False when it is not in flight."""
+        cancelled = case((SegmentJob.status == "PROCESSING", "CANCELLING"), else_="CANCELLED")
+        result: Any = await self.session.execute(
+            update(SegmentJob)
+            .where(
+                SegmentJob.org_id == self.org_id,
+                SegmentJob.sandbox_id == self.sandbox_id,
+                SegmentJob.id == job_id,
+                SegmentJob.status.in_(("NEW", "QUEUED", "PROCESSING")),
+            )
+            .values(status=cancelled, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)
+
+    async def remove(self, job_id: str) -> None:
+        """Delete a finished job's record (its snapshot stays)."""
+        await self.session.execute(
+            delete(SegmentJob).where(
+                SegmentJob.org_id == self.org_id,
+                SegmentJob.sandbox_id == self.sandbox_id,
+                SegmentJob.id == job_id,
+                SegmentJob.status.in_(FINISHED),
+            )
+        )
+
+
+class MembershipRepository(SandboxRepository):
+    """The membership snapshot of the sandbox's audiences, written set-based inside the database."""
+
+    async def upsert_members(
+        self, *, segment_id: str, job_id: str, condition: ColumnElement[bool], now: datetime, dialect: str
+    ) -> None:
+        """Every profile meeting ``condition`` becomes a member touched by ``job_id`` (one INSERT … SELECT).
+
+        New members are ``realized``; members of an earlier job are ``existing``; ``exited`` ones are
+        ``realized`` again (qualified anew). Rows this job already touched keep their status, so a job run
+        twice (a crash, a redelivery) writes the same snapshot.
+        """
+        members = select(
+            literal(segment_id),
+            _PROFILES.c.id,
+            literal(self.org_id),
+            literal(self.sandbox_id),
+            literal("realized"),
+            literal(job_id),
+            literal(now, _MEMBERSHIPS.c.qualified_at.type),
+            literal(now, _MEMBERSHIPS.c.updated_at.type),
+        ).where(_PROFILES.c.org_id == self.org_id, _PROFILES.c.sandbox_id == self.sandbox_id, condition)
+        current = _MEMBERSHIPS.c
+
+        def updates(excluded: Any) -> dict[str, Any]:
+            re_entered = current.status == "exited"
+            return {
+                "status": case(
+                    (re_entered, "realized"),
+                    (current.job_id == excluded.job_id, current.status),
+                    else_="existing",
+                ),
+                "qualified_at": case((re_entered, excluded.qualified_at), else_=current.qualified_at),
+                "job_id": excluded.job_id,
+                "updated_at": excluded.updated_at,
+            }
+
+        statement = upsert_from_select(
+            _MEMBERSHIPS,
+            dialect,
+            columns=[
+                "segment_id",
+                "profile_id",
+                "org_id",
+                "sandbox_id",
+                "status",
+                "job_id",
+                "qualified_at",
+                "updated_at",
+            ],
+            rows=members,
+            conflict_columns=("segment_id", "profile_id"),
+            updates=updates,
+        )
+        await self.session.execute(statement)
+
+    async def exit_absent(self, *, segment_id: str, job_id: str, now: datetime) -> None:
+        """Members that ``job_id`` did not touch no longer qualify: mark them ``exited`` (one UPDATE)."""
+        await self.session.execute(
+            update(SegmentMembership)
+            .where(
+                SegmentMembership.segment_id == segment_id,
+                SegmentMembership.org_id == self.org_id,
+                SegmentMembership.sandbox_id == self.sandbox_id,
+                SegmentMembership.status.in_(MEMBER),
+                SegmentMembership.job_id != job_id,
+            )
+            .values(status="exited", job_id=job_id, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def status_counts(self, *, segment_id: str, job_id: str) -> dict[str, int]:
+        """``{realized, existing, exited}`` as written by ``job_id`` (exits of earlier jobs not counted)."""
+        rows = await self.session.execute(
+            select(SegmentMembership.status, func.count())
+            .where(
+                SegmentMembership.segment_id == segment_id,
+                SegmentMembership.org_id == self.org_id,
+                SegmentMembership.sandbox_id == self.sandbox_id,
+                SegmentMembership.job_id == job_id,
+            )
+            .group_by(SegmentMembership.status)
+        )
+        counts = dict.fromkeys(("realized", "existing", "exited"), 0)
+        counts.update({status: int(count) for status, count in rows})
+        return counts
+
+    async def namespace_counts(self, *, segment_id: str, dialect: str) -> dict[str, int]:
+        """Members of the audience per identity namespace (keys of their ``profiles.identities``)."""
+        entries = json_object_entries(_PROFILES.c.identities, dialect)
+        rows = await self.session.execute(
+            select(entries.c.key, func.count())
+            .select_from(SegmentMembership)
+            .join(_PROFILES, _PROFILES.c.id == SegmentMembership.profile_id)
+            .join(entries, literal(True))
+            .where(
+                SegmentMembership.segment_id == segment_id,
+                SegmentMembership.org_id == self.org_id,
+                SegmentMembership.sandbox_id == self.sandbox_id,
+                SegmentMembership.status.in_(MEMBER),
+            )
+            .group_by(entries.c.key)
+        )
+        return {str(namespace): int(count) for namespace, count in rows.tuples()}
+
+    async def total_profiles(self) -> int:
+        """Profiles of the sandbox (the job's ``totalProfiles``)."""
+        statement = select(func.count()).where(
+            _PROFILES.c.org_id == self.org_id, _PROFILES.c.sandbox_id == self.sandbox_id
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+
+async def insert_job_once(session: Any, row: dict[str, Any], dialect: str) -> bool:
+    """Insert a job row unless its id exists (scheduled jobs have deterministic ids); True when inserted."""
+    statement = insert_ignore(_JOBS, dialect, conflict_columns=("id",))
+    result: Any = await session.execute(statement, row)
+    return bool(result.rowcount)
+
+
+async def sandboxes_with_batch_segments(session: Any) -> list[tuple[str, str]]:
+    """``(org_id, sandbox_id)`` of every sandbox holding a batch audience, across all tenants."""
+    rows = await session.execute(
+        select(SegmentDefinition.org_id, SegmentDefinition.sandbox_id)
+        .where(batch_enabled())
+        .distinct()
+        .order_by(SegmentDefinition.org_id, SegmentDefinition.sandbox_id)
+    )
+    return [(org_id, sandbox_id) for org_id, sandbox_id in rows]
