@@ -12,7 +12,6 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
-from tests.builders import Tenant
 
 from clarion.activation import exporter
 from clarion.activation.exporter import CsvOptions, FileFormat, export_audience
@@ -22,6 +21,7 @@ from clarion.kit.ids import new_id
 from clarion.models.audiences import SegmentDefinition, SegmentMembership
 from clarion.models.profiles import Profile
 from clarion.models.tenancy import Sandbox
+from tests.builders import Tenant
 
 COLUMNS = Columns(
     identities=("email",),
