@@ -108,7 +108,7 @@ class Ups:
                     SegmentMembership.profile_id, SegmentMembership.status, SegmentMembership.job_id
                 ).where(SegmentMembership.segment_id == segment_id)
             )
-            return {profile_id: (status, job_id) for profile_id, status, job_id in rows.tuples()}
+            return {profile_id: (status, job_id) for profile_id, status, job_id in rows}
 
     async def force_status(self, job_id: str, status: str) -> None:
         """Put a job in ``status`` directly (a worker that crashed, a job caught mid-run)."""

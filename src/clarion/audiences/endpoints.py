@@ -1,7 +1,178 @@
-"""HTTP endpoints of the Segmentation API (``/data/core/ups``): definitions, segment jobs, export jobs."""
+"""HTTP endpoints of the Segmentation API (``/data/core/ups``): segment definitions and segment jobs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+
+from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.gateway import PrincipalDep
+from clarion.audiences import jobs, service
+from clarion.audiences.schemas import (
+    BulkGet,
+    SegmentDefinitionCreate,
+    SegmentDefinitionUpdate,
+    SegmentJobCreate,
+)
+from clarion.audiences.views import BASE_PATH, definition_view, job_view
 
 router = APIRouter(prefix="/data/core/ups", tags=["audiences"])
+
+Start = Annotated[int | None, Query(ge=0, description="Offset of the first item")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
+Sort = Annotated[str | None, Query(description="[attribute]:[asc|desc], comma-separated")]
+
+
+@router.post("/segment/definitions")
+async def create_segment_definition(
+    body: SegmentDefinitionCreate, principal: PrincipalDep, uow: UoWDep
+) -> dict[str, Any]:
+    """Create a segment definition (an audience) from a PQL expression."""
+    return definition_view(await service.create_segment(uow, principal, body), principal)
+
+
+@router.get("/segment/definitions")
+async def list_segment_definitions(
+    principal: PrincipalDep,
+    uow: UoWDep,
+    start: Start = None,
+    limit: Limit = 100,
+    page: Annotated[int, Query(ge=0, description="Page number (when start is not given)")] = 0,
+    sort: Sort = None,
+) -> dict[str, Any]:
+    """The sandbox's segment definitions, one page at a time."""
+    offset = start if start is not None else page * limit
+    rows, total, orders = await service.list_segments(uow, principal, limit=limit, offset=offset, sort=sort)
+    more = offset + len(rows) < total
+    return {
+        "segments": [definition_view(row, principal) for row in rows],
+        "page": {
+            "totalCount": total,
+            "totalPages": -(-total // limit),
+            "sortField": orders[0][0],
+            "sort": orders[0][1],
+            "pageSize": len(rows),
+            "limit": limit,
+        },
+        "link": {"next": _next(f"segment/definitions?start={offset + len(rows)}&limit={limit}", sort)}
+        if more
+        else {},
+    }
+
+
+@router.post("/segment/definitions/bulk-get", status_code=207)
+async def bulk_get_segment_definitions(body: BulkGet, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+    """Several segment definitions by id (207); ids not found are listed under ``errors``."""
+    ids = [item.id for item in body.ids]
+    found = await service.bulk_segments(uow, principal, ids)
+    return _multi_status(
+        ids, {key: definition_view(row, principal) for key, row in found.items()}, "Segment definition"
+    )
+
+
+@router.get("/segment/definitions/{segment_id}")
+async def read_segment_definition(segment_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+    """One segment definition."""
+    return definition_view(await service.get_segment(uow, principal, segment_id), principal)
+
+
+@router.patch("/segment/definitions/{segment_id}")
+async def update_segment_definition(
+    segment_id: str, body: SegmentDefinitionUpdate, principal: PrincipalDep, uow: UoWDep
+) -> dict[str, Any]:
+    """Overwrite the fields given of a segment definition."""
+    return definition_view(await service.update_segment(uow, principal, segment_id, body), principal)
+
+
+@router.delete("/segment/definitions/{segment_id}")
+async def delete_segment_definition(segment_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+    """Delete a segment definition and its memberships (refused while a dataflow activates it)."""
+    await service.delete_segment(uow, principal, segment_id)
+    return {"status": True, "message": f"Segment definition with id '{segment_id}' has been deleted"}
+
+
+@router.post("/segment/jobs")
+async def create_segment_job(
+    body: SegmentJobCreate, request: Request, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+) -> dict[str, Any]:
+    """Evaluate audiences into a membership snapshot (asynchronously: poll the job)."""
+    refs = body if isinstance(body, list) else body.segments
+    job = await jobs.submit_job(
+        uow,
+        principal,
+        [ref.segment_id for ref in refs],
+        request_id=str(getattr(request.state, "request_id", "")),
+        max_in_flight=container.settings.segment_jobs_max_processing,
+    )
+    return job_view(job, principal, await jobs.segments_of(uow, principal, [job]))
+
+
+@router.get("/segment/jobs")
+async def list_segment_jobs(
+    principal: PrincipalDep,
+    uow: UoWDep,
+    start: Start = None,
+    limit: Limit = 100,
+    status: Annotated[str | None, Query(description="NEW, QUEUED, PROCESSING, … SUCCEEDED")] = None,
+    sort: Sort = None,
+    property_filter: Annotated[
+        str | None, Query(alias="property", description="segments~segmentId==<id> or <path>==<value>")
+    ] = None,
+) -> dict[str, Any]:
+    """The sandbox's segment jobs, newest first."""
+    offset = start or 0
+    rows, total = await jobs.list_jobs(
+        uow, principal, status=status, sort=sort, property_filter=property_filter, limit=limit, offset=offset
+    )
+    segments = await jobs.segments_of(uow, principal, rows)
+    more = offset + len(rows) < total
+    return {
+        "_page": {"totalCount": total, "pageSize": len(rows)},
+        "children": [job_view(row, principal, segments) for row in rows],
+        "_links": {
+            "next": {"href": _next(f"segment/jobs?start={offset + len(rows)}&limit={limit}", sort)}
+            if more
+            else {}
+        },
+    }
+
+
+@router.post("/segment/jobs/bulk-get", status_code=207)
+async def bulk_get_segment_jobs(body: BulkGet, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+    """Several segment jobs by id (207); ids not found are listed under ``errors``."""
+    ids = [item.id for item in body.ids]
+    found = await jobs.bulk_jobs(uow, principal, ids)
+    segments = await jobs.segments_of(uow, principal, found.values())
+    views = {key: job_view(row, principal, segments) for key, row in found.items()}
+    return _multi_status(ids, views, "Segment job")
+
+
+@router.get("/segment/jobs/{job_id}")
+async def read_segment_job(job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+    """One segment job: its status and, once evaluated, its metrics."""
+    job = await jobs.get_job(uow, principal, job_id)
+    return job_view(job, principal, await jobs.segments_of(uow, principal, [job]))
+
+
+@router.delete("/segment/jobs/{job_id}", status_code=204)
+async def delete_segment_job(job_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    """Mark a job for cancellation (204); a finished job's record is deleted."""
+    await jobs.cancel_job(uow, principal, job_id)
+    return Response(status_code=204)
+
+
+def _next(path_and_query: str, sort: str | None) -> str:
+    return f"{BASE_PATH}/{path_and_query}" + (f"&sort={quote(sort)}" if sort else "")
+
+
+def _multi_status(ids: list[str], views: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
+    missing = [key for key in dict.fromkeys(ids) if key not in views]
+    body: dict[str, Any] = {"results": views}
+    if missing:
+        body["errors"] = {
+            key: {"status": 404, "title": "Resource not found", "detail": f"{kind} {key!r} was not found"}
+            for key in missing
+        }
+    return body

@@ -9,10 +9,9 @@ from typing import Any
 from sqlalchemy import ColumnElement
 
 from clarion.audiences.errors import InvalidPql
-from clarion.audiences.pql import PqlError, parse_json, parse_text, to_sql
+from clarion.audiences.pql import Expression, PqlError, parse_json, parse_text, to_sql
 
-Expression = Any
-"""The PQL compiler's typed tree (opaque here: it only goes back to ``to_sql``)."""
+__all__ = ["Expression", "compile_condition", "parse", "stored_form"]
 
 
 def stored_form(format_: str, value: str | dict[str, Any]) -> dict[str, Any]:

@@ -296,7 +296,7 @@ class MembershipRepository(SandboxRepository):
     async def namespace_counts(self, *, segment_id: str, dialect: str) -> dict[str, int]:
         """Members of the audience per identity namespace (keys of their ``profiles.identities``)."""
         entries = json_object_entries(_PROFILES.c.identities, dialect)
-        rows = await self.session.execute(
+        rows: Any = await self.session.execute(
             select(entries.c.key, func.count())
             .select_from(SegmentMembership)
             .join(_PROFILES, _PROFILES.c.id == SegmentMembership.profile_id)
@@ -309,7 +309,7 @@ class MembershipRepository(SandboxRepository):
             )
             .group_by(entries.c.key)
         )
-        return {str(namespace): int(count) for namespace, count in rows.tuples()}
+        return {str(namespace): int(count) for namespace, count in rows}
 
     async def total_profiles(self) -> int:
         """Profiles of the sandbox (the job's ``totalProfiles``)."""
