@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clarion.audiences.tasks import EVALUATE_TASK, SegmentJobs
 from clarion.container import Container
 from clarion.delivery.bundle import BundleCache
 from clarion.delivery.service import QUEUE as DELIVERY_QUEUE
@@ -40,6 +41,7 @@ class Tasks:
         self.registry.register(WEBHOOK_TASK, self.delivery.webhook)
         self._container = container
         self.registry.register(audience.TRIGGER_TASK, self._trigger)
+        self.registry.register(EVALUATE_TASK, SegmentJobs(container.unit_of_work).evaluate)
 
     async def _trigger(self, job: Job) -> None:
         async with self._container.unit_of_work() as uow:
