@@ -8,11 +8,13 @@ to one of them), but only the process holding ``$CLARION_HOME/capture.lock`` run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 from typing import IO
 
 import structlog
 
+from clarion.activation.scheduling import TICK_SECONDS, FlowScheduler
 from clarion.container import Container
 from clarion.devsmtp.outbox import Outbox
 from clarion.devsmtp.server import CaptureServer
@@ -45,6 +47,8 @@ class BackgroundServices:
         self._dispatcher: Dispatcher | None = None
         self._dispatcher_task: asyncio.Task[None] | None = None
         self._capture: CaptureServer | None = None
+        self._schedulers_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._lock: IO[str] | None = None
 
     async def start(self) -> None:
@@ -72,6 +76,7 @@ class BackgroundServices:
             )
             self.container.calls.on_queued = self._dispatcher.wake
             self._dispatcher_task = asyncio.create_task(self._dispatcher.run(), name="clarion-throttle")
+            self._schedulers_task = asyncio.create_task(self._run_schedulers(), name="clarion-schedulers")
         if self.capture_smtp and self._take_capture_lock():
             self._capture = CaptureServer(
                 Outbox(settings.outbox_path), host=settings.smtp_capture_host, port=settings.smtp_capture_port
@@ -81,6 +86,9 @@ class BackgroundServices:
 
     async def stop(self) -> None:
         """Stop gracefully: in-flight jobs finish and are acknowledged."""
+        self._stopping.set()
+        if self._schedulers_task is not None:
+            await self._schedulers_task
         if self._dispatcher is not None and self._dispatcher_task is not None:
             self._dispatcher.stop()
             await self._dispatcher_task
@@ -93,6 +101,18 @@ class BackgroundServices:
             await self._capture.stop()
         if self._lock is not None:
             self._lock.close()
+
+    async def _run_schedulers(self) -> None:
+        """Start due dataflow runs every few seconds (every worker process ticks; runs are created once)."""
+        flows = FlowScheduler(self.container.unit_of_work, self.container.queue)
+        while not self._stopping.is_set():
+            try:
+                await flows.tick()
+            except Exception:
+                # A failed tick (database restarting…) is retried at the next one; never stop the loop.
+                log.exception("scheduler_tick_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), TICK_SECONDS)
 
     def _take_capture_lock(self) -> bool:
         handle = (self.container.settings.home / "capture.lock").open("w")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from clarion.activation.export_jobs import EXPORT_JOB_TASK, ExportJobRunner
+from clarion.activation.runs import EXPORT_TASK, RunExecutor
 from clarion.audiences.tasks import EVALUATE_TASK, SegmentJobs
 from clarion.container import Container
 from clarion.delivery.bundle import BundleCache
@@ -42,6 +44,11 @@ class Tasks:
         self._container = container
         self.registry.register(audience.TRIGGER_TASK, self._trigger)
         self.registry.register(EVALUATE_TASK, SegmentJobs(container.unit_of_work).evaluate)
+        runs = RunExecutor(container.unit_of_work, container.secrets, container.settings)
+        self.registry.register(EXPORT_TASK, runs.handle)
+        self.registry.register(
+            EXPORT_JOB_TASK, ExportJobRunner(container.unit_of_work, container.settings).handle
+        )
 
     async def _trigger(self, job: Job) -> None:
         async with self._container.unit_of_work() as uow:
