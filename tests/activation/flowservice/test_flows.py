@@ -176,7 +176,8 @@ async def test_patch_operations(fs: FlowService) -> None:
     upper = [{"op": "REPLACE", "path": "/description", "value": "upper-case op"}]
     await fs.patch(path, upper)
     assert (await fs.item(path))["description"] == "upper-case op"
-    for body in ([], {"op": "add"}, None):
+    bodies: list[Any] = [[], {"op": "add"}, None]
+    for body in bodies:
         await fs.patch(path, body, expect=400)
 
 
