@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import gzip
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -158,7 +159,7 @@ def _insert_sqlite(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) 
 
 async def _evaluate(database_url: str, org_id: str, sandbox_id: str) -> tuple[str, float, int]:
     """Create the audience and evaluate it with Clarion's segment job code; (id, seconds, members)."""
-    from clarion.audiences import evaluation
+    from clarion.audiences.evaluation import Evaluation, JobScope
     from clarion.config import Settings
     from clarion.container import Container
     from clarion.kit.ids import new_id
@@ -168,18 +169,21 @@ async def _evaluate(database_url: str, org_id: str, sandbox_id: str) -> tuple[st
     try:
         async with container.unit_of_work() as uow:
             segment = SegmentDefinition(
+                id=new_id(),
                 org_id=org_id,
                 sandbox_id=sandbox_id,
                 name="bench",
                 expression={"type": "PQL", "format": "pql/text", "value": SEGMENT_PQL},
                 merge_policy_id=new_id(),
             )
-            job = SegmentJob(org_id=org_id, sandbox_id=sandbox_id, status="NEW", segment_ids=[segment.id])
+            job = SegmentJob(
+                id=new_id(), org_id=org_id, sandbox_id=sandbox_id, status="NEW", segment_ids=[segment.id]
+            )
             uow.session.add_all([segment, job])
             await uow.commit()
             segment_id, job_id = segment.id, job.id
         started = time.perf_counter()
-        await evaluation.run_job(container.unit_of_work, job_id)
+        await Evaluation(container.unit_of_work, JobScope(org_id, sandbox_id, job_id)).run()
         seconds = time.perf_counter() - started
         async with container.unit_of_work() as uow:
             stored = await uow.session.get(SegmentJob, job_id)
@@ -376,7 +380,7 @@ async def _adhoc(
                     json={"activationInfo": {flow_id: [segment_id]}},
                     headers={"Accept": "application/vnd.adobe.adhoc.activation+json; version=2"},
                 )
-                response.raise_for_status()
+                assert response.status_code == 200, response.text
                 run_url = response.json()["order"][0]["statusURL"].split("http://127.0.0.1:8080", 1)[-1]
                 while True:
                     run = (await client.get(run_url)).json()["items"][0]
@@ -396,20 +400,19 @@ async def _local_flow(client: Any, segment_id: str) -> str:
 
     async def created(path: str, body: dict[str, Any]) -> str:
         response = await client.post(f"/data/foundation/flowservice/{path}", json=body)
-        response.raise_for_status()
+        assert response.status_code == 201, response.text
         return str(response.json()["id"])
 
     spec = {"id": specs.LOCAL_SPEC_ID, "version": "1.0"}
-    base = await created(
-        "connections", {"name": "bench", "auth": {"specName": "None", "params": {}}, "connectionSpec": spec}
-    )
+    base = await created("connections", {"name": "bench", "connectionSpec": spec})
+
     target = await created(
         "targetConnections",
         {
             "name": "bench target",
             "baseConnectionId": base,
             "connectionSpec": spec,
-            "params": {"mode": "Server-to-server", "path": "adhoc", "fileType": "CSV", "compression": "GZIP"},
+            "params": {"path": "adhoc", "fileType": "CSV", "compression": "GZIP"},
         },
     )
     source = await created(
@@ -447,7 +450,9 @@ async def _local_flow(client: Any, segment_id: str) -> str:
                     "params": {
                         "mandatoryFields": [],
                         "primaryFields": [],
-                        "profileMapping": {"attributes": list(ATTRIBUTES), "identities": ["email"]},
+                        "profileMapping": {
+                            "mappings": [{"source": path} for path in ("identityMap.email", *ATTRIBUTES)]
+                        },
                         "segmentSelectors": {"selectors": [selector]},
                     },
                 }
@@ -462,9 +467,13 @@ async def _local_flow(client: Any, segment_id: str) -> str:
 def run(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """One backend: load, evaluate, export (Clarion and baselines), ad-hoc activation."""
     from clarion.db.migrate import upgrade
+    from clarion.kit.secretbox import new_key
 
     folder = work / kind
     folder.mkdir()
+    # Every Settings() of this run, and the child processes, read these.
+    os.environ["CLARION_HOME"] = str(folder / "home")
+    os.environ["CLARION_SECRET_KEY"] = new_key()
     database_name = ""
     if kind == "production":
         database_name = f"clarion_bench_{uuid.uuid4().hex[:8]}"
