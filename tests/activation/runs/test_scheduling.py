@@ -1,0 +1,91 @@
+"""The dataflow scheduler: slots per frequency, end dates, one run per slot across processes, then exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clarion.activation.scheduling import FlowScheduler, due_selectors, first_activation, latest_slot
+from clarion.activation.service import Schedule, Selector
+from clarion.models.activation import FlowRun
+from clarion.runtime import BackgroundServices
+from tests.activation.runs.conftest import Activation
+
+NOON = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
+
+
+def _schedule(frequency: str, *, start: date = date(2026, 3, 1), end: date | None = None) -> Schedule:
+    return Schedule(
+        frequency=frequency, start_date=start, end_date=end, start_time=time(5, 0), trigger_type="SCHEDULED"
+    )
+
+
+@pytest.mark.parametrize(
+    ("frequency", "expected"),
+    [
+        ("ONCE", datetime(2026, 3, 1, 5, 0, tzinfo=UTC)),
+        ("DAILY", datetime(2026, 3, 10, 5, 0, tzinfo=UTC)),
+        ("EVERY_3_HOURS", datetime(2026, 3, 10, 11, 0, tzinfo=UTC)),
+        ("EVERY_6_HOURS", datetime(2026, 3, 10, 11, 0, tzinfo=UTC)),
+        ("EVERY_8_HOURS", datetime(2026, 3, 10, 5, 0, tzinfo=UTC)),
+        ("EVERY_12_HOURS", datetime(2026, 3, 10, 5, 0, tzinfo=UTC)),
+    ],
+)
+def test_latest_slot_per_frequency(frequency: str, expected: datetime) -> None:
+    assert latest_slot(_schedule(frequency), NOON) == expected
+
+
+def test_no_slot_before_the_start_or_from_the_end_date_on() -> None:
+    assert latest_slot(_schedule("DAILY", start=date(2026, 3, 11)), NOON) is None
+    # The last day of the interval is not included (contract §2.4).
+    assert latest_slot(_schedule("DAILY", end=date(2026, 3, 10)), NOON) is None
+    assert latest_slot(_schedule("DAILY", end=date(2026, 3, 11)), NOON) == datetime(
+        2026, 3, 10, 5, tzinfo=UTC
+    )
+
+
+def test_only_slots_after_the_audience_was_added_are_due() -> None:
+    def selector(added: datetime, frequency: str = "DAILY") -> Selector:
+        return Selector(
+            segment_id="s",
+            name="",
+            filename_template="",
+            export_mode="DAILY_FULL_EXPORT",
+            schedule=_schedule(frequency),
+            added_at=added,
+        )
+
+    assert due_selectors([selector(NOON - timedelta(days=1))], NOON) == {
+        datetime(2026, 3, 10, 5, tzinfo=UTC): ["s"]
+    }
+    assert due_selectors([selector(NOON - timedelta(hours=1))], NOON) == {}
+    assert first_activation(selector(NOON)) == NOON
+    assert first_activation(selector(datetime(2026, 1, 1, tzinfo=UTC))) == datetime(2026, 3, 1, 5, tzinfo=UTC)
+
+
+async def test_ticks_create_one_run_per_slot_and_the_worker_exports_it(
+    activation: Activation, worker: BackgroundServices
+) -> None:
+    audience = await activation.audience([{"person": {"name": {"firstName": "Ada"}}}])
+    flow = await activation.flow("local", [audience])
+    # A clock two days ahead: the daily 00:00 slot of that day is due (the audience was added before it).
+    later = datetime.combine(datetime.now(UTC).date() + timedelta(days=2), time(0, 5), tzinfo=UTC)
+    schedulers = [
+        FlowScheduler(activation.container.unit_of_work, activation.container.queue, clock=lambda: later)
+        for _ in range(2)
+    ]
+    created = [await scheduler.tick() for scheduler in schedulers] + [await schedulers[0].tick()]
+    async with activation.container.unit_of_work() as uow:
+        runs = list(await uow.session.scalars(select(FlowRun).where(FlowRun.flow_id == flow)))
+    assert sum(created) == 1
+    assert len(runs) == 1
+    assert runs[0].trigger == "scheduled"
+    assert runs[0].segment_ids == [audience]
+    assert runs[0].scheduled_for == later.replace(minute=0)
+    run = await activation.finished(runs[0].id)
+    assert run["metrics"]["statusSummary"]["status"] == "success"
+    assert run["metrics"]["recordSummary"]["outputRecordCount"] == 1
+    # The file name carries the slot's time, not the moment the worker ran.
+    assert later.strftime("%Y%m%d_000000") in run["metrics"]["fileSummary"]["files"][0]["name"]
