@@ -179,29 +179,7 @@ async def search(
         connection_view(row, ims_org_id=principal.ims_org_id, base=bases.get(row.base_connection_id or ""))
         for row in found.rows
     ]
-    return page(views, found.total, found.residual, query, path)
-
-
-def page(
-    views: list[dict[str, Any]],
-    total: int,
-    residual: tuple[listing.Filter, ...],
-    query: listing.ListQuery,
-    path: str,
-    *,
-    folded: frozenset[str] = frozenset({"state"}),
-) -> dict[str, Any]:
-    """A list answer: the residual filters applied, the page cut, ``_links.next`` while more remain."""
-    if residual:
-        views = [
-            view for view in views if all(listing.matches(view, rule, folded=folded) for rule in residual)
-        ]
-        total = len(views)
-        if not query.count:
-            views = views[query.offset : query.offset + query.limit]
-    if query.count:
-        return {"count": total}
-    return {"items": views, "_links": listing.page_links(path, query, returned=len(views), total=total)}
+    return listing.answer(views, found.total, found.residual, query, path)
 
 
 async def patch(

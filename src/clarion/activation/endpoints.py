@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from starlette.responses import JSONResponse
 
-from clarion.activation import connections, listing, service, spec_catalogue
+from clarion.activation import connections, flows, listing, run_reads, spec_catalogue
 from clarion.activation.etags import quoted
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
@@ -89,9 +89,11 @@ def _connection_routes(kind: str, resource: str) -> None:
         return created(connection.id, connection.etag)
 
     async def search(principal: PrincipalDep, uow: UoWDep, query: ListQueryDep) -> dict[str, Any]:
+        """``{items, _links}``, most recently changed first, or ``{count}``."""
         return await connections.search(uow, principal, kind, query, f"/{resource}")
 
     async def read(connection_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+        """``{items: [connection]}`` (secrets masked)."""
         return await connections.item(uow, principal, kind, connection_id)
 
     async def patch(
@@ -102,12 +104,14 @@ def _connection_routes(kind: str, resource: str) -> None:
         if_match: IfMatch = None,
         body: BodyDep = None,
     ) -> JSONResponse:
+        """200 ``{id, etag}`` with the new etag."""
         connection = await connections.patch(
             uow, principal, kind, connection_id, if_match=if_match, operations=body, box=container.secrets
         )
         return created(connection.id, connection.etag, 200)
 
     async def delete(connection_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+        """202, empty body."""
         await connections.delete(uow, principal, kind, connection_id)
         return Response(status_code=202)
 
@@ -149,20 +153,20 @@ _connection_routes("target", "targetConnections")
 @router.post(f"{PREFIX}/flows", status_code=201)
 async def create_flow(body: BodyDep, principal: PrincipalDep, uow: UoWDep) -> JSONResponse:
     """Create a dataflow from the Profile store to a destination (201 ``{id, etag}``)."""
-    flow = await service.create_flow(uow, principal, body)
+    flow = await flows.create_flow(uow, principal, body)
     return created(flow.id, flow.etag)
 
 
 @router.get(f"{PREFIX}/flows")
 async def list_flows(principal: PrincipalDep, uow: UoWDep, query: ListQueryDep) -> dict[str, Any]:
     """The sandbox's dataflows, most recently changed first."""
-    return await service.search_flows(uow, principal, query, "/flows")
+    return await flows.search_flows(uow, principal, query, "/flows")
 
 
 @router.get(f"{PREFIX}/flows/{{flow_id}}")
 async def read_flow(flow_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
     """One dataflow, as ``{items: [flow]}``."""
-    return await service.flow_item(uow, principal, flow_id)
+    return await flows.flow_item(uow, principal, flow_id)
 
 
 @router.patch(f"{PREFIX}/flows/{{flow_id}}")
@@ -170,14 +174,14 @@ async def patch_flow(
     flow_id: str, principal: PrincipalDep, uow: UoWDep, if_match: IfMatch = None, body: BodyDep = None
 ) -> JSONResponse:
     """Update a dataflow with JSON Patch (add/remove/replace/test) under ``If-Match``; 200 ``{id, etag}``."""
-    flow = await service.patch_flow(uow, principal, flow_id, if_match=if_match, operations=body)
+    flow = await flows.patch_flow(uow, principal, flow_id, if_match=if_match, operations=body)
     return created(flow.id, flow.etag, 200)
 
 
 @router.delete(f"{PREFIX}/flows/{{flow_id}}", status_code=202)
 async def delete_flow(flow_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete a dataflow and its runs."""
-    await service.delete_flow(uow, principal, flow_id)
+    await flows.delete_flow(uow, principal, flow_id)
     return Response(status_code=202)
 
 
@@ -190,7 +194,7 @@ async def act_on_flow(
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Enable or disable a dataflow (a disabled flow is not scheduled); 200 ``{id, etag}``."""
-    flow = await service.act_on_flow(uow, principal, flow_id, op=op, if_match=if_match)
+    flow = await flows.act_on_flow(uow, principal, flow_id, op=op, if_match=if_match)
     return created(flow.id, flow.etag, 200)
 
 
@@ -202,10 +206,12 @@ async def list_runs(
     request: Request, principal: PrincipalDep, uow: UoWDep, query: ListQueryDep
 ) -> dict[str, Any]:
     """Dataflow runs, newest first (filters such as ``flowId==…`` or ``metrics.statusSummary.status==…``)."""
-    return await service.search_runs(uow, principal, query, path="/runs", base_url=flowservice_root(request))
+    return await run_reads.search_runs(
+        uow, principal, query, path="/runs", base_url=flowservice_root(request)
+    )
 
 
 @router.get(f"{PREFIX}/runs/{{run_id}}")
 async def read_run(run_id: str, request: Request, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
     """One run, as ``{items: [run], _links: {}}``."""
-    return await service.run_item(uow, principal, run_id, base_url=flowservice_root(request))
+    return await run_reads.run_item(uow, principal, run_id, base_url=flowservice_root(request))

@@ -279,3 +279,23 @@ def page_links(path: str, query: ListQuery, *, returned: int, total: int) -> dic
         return {}
     params = [*query.items, ("continuationToken", continuation_token(following))]
     return {"next": {"href": f"{path}?{urlencode(params)}"}}
+
+
+def answer(
+    views: list[dict[str, Any]],
+    total: int,
+    residual: tuple[Filter, ...],
+    query: ListQuery,
+    path: str,
+    *,
+    folded: frozenset[str] = frozenset({"state"}),
+) -> dict[str, Any]:
+    """A list answer: the residual filters applied, the page cut, ``_links.next`` while more remain."""
+    if residual:
+        views = [view for view in views if all(matches(view, rule, folded=folded) for rule in residual)]
+        total = len(views)
+        if not query.count:
+            views = views[query.offset : query.offset + query.limit]
+    if query.count:
+        return {"count": total}
+    return {"items": views, "_links": page_links(path, query, returned=len(views), total=total)}
