@@ -106,8 +106,10 @@ def _canonical(declared: tuple[specs.Param, ...], given: Mapping[str, Any], wher
         if canonical is None:
             accepted = ", ".join(param.name for param in declared)
             raise invalid(f"{where}.{name}", "unknown_param", f"unknown parameter (accepted: {accepted})")
-        if canonical in values:
-            raise invalid(f"{where}.{name}", "duplicate_param", f"given twice (also as {canonical!r})")
+        # Adobe's SFTP example sends both ``domain`` and ``host``: the same value twice is fine.
+        if canonical in values and values[canonical] != value:
+            message = f"differs from {canonical!r}, which names the same parameter (give one of them)"
+            raise invalid(f"{where}.{name}", "duplicate_param", message)
         values[canonical] = value
     return values
 

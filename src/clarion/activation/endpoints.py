@@ -140,6 +140,11 @@ def _connection_routes(kind: str, resource: str) -> None:
             operation_id=f"{verb}{name}",
             name=f"{verb}{name}",
         )
+        if "{" in route:
+            # flow-service.yaml writes PATCH/DELETE of a connection with a trailing slash; serve both.
+            router.add_api_route(
+                f"{route}/", endpoint, methods=[method], status_code=status, include_in_schema=False
+            )
 
 
 _connection_routes("base", "connections")

@@ -102,6 +102,14 @@ async def test_aliases_are_stored_under_adobe_names(fs: FlowService) -> None:
     }
 
 
+async def test_adobe_example_with_domain_and_host(fs: FlowService) -> None:
+    params = {"domain": "sftp.example", "host": "sftp.example", "username": "u", "password": SFTP_PASSWORD}
+    body = sftp_base(auth={"specName": "Basic Authentication for sftp", "params": params})
+    item = await fs.item(f"/connections/{await fs.create('/connections', body)}")
+    assert item["auth"]["params"]["domain"] == "sftp.example"
+    assert "host" not in item["auth"]["params"]
+
+
 async def test_patch_replaces_auth_and_keeps_masked_secret(fs: FlowService) -> None:
     connection_id = await fs.create("/connections", sftp_base())
     path = f"/connections/{connection_id}"
@@ -150,6 +158,15 @@ async def test_patch_needs_the_current_etag(fs: FlowService) -> None:
         "PATCH", path, [{"op": "replace", "path": "/name", "value": "again"}], expect=200, If_Match=unquoted
     )
     assert (await fs.item(path))["name"] == "again"
+
+
+async def test_trailing_slash_paths_of_flow_service_yaml(fs: FlowService) -> None:
+    connection_id = await fs.create("/connections", sftp_base())
+    path = f"/connections/{connection_id}/"
+    rename = [{"op": "replace", "path": "/name", "value": "slash"}]
+    await fs.call("PATCH", path, rename, expect=200, If_Match=await fs.etag(f"/connections/{connection_id}"))
+    assert (await fs.item(path))["name"] == "slash"
+    await fs.call("DELETE", path, expect=202)
 
 
 async def test_connection_spec_cannot_be_patched(fs: FlowService) -> None:
