@@ -376,3 +376,91 @@ async def test_file_name_limit_is_255_with_extension(fs: FlowService) -> None:
     over = selector(await fs.audience(), filenameTemplate="%DESTINATION%_%SEGMENT_ID%_" + "x" * (256 - fixed))
     refused = await fs.patch(f"/flows/{flow_id}", add_selector(over), expect=400)
     assert "256 characters" in report(refused)["detailed-message"]
+
+
+MALFORMED: list[Any] = [
+    [{"op": "replace", "path": "/transformations", "value": [None]}],
+    [{"op": "replace", "path": "/transformations/0", "value": "x"}],
+    [{"op": "replace", "path": "/transformations/0/params", "value": []}],
+    [{"op": "replace", "path": "/transformations/0/params/segmentSelectors", "value": {"selectors": {}}}],
+    [{"op": "replace", "path": "/transformations/0/params/segmentSelectors/selectors", "value": [5]}],
+    [
+        {
+            "op": "add",
+            "path": "/transformations/0/params/segmentSelectors/selectors/-",
+            "value": {"type": "PLATFORM_SEGMENT", "value": {"id": 7}},
+        }
+    ],
+    [
+        {
+            "op": "add",
+            "path": "/transformations/0/params/segmentSelectors/selectors/-",
+            "value": {"type": "PLATFORM_SEGMENT", "value": []},
+        }
+    ],
+    [{"op": "replace", "path": "/transformations/0/params/profileMapping", "value": {"mappings": [3]}}],
+    [{"op": "replace", "path": "/transformations/0/params/profileMapping", "value": {"mappings": {}}}],
+    [{"op": "replace", "path": "/transformations/0/params/primaryFields", "value": [None]}],
+    [{"op": "replace", "path": "/transformations/0/params/mandatoryFields", "value": "ECID"}],
+    [
+        {
+            "op": "add",
+            "path": "/transformations/0/params/profileSelectors",
+            "value": {"selectors": [{"type": "JSON_PATH"}]},
+        }
+    ],
+    [{"op": "add", "path": "/transformations/0/params/profileSelectors", "value": []}],
+    [{"op": "replace", "path": "/name", "value": 5}],
+    [{"op": "replace", "path": "/name", "value": "   "}],
+    [{"op": "replace", "path": "/description", "value": None}],
+    [{"op": "remove", "path": "/name"}],
+    [{"op": "replace", "path": "/targetConnectionIds", "value": [5]}],
+    [{"op": "replace", "path": "/sourceConnectionIds", "value": "abc"}],
+    [{"op": "add", "path": "name", "value": "no slash"}],
+    [{"op": "add", "path": "/transformations/01/params", "value": {}}],
+    [{"op": 5, "path": "/name", "value": "x"}],
+    [{"op": "add", "path": 5, "value": "x"}],
+    [{"op": "replace", "path": "/name"}],
+    ["replace"],
+    {"op": "replace", "path": "/name", "value": "x"},
+    "x",
+]
+
+
+@pytest.mark.parametrize("operations", MALFORMED)
+async def test_malformed_patches_are_400(fs: FlowService, operations: Any) -> None:
+    flow_id = await fs.flow()
+    refused = await fs.patch(f"/flows/{flow_id}", operations, expect=400)
+    assert report(refused)["detailed-message"]
+
+
+async def test_malformed_selector_values_are_400(fs: FlowService) -> None:
+    flow_id = await fs.flow()
+    audience = await fs.audience()
+    for change in (
+        {
+            "schedule": {
+                "frequency": "DAILY",
+                "startDate": 20300722,
+                "startTime": "23:00",
+                "triggerType": "SCHEDULED",
+            }
+        },
+        {
+            "schedule": {
+                "frequency": "DAILY",
+                "startDate": "2030-07-22",
+                "startTime": 2300,
+                "triggerType": "SCHEDULED",
+            }
+        },
+        {"schedule": {"frequency": ["DAILY"], "startDate": "2030-07-22"}},
+        {"schedule": "DAILY"},
+        {"filenameTemplate": 12},
+        {"exportMode": {"mode": 1}},
+        {"description": None},
+    ):
+        item = selector(audience)
+        item["value"].update(change)
+        refused = await fs.patch(f"/flows/{flow_id}", add_selector(item), expect=400)
+        assert report(refused)["field"].startswith(SELECTOR), change
