@@ -6,6 +6,7 @@ import typer
 
 from clarion.cli import serve as serve_commands
 from clarion.cli.outbox import outbox_app
+from clarion.cli.profiles import profiles_app
 from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token
 
 app = typer.Typer(
@@ -22,3 +23,4 @@ app.add_typer(org_app, name="org")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(profiles_app, name="profiles")

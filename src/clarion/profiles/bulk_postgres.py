@@ -4,8 +4,8 @@ Import-only and PostgreSQL-only, so it lives here rather than in ``db/dialect.py
 the portable statements of ``repository``. The service picks this path on PostgreSQL for the import, where
 a batch holds tens of thousands of profiles:
 
-- identities are resolved with one ``namespace = … AND value = ANY($values)`` query per namespace (an
-  ``IN`` list would need a bound parameter per value, capped at 32,767 by the protocol);
+- identities and profiles are read with one query each, the keys passed as arrays (an ``IN`` list would
+  need a bound parameter per value, capped at 32,767 by the protocol);
 - new profiles and identities are COPYed straight into their tables (their rows are final: the plan chose
   every id, and a concurrent writer that took an identity first makes the unique index refuse the batch,
   which the service then retries from fresh reads);
@@ -14,17 +14,14 @@ a batch holds tens of thousands of profiles:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import String, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.kit.ids import new_reference
-from clarion.models.profiles import Profile, ProfileIdentity
 from clarion.profiles.documents import Identity
 from clarion.profiles.plan import Plan, StoredProfile
 
@@ -34,44 +31,66 @@ _IDENTITY_COLUMNS = ["id", "org_id", "sandbox_id", "namespace", "value", "profil
 _encode_json = msgspec.json.Encoder().encode
 
 
+# Both reads probe the unique indexes once per wanted key (a LATERAL subquery with LIMIT 1 cannot be
+# flattened into a join). A plain ``= ANY($array)`` let the planner, trusting statistics that lag behind
+# a bulk load (or never come, with autovacuum off), filter every row of the sandbox against the whole
+# array: 49 s for one 20k batch against 160k identities, versus ~0.1 s here.
+_OWNERS = text(
+    "SELECT wanted.namespace, wanted.value, owner.profile_id "
+    "FROM unnest(CAST(:namespaces AS varchar[]), CAST(:values AS varchar[])) AS wanted(namespace, value) "
+    "CROSS JOIN LATERAL (SELECT i.profile_id FROM profile_identities AS i "
+    "WHERE i.org_id = :org AND i.sandbox_id = :sandbox AND i.namespace = wanted.namespace "
+    "AND i.value = wanted.value LIMIT 1) AS owner"
+)
+_LOAD = text(
+    "SELECT p.id, p.attributes, p.identities FROM unnest(CAST(:ids AS varchar[])) AS wanted(id) "
+    "CROSS JOIN LATERAL (SELECT id, attributes::text, identities::text FROM profiles "
+    "WHERE profiles.id = wanted.id AND org_id = :org AND sandbox_id = :sandbox LIMIT 1 FOR UPDATE) AS p"
+)
+_decode_json = msgspec.json.Decoder().decode
+
+
 async def owners(
-    session: AsyncSession, org_id: str, sandbox_id: str, identities: Iterable[Identity]
+    session: AsyncSession, org_id: str, sandbox_id: str, identities: Collection[Identity]
 ) -> dict[Identity, str]:
-    """The profile owning each identity that has one: one query per namespace."""
-    by_namespace: dict[str, set[str]] = {}
-    for namespace, value in identities:
-        by_namespace.setdefault(namespace, set()).add(value)
-    values = bindparam("values", type_=ARRAY(String))
-    statement = select(ProfileIdentity.value, ProfileIdentity.profile_id).where(
-        ProfileIdentity.org_id == org_id,
-        ProfileIdentity.sandbox_id == sandbox_id,
-        ProfileIdentity.namespace == bindparam("namespace"),
-        ProfileIdentity.value == any_(values),
+    """The profile owning each identity that has one (one query)."""
+    if not identities:
+        return {}
+    namespaces, values = zip(*sorted(identities), strict=True)
+    rows: Any = await session.execute(
+        _OWNERS,
+        {"namespaces": list(namespaces), "values": list(values), "org": org_id, "sandbox": sandbox_id},
     )
-    found: dict[Identity, str] = {}
-    for namespace, wanted in by_namespace.items():
-        rows = await session.execute(statement, {"namespace": namespace, "values": sorted(wanted)})
-        found.update({(namespace, value): profile_id for value, profile_id in rows})
-    return found
+    return {(namespace, value): profile_id for namespace, value, profile_id in rows}
 
 
 async def load(
     session: AsyncSession, org_id: str, sandbox_id: str, profile_ids: Collection[str]
 ) -> dict[str, StoredProfile]:
-    """The profiles to write, locked in id order until commit (one query)."""
+    """The profiles to write, locked in id order (so batches cannot deadlock) until commit (one query)."""
     if not profile_ids:
         return {}
-    rows = await session.execute(
-        select(Profile.id, Profile.attributes, Profile.identities)
-        .where(
-            Profile.org_id == org_id,
-            Profile.sandbox_id == sandbox_id,
-            Profile.id == any_(bindparam("ids", sorted(profile_ids), type_=ARRAY(String))),
-        )
-        .order_by(Profile.id)
-        .with_for_update()
+    rows: Any = await session.execute(
+        _LOAD, {"ids": sorted(profile_ids), "org": org_id, "sandbox": sandbox_id}
     )
-    return {profile.id: profile for profile in map(StoredProfile.from_row, rows)}
+    return {
+        profile.id: profile
+        for profile in (
+            StoredProfile.from_row((profile_id, _decode_json(attributes), _decode_json(identities)))
+            for profile_id, attributes, identities in rows
+        )
+    }
+
+
+async def analyze_if_grown(session: AsyncSession, created: int) -> None:
+    """Refresh the planner statistics of the profile tables when a load grew them by a tenth or more.
+
+    The threshold is autovacuum's default (``autovacuum_analyze_scale_factor`` 0.1); a table never
+    analyzed counts as empty.
+    """
+    estimate = await session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'profiles'"))
+    if created >= 0.1 * max(float(estimate or 0), 0.0):
+        await session.execute(text("ANALYZE profiles, profile_identities"))
 
 
 async def store(session: AsyncSession, org_id: str, sandbox_id: str, plan: Plan, *, now: datetime) -> None:
@@ -115,8 +134,8 @@ async def store(session: AsyncSession, org_id: str, sandbox_id: str, plan: Plan,
             "profile_identities",
             columns=_IDENTITY_COLUMNS,
             records=[
-                (new_reference(), org_id, sandbox_id, namespace, value, profile_id)
-                for namespace, value, profile_id in plan.new_identities
+                (row_id, org_id, sandbox_id, namespace, value, profile_id)
+                for row_id, namespace, value, profile_id in plan.new_identities
             ],
         )
 

@@ -45,6 +45,8 @@ class ProfileInput:
 
     identities: tuple[Identity, ...]
     attributes: dict[str, Any]
+    removes: bool = False
+    """Whether ``attributes`` holds a ``null`` (a key to remove), so that merging must copy it."""
 
     @property
     def primary(self) -> Identity:
@@ -87,12 +89,19 @@ def parse_identities(raw: Any, *, field: str = "identities") -> list[Identity]:
         listed = [values] if isinstance(values, str) else values
         if not isinstance(listed, list):
             raise invalid(f"{field}.{namespace}", "type", "must be a list of strings")
-        for position, value in enumerate(listed):
-            where = f"{field}.{namespace}[{position}]"
-            if not isinstance(value, str):
-                raise invalid(where, "type", "identity values must be strings")
-            found.append((namespace, normalize_value(namespace, value, field=where)))
+        fold = namespace.lower() == CASE_FOLDED_NAMESPACE
+        for value in listed:
+            # The checks of normalize_value, inline: this loop runs for every identity of a bulk import.
+            if not isinstance(value, str) or not 1 <= len(value) <= MAX_VALUE_LENGTH:
+                _refuse_value(f"{field}.{namespace}[{listed.index(value)}]", value)
+            found.append((namespace, value.lower() if fold else value))
     return found
+
+
+def _refuse_value(where: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise invalid(where, "type", "identity values must be strings")
+    normalize_value("", value, field=where)
 
 
 def profile_input(identities: list[Identity], attributes: Any, *, field: str = "attributes") -> ProfileInput:
@@ -108,38 +117,56 @@ def profile_input(identities: list[Identity], attributes: Any, *, field: str = "
         attributes = {}
     if not isinstance(attributes, dict):
         raise invalid(field, "type", "must be a JSON object")
-    check_depth(attributes, field=field)
-    return ProfileInput(unique, attributes)
+    try:
+        removes = _inspect(attributes, MAX_DEPTH)
+    except _TooDeep:
+        raise invalid(field, "max_depth", f"nesting deeper than {MAX_DEPTH} levels") from None
+    return ProfileInput(unique, attributes, removes)
 
 
 def parse_item(raw: Any) -> ProfileInput:
     """A batch or import item ``{"identities": …, "attributes": …}``; its first identity is primary."""
     if not isinstance(raw, dict):
         raise invalid("item", "type", "must be a JSON object with identities and attributes")
-    unknown = sorted(set(raw) - _ITEM_FIELDS)
-    if unknown:
-        raise invalid(unknown[0], "unknown_field", "unknown field (allowed: identities, attributes)")
+    if raw.keys() - _ITEM_FIELDS:
+        unknown = sorted(raw.keys() - _ITEM_FIELDS)[0]
+        raise invalid(unknown, "unknown_field", "unknown field (allowed: identities, attributes)")
     if "identities" not in raw:
         raise invalid("identities", "required", "at least one identity is required")
     return profile_input(parse_identities(raw["identities"]), raw.get("attributes"))
 
 
-def check_depth(document: Any, *, field: str = "attributes") -> None:
-    """A 400 when ``document`` nests deeper than ``MAX_DEPTH`` (the top object is level 1)."""
-    if _deeper_than(document, MAX_DEPTH):
-        raise invalid(field, "max_depth", f"nesting deeper than {MAX_DEPTH} levels")
+class _TooDeep(Exception):
+    """A document nests deeper than allowed."""
 
 
-def _deeper_than(value: Any, allowed: int) -> bool:
-    if isinstance(value, dict):
-        children: Any = value.values()
-    elif isinstance(value, list):
-        children = value
-    else:
-        return False
+def _inspect(document: dict[str, Any], allowed: int) -> bool:
+    """Whether a merge of ``document`` removes keys (a ``null`` outside lists); raises ``_TooDeep``.
+
+    One pass for both questions (the top object uses one level of ``allowed``): a bulk import asks them
+    for every line, and a patch that removes nothing can be stored as is, without a merged copy.
+    """
     if allowed == 0:
-        return True
-    return any(_deeper_than(child, allowed - 1) for child in children)
+        raise _TooDeep
+    removes = False
+    for value in document.values():
+        if value is None:
+            removes = True
+        elif isinstance(value, dict):
+            removes = _inspect(value, allowed - 1) or removes
+        elif isinstance(value, list):
+            _check_list(value, allowed - 1)
+    return removes
+
+
+def _check_list(items: list[Any], allowed: int) -> None:
+    if allowed == 0:
+        raise _TooDeep
+    for item in items:
+        if isinstance(item, dict):
+            _inspect(item, allowed - 1)
+        elif isinstance(item, list):
+            _check_list(item, allowed - 1)
 
 
 def encoded_document(document: dict[str, Any], *, field: str = "attributes") -> bytes:

@@ -8,6 +8,7 @@ writes of a batch see the effect of earlier ones exactly as if they had been sen
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,19 @@ from typing import Any
 from clarion.kit.ids import new_reference
 from clarion.profiles.documents import Identity, ProfileInput, encoded_document, merge
 from clarion.profiles.errors import InvalidProfile
+
+
+def id_sequence() -> Callable[[], str]:
+    """A source of ids sharing one fresh UUIDv7 prefix and numbered in their last 48 bits.
+
+    Several times cheaper than a ``new_reference()`` per row, which counts in a bulk import writing a
+    profile and two identities per line, and just as time-ordered (new keys land at the right edge of the
+    index). Two sources share a prefix only if they start in the same millisecond with the same 26 random
+    bits; the writer then hits a primary-key error and retries with fresh sources.
+    """
+    prefix = new_reference()[:24]
+    numbers = itertools.count()
+    return lambda: f"{prefix}{next(numbers):012x}"
 
 
 @dataclass(slots=True)
@@ -51,11 +65,12 @@ class Plan:
 
     owners: dict[Identity, str]
     profiles: dict[str, StoredProfile]
-    new_profile_id: Callable[[], str] = new_reference
+    next_id: Callable[[], str] = field(default_factory=id_sequence)
+    """Ids of the rows this plan creates (profiles and identities)."""
     created: dict[str, StoredProfile] = field(default_factory=dict)
     updated: dict[str, StoredProfile] = field(default_factory=dict)
-    new_identities: list[tuple[str, str, str]] = field(default_factory=list)
-    """``(namespace, value, profile id)`` rows to insert."""
+    new_identities: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """``(id, namespace, value, profile id)`` rows to insert."""
 
     def apply(self, write: ProfileInput) -> Outcome:
         """Apply one write: merge into the profile owning its primary identity (or create one)."""
@@ -67,7 +82,10 @@ class Plan:
                 409, error=f"identities.{taken[0]}: {taken[1]!r} already belongs to another profile ({other})"
             )
         profile = self.profiles[owner_id] if owner_id is not None else None
-        merged = merge(profile.attributes if profile is not None else {}, write.attributes)
+        if profile is not None:
+            merged = merge(profile.attributes, write.attributes)
+        else:
+            merged = merge({}, write.attributes) if write.removes else write.attributes
         added = [identity for identity in write.identities if identity not in self.owners]
         unchanged = profile is not None and not added and merged == profile.attributes
         if unchanged:
@@ -77,7 +95,7 @@ class Plan:
         except InvalidProfile as refused:
             return Outcome(400, error=refused.detail)
         if profile is None:
-            profile = StoredProfile(self.new_profile_id(), merged, {}, document)
+            profile = StoredProfile(self.next_id(), merged, {}, document)
             self.profiles[profile.id] = self.created[profile.id] = profile
             status = 201
         else:
@@ -88,5 +106,5 @@ class Plan:
         for namespace, value in added:
             self.owners[(namespace, value)] = profile.id
             profile.identities.setdefault(namespace, []).append(value)
-            self.new_identities.append((namespace, value, profile.id))
+            self.new_identities.append((self.next_id(), namespace, value, profile.id))
         return Outcome(status, profile_id=profile.id, changed=True)

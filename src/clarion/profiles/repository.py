@@ -130,17 +130,20 @@ class ProfileRepository(SandboxRepository):
             ],
         )
 
-    async def insert_identities(self, rows: Sequence[tuple[str, str, str]]) -> None:
-        """Insert ``(namespace, value, profile id)`` identities (one executemany)."""
+    async def insert_identities(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        """Insert ``(id, namespace, value, profile id)`` identities (one executemany)."""
         if rows:
             await self.session.execute(
                 insert(_identities),
-                [self._identity_row(namespace, value, profile_id) for namespace, value, profile_id in rows],
+                [
+                    self._identity_row(row_id, namespace, value, profile_id)
+                    for row_id, namespace, value, profile_id in rows
+                ],
             )
 
-    def _identity_row(self, namespace: str, value: str, profile_id: str) -> dict[str, str]:
+    def _identity_row(self, row_id: str, namespace: str, value: str, profile_id: str) -> dict[str, str]:
         return {
-            "id": new_reference(),
+            "id": row_id,
             "org_id": self.org_id,
             "sandbox_id": self.sandbox_id,
             "namespace": namespace,
@@ -166,7 +169,7 @@ class ProfileRepository(SandboxRepository):
         await self.insert_profiles(fresh, now=now)
         await self.session.execute(
             insert_ignore(_identities, self.session.get_bind().dialect.name, conflict_columns=_IDENTITY_KEY),
-            [self._identity_row(namespace, value, profile.id) for value, profile in pairs],
+            [self._identity_row(new_reference(), namespace, value, profile.id) for value, profile in pairs],
         )
         winners = await self.by_identities(namespace, list(values))
         losers = [profile.id for value, profile in pairs if winners[value].id != profile.id]

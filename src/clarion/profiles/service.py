@@ -84,6 +84,17 @@ async def _write_once(
     return outcomes
 
 
+async def refresh_statistics(uow: UnitOfWork, *, created: int) -> None:
+    """After a bulk import on PostgreSQL: fresh planner statistics if the profile tables grew a lot.
+
+    Autovacuum would get there eventually (or never, where it is off); until then the planner may take a
+    million-row table for an empty one and pick plans that make segment queries crawl.
+    """
+    if uow.dialect == "postgresql":
+        await bulk_postgres.analyze_if_grown(uow.session, created)
+        await uow.commit()
+
+
 async def upsert(
     uow: UnitOfWork, principal: Principal, namespace: str, value: str, body: ProfileWrite
 ) -> tuple[dict[str, Any], bool]:
