@@ -1,4 +1,4 @@
-"""``clarion profiles import``: JSON lines, CSV and gzip : idempotent, bad lines named by number."""
+"""``clarion profiles import``: JSON lines, CSV, gzip; idempotent re-imports; bad lines named by number."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from clarion.cli.main import app as cli
 from clarion.config import Settings
@@ -36,7 +35,18 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 async def run_import(api: Api, path: Path, *options: str) -> Result:
     """Run the command for the tenant of ``api`` (in a thread: the CLI runs its own event loop)."""
     arguments = ["profiles", "import", str(path), "--org", api.tenant.ims_org_id, *options]
-    return await asyncio.to_thread(runner.invoke, cli, arguments)
+    return await invoke(arguments)
+
+
+async def invoke(arguments: list[str]) -> Result:
+    """Run the CLI in a thread (it runs its own event loop)."""
+    return await asyncio.to_thread(lambda: runner.invoke(cli, arguments))
+
+
+def test_help() -> None:
+    result = runner.invoke(cli, ["profiles", "import", "--help"])
+    assert result.exit_code == 0
+    assert "--batch-size" in result.output
 
 
 def write_lines(path: Path, lines: list[Any]) -> Path:
@@ -185,12 +195,10 @@ async def test_format_option_and_file_errors(api: Api, cli_env: Settings, tmp_pa
 
 
 async def test_unknown_org_and_sandbox_are_readable_errors(api: Api, cli_env: Settings) -> None:
-    result = await asyncio.to_thread(
-        runner.invoke, cli, ["profiles", "import", str(SAMPLE), "--org", "nobody@AdobeOrg"]
-    )
+    result = await invoke(["profiles", "import", str(SAMPLE), "--org", "nobody@AdobeOrg"])
     assert result.exit_code == 1
     assert "No organization matches 'nobody@AdobeOrg'" in result.output
-    no_default = await asyncio.to_thread(runner.invoke, cli, ["profiles", "import", str(SAMPLE)])
+    no_default = await invoke(["profiles", "import", str(SAMPLE)])
     assert no_default.exit_code == 1
     assert "clarion serve" in " ".join(no_default.output.split())
     sandbox = await run_import(api, SAMPLE, "--sandbox", "nope")

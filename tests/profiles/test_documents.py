@@ -1,0 +1,116 @@
+"""The pure rules of profile documents and write plans: merge, limits, identity parsing, CSV headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clarion.profiles.documents import MAX_IDENTITIES, merge, parse_item, profile_input
+from clarion.profiles.errors import InvalidProfile
+from clarion.profiles.plan import Plan, StoredProfile, id_sequence
+from clarion.profiles.sources import csv_item, parse_header
+
+keys = st.sampled_from(["a", "b", "c", "items", "values"])
+scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=3)
+documents = st.recursive(
+    st.dictionaries(keys, scalars, max_size=3),
+    lambda inner: st.dictionaries(keys, inner | st.lists(inner, max_size=2), max_size=3),
+    max_leaves=12,
+)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    return value
+
+
+@given(documents, documents)
+def test_merge_never_changes_its_arguments_and_patches_win(
+    current: dict[str, Any], patch: dict[str, Any]
+) -> None:
+    before = (repr(current), repr(patch))
+    merged = merge(current, patch)
+    assert (repr(current), repr(patch)) == before
+    for key, value in patch.items():
+        if value is None:
+            assert key not in merged
+        elif not isinstance(value, dict):
+            assert merged[key] == value
+    assert merge(merged, {}) == merged
+
+
+@given(documents)
+def test_merge_into_nothing_drops_only_object_nulls(patch: dict[str, Any]) -> None:
+    assert merge({}, patch) == _without_nulls(patch)
+    assert profile_input([("crmid", "1")], patch).removes == (merge({}, patch) != patch)
+
+
+def test_merge_examples() -> None:
+    current = {"person": {"name": {"first": "A", "last": "B"}}, "tags": [1, 2], "n": 1}
+    patch = {"person": {"name": {"last": None, "nick": "Z"}}, "tags": [None], "n": {"deep": True}}
+    assert merge(current, patch) == {
+        "person": {"name": {"first": "A", "nick": "Z"}},
+        "tags": [None],
+        "n": {"deep": True},
+    }
+
+
+def test_identity_rules() -> None:
+    item = parse_item({"identities": {"Email": "Ann@X.example", "crmid": ["1", "1", "2"]}})
+    assert item.identities == (("Email", "ann@x.example"), ("crmid", "1"), ("crmid", "2"))
+    assert item.primary == ("Email", "ann@x.example")
+    too_many = {"identities": {"crmid": [str(n) for n in range(MAX_IDENTITIES + 1)]}}
+    with pytest.raises(InvalidProfile, match="at most 50 identities"):
+        parse_item(too_many)
+    with pytest.raises(InvalidProfile, match=r"identities.crmid\[1\]: identity values must be strings"):
+        parse_item({"identities": {"crmid": ["1", 2]}})
+    with pytest.raises(InvalidProfile, match="attributes: must be a JSON object"):
+        parse_item({"identities": {"crmid": ["1"]}, "attributes": [1]})
+
+
+def test_plan_applies_writes_in_order() -> None:
+    existing = StoredProfile("p1", {"a": {"x": 1}}, {"crmid": ["1"]})
+    plan = Plan({("crmid", "1"): "p1", ("crmid", "9"): "p9"}, {"p1": existing})
+    assert plan.apply(profile_input([("crmid", "1")], {"a": {"x": 1}})).changed is False, "no-op merge"
+    assert plan.apply(profile_input([("crmid", "1"), ("email", "e")], {"a": {"y": 2}})).status == 200
+    conflict = plan.apply(profile_input([("email", "f"), ("crmid", "9")], {}))
+    assert (conflict.status, conflict.profile_id) == (409, None)
+    created = plan.apply(profile_input([("email", "g")], {"b": None, "c": 1}))
+    assert created.status == 201
+    assert plan.apply(profile_input([("email", "g")], {"d": 2})).status == 200
+    assert list(plan.updated) == ["p1"]
+    assert existing.attributes == {"a": {"x": 1, "y": 2}}
+    assert existing.identities == {"crmid": ["1"], "email": ["e"]}
+    new = plan.created[str(created.profile_id)]
+    assert (new.attributes, new.identities) == ({"c": 1, "d": 2}, {"email": ["g"]})
+    assert [(ns, value) for _, ns, value, _ in plan.new_identities] == [("email", "e"), ("email", "g")]
+
+
+def test_id_sequences_are_unique_uuid_shaped_and_ordered() -> None:
+    first, second = id_sequence(), id_sequence()
+    ids = [first() for _ in range(3)] + [second() for _ in range(3)]
+    assert len(set(ids)) == 6
+    assert all(len(value) == 36 and value.count("-") == 4 for value in ids)
+    assert ids[:3] == sorted(ids[:3])
+
+
+def test_csv_header_rules() -> None:
+    columns = parse_header(["identity:email", "a.b:number", "c"])
+    assert csv_item(columns, ["x@y", "3", "s"]) == {
+        "identities": {"email": ["x@y"]},
+        "attributes": {"a": {"b": 3}, "c": "s"},
+    }
+    for header, message in [
+        (["a"], "needs at least one identity"),
+        (["identity:email", "a:date"], "unknown type 'date'"),
+        (["identity:email", "a..b"], "not a dotted attribute path"),
+        (["identity:email", "a", "a.b"], "column a.b is inside column a"),
+    ]:
+        with pytest.raises(InvalidProfile, match=message):
+            parse_header(header)
+    with pytest.raises(InvalidProfile, match="has 2 fields, the header has 3"):
+        csv_item(columns, ["x@y", "1"])
