@@ -79,7 +79,9 @@ async def test_ticks_create_one_run_per_slot_and_the_worker_exports_it(
     created = [await scheduler.tick() for scheduler in schedulers] + [await schedulers[0].tick()]
     async with activation.container.unit_of_work() as uow:
         runs = list(await uow.session.scalars(select(FlowRun).where(FlowRun.flow_id == flow)))
-    assert sum(created) == 1
+    # The first tick creates this flow's run (and those of other tests' flows); the next ones nothing.
+    assert created[0] >= 1
+    assert created[1:] == [0, 0]
     assert len(runs) == 1
     assert runs[0].trigger == "scheduled"
     assert runs[0].segment_ids == [audience]
