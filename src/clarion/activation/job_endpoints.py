@@ -69,15 +69,15 @@ async def list_export_jobs(
     }
 
 
-@router.get("/data/core/ups/export/jobs/{job_id}")
-async def read_export_job(job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+@router.get("/data/core/ups/export/jobs/{export_job_id}")
+async def read_export_job(export_job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
     """One export job."""
-    job = await export_jobs.get(uow, principal, job_id)
+    job = await export_jobs.get(uow, principal, export_job_id)
     return export_jobs.view(job, ims_org_id=principal.ims_org_id)
 
 
-@router.delete("/data/core/ups/export/jobs/{job_id}")
-async def cancel_export_job(job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+@router.delete("/data/core/ups/export/jobs/{export_job_id}")
+async def cancel_export_job(export_job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
     """Mark an export job for cancelling (200 with a body, the contract's [I] choice)."""
-    await export_jobs.cancel(uow, principal, job_id)
+    await export_jobs.cancel(uow, principal, export_job_id)
     return {"status": True, "message": "Export job has been marked for cancelling"}
