@@ -77,8 +77,8 @@ async def active_scheduled_run(session: AsyncSession, flow_id: str, now: datetim
 
 
 async def stalled_runs(session: AsyncSession, before: datetime) -> list[FlowRun]:
-    """Runs waiting since before ``before`` (their job may have been lost between commit and enqueue)."""
-    statement = select(FlowRun).where(FlowRun.status == "waiting", FlowRun.updated_at < before).limit(500)
+    """Active runs untouched since ``before``: a lost job (waiting) or a worker that died (processing)."""
+    statement = select(FlowRun).where(FlowRun.status.in_(ACTIVE), FlowRun.updated_at < before).limit(500)
     return list(await session.scalars(statement))
 
 

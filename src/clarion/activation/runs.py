@@ -9,10 +9,11 @@ carries only the run id; a re-delivered job for a finished run does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -33,6 +34,9 @@ from clarion.tenancy.principal import Principal, job_principal
 log = structlog.get_logger()
 
 EXPORT_TASK = "activation.export"
+HEARTBEAT_SECONDS = 20.0
+"""A processing run's ``updated_at`` moves this often; one untouched for 3 beats has lost its worker."""
+STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)
 RUN_NAMESPACE = uuid.UUID("6f1d3c52-7d0e-4a8a-9a55-0c1a7a7d2b10")
 RUN_JOB_UNIQUE_SECONDS = 7 * 24 * 3600.0
 
@@ -134,14 +138,10 @@ class RunExecutor:
 
     async def handle(self, job: Job) -> None:
         """Execute the run named by the job (nothing when it has finished already)."""
-        run_id = str(job.payload["run_id"])
-        async with self._unit_of_work() as uow:
-            run = await run_store.run_by_id(uow.session, run_id)
-            if run is None or run.status not in run_store.ACTIVE:
-                return
-            run.status, run.attempts, run.updated_at = "processing", run.attempts + 1, self._clock()
-            run.started_at = run.started_at or run.updated_at
-            await uow.commit()
+        run = await self._claim(str(job.payload["run_id"]))
+        if run is None:
+            return
+        heartbeat = asyncio.create_task(self._beat(run.id))
         try:
             written = await self._export(run)
         except DestinationError as error:
@@ -151,6 +151,30 @@ class RunExecutor:
             await self._failed(run, DestinationError("config", f"export failed: {type(error).__name__}"))
         else:
             await self._succeeded(run, written)
+        finally:
+            heartbeat.cancel()
+
+    async def _claim(self, run_id: str) -> FlowRun | None:
+        """Mark the run processing, unless it is finished or another worker is alive on it."""
+        now = self._clock()
+        async with self._unit_of_work() as uow:
+            run = await run_store.run_by_id(uow.session, run_id)
+            if run is None or run.status not in run_store.ACTIVE:
+                return None
+            if run.status == "processing" and run.updated_at > now - STALE_AFTER:
+                return None  # a redelivered job while the first worker still exports (its lease ran out)
+            run.status, run.attempts, run.updated_at = "processing", run.attempts + 1, now
+            run.started_at = run.started_at or now
+            await uow.commit()
+            return run
+
+    async def _beat(self, run_id: str) -> None:
+        """Keep the run's ``updated_at`` fresh while exporting (the sweeper re-queues silent runs)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            async with self._unit_of_work() as uow:
+                await run_store.touch(uow.session, run_id, self._clock())
+                await uow.commit()
 
     async def _export(self, run: FlowRun) -> list[AudienceFile]:
         principal = job_principal(run.org_id, run.sandbox_id)

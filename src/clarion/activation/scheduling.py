@@ -27,7 +27,8 @@ log = structlog.get_logger()
 
 HOURS = {"EVERY_3_HOURS": 3, "EVERY_6_HOURS": 6, "EVERY_8_HOURS": 8, "EVERY_12_HOURS": 12, "DAILY": 24}
 STALLED_AFTER = timedelta(minutes=2)
-"""A waiting run untouched for this long gets its job enqueued again (the queue drops duplicates)."""
+"""An active run untouched for this long gets its job enqueued again (the queue drops duplicates; a
+processing run is taken over only when its worker's heartbeat has stopped)."""
 TICK_SECONDS = 15.0
 
 

@@ -91,3 +91,43 @@ async def test_ticks_create_one_run_per_slot_and_the_worker_exports_it(
     assert run["metrics"]["recordSummary"]["outputRecordCount"] == 1
     # The file name carries the slot's time, not the moment the worker ran.
     assert later.strftime("%Y%m%d_000000") in run["metrics"]["fileSummary"]["files"][0]["name"]
+
+
+async def test_a_run_whose_worker_died_is_taken_over_and_a_live_one_is_left_alone(
+    activation: Activation, worker: BackgroundServices
+) -> None:
+    from clarion.activation import runs
+    from clarion.queue.port import Job
+
+    audience = await activation.audience([{"person": {"name": {"firstName": "Ada"}}}])
+    flow = await activation.flow("local", [audience])
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    orphan = await activation.fs.run(
+        flow,
+        status="processing",
+        segment_ids=[audience],
+        attempts=1,
+        started_at=long_ago,
+        updated_at=long_ago,
+    )
+    alive = await activation.fs.run(flow, status="processing", segment_ids=[audience], attempts=1)
+    scheduler = FlowScheduler(activation.container.unit_of_work, activation.container.queue)
+    await scheduler.tick()
+    run = await activation.finished(orphan)
+    assert run["metrics"]["statusSummary"]["status"] == "success"
+    # A redelivered job of a run whose worker still beats does nothing.
+    job = Job(
+        id="j",
+        task=runs.EXPORT_TASK,
+        payload={"run_id": alive},
+        queue="default",
+        attempts=2,
+        max_attempts=1,
+        receipt="r",
+    )
+    handler = runs.RunExecutor(
+        activation.container.unit_of_work, activation.container.secrets, activation.container.settings
+    )
+    await handler.handle(job)
+    still = await activation.run(alive)
+    assert still["metrics"]["statusSummary"]["status"] == "processing"
