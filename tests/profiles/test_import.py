@@ -198,9 +198,21 @@ async def test_unknown_org_and_sandbox_are_readable_errors(api: Api, cli_env: Se
     result = await invoke(["profiles", "import", str(SAMPLE), "--org", "nobody@AdobeOrg"])
     assert result.exit_code == 1
     assert "No organization matches 'nobody@AdobeOrg'" in result.output
-    no_default = await invoke(["profiles", "import", str(SAMPLE)])
-    assert no_default.exit_code == 1
-    assert "clarion serve" in " ".join(no_default.output.split())
     sandbox = await run_import(api, SAMPLE, "--sandbox", "nope")
     assert sandbox.exit_code == 1
     assert "Sandbox 'nope' does not exist" in " ".join(sandbox.output.split())
+
+
+async def test_newcomer_imports_the_sample_into_the_development_organization(
+    cli_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh embedded instance of its own: the default organization must not be a shared test database's.
+    monkeypatch.setenv("CLARION_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    monkeypatch.setenv("CLARION_AUTO_MIGRATE", "1")
+    result = await invoke(["profiles", "import", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "1,000 created" in result.output
+    credentials = json.loads((cli_env.home / "credentials.json").read_text())
+    again = await invoke(["profiles", "import", str(SAMPLE), "--org", credentials["orgId"]])
+    assert again.exit_code == 0, again.output
+    assert "1,000 unchanged" in again.output

@@ -24,12 +24,11 @@ from rich.progress import (
 )
 
 from clarion.cli.common import console, err_console, load_settings, run_with_container
-from clarion.config import Settings
 from clarion.container import Container
 from clarion.profiles.importer import DEFAULT_BATCH_SIZE, ImportSummary, import_lines
 from clarion.profiles.sources import ImportFile
 from clarion.tenancy import service as tenancy
-from clarion.tenancy.bootstrap import DEV_ORG_NAME
+from clarion.tenancy.bootstrap import DEV_ORG_NAME, ensure_dev_credentials
 from clarion.tenancy.errors import OrganizationNotFound
 from clarion.tenancy.principal import Principal, job_principal
 
@@ -96,8 +95,8 @@ def _rare_collections() -> Iterator[None]:
     """Run CPython's cyclic collector rarely while importing, as ``serve`` does (ops/tuning.py).
 
     A batch keeps tens of thousands of decoded documents alive; with the default threshold the collector
-    walks them again and again. Measured on a 40k-line import here: reading and planning took half the
-    time (3.3k → 4.5k profiles/s overall). Restored afterwards, so an in-process caller (tests) is unchanged.
+    walks them again and again. Measured on a 40k-line import here: reading and planning took half as
+    long (3.3k → 4.5k profiles/s overall). Restored afterwards, so an in-process caller (tests) is unchanged.
     """
     thresholds = gc.get_threshold()
     gc.freeze()
@@ -125,9 +124,10 @@ def _progress() -> Progress:
 
 async def _principal(container: Container, org: str | None, sandbox_name: str) -> Principal:
     """Who the import writes for: the organization and sandbox named on the command line."""
+    reference = org or await _default_org(container)
     async with container.unit_of_work() as uow:
         try:
-            organization = await tenancy.find_organization(uow, org or _default_org(container.settings))
+            organization = await tenancy.find_organization(uow, reference)
         except OrganizationNotFound as error:
             if org is not None:
                 raise
@@ -144,10 +144,14 @@ async def _principal(container: Container, org: str | None, sandbox_name: str) -
     return replace(scope, sandbox_id=found.id, sandbox_name=found.name, sandbox_type=found.type)
 
 
-def _default_org(settings: Settings) -> str:
-    """The development organization: the one in ``credentials.json``, else the one ``serve`` creates."""
+async def _default_org(container: Container) -> str:
+    """The development organization: created as ``serve`` does when embedded (so that a newcomer's first
+    import works before the first ``serve``), else the one in ``credentials.json`` or named Development.
+    """
+    if container.settings.embedded:
+        return (await ensure_dev_credentials(container)).orgId
     try:
-        return str(json.loads(settings.credentials_path.read_text())["orgId"])
+        return str(json.loads(container.settings.credentials_path.read_text())["orgId"])
     except (OSError, ValueError, KeyError, TypeError):
         return DEV_ORG_NAME
 
