@@ -18,6 +18,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,14 @@ from clarion.profiles.documents import Identity
 from clarion.profiles.plan import Plan, StoredProfile
 
 _STAGING = "profile_import_updates"
+RACE_STATES = frozenset({"23505", "23503", "40001", "40P01"})
+"""SQLSTATEs of a write that raced another: unique and foreign key violations, serialization, deadlock."""
+
+
+class LostRace(Exception):
+    """A COPY hit a row a concurrent writer changed since our reads: plan again (see ``service.write``)."""
+
+
 _PROFILE_COLUMNS = ["id", "org_id", "sandbox_id", "attributes", "identities", "created_at", "updated_at"]
 _IDENTITY_COLUMNS = ["id", "org_id", "sandbox_id", "namespace", "value", "profile_id"]
 _encode_json = msgspec.json.Encoder().encode
@@ -95,6 +104,16 @@ async def analyze_if_grown(session: AsyncSession, created: int) -> None:
 
 async def store(session: AsyncSession, org_id: str, sandbox_id: str, plan: Plan, *, now: datetime) -> None:
     """Write a plan: COPY new profiles and identities, stage and apply the changed profiles."""
+    try:
+        await _store(session, org_id, sandbox_id, plan, now=now)
+    except asyncpg.PostgresError as error:
+        # The raw COPYs bypass SQLAlchemy, so their errors arrive untranslated.
+        if error.sqlstate in RACE_STATES:
+            raise LostRace(str(error)) from error
+        raise
+
+
+async def _store(session: AsyncSession, org_id: str, sandbox_id: str, plan: Plan, *, now: datetime) -> None:
     if plan.updated:
         # Through SQLAlchemy first: this also opens the transaction the raw COPYs below then join.
         await session.execute(

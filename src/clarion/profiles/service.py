@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Conflict
@@ -49,11 +49,20 @@ async def write(
             outcomes = await _write_once(uow, principal, writes, bulk=bulk)
             await uow.commit()
             return outcomes
-        except (IntegrityError, OperationalError):
+        except (DBAPIError, bulk_postgres.LostRace) as error:
+            if not _lost_race(error):
+                raise
             await uow.rollback()
             if attempt == ATTEMPTS:
                 break
     raise Conflict("Concurrent writes kept changing the same identities; retry the request")
+
+
+def _lost_race(error: Exception) -> bool:
+    """Whether a failed write may succeed when planned again from fresh reads."""
+    if isinstance(error, IntegrityError | OperationalError | bulk_postgres.LostRace):
+        return True  # a unique key taken meanwhile; SQLite: the writer lock not granted in time
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in bulk_postgres.RACE_STATES
 
 
 async def _write_once(
