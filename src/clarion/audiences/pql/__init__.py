@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from clarion.audiences.pql.checker import check
 from clarion.audiences.pql.compiler import compile_expression
@@ -39,7 +39,7 @@ def parse_json(document: Any) -> Expression:
 
 
 def to_sql(
-    expression: Expression, *, attributes: ColumnElement[Any], dialect: str, now: datetime
+    expression: Expression, *, attributes: SQLColumnExpression[Any], dialect: str, now: datetime
 ) -> ColumnElement[bool]:
     """A boolean SQL expression selecting the profiles ``expression`` matches.
 

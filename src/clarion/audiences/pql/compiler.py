@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, not_, null, or_, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, false, not_, null, or_, true
 from sqlalchemy.sql import operators
 
 from clarion.audiences.pql import timewords
@@ -59,7 +59,7 @@ _DYNAMIC_KINDS = (ValueType.NUMBER, ValueType.STRING, ValueType.BOOLEAN)
 
 
 def compile_expression(
-    expression: Condition, *, attributes: ColumnElement[Any], dialect: str, now: datetime
+    expression: Condition, *, attributes: SQLColumnExpression[Any], dialect: str, now: datetime
 ) -> ColumnElement[bool]:
     """SQL that is TRUE exactly for the profiles ``expression`` selects (FALSE or NULL for the others)."""
     if now.tzinfo is None:

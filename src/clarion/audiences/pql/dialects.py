@@ -17,12 +17,14 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ColumnElement,
     DateTime,
     Float,
     Integer,
     Numeric,
+    SQLColumnExpression,
     String,
     Text,
     and_,
@@ -35,6 +37,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -78,7 +81,7 @@ class JsonSql(Protocol):
         """The UTC year, month or day of month of a timestamp read."""
 
 
-def for_dialect(dialect: str, attributes: ColumnElement[Any]) -> JsonSql:
+def for_dialect(dialect: str, attributes: SQLColumnExpression[Any]) -> JsonSql:
     """The building blocks of ``dialect`` (sqlite, postgresql) over the JSON column ``attributes``."""
     if dialect == "sqlite":
         return SqliteJson(attributes)
@@ -101,8 +104,8 @@ def like_to_postgres(pattern: str) -> str:
 class SqliteJson:
     """SQLite JSON1: ``json_type``/``json_extract`` on simple keys, ``json_each`` on any other key."""
 
-    def __init__(self, attributes: ColumnElement[Any]) -> None:
-        self._doc = attributes
+    def __init__(self, attributes: SQLColumnExpression[Any]) -> None:
+        self._doc: Sql = type_coerce(attributes, JSON)
 
     def _node(self, keys: tuple[str, ...]) -> tuple[Sql, Sql]:
         """(JSON type name, SQL value) at ``keys``; both NULL when the path is missing."""
@@ -196,8 +199,8 @@ class SqliteJson:
 class PostgresJson:
     """PostgreSQL ``jsonb``: ``#>`` reads guarded by ``jsonb_typeof``, ``@>`` for equality (GIN-indexable)."""
 
-    def __init__(self, attributes: ColumnElement[Any]) -> None:
-        self._doc = attributes
+    def __init__(self, attributes: SQLColumnExpression[Any]) -> None:
+        self._doc: Sql = type_coerce(attributes, JSONB)
 
     def _at(self, keys: tuple[str, ...]) -> Sql:
         value = self._doc.op("#>", return_type=JSONB)(_text_array(keys))
@@ -321,6 +324,7 @@ def _sqlite_timestamp(text: Sql) -> Sql:
         or_(
             func.length(text) == 10,
             and_(
+                func.length(text) >= 16,  # at least "YYYY-MM-DDTHH:MM": julianday() accepts "2024-05-15 "
                 func.substr(text, 11, 1).in_(["T", " "]),
                 not_(clock.op("GLOB", is_comparison=True)(bindparam(None, _NOT_CLOCK_GLOB, type_=String))),
                 func.substr(text, 12, 2) <= "23",
