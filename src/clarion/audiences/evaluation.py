@@ -134,7 +134,7 @@ class Evaluation:
         await members.upsert_members(
             segment_id=segment_id, job_id=job.id, condition=condition, now=now, dialect=uow.dialect
         )
-        await members.exit_absent(segment_id=segment_id, job_id=job.id, now=now)
+        await members.exit_absent(segment_id=segment_id, job_id=job.id, condition=condition, now=now)
         by_status = await members.status_counts(segment_id=segment_id, job_id=job.id)
         by_namespace = await members.namespace_counts(segment_id=segment_id, dialect=uow.dialect)
         job.metrics = _counted(job.metrics, segment_id, by_status, by_namespace)

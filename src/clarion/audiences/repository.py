@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clarion.db.dialect import insert_ignore, json_array_contains, json_object_entries, upsert_from_select
@@ -24,6 +24,17 @@ MEMBER = ("realized", "existing")
 _MEMBERSHIPS: Any = SegmentMembership.__table__
 _PROFILES: Any = Profile.__table__
 _JOBS: Any = SegmentJob.__table__
+_MEMBERSHIP_COLUMNS = (
+    _MEMBERSHIPS.c.segment_id,
+    _MEMBERSHIPS.c.profile_id,
+    _MEMBERSHIPS.c.org_id,
+    _MEMBERSHIPS.c.sandbox_id,
+    _MEMBERSHIPS.c.status,
+    _MEMBERSHIPS.c.job_id,
+    _MEMBERSHIPS.c.qualified_at,
+    _MEMBERSHIPS.c.updated_at,
+)
+"""The columns an evaluation inserts, in the order of its SELECT."""
 
 
 class SegmentRepository(SandboxRepository):
@@ -212,32 +223,46 @@ class MembershipRepository(SandboxRepository):
     async def upsert_members(
         self, *, segment_id: str, job_id: str, condition: ColumnElement[bool], now: datetime, dialect: str
     ) -> None:
-        """Every profile meeting ``condition`` becomes a member touched by ``job_id`` (one INSERT … SELECT).
+        """Write the members whose status changes among profiles meeting ``condition`` (one INSERT … SELECT).
 
-        New members are ``realized``; members of an earlier job are ``existing``; ``exited`` ones are
-        ``realized`` again (qualified anew). Rows this job already touched keep their status, so a job run
-        twice (a crash, a redelivery) writes the same snapshot.
+        New members are ``realized``; ``exited`` ones are ``realized`` again (qualified anew); members an
+        earlier job realized become ``existing``. A conflicting row already ``existing`` (or realized by
+        ``job_id`` itself: a job run twice after a crash) is left as it is, so a run writes only what
+        changed. The conflict check is a primary-key lookup per qualifying profile: no anti join whose plan
+        would depend on fresh statistics (with stale ones PostgreSQL once picked a quadratic nested loop).
         """
-        members = select(
-            literal(segment_id),
-            _PROFILES.c.id,
-            literal(self.org_id),
-            literal(self.sandbox_id),
-            literal("realized"),
-            literal(job_id),
-            literal(now, _MEMBERSHIPS.c.qualified_at.type),
-            literal(now, _MEMBERSHIPS.c.updated_at.type),
-        ).where(_PROFILES.c.org_id == self.org_id, _PROFILES.c.sandbox_id == self.sandbox_id, condition)
         current = _MEMBERSHIPS.c
+        known = _MEMBERSHIPS.alias("known")
+        qualifying = (
+            select(
+                literal(segment_id),
+                _PROFILES.c.id,
+                literal(self.org_id),
+                literal(self.sandbox_id),
+                literal("realized"),
+                literal(job_id),
+                literal(now, current.qualified_at.type),
+                literal(now, current.updated_at.type),
+            )
+            .select_from(
+                _PROFILES.outerjoin(
+                    known, and_(known.c.segment_id == segment_id, known.c.profile_id == _PROFILES.c.id)
+                )
+            )
+            .where(
+                _PROFILES.c.org_id == self.org_id,
+                _PROFILES.c.sandbox_id == self.sandbox_id,
+                condition,
+                or_(known.c.status.is_(None), known.c.status != "existing"),
+            )
+            # In key order, new rows fill the indexes page after page instead of at random places.
+            .order_by(_PROFILES.c.id)
+        )
 
         def updates(excluded: Any) -> dict[str, Any]:
             re_entered = current.status == "exited"
             return {
-                "status": case(
-                    (re_entered, "realized"),
-                    (current.job_id == excluded.job_id, current.status),
-                    else_="existing",
-                ),
+                "status": case((re_entered, "realized"), else_="existing"),
                 "qualified_at": case((re_entered, excluded.qualified_at), else_=current.qualified_at),
                 "job_id": excluded.job_id,
                 "updated_at": excluded.updated_at,
@@ -246,46 +271,45 @@ class MembershipRepository(SandboxRepository):
         statement = upsert_from_select(
             _MEMBERSHIPS,
             dialect,
-            columns=[
-                "segment_id",
-                "profile_id",
-                "org_id",
-                "sandbox_id",
-                "status",
-                "job_id",
-                "qualified_at",
-                "updated_at",
-            ],
-            rows=members,
+            columns=[column.name for column in _MEMBERSHIP_COLUMNS],
+            rows=qualifying,
             conflict_columns=("segment_id", "profile_id"),
             updates=updates,
+            only_if=or_(
+                current.status == "exited", and_(current.status == "realized", current.job_id != job_id)
+            ),
         )
         await self.session.execute(statement)
 
-    async def exit_absent(self, *, segment_id: str, job_id: str, now: datetime) -> None:
-        """Members that ``job_id`` did not touch no longer qualify: mark them ``exited`` (one UPDATE)."""
+    async def exit_absent(
+        self, *, segment_id: str, job_id: str, condition: ColumnElement[bool], now: datetime
+    ) -> None:
+        """Members whose profile no longer meets ``condition`` (or is gone) become ``exited`` (one UPDATE)."""
+        member = _MEMBERSHIPS.c
+        # No tenant filter on profiles here: a member's profile is in the sandbox already, and the filter made
+        # PostgreSQL estimate a handful of rows (no statistics yet) and choose a quadratic plan.
+        still_qualifies = select(literal(1)).where(_PROFILES.c.id == member.profile_id, condition).exists()
         await self.session.execute(
-            update(SegmentMembership)
+            update(_MEMBERSHIPS)
             .where(
-                SegmentMembership.segment_id == segment_id,
-                SegmentMembership.org_id == self.org_id,
-                SegmentMembership.sandbox_id == self.sandbox_id,
-                SegmentMembership.status.in_(MEMBER),
-                SegmentMembership.job_id != job_id,
+                member.segment_id == segment_id,
+                member.org_id == self.org_id,
+                member.sandbox_id == self.sandbox_id,
+                member.status.in_(MEMBER),
+                ~still_qualifies,
             )
             .values(status="exited", job_id=job_id, updated_at=now)
-            .execution_options(synchronize_session=False)
         )
 
     async def status_counts(self, *, segment_id: str, job_id: str) -> dict[str, int]:
-        """``{realized, existing, exited}`` as written by ``job_id`` (exits of earlier jobs not counted)."""
+        """``{realized, existing, exited}`` after ``job_id``: its entries and exits, all existing members."""
         rows = await self.session.execute(
             select(SegmentMembership.status, func.count())
             .where(
                 SegmentMembership.segment_id == segment_id,
                 SegmentMembership.org_id == self.org_id,
                 SegmentMembership.sandbox_id == self.sandbox_id,
-                SegmentMembership.job_id == job_id,
+                or_(SegmentMembership.status == "existing", SegmentMembership.job_id == job_id),
             )
             .group_by(SegmentMembership.status)
         )

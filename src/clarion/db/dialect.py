@@ -51,17 +51,18 @@ def upsert_from_select(
     rows: Select[Any],
     conflict_columns: tuple[str, ...],
     updates: Callable[[Any], dict[str, Any]],
+    only_if: ColumnElement[bool] | None = None,
 ) -> Insert:
-    """``INSERT INTO table (columns) SELECT … ON CONFLICT (cols) DO UPDATE SET …``, set-based in the database.
+    """``INSERT INTO table (columns) SELECT … ON CONFLICT (cols) DO UPDATE SET … [WHERE only_if]``, set-based.
 
     ``updates`` receives the statement's ``excluded`` namespace and returns the SET clause; the target row's
-    current values are the table's own columns. ``rows`` must have a WHERE clause: SQLite could otherwise
-    read the ``ON`` of ``ON CONFLICT`` as a join's.
+    current values are the table's own columns, which ``only_if`` may test to leave a conflicting row as it
+    is. ``rows`` must have a WHERE clause: SQLite could otherwise read ``ON CONFLICT``'s ``ON`` as a join's.
     """
     builder: Any = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     statement: Any = builder(table).from_select(columns, rows)
     result: Insert = statement.on_conflict_do_update(
-        index_elements=list(conflict_columns), set_=updates(statement.excluded)
+        index_elements=list(conflict_columns), set_=updates(statement.excluded), where=only_if
     )
     return result
 
