@@ -1,10 +1,11 @@
-"""Running a segment job: each audience's PQL becomes one INSERT … SELECT inside the database.
+"""Running a segment job: each audience's PQL runs inside the database, set-based, never row by row here.
 
-Per audience, in ONE transaction (readers never see half a snapshot): (1) upsert the profiles that qualify
-(``realized`` / ``existing`` / re-``realized``), (2) mark members this job did not touch ``exited``, (3) count
-by status and by identity namespace into the job's metrics. ``now`` is fixed when the job first starts
-(``profileSegmentationTime.startTimeInMs``), so a job run again after a crash writes the same snapshot.
-Cancellation is checked between audiences.
+Per audience, in ONE transaction (readers never see half a snapshot): (1) one INSERT … SELECT … ON CONFLICT
+writes the qualifying profiles whose status changes (new → ``realized``, ``exited`` → ``realized``, realized
+by an earlier job → ``existing``; ``existing`` ones are not rewritten), (2) one UPDATE marks ``exited`` the
+members whose profile no longer qualifies, (3) counts by status and by identity namespace go into the job's
+metrics. ``now`` is fixed when the job first starts (``profileSegmentationTime.startTimeInMs``), so a job
+run again after a crash writes the same snapshot. Cancellation is checked between audiences.
 """
 
 from __future__ import annotations
