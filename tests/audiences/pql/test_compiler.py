@@ -245,3 +245,13 @@ def test_now_must_be_aware() -> None:
 def test_unknown_dialect_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported dialect"):
         to_sql(parse_text("a = 1"), attributes=Profile.attributes, dialect="oracle", now=NOW)
+
+
+@pytest.mark.parametrize(("dialect", "shape"), [("sqlite", " BETWEEN "), ("postgresql", "tstzrange(")])
+def test_a_time_window_reads_the_timestamp_once(dialect: str, shape: str) -> None:
+    where = to_sql(parse_text("t occurs today"), attributes=Profile.attributes, dialect=dialect, now=NOW)
+
+    sql = str(where.compile(dialect=(sqlite if dialect == "sqlite" else postgresql).dialect()))
+
+    assert shape in sql
+    assert sql.count("julianday(CASE") + sql.count("clarion_try_timestamptz(") == 1

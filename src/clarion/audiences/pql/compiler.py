@@ -86,6 +86,8 @@ class _Compiler:
             return true() if condition.value == want else false()
         if isinstance(condition, Not):
             return self._truth(condition.operand, want=not want)
+        if isinstance(condition, AllOf) and (window := self._time_window(condition)) is not None:
+            return window if want else not_(window)  # NULL exactly when the timestamp is unknown
         if isinstance(condition, AllOf | AnyOf):
             parts = [self._truth(operand, want=want) for operand in condition.operands]
             return and_(*parts) if isinstance(condition, AllOf) == want else or_(*parts)
@@ -124,6 +126,27 @@ class _Compiler:
             )
         result: Sql = _OPERATORS[operator](left_sql, right_sql)
         return result
+
+    def _time_window(self, condition: AllOf) -> Sql | None:
+        """``t >= a and t < b`` (what ``occurs`` makes) tested with one evaluation of ``t``, else None."""
+        if len(condition.operands) != 2:
+            return None
+        low, high = condition.operands
+        if not (_is_time_bound(low) and _is_time_bound(high)):
+            return None
+        assert isinstance(low, Compare)
+        assert isinstance(high, Compare)
+        if low.operator in ("<", "<="):
+            low, high = high, low
+        if low.left != high.left or low.operator not in (">", ">=") or high.operator not in ("<", "<="):
+            return None
+        assert isinstance(low.right, Moment)
+        assert isinstance(high.right, Moment)
+        return self._sql.within(
+            self.value(low.left, ValueType.TIMESTAMP),
+            (timewords.resolve(low.right, self._now), low.operator == ">="),
+            (timewords.resolve(high.right, self._now), high.operator == "<="),
+        )
 
     def _fast_equality(self, left: Value, right: Value) -> Sql | None:
         if isinstance(right, Path) and isinstance(left, Literal):
@@ -201,3 +224,12 @@ class _Compiler:
             number = {"year": moment.year, "month": moment.month, "day": moment.day}[part.part]
             return self._sql.constant(number, ValueType.NUMBER)
         return self._sql.date_part(part.part, self.value(part.operand, ValueType.TIMESTAMP))
+
+
+def _is_time_bound(condition: Condition) -> bool:
+    return (
+        isinstance(condition, Compare)
+        and condition.domain is ValueType.TIMESTAMP
+        and isinstance(condition.right, Moment)
+        and condition.operator not in ("=", "!=")
+    )

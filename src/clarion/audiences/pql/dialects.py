@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -39,7 +39,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE
 
 from clarion.audiences.pql.nodes import ValueType
 
@@ -47,6 +47,7 @@ _SIMPLE_KEY_CHARS = frozenset(chr(code) for code in range(0x20, 0x7F)) - {'"', "
 _ISO_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
 _NOT_CLOCK_GLOB = "*[^0-9:.Z+-]*"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_MILLISECOND = timedelta(milliseconds=1)
 _INDEX_LIKE = re.compile(r"-?[0-9]+")
 _PART_FORMATS = {"year": "%Y", "month": "%m", "day": "%d"}
 
@@ -79,6 +80,9 @@ class JsonSql(Protocol):
 
     def date_part(self, part: str, timestamp: Sql) -> Sql:
         """The UTC year, month or day of month of a timestamp read."""
+
+    def within(self, timestamp: Sql, low: tuple[datetime, bool], high: tuple[datetime, bool]) -> Sql | None:
+        """Whether a timestamp read lies between (bound, inclusive) pairs, reading it once; None: cannot."""
 
 
 def for_dialect(dialect: str, attributes: SQLColumnExpression[Any]) -> JsonSql:
@@ -195,6 +199,14 @@ class SqliteJson:
         """See ``JsonSql.date_part``."""
         return cast(func.strftime(_PART_FORMATS[part], timestamp), Integer)
 
+    def within(self, timestamp: Sql, low: tuple[datetime, bool], high: tuple[datetime, bool]) -> Sql | None:
+        """See ``JsonSql.within``: BETWEEN evaluates its operand once; julianday() values are whole ms."""
+        start = low[0] if low[1] else low[0] + _MILLISECOND
+        end = high[0] if high[1] else high[0] - _MILLISECOND
+        return timestamp.between(
+            self.constant(start, ValueType.TIMESTAMP), self.constant(end, ValueType.TIMESTAMP)
+        )
+
 
 class PostgresJson:
     """PostgreSQL ``jsonb``: ``#>`` reads guarded by ``jsonb_typeof``, ``@>`` for equality (GIN-indexable)."""
@@ -286,6 +298,19 @@ class PostgresJson:
     def date_part(self, part: str, timestamp: Sql) -> Sql:
         """See ``JsonSql.date_part``."""
         return cast(extract(part, func.timezone("UTC", timestamp)), Integer)
+
+    def within(self, timestamp: Sql, low: tuple[datetime, bool], high: tuple[datetime, bool]) -> Sql | None:
+        """See ``JsonSql.within``: a ``tstzrange`` contains the timestamp (a reversed range would raise)."""
+        if low[0] > high[0]:
+            return None
+        bounds = ("[" if low[1] else "(") + ("]" if high[1] else ")")
+        window = func.tstzrange(
+            self.constant(low[0], ValueType.TIMESTAMP),
+            self.constant(high[0], ValueType.TIMESTAMP),
+            bindparam(None, bounds, type_=Text),
+            type_=TSTZRANGE,
+        )
+        return window.op("@>", is_comparison=True)(timestamp)
 
 
 def _text_array(keys: tuple[str, ...]) -> Sql:
