@@ -15,9 +15,11 @@ from typing import IO
 import structlog
 
 from clarion.activation.scheduling import TICK_SECONDS, FlowScheduler
+from clarion.audiences.scheduler import due_segment_jobs
 from clarion.container import Container
 from clarion.devsmtp.outbox import Outbox
 from clarion.devsmtp.server import CaptureServer
+from clarion.kit.clock import utcnow
 from clarion.ops.metrics import Metrics
 from clarion.outbound.dispatcher import Dispatcher
 from clarion.queue.worker import Worker
@@ -103,11 +105,15 @@ class BackgroundServices:
             self._lock.close()
 
     async def _run_schedulers(self) -> None:
-        """Start due dataflow runs every few seconds (every worker process ticks; runs are created once)."""
+        """Start due dataflow runs and the daily segment jobs (every worker process ticks; each run and
+        job is created once, by deterministic ids)."""
         flows = FlowScheduler(self.container.unit_of_work, self.container.queue)
+        schedule_time = self.container.settings.segment_schedule_time
         while not self._stopping.is_set():
             try:
                 await flows.tick()
+                async with self.container.unit_of_work() as uow:
+                    await due_segment_jobs(uow, utcnow(), schedule_time=schedule_time)
             except Exception:
                 # A failed tick (database restarting…) is retried at the next one; never stop the loop.
                 log.exception("scheduler_tick_failed")

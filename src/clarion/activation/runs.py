@@ -41,9 +41,10 @@ RUN_NAMESPACE = uuid.UUID("6f1d3c52-7d0e-4a8a-9a55-0c1a7a7d2b10")
 RUN_JOB_UNIQUE_SECONDS = 7 * 24 * 3600.0
 
 
-def scheduled_run_id(flow_id: str, slot: datetime) -> str:
-    """The id of a flow's run for a schedule slot: the same in every process, so a slot runs once."""
-    return str(uuid.uuid5(RUN_NAMESPACE, f"{flow_id}/{slot.isoformat()}"))
+def scheduled_run_id(flow_id: str, slot: datetime, *, key: str = "") -> str:
+    """The id of a flow's run for a schedule slot (or ``key``, e.g. a segment job): the same in every
+    process, so a slot runs once."""
+    return str(uuid.uuid5(RUN_NAMESPACE, f"{flow_id}/{key or slot.isoformat()}"))
 
 
 def run_job(run: FlowRun, *, delay: float = 0.0) -> JobSpec:

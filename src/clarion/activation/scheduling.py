@@ -18,10 +18,12 @@ import structlog
 from clarion.activation import run_store, runs
 from clarion.activation import service as flows
 from clarion.activation.service import Schedule, Selector
+from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
+from clarion.models.activation import Flow, FlowRun
 from clarion.queue.port import JobQueue
-from clarion.tenancy.principal import job_principal
+from clarion.tenancy.principal import Principal, job_principal
 
 log = structlog.get_logger()
 
@@ -84,6 +86,28 @@ def due_selectors(selectors: list[Selector], now: datetime) -> dict[datetime, li
     return due
 
 
+async def _after_evaluation(
+    uow: UnitOfWork, principal: Principal, flow: Flow, selectors: list[Selector], now: datetime
+) -> list[FlowRun]:
+    """Runs of AFTER_SEGMENT_EVAL selectors: one per successful segment job since the audience was mapped."""
+    planned: list[FlowRun] = []
+    for selector in selectors:
+        if selector.schedule.trigger_type != "AFTER_SEGMENT_EVAL" or not in_range(
+            selector.schedule, now.date()
+        ):
+            continue
+        job = await audiences.last_successful_job(uow, principal, selector.segment_id)
+        if job is None or job.updated_at < selector.added_at:
+            continue
+        run_id = runs.scheduled_run_id(flow.id, job.updated_at, key=f"{selector.segment_id}/{job.id}")
+        planned.append(
+            runs.new_run(
+                principal, flow, [selector.segment_id], trigger="scheduled", at=job.updated_at, run_id=run_id
+            )
+        )
+    return planned
+
+
 class FlowScheduler:
     """Creates the runs of due slots and re-enqueues stalled runs."""
 
@@ -105,6 +129,7 @@ class FlowScheduler:
         async with self._unit_of_work() as uow:
             for flow in await flows.flows_with_schedules(uow):
                 principal = job_principal(flow.org_id, flow.sandbox_id)
+                selectors = flows.selectors(flow)
                 candidates = [
                     runs.new_run(
                         principal,
@@ -114,8 +139,9 @@ class FlowScheduler:
                         at=slot,
                         run_id=runs.scheduled_run_id(flow.id, slot),
                     )
-                    for slot, segment_ids in due_selectors(flows.selectors(flow), now).items()
+                    for slot, segment_ids in due_selectors(selectors, now).items()
                 ]
+                candidates += await _after_evaluation(uow, principal, flow, selectors, now)
                 inserted = set(await run_store.insert_runs(uow.session, candidates))
                 uow.defer([runs.run_job(run) for run in candidates if run.id in inserted])
                 created += len(inserted)

@@ -131,3 +131,41 @@ async def test_a_run_whose_worker_died_is_taken_over_and_a_live_one_is_left_alon
     await handler.handle(job)
     still = await activation.run(alive)
     assert still["metrics"]["statusSummary"]["status"] == "processing"
+
+
+async def test_after_segment_eval_selectors_run_once_per_successful_segment_job(
+    activation: Activation,
+) -> None:
+    from clarion.kit.ids import new_id
+    from clarion.models.audiences import SegmentJob
+
+    audience = await activation.audience([{"person": {"name": {"firstName": "Ada"}}}])
+    after_eval = {"frequency": "DAILY", "startDate": "2026-01-01", "triggerType": "AFTER_SEGMENT_EVAL"}
+    flow = await activation.flow("local", [audience], schedule=after_eval)
+    scheduler = FlowScheduler(activation.container.unit_of_work, activation.container.queue)
+
+    async def runs_of_flow() -> list[FlowRun]:
+        async with activation.container.unit_of_work() as uow:
+            return list(await uow.session.scalars(select(FlowRun).where(FlowRun.flow_id == flow)))
+
+    await scheduler.tick()
+    assert await runs_of_flow() == []  # no evaluation since the audience was mapped
+    finished = datetime.now(UTC) + timedelta(seconds=1)
+    async with activation.container.unit_of_work() as uow:
+        uow.session.add(
+            SegmentJob(
+                id=new_id(),
+                org_id=activation.fs.tenant.org_id,
+                sandbox_id=await activation.fs.sandbox_id(),
+                status="SUCCEEDED",
+                segment_ids=[audience],
+                created_at=finished,
+                updated_at=finished,
+            )
+        )
+        await uow.commit()
+    await scheduler.tick()
+    await scheduler.tick()
+    (run,) = await runs_of_flow()
+    assert run.segment_ids == [audience]
+    assert run.scheduled_for == finished
