@@ -251,6 +251,12 @@ ERRORS = [
     ("if(a, 1) = 1", 0, "if", "takes a test"),
     ('if(a, 1, "x") = 1', 0, "if", "cannot compare a number with a string"),
     ("[1, 2]", 0, "[1, 2]", "a list is only allowed after in or notIn"),
+    # values no database can hold are refused here, not by the driver
+    ("a = 1e400", 4, "1e400", "the number is out of range"),
+    ("a = " + "9" * 70, 4, "9" * 70, "Invalid number"),
+    ('a = "x\\u0000y"', 4, '"x\\u0000y"', "cannot contain the NUL character"),
+    ('a = "\\ud800"', 4, '"\\ud800"', "must be valid Unicode"),
+    ("`k\x00` = 1", 0, "`k\x00`", "cannot contain the NUL character"),
     ("(" * 40 + "a" + ")" * 40, 32, "(", "Too deep"),
     ("not " * 40 + "a", 128, "not", "Too deep"),
     (" + ".join(["a"] * 60) + " > 1", 46, "+", "nested more than 48 levels"),
@@ -357,6 +363,8 @@ JSON_ERRORS = [
     (_apply("=", _field("a"), {"nodeType": "literal", "value": None}), "a literal value must be", 0),
     ({"nodeType": "variableReference", "name": "X"}, "Unsupported 'variableReference'", 0),
     ("[" * 5000, "Invalid JSON", 0),
+    ('{"nodeType": "literal", "value": NaN}', "the number is out of range", 0),
+    ('{"nodeType": "literal", "value": ' + "9" * 5000 + "}", "Invalid JSON", 0),
 ]
 
 

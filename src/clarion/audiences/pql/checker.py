@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -71,6 +72,26 @@ _PERIOD_OFFSETS = {"today": 0, "yesterday": -1, "tomorrow": 1, "this": 0, "last"
 Checked = Value | Condition
 
 
+def _check_storable(node: Syntax, value: str | int | float | bool) -> None:
+    """Refuse what a database cannot hold: non-finite numbers, NUL or lone surrogates in strings."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise type_error(node.token, node.position, "a string must be valid Unicode") from None
+        if "\x00" in value:
+            raise type_error(node.token, node.position, "a string cannot contain the NUL character")
+        return
+    if isinstance(value, bool):
+        return
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite or abs(value) > 1e300:
+        raise type_error(node.token, node.position, "the number is out of range")
+
+
 def check(node: Syntax) -> Condition:
     """Type-check a whole segment expression: its root must be a condition."""
     return _Checker().condition(node)
@@ -129,10 +150,13 @@ class _Checker:
 
     def _dispatch(self, node: Syntax) -> Checked:
         if isinstance(node, Constant):
+            _check_storable(node, node.value)
             return Literal(node.value)
         if isinstance(node, Field):
             if not node.keys:
                 raise unexpected(node.token, node.position, "a field of the profile")
+            for key in node.keys:
+                _check_storable(node, key)
             return Path(node.keys)
         if isinstance(node, TimeWord):
             return self._period(node).start

@@ -96,6 +96,8 @@ def _number(text: str, index: int, match: re.Match[str]) -> Token:
             "a number must not run into letters", position=index, token=culprit, kind="Invalid number"
         )
     written = match.group()
+    if len(written) > 64:  # also keeps int() below Python's limit on digits
+        raise PqlError("at most 64 characters", position=index, token=written, kind="Invalid number")
     if match.group(1) or match.group(2):
         return Token(Kind.DECIMAL, written, index, float(written))
     return Token(Kind.INTEGER, written, index, int(written))
