@@ -6,7 +6,19 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, exists, false, func, literal, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -95,3 +107,14 @@ async def claim_writer(session: AsyncSession, table: Table) -> None:
     if session.get_bind().dialect.name == "sqlite":
         first_column = next(iter(table.primary_key.columns))
         await session.execute(update(table).where(false()).values({first_column: first_column}))
+
+
+async def prefer_hash_joins(session: AsyncSession) -> None:
+    """For the rest of the transaction, join big sets by hashing rather than one index probe per row.
+
+    Exports join every member of an audience to its profile. Without fresh statistics (autovacuum off, or a
+    segment job that just wrote the memberships) PostgreSQL plans a nested loop of index probes, about
+    twice as slow for an audience of 300,000. SQLite has no such choice to make.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL enable_nestloop = off"))
