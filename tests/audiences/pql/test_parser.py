@@ -394,3 +394,39 @@ def test_referenced_paths_in_order_without_repeats() -> None:
     )
 
     assert referenced_paths(expression) == [("b", "c"), ("a",), ("x", "y.z"), ("d",), ("e",), ("f",), ("g",)]
+
+
+ADOBE_EXAMPLES = [
+    "person.birthMonth = currentMonth()",
+    "person.birthdate.getMonth() = 6",
+    "product.saleYear = currentYear()",
+    "person.birthday.getYear() in [1991, 1992, 1993, 1994, 1995]",
+    "person.birthDay = currentDayOfMonth()",
+    "product.sale.getDayOfMonth() <= 15",
+    'city like "%es%"',
+    'person.name.startsWith("Joe")',
+    'person.name.doesNotStartWith("Joe")',
+    'person.emailAddress.endsWith(".com")',
+    'person.emailAddress.doesNotEndWith(".com")',
+    'person.emailAddress.contains("2010@gm")',
+    'person.emailAddress.doesNotContain("2010@gm")',
+    'person.name.equals("John")',
+    'person.name.notEqualTo("John")',
+    'person.name.matches("(?i)^John")',
+    "person.homeAddress.isNull()",
+    "person.homeAddress.isNotNull()",
+    "homeAddress.stateProvince = workAddress.stateProvince",
+    "$1.homeAddress.stateProvince = $1.homeAddress.stateProvince",
+    "(Profile) => Profile.homeAddress.stateProvince = Profile.workAddress.stateProvince",
+    "X.timestamp occurs before today",
+    "X.timestamp occurs last month",
+    "X.timestamp occurs <= 3 days before now",
+    'homeAddress.countryCode = "US" and not (homeAddress.stateProvince = "CA")',
+    'workAddress.country = "US"',
+    '_id = "abc"',
+]
+
+
+@pytest.mark.parametrize("text", ADOBE_EXAMPLES)
+def test_adobe_documentation_examples_parse(text: str) -> None:
+    assert referenced_paths(parse_text(text))
