@@ -318,6 +318,7 @@ JSON_PARSED = [
     (_apply("not", _field("active")), Not(Compare("=", Path(("active",)), Literal(True), BOOLEAN))),
     (_apply("<", _field("d"), _apply("now")), Compare("<", Path(("d",)), Moment("now"), ValueType.TIMESTAMP)),
     (_apply("=", _field("a.b"), _literal(1.5, "Double")), Compare("=", Path(("a.b",)), Literal(1.5), NUMBER)),
+    (_apply("<>", _field("a"), _literal("x")), Compare("!=", Path(("a",)), Literal("x"), STRING)),
 ]
 
 

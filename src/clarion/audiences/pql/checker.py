@@ -67,6 +67,7 @@ _UNSUPPORTED = frozenset(
         "inSegment", "chain", "size", "first", "containsKey", "select", "exists", "forall", "occurs",
     }
 )  # fmt: skip
+_ALIASES = {"==": "=", "<>": "!="}
 _PERIOD_OFFSETS = {"today": 0, "yesterday": -1, "tomorrow": 1, "this": 0, "last": -1, "next": 1}
 
 Checked = Value | Condition
@@ -168,6 +169,8 @@ class _Checker:
         return self._apply(node)
 
     def _apply(self, node: Apply) -> Checked:
+        if node.name in _ALIASES:  # pql/json spells operators as written in the text
+            node = Apply(node.position, node.token, _ALIASES[node.name], node.args)
         name = node.name
         if name in self._functions:
             return self._functions[name](node)
