@@ -6,10 +6,11 @@ and a profile is a member only when the whole expression is *true*. So ``not (pe
 match a profile without an age, ``doesNotStartWith`` and ``notIn`` do not match a missing value, and
 ``isNull()`` / ``not exists`` (which are never unknown) do.
 
-The compiler builds, for every condition, SQL that is TRUE exactly when the condition is true (``_true``) and
-SQL that is TRUE exactly when it is false (``_false``); ``not`` swaps them. Either may yield FALSE or NULL
-otherwise — never matters, because SQL ``NOT`` is never applied to them. Typed reads are NULL when unknown,
-so ``age > 30`` and its opposite ``age <= 30`` are both not true on a missing age, on both dialects alike.
+The compiler builds, for every condition, SQL that is TRUE exactly when the condition is true and SQL that is
+TRUE exactly when it is false (``_truth(want=…)``); ``not`` swaps them. Either may yield FALSE or NULL
+otherwise, which never matters: SQL ``NOT`` is applied only to SQL that is NULL exactly when the condition is
+unknown. Typed reads are NULL when unknown, so ``age > 30`` and its opposite ``age <= 30`` are both not true
+on a missing age, on both dialects alike.
 """
 
 from __future__ import annotations
@@ -77,9 +78,6 @@ class _Compiler:
     def _true(self, condition: Condition) -> Sql:
         return self._truth(condition, want=True)
 
-    def _false(self, condition: Condition) -> Sql:
-        return self._truth(condition, want=False)
-
     def _truth(self, condition: Condition, *, want: bool) -> Sql:
         """SQL that is TRUE exactly when ``condition`` is ``want``."""
         if isinstance(condition, Truth):
@@ -120,10 +118,7 @@ class _Compiler:
     def _typed_compare(self, operator: str, left: Value, right: Value, kind: ValueType) -> Sql:
         left_sql, right_sql = self.value(left, kind), self.value(right, kind)
         if kind is ValueType.STRING and operator not in ("=", "!="):
-            left_sql, right_sql = (
-                self._sql.text("order", left_sql, null()),
-                self._sql.text("order", right_sql, null()),
-            )
+            left_sql, right_sql = self._sql.by_code_point(left_sql), self._sql.by_code_point(right_sql)
         result: Sql = _OPERATORS[operator](left_sql, right_sql)
         return result
 
@@ -185,10 +180,7 @@ class _Compiler:
             return self._sql.pattern(test.function, subject, test.pattern.value)
         pattern = self.value(test.pattern, ValueType.STRING)
         if not test.case_sensitive:
-            subject, pattern = (
-                self._sql.text("fold", subject, null()),
-                self._sql.text("fold", pattern, null()),
-            )
+            subject, pattern = self._sql.fold_case(subject), self._sql.fold_case(pattern)
         if test.function == "equals":
             return subject == pattern
         return self._sql.text(test.function, subject, pattern)

@@ -70,7 +70,13 @@ class JsonSql(Protocol):
         """A literal as a bound parameter of ``kind``."""
 
     def text(self, function: str, subject: Sql, pattern: Sql) -> Sql:
-        """``startsWith``, ``endsWith``, ``contains``; ``fold`` (case) or ``order`` (collate) ``subject``."""
+        """``startsWith``, ``endsWith`` or ``contains``."""
+
+    def fold_case(self, subject: Sql) -> Sql:
+        """``subject`` with ASCII letters in lower case (the same on both dialects)."""
+
+    def by_code_point(self, subject: Sql) -> Sql:
+        """``subject`` ordered by code point, whatever the database's collation."""
 
     def pattern(self, function: str, subject: Sql, pattern: str) -> Sql:
         """``like`` (``%``, ``_``) or ``matches`` (a regular expression) against a literal pattern."""
@@ -170,11 +176,15 @@ class SqliteJson:
         if function == "endsWith":
             # A start before the first character never yields a string as long as the pattern: no false match.
             return func.substr(subject, func.length(subject) - func.length(pattern) + 1) == pattern
-        if function == "contains":
-            return func.instr(subject, pattern) > 0
-        if function == "fold":
-            return func.lower(subject)
-        return subject  # "order": SQLite's default BINARY collation already compares by code point
+        return func.instr(subject, pattern) > 0  # contains
+
+    def fold_case(self, subject: Sql) -> Sql:
+        """See ``JsonSql.fold_case``: SQLite's lower() folds ASCII only."""
+        return func.lower(subject)
+
+    def by_code_point(self, subject: Sql) -> Sql:
+        """See ``JsonSql.by_code_point``: SQLite's default BINARY collation already does."""
+        return subject
 
     def pattern(self, function: str, subject: Sql, pattern: str) -> Sql:
         """See ``JsonSql.pattern``: GLOB (case-sensitive, unlike LIKE) and engine.py's REGEXP function."""
@@ -270,11 +280,15 @@ class PostgresJson:
             return func.left(subject, func.length(pattern)) == pattern
         if function == "endsWith":
             return func.right(subject, func.length(pattern)) == pattern
-        if function == "contains":
-            return func.strpos(subject, pattern) > 0
-        if function == "fold":
-            return func.translate(subject, _UPPER, _UPPER.lower())
-        return subject.collate("C")  # "order": by code point, whatever the database's collation
+        return func.strpos(subject, pattern) > 0  # contains
+
+    def fold_case(self, subject: Sql) -> Sql:
+        """See ``JsonSql.fold_case``: translate(), as lower() would follow the locale."""
+        return func.translate(subject, _UPPER, _UPPER.lower())
+
+    def by_code_point(self, subject: Sql) -> Sql:
+        """See ``JsonSql.by_code_point``."""
+        return subject.collate("C")
 
     def pattern(self, function: str, subject: Sql, pattern: str) -> Sql:
         """See ``JsonSql.pattern``."""
