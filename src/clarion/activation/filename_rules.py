@@ -12,29 +12,14 @@ import re
 from dataclasses import dataclass
 
 from clarion.activation.errors import invalid
+from clarion.activation.filenames import MACROS, UNSAFE
 
-DEFAULT_TEMPLATE = "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%"
 MAX_FILE_NAME = 255
-MACROS = frozenset(
-    {
-        "DESTINATION",
-        "DESTINATION_NAME",
-        "SEGMENT_ID",
-        "SEGMENT_NAME",
-        "DESTINATION_INSTANCE_ID",
-        "DESTINATION_INSTANCE_NAME",
-        "ORGANIZATION_NAME",
-        "SANDBOX_NAME",
-        "TIMESTAMP",
-        "DATETIME",
-    }
-)
 _PERCENT_PAIR = re.compile(r"%([^%]*)%")
 _MACRO = re.compile(r"^(?P<name>[A-Z][A-Z_]*)(?:\((?P<argument>[^()]*)\))?$")
 _DATE_PATTERN = re.compile(r"^(?:yyyy|YYYY|MM|dd|DD|HH|mm|ss|SSS|[-_.])+$")
 _DATE_PART = re.compile(r"yyyy|YYYY|MM|dd|DD|HH|mm|ss|SSS|[-_.]")
 _DATE_PART_WIDTH = {"yyyy": 4, "YYYY": 4, "SSS": 3, "-": 1, "_": 1, ".": 1}
-_UNSAFE_TEXT = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -82,7 +67,7 @@ def check(template: str, field: str, values: NameValues) -> None:
 def _literal_length(text: str, field: str) -> int:
     if "%" in text:
         raise invalid(field, "unbalanced_percent", "has a '%' without its closing '%'")
-    if _UNSAFE_TEXT.search(text):
+    if UNSAFE.search(text):
         raise invalid(field, "unsafe_character", 'must not contain \\ / : * ? " < > | or control characters')
     return len(text)
 

@@ -22,8 +22,23 @@ _STRFTIME = {
     "mm": "%M",
     "ss": "%S",
 }
-# Characters that would change the folder or trip common file systems are replaced in filled-in values.
-_UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
+UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
+"""Characters that would change the folder or trip common file systems (replaced in filled-in values)."""
+MACROS = frozenset(
+    {
+        "DESTINATION",
+        "DESTINATION_NAME",
+        "SEGMENT_ID",
+        "SEGMENT_NAME",
+        "DESTINATION_INSTANCE_ID",
+        "DESTINATION_INSTANCE_NAME",
+        "ORGANIZATION_NAME",
+        "SANDBOX_NAME",
+        "TIMESTAMP",
+        "DATETIME",
+    }
+)
+"""The macros of contract §2.4; any other ``%text%`` is custom text."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +61,7 @@ def render(template: str | None, context: NameContext, *, extension: str) -> str
     def fill(match: re.Match[str]) -> str:
         macro, argument = match.group(1).upper(), match.group(2)
         value = _macro_value(macro, argument, context)
-        return match.group(0).strip("%") if value is None else _UNSAFE.sub("_", value)
+        return match.group(0).strip("%") if value is None else UNSAFE.sub("_", value)
 
     name = _MACRO.sub(fill, template or DEFAULT_TEMPLATE)
     return f"{name}.{extension}"

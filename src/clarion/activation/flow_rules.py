@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from clarion.activation import filename_rules, profile_fields
+from clarion.activation import filename_rules, filenames, profile_fields
 from clarion.activation.errors import invalid
 
 TRANSFORM_NAMES = ("GeneralTransform", "General Transform")
@@ -180,7 +180,7 @@ def _template(value: dict[str, Any], field: str, facts: FlowFacts, audience: str
             f"{field}.fileNameTemplate", "conflict", "differs from filenameTemplate (give one of them)"
         )
     chosen = template if template is not None else alias
-    chosen = filename_rules.DEFAULT_TEMPLATE if chosen is None else chosen
+    chosen = filenames.DEFAULT_TEMPLATE if chosen is None else chosen
     names = facts.names
     values = filename_rules.NameValues(
         names.destination_name,

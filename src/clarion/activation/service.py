@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
-from clarion.activation import connection_rules, connections, filename_rules, profile_fields, specs
+from clarion.activation import connection_rules, connections, filenames, profile_fields, specs
 from clarion.activation.errors import FlowResourceNotFound, invalid
 from clarion.activation.repository import FlowServiceRepository, enabled_flows
 from clarion.activation.views import run_view as _run_view
@@ -90,7 +90,7 @@ def selectors(flow: Flow) -> list[Selector]:
                 Selector(
                     segment_id=value["id"],
                     name=value.get("name", ""),
-                    filename_template=value.get("filenameTemplate", filename_rules.DEFAULT_TEMPLATE),
+                    filename_template=value.get("filenameTemplate", filenames.DEFAULT_TEMPLATE),
                     export_mode=value["exportMode"],
                     schedule=Schedule(
                         frequency=schedule["frequency"],
