@@ -8,14 +8,12 @@ port, which is why Clarion runs with ``CLARION_CUSTOM_ACTION_ANY_PORT=1``.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cli.test_serve import CLARION, free_port, wait_until_ready
+from tests.cli.servers import running_clarion
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer
 
 SCRIPT = Path(__file__).parents[2] / "examples" / "throttling-quickstart.sh"
@@ -25,28 +23,8 @@ LAST_LINE = "Throttling quickstart: every step passed."
 @pytest.fixture
 def clarion(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A running ``clarion serve`` (embedded mode) whose custom actions may call any port; its environment."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CLARION_")}
-    env.update(
-        CLARION_HOME=str(tmp_path / "home"),
-        CLARION_PORT=str(free_port()),
-        CLARION_SMTP_CAPTURE_PORT=str(free_port()),
-        CLARION_LOG_FORMAT="json",
-        CLARION_CUSTOM_ACTION_ANY_PORT="1",
-    )
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen([CLARION, "serve"], env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_until_ready(f"http://127.0.0.1:{env['CLARION_PORT']}", process)
+    with running_clarion(tmp_path, custom_action_any_port="1") as env:
         yield env
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def test_throttling_quickstart(clarion: dict[str, str], tmp_path: Path) -> None:
