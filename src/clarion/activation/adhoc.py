@@ -11,15 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from clarion.activation import run_store, runs
 from clarion.activation import service as flows
 from clarion.activation.scheduling import first_activation, in_range
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, MessageEnvelope, NotFound
 from clarion.models.activation import Flow, FlowRun
-from clarion.models.audiences import ExportJob
 from clarion.tenancy.principal import Principal
 
 MAX_AUDIENCES = 80
@@ -112,15 +109,7 @@ async def activate(
 
 async def _check_exports(uow: UnitOfWork, principal: Principal, export_ids: list[str]) -> None:
     numeric = [int(item) for item in export_ids if item.isdigit()]
-    found = set(
-        await uow.session.scalars(
-            select(ExportJob.id).where(
-                ExportJob.org_id == principal.org_id,
-                ExportJob.sandbox_id == principal.sandbox_id,
-                ExportJob.id.in_(numeric),
-            )
-        )
-    )
+    found = await run_store.existing_export_jobs(uow.session, principal.org_id, principal.sandbox_id, numeric)
     missing = [item for item in export_ids if not item.isdigit() or int(item) not in found]
     if missing:
         raise NotFound(f"exportIds: export job(s) {', '.join(missing)} not found in this sandbox")

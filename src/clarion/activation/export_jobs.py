@@ -15,9 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
 
-from clarion.activation import exporter
+from clarion.activation import exporter, run_store
 from clarion.activation.destinations import DestinationError, local_folder
 from clarion.activation.exporter import FileFormat
 from clarion.activation.members import STATUS_COLUMN, Audience, Columns
@@ -25,7 +24,7 @@ from clarion.config import Settings
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound
 from clarion.kit.clock import utcnow
-from clarion.models.audiences import ExportJob, SegmentDefinition
+from clarion.models.audiences import ExportJob
 from clarion.queue.port import Job, JobSpec
 from clarion.tenancy.principal import Principal
 
@@ -91,14 +90,8 @@ async def create(
     """Store a NEW job (its audiences must exist) and queue its execution."""
     segment_ids = [segment.segmentId for segment in body.filter.segments or []]
     if segment_ids:
-        found = set(
-            await uow.session.scalars(
-                select(SegmentDefinition.id).where(
-                    SegmentDefinition.org_id == principal.org_id,
-                    SegmentDefinition.sandbox_id == principal.sandbox_id,
-                    SegmentDefinition.id.in_(segment_ids),
-                )
-            )
+        found = await run_store.existing_segments(
+            uow.session, principal.org_id, principal.sandbox_id, segment_ids
         )
         missing = [segment_id for segment_id in segment_ids if segment_id not in found]
         if missing:
@@ -125,13 +118,7 @@ async def get(uow: UnitOfWork, principal: Principal, job_id: str) -> ExportJob:
     """A job of the caller's sandbox."""
     job = None
     if job_id.isdigit():
-        job = await uow.session.scalar(
-            select(ExportJob).where(
-                ExportJob.id == int(job_id),
-                ExportJob.org_id == principal.org_id,
-                ExportJob.sandbox_id == principal.sandbox_id,
-            )
-        )
+        job = await run_store.export_job(uow.session, principal.org_id, principal.sandbox_id, int(job_id))
     if job is None:
         raise NotFound(f"Export job {job_id} not found")
     return job
@@ -141,18 +128,14 @@ async def page(
     uow: UnitOfWork, principal: Principal, *, limit: int, offset: int, status: str | None
 ) -> tuple[list[ExportJob], int]:
     """Jobs newest first, and how many match."""
-    conditions = [ExportJob.org_id == principal.org_id, ExportJob.sandbox_id == principal.sandbox_id]
-    if status:
-        conditions.append(ExportJob.status == status.upper())
-    total = await uow.session.scalar(select(func.count()).select_from(ExportJob).where(*conditions)) or 0
-    statement = (
-        select(ExportJob)
-        .where(*conditions)
-        .order_by(ExportJob.created_at.desc(), ExportJob.id.desc())
-        .limit(limit)
-        .offset(offset)
+    return await run_store.export_jobs_page(
+        uow.session,
+        principal.org_id,
+        principal.sandbox_id,
+        limit=limit,
+        offset=offset,
+        status=status.upper() if status else None,
     )
-    return list(await uow.session.scalars(statement)), total
 
 
 async def cancel(uow: UnitOfWork, principal: Principal, job_id: str) -> None:

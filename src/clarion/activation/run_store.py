@@ -1,4 +1,4 @@
-"""SQL for dataflow runs and the per-audience locks of ad-hoc runs (the runtime's repository)."""
+"""SQL of the export runtime: dataflow runs, the per-audience locks of ad-hoc runs, export jobs."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.db import dialect
 from clarion.models.activation import ActiveAudienceRun, FlowRun
-from clarion.models.audiences import SegmentDefinition
+from clarion.models.audiences import ExportJob, SegmentDefinition
 from clarion.models.tenancy import Organization
 
 ACTIVE = ("waiting", "processing")
@@ -102,3 +102,51 @@ async def organization_name(session: AsyncSession, org_id: str) -> str:
 async def touch(session: AsyncSession, run_id: str, moment: datetime) -> None:
     """Mark a run as just handled (the stalled-run sweeper looks at ``updated_at``)."""
     await session.execute(update(FlowRun).where(FlowRun.id == run_id).values(updated_at=moment))
+
+
+async def existing_segments(
+    session: AsyncSession, org_id: str, sandbox_id: str, ids: Sequence[str]
+) -> set[str]:
+    """Which of ``ids`` are audiences of the sandbox."""
+    statement = select(SegmentDefinition.id).where(
+        SegmentDefinition.org_id == org_id,
+        SegmentDefinition.sandbox_id == sandbox_id,
+        SegmentDefinition.id.in_(list(ids)),
+    )
+    return set(await session.scalars(statement))
+
+
+async def existing_export_jobs(
+    session: AsyncSession, org_id: str, sandbox_id: str, ids: Sequence[int]
+) -> set[int]:
+    """Which of ``ids`` are export jobs of the sandbox."""
+    statement = select(ExportJob.id).where(
+        ExportJob.org_id == org_id, ExportJob.sandbox_id == sandbox_id, ExportJob.id.in_(list(ids))
+    )
+    return set(await session.scalars(statement))
+
+
+async def export_job(session: AsyncSession, org_id: str, sandbox_id: str, job_id: int) -> ExportJob | None:
+    """One export job of the sandbox."""
+    statement = select(ExportJob).where(
+        ExportJob.id == job_id, ExportJob.org_id == org_id, ExportJob.sandbox_id == sandbox_id
+    )
+    return await session.scalar(statement)
+
+
+async def export_jobs_page(
+    session: AsyncSession, org_id: str, sandbox_id: str, *, limit: int, offset: int, status: str | None
+) -> tuple[list[ExportJob], int]:
+    """Export jobs of the sandbox, newest first, and how many match."""
+    conditions = [ExportJob.org_id == org_id, ExportJob.sandbox_id == sandbox_id]
+    if status:
+        conditions.append(ExportJob.status == status)
+    total = await session.scalar(select(func.count()).select_from(ExportJob).where(*conditions)) or 0
+    statement = (
+        select(ExportJob)
+        .where(*conditions)
+        .order_by(ExportJob.created_at.desc(), ExportJob.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(await session.scalars(statement)), total
