@@ -16,7 +16,6 @@ Pure functions shared by the HTTP API and the bulk import, so both accept and re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -34,19 +33,45 @@ CASE_FOLDED_NAMESPACE = "email"
 _NAMESPACE = re.compile(NAMESPACE_RULE)
 _ITEM_FIELDS = frozenset({"identities", "attributes"})
 _encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+_RESPELLED_NUMBER = re.compile(rb"[0-9][eE]|\.[0-9]*0(?![0-9])|[0-9][0-9.]{15}")
+"""Number spellings that decoding and re-encoding change: exponents, trailing zeros of a fraction, more
+digits than a float keeps (may match inside strings too: a false alarm only costs the full path)."""
 
 Identity = tuple[str, str]
 """``(namespace, value)``, value normalized."""
 
 
-@dataclass(frozen=True, slots=True)
 class ProfileInput:
-    """One profile write: its identities (primary first, normalized, unique) and an attribute patch."""
+    """One profile write: its identities (primary first, normalized, unique) and an attribute patch.
 
-    identities: tuple[Identity, ...]
-    attributes: dict[str, Any]
-    removes: bool = False
-    """Whether ``attributes`` holds a ``null`` (a key to remove), so that merging must copy it."""
+    The patch is held as a dict, or as ``document``: JSON already known to be storable as it is (see
+    ``verbatim_document``), decoded only if a merge needs it. A bulk import creates most profiles from such
+    documents without ever building their dicts. ``removes`` tells whether the patch holds a ``null`` (a
+    key to remove), so that merging must copy it.
+    """
+
+    __slots__ = ("_attributes", "document", "identities", "removes")
+
+    def __init__(
+        self,
+        identities: tuple[Identity, ...],
+        attributes: dict[str, Any] | None = None,
+        removes: bool = False,
+        *,
+        document: bytes | None = None,
+    ) -> None:
+        self.identities = identities
+        self._attributes = attributes
+        self.removes = removes
+        self.document = document
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The attribute patch."""
+        if self._attributes is None:
+            self._attributes = decode_object(self.document or b"{}")
+        return self._attributes
 
     @property
     def primary(self) -> Identity:
@@ -106,13 +131,7 @@ def _refuse_value(where: str, value: Any) -> None:
 
 def profile_input(identities: list[Identity], attributes: Any, *, field: str = "attributes") -> ProfileInput:
     """A write from identities (primary first; duplicates dropped) and an attribute patch."""
-    unique = tuple(dict.fromkeys(identities))
-    if not unique:
-        raise invalid("identities", "required", "at least one identity is required")
-    if len(unique) > MAX_IDENTITIES:
-        raise invalid(
-            "identities", "max_identities", f"at most {MAX_IDENTITIES} identities per profile write"
-        )
+    unique = checked_identities(identities)
     if attributes is None:
         attributes = {}
     if not isinstance(attributes, dict):
@@ -122,6 +141,45 @@ def profile_input(identities: list[Identity], attributes: Any, *, field: str = "
     except _TooDeep:
         raise invalid(field, "max_depth", f"nesting deeper than {MAX_DEPTH} levels") from None
     return ProfileInput(unique, attributes, removes)
+
+
+def checked_identities(identities: list[Identity]) -> tuple[Identity, ...]:
+    """The identities of a write without duplicates (primary first); a 400 for none or too many."""
+    unique = tuple(dict.fromkeys(identities))
+    if not unique:
+        raise invalid("identities", "required", "at least one identity is required")
+    if len(unique) > MAX_IDENTITIES:
+        raise invalid(
+            "identities", "max_identities", f"at most {MAX_IDENTITIES} identities per profile write"
+        )
+    return unique
+
+
+def verbatim_document(raw: bytes) -> bytes | None:
+    """``raw``, the JSON of an attribute patch, if storing it as is equals checking, merging it into
+    nothing and re-encoding it (``profile_input`` then ``encoded_document``); else ``None``.
+
+    Cheap scans of the bytes that hold for the common patch: an object, no ``null`` (the merge would drop
+    it), fewer brackets than ``MAX_DEPTH`` (so it cannot nest deeper), within the size limit (re-encoding
+    never lengthens it) and no number a float would spell differently. The JSON itself was validated by
+    the decoder that cut ``raw`` out. Whitespace and key order may differ from a re-encoding; jsonb does
+    not keep either.
+    """
+    if (
+        raw[:1] == b"{"
+        and len(raw) <= MAX_ATTRIBUTE_BYTES
+        and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
+        and b"null" not in raw
+        and _RESPELLED_NUMBER.search(raw) is None
+    ):
+        return raw
+    return None
+
+
+def decode_object(document: bytes) -> dict[str, Any]:
+    """A JSON object as a dict (``document`` holds one: a ``verbatim_document`` or a stored document)."""
+    decoded: dict[str, Any] = _decode(document)
+    return decoded
 
 
 def parse_item(raw: Any) -> ProfileInput:

@@ -9,12 +9,12 @@ writes of a batch see the effect of earlier ones exactly as if they had been sen
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from clarion.kit.ids import new_reference
-from clarion.profiles.documents import Identity, ProfileInput, encoded_document, merge
+from clarion.profiles.documents import Identity, ProfileInput, decode_object, encoded_document, merge
 from clarion.profiles.errors import InvalidProfile
 
 
@@ -31,15 +31,33 @@ def id_sequence() -> Callable[[], str]:
     return lambda: f"{prefix}{next(numbers):012x}"
 
 
-@dataclass(slots=True)
 class StoredProfile:
-    """A profile as a plan sees it: its attribute document and identity map ``{namespace: [value, …]}``."""
+    """A profile as a plan sees it: its attribute document and identity map ``{namespace: [value, …]}``.
 
-    id: str
-    attributes: dict[str, Any]
-    identities: dict[str, list[str]]
-    document: bytes = b""
-    """The serialized ``attributes`` once the plan changed them (the writers reuse it)."""
+    ``document`` is the serialized ``attributes`` once the plan set them (the writers store it as is); a
+    profile created from a verbatim patch holds only the document until a later write merges into it.
+    """
+
+    __slots__ = ("_attributes", "document", "id", "identities")
+
+    def __init__(
+        self,
+        id: str,
+        attributes: dict[str, Any] | None,
+        identities: dict[str, list[str]],
+        document: bytes = b"",
+    ) -> None:
+        self.id = id
+        self._attributes = attributes
+        self.identities = identities
+        self.document = document
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The attribute document."""
+        if self._attributes is None:
+            self._attributes = decode_object(self.document)
+        return self._attributes
 
     @classmethod
     def from_row(cls, row: Any) -> StoredProfile:
@@ -47,6 +65,10 @@ class StoredProfile:
         profile_id, attributes, identities = row
         stored = identities if isinstance(identities, dict) else {}
         return cls(str(profile_id), dict(attributes), {name: list(values) for name, values in stored.items()})
+
+    def set_attributes(self, attributes: dict[str, Any], document: bytes) -> None:
+        """Replace the attributes with a merge result and its serialization."""
+        self._attributes, self.document = attributes, document
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,36 +97,58 @@ class Plan:
     def apply(self, write: ProfileInput) -> Outcome:
         """Apply one write: merge into the profile owning its primary identity (or create one)."""
         owner_id = self.owners.get(write.primary)
-        taken = next((i for i in write.identities if self.owners.get(i, owner_id) != owner_id), None)
+        taken = self._taken(write.identities, owner_id)
         if taken is not None:
             other = self.owners[taken]
             return Outcome(
                 409, error=f"identities.{taken[0]}: {taken[1]!r} already belongs to another profile ({other})"
             )
-        profile = self.profiles[owner_id] if owner_id is not None else None
-        if profile is not None:
-            merged = merge(profile.attributes, write.attributes)
+        if owner_id is None:
+            return self._create(write)
+        return self._update(self.profiles[owner_id], write)
+
+    def _taken(self, identities: tuple[Identity, ...], owner_id: str | None) -> Identity | None:
+        """The first of ``identities`` owned by a profile other than ``owner_id``."""
+        for identity in identities:
+            if self.owners.get(identity, owner_id) != owner_id:
+                return identity
+        return None
+
+    def _create(self, write: ProfileInput) -> Outcome:
+        """A new profile with every identity of ``write`` (none has an owner)."""
+        if write.document is not None:
+            # The common import line: its JSON is stored as it came, never decoded (see verbatim_document).
+            profile = StoredProfile(self.next_id(), None, {}, write.document)
         else:
-            merged = merge({}, write.attributes) if write.removes else write.attributes
+            attributes = merge({}, write.attributes) if write.removes else write.attributes
+            try:
+                document = encoded_document(attributes)
+            except InvalidProfile as refused:
+                return Outcome(400, error=refused.detail)
+            profile = StoredProfile(self.next_id(), attributes, {}, document)
+        self.profiles[profile.id] = self.created[profile.id] = profile
+        self._add_identities(profile, write.identities)
+        return Outcome(201, profile_id=profile.id, changed=True)
+
+    def _update(self, profile: StoredProfile, write: ProfileInput) -> Outcome:
+        """Merge ``write`` into ``profile``; unchanged when it adds nothing."""
+        merged = merge(profile.attributes, write.attributes)
         added = [identity for identity in write.identities if identity not in self.owners]
-        unchanged = profile is not None and not added and merged == profile.attributes
-        if unchanged:
-            return Outcome(200, profile_id=owner_id)
+        if not added and merged == profile.attributes:
+            return Outcome(200, profile_id=profile.id)
         try:
             document = encoded_document(merged)
         except InvalidProfile as refused:
             return Outcome(400, error=refused.detail)
-        if profile is None:
-            profile = StoredProfile(self.next_id(), merged, {}, document)
-            self.profiles[profile.id] = self.created[profile.id] = profile
-            status = 201
-        else:
-            profile.attributes, profile.document = merged, document
-            if profile.id not in self.created:
-                self.updated[profile.id] = profile
-            status = 200
-        for namespace, value in added:
-            self.owners[(namespace, value)] = profile.id
+        profile.set_attributes(merged, document)
+        if profile.id not in self.created:
+            self.updated[profile.id] = profile
+        self._add_identities(profile, added)
+        return Outcome(200, profile_id=profile.id, changed=True)
+
+    def _add_identities(self, profile: StoredProfile, identities: Iterable[Identity]) -> None:
+        for identity in identities:
+            namespace, value = identity
+            self.owners[identity] = profile.id
             profile.identities.setdefault(namespace, []).append(value)
             self.new_identities.append((self.next_id(), namespace, value, profile.id))
-        return Outcome(status, profile_id=profile.id, changed=True)

@@ -28,7 +28,15 @@ from typing import IO, Any, Literal
 
 import msgspec
 
-from clarion.profiles.documents import ProfileInput, check_namespace, invalid, parse_item
+from clarion.profiles.documents import (
+    ProfileInput,
+    check_namespace,
+    checked_identities,
+    invalid,
+    parse_identities,
+    parse_item,
+    verbatim_document,
+)
 from clarion.profiles.errors import InvalidProfile
 
 Format = Literal["jsonl", "csv"]
@@ -104,19 +112,46 @@ class ImportFile:
         self.close()
 
 
+class _Line(msgspec.Struct, forbid_unknown_fields=True):
+    """The usual shape of a JSON line, its attribute patch left undecoded."""
+
+    identities: dict[str, list[str] | str]
+    attributes: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
+_decode_any = msgspec.json.Decoder().decode
+
+
 def read_jsonl(stream: IO[bytes]) -> Iterator[SourceLine]:
     """Checked writes of a JSON-lines stream."""
-    decode = msgspec.json.Decoder().decode
     for number, raw in enumerate(stream, start=1):
         text = raw.removeprefix(_BOM) if number == 1 else raw
         if not text.strip():
             continue
         try:
-            yield SourceLine(number, write=parse_item(decode(text)))
+            yield SourceLine(number, write=jsonl_write(text))
         except msgspec.DecodeError as error:
             yield SourceLine(number, error=f"invalid JSON: {error}")
         except InvalidProfile as refused:
             yield SourceLine(number, error=refused.detail)
+
+
+def jsonl_write(line: bytes) -> ProfileInput:
+    """The write of one JSON line: what ``parse_item`` makes of it, with the same errors.
+
+    Most lines take a shortcut several times cheaper, which counts in an import of millions: a typed decode
+    that leaves the attribute patch as JSON bytes, stored as they are when ``verbatim_document`` allows.
+    Any other line (another shape, a malformed one, a patch that needs checking) goes the general way.
+    """
+    try:
+        item = _decode_line(line)
+    except msgspec.DecodeError:
+        return parse_item(_decode_any(line))
+    document = verbatim_document(bytes(item.attributes))
+    if document is None:
+        return parse_item(_decode_any(line))
+    return ProfileInput(checked_identities(parse_identities(item.identities)), document=document)
 
 
 @dataclass(frozen=True, slots=True)
