@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from clarion.container import Container
 from clarion.models.audiences import SegmentMembership
+from clarion.profiles import service
 from clarion.profiles.documents import MAX_ATTRIBUTE_BYTES
 from tests.conftest import TenantFactory
-from tests.profiles.conftest import Api, add_membership, detail, put, stored_counts
+from tests.profiles.conftest import Api, add_membership, detail, put, sandbox_id, stored_counts
 
 JANE = {
     "attributes": {
@@ -231,3 +232,29 @@ async def test_list_is_paginated_and_filtered_by_namespace(api: Api) -> None:
     assert [item["identities"]["email"] for item in emails["items"]] == [["p2@x.example"], ["p4@x.example"]]
     bad = await api.call("GET", "/v1/profiles?namespace=a%20b")
     assert bad.status_code == 400
+
+
+async def test_deleting_a_sandboxs_profiles_leaves_other_sandboxes_alone(
+    api: Api, container: Container
+) -> None:
+    created = await put(api, "crmid", "gone", {"identities": {"email": ["g@x.example"]}}, expect=201)
+    await add_membership(container, api, created["id"])
+    await api.call("POST", "/v1/sandboxes", {"name": "dev"}, expect=201)
+    response = await api.client.put(
+        "/v1/profiles/crmid/kept", json={"attributes": {"a": 1}}, headers=api.tenant.headers("dev")
+    )
+    assert response.status_code == 201
+    async with container.unit_of_work() as uow:
+        await service.delete_sandbox_profiles(uow, api.tenant.org_id, await sandbox_id(api))
+        await uow.commit()
+    assert await stored_counts(container, api.tenant.org_id) == (1, 1)
+    assert (await api.call("GET", "/v1/profiles/crmid/gone")).status_code == 404
+    kept = await api.client.get("/v1/profiles/crmid/kept", headers=api.tenant.headers("dev"))
+    assert kept.json()["attributes"] == {"a": 1}
+    async with container.unit_of_work() as uow:
+        memberships = await uow.session.scalar(
+            select(func.count())
+            .select_from(SegmentMembership)
+            .where(SegmentMembership.org_id == api.tenant.org_id)
+        )
+    assert memberships == 0

@@ -9,7 +9,7 @@ from clarion.profiles import service
 from clarion.profiles.documents import profile_input
 from clarion.profiles.plan import Outcome
 from clarion.tenancy.principal import job_principal
-from tests.profiles.conftest import Api, sandbox_id, stored_counts
+from tests.profiles.conftest import Api, put, sandbox_id, stored_counts
 
 
 async def test_racing_bulk_writes_of_the_same_new_identities_make_one_profile_each(
@@ -29,3 +29,21 @@ async def test_racing_bulk_writes_of_the_same_new_identities_make_one_profile_ea
         stored = (await api.call("GET", f"/v1/profiles/crmid/r{n}", expect=200)).json()
         assert stored["attributes"] == {"a": n, "b": n}, "the loser was planned again on the winner's rows"
         assert stored["identities"] == {"crmid": [f"r{n}"]}
+
+
+async def test_a_batch_expecting_only_new_identities_is_read_again_when_one_is_stored(
+    api: Api, container: Container
+) -> None:
+    await put(api, "crmid", "known", {"attributes": {"a": 1}}, expect=201)
+    principal = job_principal(api.tenant.org_id, await sandbox_id(api))
+    writes = [
+        profile_input([("crmid", "fresh")], {"n": 1}),
+        profile_input([("crmid", "known"), ("email", "k@x.example")], {"b": 2}),
+    ]
+    async with container.unit_of_work() as uow:
+        outcomes = await service.write(uow, principal, writes, bulk=True, expect_new=True)
+    assert [outcome.status for outcome in outcomes] == [201, 200]
+    known = (await api.call("GET", "/v1/profiles/email/k@x.example", expect=200)).json()
+    assert known["attributes"] == {"a": 1, "b": 2}
+    assert known["identities"] == {"crmid": ["known"], "email": ["k@x.example"]}
+    assert await stored_counts(container, api.tenant.org_id) == (2, 3)

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clarion.profiles.documents import MAX_IDENTITIES, merge, parse_item, profile_input
+from clarion.profiles.documents import (
+    MAX_DEPTH,
+    MAX_IDENTITIES,
+    merge,
+    parse_item,
+    profile_input,
+    verbatim_document,
+)
 from clarion.profiles.errors import InvalidProfile
 from clarion.profiles.plan import Plan, StoredProfile, id_sequence
-from clarion.profiles.sources import csv_item, parse_header
+from clarion.profiles.sources import csv_item, jsonl_write, parse_header
 
 keys = st.sampled_from(["a", "b", "c", "items", "values"])
-scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=3)
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3)
 documents = st.recursive(
     st.dictionaries(keys, scalars, max_size=3),
     lambda inner: st.dictionaries(keys, inner | st.lists(inner, max_size=2), max_size=3),
@@ -114,3 +124,51 @@ def test_csv_header_rules() -> None:
             parse_header(header)
     with pytest.raises(InvalidProfile, match="has 2 fields, the header has 3"):
         csv_item(columns, ["x@y", "1"])
+
+
+items = st.fixed_dictionaries(
+    {},
+    optional={
+        "identities": st.dictionaries(
+            st.sampled_from(["crmid", "Email", "bad ns"]),
+            st.lists(st.text(max_size=3), max_size=2) | st.text(max_size=3) | st.integers(),
+            max_size=2,
+        ),
+        "attributes": documents | st.none() | st.integers(),
+        "extra": st.just(1),
+    },
+)
+
+
+@given(items, st.sampled_from([(",", ":"), (", ", ": ")]))
+def test_json_lines_read_as_batch_items_are(item: dict[str, Any], separators: tuple[str, str]) -> None:
+    line = json.dumps(item, separators=separators).encode()
+    try:
+        expected = parse_item(msgspec.json.decode(line))
+    except InvalidProfile as refused:
+        with pytest.raises(InvalidProfile, match=re.escape(refused.detail)):
+            jsonl_write(line)
+        return
+    write = jsonl_write(line)
+    assert (write.identities, write.attributes, write.removes) == (
+        expected.identities,
+        expected.attributes,
+        expected.removes,
+    )
+
+
+def test_verbatim_documents_are_the_plain_ones() -> None:
+    plain = b'{"person": {"name": "A"}, "points": 12, "rate": 0.25, "tags": ["x"], "ok": true}'
+    assert verbatim_document(plain) == plain
+    deep = b"{" + b'"a": {' * (MAX_DEPTH - 1) + b"}" * MAX_DEPTH
+    assert verbatim_document(deep) == deep
+    for refused in [
+        b"[1]",
+        b'"s"',
+        b"null",
+        b'{"a": null}',
+        b"{" + b'"a": {' * MAX_DEPTH + b"}" * (MAX_DEPTH + 1),
+    ]:
+        assert verbatim_document(refused) is None, refused
+    for number in [b"1e5", b"2.50", b"100.0", b"12345678901234567", b"1234567.123456789"]:
+        assert verbatim_document(b'{"n": ' + number + b"}") is None, number

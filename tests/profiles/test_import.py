@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import String, cast, select
 from typer.testing import CliRunner, Result
 
 from clarion.cli.main import app as cli
 from clarion.config import Settings
 from clarion.container import Container
+from clarion.models.profiles import Profile, ProfileIdentity
+from clarion.profiles.documents import verbatim_document
 from tests.profiles.conftest import Api, put, stored_counts
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "profiles.jsonl"
@@ -97,6 +100,52 @@ async def test_reimport_deep_merges_into_existing_profiles(
     assert stored["attributes"] == {"person": {"name": {"lastName": "Doe", "firstName": "Jo"}}}
     assert stored["identities"] == {"crmid": ["c1"], "email": ["c1@x.example"]}
     assert await stored_counts(container, api.tenant.org_id) == (2, 3)
+
+
+NUMBER_SPELLINGS = [
+    *("0", "-0", "7", "-17", "123456789012345", "1.5", "-0.25", "0.1", "3.14159", "0.00001", "5.0000001"),
+    *("1.50", "100.0", "-0.0", "1e2", "1E2", "2.5e-3", "12345678901234567890", "1234567.123456789"),
+    *("0.30000000000000001", "9007199254740993"),
+]
+
+
+async def test_imported_documents_are_stored_as_the_api_stores_them(
+    api: Api, container: Container, cli_env: Settings, tmp_path: Path
+) -> None:
+    # The import stores most patches verbatim, the API re-encodes them: the stored texts must agree.
+    patches = [
+        f'{{"v": {number},"s":"\\u00c9\\/ \\"q\\"", "deep" : {{"list": [{number}, true, "x"]}}}}'
+        for number in NUMBER_SPELLINGS
+    ]
+    assert sum(verbatim_document(patch.encode()) is not None for patch in patches) >= 10
+    lines = [
+        f'{{"identities": {{"crmid": ["i{n}"]}}, "attributes": {patch}}}' for n, patch in enumerate(patches)
+    ]
+    result = await run_import(api, write_lines(tmp_path / "numbers.jsonl", lines))
+    assert result.exit_code == 0, result.output
+    items = ",".join(
+        f'{{"identities": {{"crmid": ["a{n}"]}}, "attributes": {p}}}' for n, p in enumerate(patches)
+    )
+    response = await api.client.post(
+        "/v1/profiles:batch",
+        content=f'{{"profiles": [{items}]}}',
+        headers={**api.tenant.headers(), "content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    stored = await stored_texts(container, api.tenant.org_id)
+    for n, spelling in enumerate(NUMBER_SPELLINGS):
+        assert stored[f"i{n}"] == stored[f"a{n}"], spelling
+
+
+async def stored_texts(container: Container, org_id: str) -> dict[str, str]:
+    """The stored attribute text of the organization's profiles, by crmid."""
+    async with container.unit_of_work() as uow:
+        rows = await uow.session.execute(
+            select(ProfileIdentity.value, cast(Profile.attributes, String))
+            .join(Profile, Profile.id == ProfileIdentity.profile_id)
+            .where(ProfileIdentity.org_id == org_id, ProfileIdentity.namespace == "crmid")
+        )
+        return {str(value): str(text) for value, text in rows}
 
 
 async def test_bad_lines_are_reported_with_their_numbers(

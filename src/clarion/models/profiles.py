@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clarion.db.base import Base
@@ -20,8 +20,10 @@ class Profile(Base):
     __table_args__ = (Index("ix_profiles_org_sandbox", "org_id", "sandbox_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
+    # No foreign keys here nor on identities (migration 0009): each cost a lookup per row of a bulk import.
+    # Deletes remove dependents explicitly (ProfileRepository.remove and remove_sandbox).
+    org_id: Mapped[str] = mapped_column(String(36))
+    sandbox_id: Mapped[str] = mapped_column(String(36))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     identities: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     """Denormalized identity map ``{namespace: [value, …]}`` (exports read it without a join)."""
@@ -40,4 +42,4 @@ class ProfileIdentity(Base):
     sandbox_id: Mapped[str] = mapped_column(String(36))
     namespace: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(String(512))
-    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    profile_id: Mapped[str] = mapped_column(String(36), index=True)

@@ -6,7 +6,7 @@ a batch holds tens of thousands of profiles:
 
 - identities and profiles are read with one query each, the keys passed as arrays (an ``IN`` list would
   need a bound parameter per value, capped at 32,767 by the protocol);
-- new profiles and identities are COPYed straight into their tables (their rows are final: the plan chose
+- new identities and profiles are COPYed straight into their tables (their rows are final: the plan chose
   every id, and a concurrent writer that took an identity first makes the unique index refuse the batch,
   which the service then retries from fresh reads);
 - changed profiles are COPYed into a TEMP staging table and applied with one ``UPDATE … FROM``.
@@ -125,6 +125,17 @@ async def _store(session: AsyncSession, org_id: str, sandbox_id: str, plan: Plan
     else:
         await session.execute(text("SELECT 1"))
     driver = await _driver(session)
+    # Identities first: when a batch expected only new identities wrongly (see ``service.write``), the
+    # unique index refuses it at the first stored one, before any profile row was written for nothing.
+    if plan.new_identities:
+        await driver.copy_records_to_table(
+            "profile_identities",
+            columns=_IDENTITY_COLUMNS,
+            records=[
+                (row_id, org_id, sandbox_id, namespace, value, profile_id)
+                for row_id, namespace, value, profile_id in plan.new_identities
+            ],
+        )
     if plan.created:
         await driver.copy_records_to_table(
             "profiles",
@@ -147,15 +158,6 @@ async def _store(session: AsyncSession, org_id: str, sandbox_id: str, plan: Plan
                 "WHERE p.id = s.id AND p.org_id = :org AND p.sandbox_id = :sandbox"
             ),
             {"now": now, "org": org_id, "sandbox": sandbox_id},
-        )
-    if plan.new_identities:
-        await driver.copy_records_to_table(
-            "profile_identities",
-            columns=_IDENTITY_COLUMNS,
-            records=[
-                (row_id, org_id, sandbox_id, namespace, value, profile_id)
-                for row_id, namespace, value, profile_id in plan.new_identities
-            ],
         )
 
 

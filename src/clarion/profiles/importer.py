@@ -61,15 +61,23 @@ async def import_lines(
     Python work and storing is mostly the database's, so on two cores the two overlap.
     """
     summary = ImportSummary()
+    async with unit_of_work() as uow:
+        expect_new = not await service.has_identities(uow, principal)
+    met_stored = False
     take = functools.partial(_take, iter(lines), batch_size)
     batch = await asyncio.to_thread(take)
     while batch:
         upcoming = asyncio.ensure_future(asyncio.to_thread(take))
         try:
-            await _store(unit_of_work, principal, batch, summary)
+            met_stored = (
+                await _store(unit_of_work, principal, batch, summary, expect_new=expect_new) or met_stored
+            )
         finally:
             # Even on failure: the reader thread must be done with the file before anyone closes it.
             following = await upcoming
+        # Only new profiles so far: the next batch is likely new too. Once a line met a stored profile, the
+        # bet stops for good, so that a file of known profiles pays for at most one lost bet.
+        expect_new = not met_stored
         batch = following
         if after_batch is not None:
             after_batch(summary)
@@ -84,24 +92,30 @@ async def _store(
     principal: Principal,
     batch: list[SourceLine],
     summary: ImportSummary,
-) -> None:
-    """Write one batch in one transaction and count its outcomes."""
+    *,
+    expect_new: bool,
+) -> bool:
+    """Write one batch in one transaction and count its outcomes; whether a line met a stored profile."""
     good = [line for line in batch if line.write is not None]
     failures = [(line.line, line.error) for line in batch if line.error is not None]
+    met_stored = False
     if good:
         async with unit_of_work() as uow:
             writes = [line.write for line in good if line.write is not None]
-            outcomes = await service.write(uow, principal, writes, bulk=True)
+            outcomes = await service.write(uow, principal, writes, bulk=True, expect_new=expect_new)
         for line, outcome in zip(good, outcomes, strict=True):
             if outcome.status == 201:
                 summary.created += 1
             elif outcome.status == 200:
                 summary.updated += outcome.changed
                 summary.unchanged += not outcome.changed
+                met_stored = True
             else:
+                met_stored = met_stored or outcome.status == 409
                 failures.append((line.line, outcome.error or f"refused ({outcome.status})"))
     for number, reason in sorted(failures):
         summary.fail(number, reason)
+    return met_stored
 
 
 def _take(lines: Iterator[SourceLine], size: int) -> list[SourceLine]:

@@ -44,6 +44,15 @@ class ProfileRepository(SandboxRepository):
             found.update({row[0]: row[1] for row in await self.session.execute(statement)})
         return found
 
+    async def has_identities(self) -> bool:
+        """Whether any identity exists in the sandbox."""
+        found = await self.session.scalar(
+            select(ProfileIdentity.id)
+            .where(ProfileIdentity.org_id == self.org_id, ProfileIdentity.sandbox_id == self.sandbox_id)
+            .limit(1)
+        )
+        return found is not None
+
     async def claim_writer(self) -> None:
         """Become the writer before reading what the transaction will change (see ``db.dialect``)."""
         await claim_writer(self.session, _profiles)
@@ -247,6 +256,17 @@ class ProfileRepository(SandboxRepository):
                 Profile.org_id == self.org_id, Profile.sandbox_id == self.sandbox_id, Profile.id == profile_id
             )
         )
+
+    async def remove_all(self) -> None:
+        """Delete every profile of the sandbox with its identities and memberships.
+
+        No foreign key cascades from a deleted sandbox to its profiles (migration 0009): the sandbox's
+        delete calls this first.
+        """
+        for model in (SegmentMembership, ProfileIdentity, Profile):
+            await self.session.execute(
+                delete(model).where(model.org_id == self.org_id, model.sandbox_id == self.sandbox_id)
+            )
 
 
 def _chunks(values: Iterable[str], size: int) -> Iterable[list[str]]:

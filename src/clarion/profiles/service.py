@@ -14,6 +14,7 @@ from clarion.models.audiences import SegmentMembership
 from clarion.models.profiles import Profile
 from clarion.profiles import bulk_postgres
 from clarion.profiles.documents import (
+    Identity,
     ProfileInput,
     check_namespace,
     identity,
@@ -23,7 +24,7 @@ from clarion.profiles.documents import (
     profile_input,
 )
 from clarion.profiles.errors import IdentityTaken, InvalidProfile, ProfileNotFound
-from clarion.profiles.plan import Outcome, Plan
+from clarion.profiles.plan import Outcome, Plan, StoredProfile
 from clarion.profiles.repository import ProfileRepository
 from clarion.profiles.schemas import ProfileWrite
 from clarion.tenancy.principal import Principal
@@ -36,25 +37,32 @@ ATTEMPTS = 3
 
 
 async def write(
-    uow: UnitOfWork, principal: Principal, writes: Sequence[ProfileInput], *, bulk: bool = False
+    uow: UnitOfWork,
+    principal: Principal,
+    writes: Sequence[ProfileInput],
+    *,
+    bulk: bool = False,
+    expect_new: bool = False,
 ) -> list[Outcome]:
     """Apply ``writes`` in order in one transaction and commit; one outcome per write.
 
     A write that loses a race (another transaction took one of its identities between our read and our
     insert) makes the unique index refuse the transaction: it is rolled back and the whole batch is
     planned again from fresh reads. ``bulk`` picks the PostgreSQL COPY path (the import).
+
+    ``expect_new`` bets that no identity of the batch is stored yet (an import into an empty sandbox) and
+    skips the reads: the unique index still checks every identity at insert, and a batch that held a
+    stored one fails there and is planned again from reads, as a lost race is. Same outcome either way.
     """
-    for attempt in range(1, ATTEMPTS + 1):
+    for read in ([False] if expect_new else []) + [True] * ATTEMPTS:
         try:
-            outcomes = await _write_once(uow, principal, writes, bulk=bulk)
+            outcomes = await _write_once(uow, principal, writes, bulk=bulk, read=read)
             await uow.commit()
             return outcomes
         except (DBAPIError, bulk_postgres.LostRace) as error:
             if not _lost_race(error):
                 raise
             await uow.rollback()
-            if attempt == ATTEMPTS:
-                break
     raise Conflict("Concurrent writes kept changing the same identities; retry the request")
 
 
@@ -66,20 +74,12 @@ def _lost_race(error: Exception) -> bool:
 
 
 async def _write_once(
-    uow: UnitOfWork, principal: Principal, writes: Sequence[ProfileInput], *, bulk: bool
+    uow: UnitOfWork, principal: Principal, writes: Sequence[ProfileInput], *, bulk: bool, read: bool
 ) -> list[Outcome]:
     repo = _repo(uow, principal)
     fast = bulk and uow.dialect == "postgresql"
     await repo.claim_writer()
-    wanted = {item for write in writes for item in write.identities}
-    if fast:
-        owners = await bulk_postgres.owners(uow.session, principal.org_id, principal.sandbox_id, wanted)
-        profiles = await bulk_postgres.load(
-            uow.session, principal.org_id, principal.sandbox_id, set(owners.values())
-        )
-    else:
-        owners = await repo.owners(wanted)
-        profiles = await repo.load(set(owners.values()))
+    owners, profiles = await _read(uow, principal, writes, fast=fast) if read else ({}, {})
     # An owner deleted between the two reads took its identities with it.
     plan = Plan({key: owner for key, owner in owners.items() if owner in profiles}, profiles)
     outcomes = [plan.apply(write) for write in writes]
@@ -91,6 +91,25 @@ async def _write_once(
         await repo.update_profiles(list(plan.updated.values()), now=now)
         await repo.insert_identities(plan.new_identities)
     return outcomes
+
+
+async def _read(
+    uow: UnitOfWork, principal: Principal, writes: Sequence[ProfileInput], *, fast: bool
+) -> tuple[dict[Identity, str], dict[str, StoredProfile]]:
+    """The owners of every identity of ``writes`` and the profiles they point to (locked)."""
+    wanted = {item for write in writes for item in write.identities}
+    if fast:
+        session, org_id, sandbox_id = uow.session, principal.org_id, principal.sandbox_id
+        owners = await bulk_postgres.owners(session, org_id, sandbox_id, wanted)
+        return owners, await bulk_postgres.load(session, org_id, sandbox_id, set(owners.values()))
+    repo = _repo(uow, principal)
+    owners = await repo.owners(wanted)
+    return owners, await repo.load(set(owners.values()))
+
+
+async def has_identities(uow: UnitOfWork, principal: Principal) -> bool:
+    """Whether the sandbox holds any profile identity (an import into an empty one expects only new)."""
+    return await _repo(uow, principal).has_identities()
 
 
 async def refresh_statistics(uow: UnitOfWork, *, created: int) -> None:
@@ -171,6 +190,11 @@ async def delete(uow: UnitOfWork, principal: Principal, namespace: str, value: s
     profile = await _owner(uow, principal, namespace, value)
     await _repo(uow, principal).remove(profile.id)
     await uow.commit()
+
+
+async def delete_sandbox_profiles(uow: UnitOfWork, org_id: str, sandbox_id: str) -> None:
+    """Delete every profile of a sandbox being deleted, with identities and memberships (no commit)."""
+    await ProfileRepository(uow.session, org_id, sandbox_id).remove_all()
 
 
 async def _owner(uow: UnitOfWork, principal: Principal, namespace: str, value: str) -> Profile:
