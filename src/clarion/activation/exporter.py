@@ -33,8 +33,10 @@ Compression = Literal["NONE", "GZIP"]
 
 CHUNK_BYTES = 1 << 20
 """Bytes gathered before a chunk moves to the next stage (large enough to amortize thread hops)."""
-ARROW_CHUNK_BYTES = 16 << 20
-"""CSV bytes parsed into one Arrow table (one Parquet row group)."""
+ARROW_CHUNK_BYTES = 2 << 20
+"""CSV bytes parsed into one Arrow table (one Parquet row group, ~30,000 rows). Measured on 300,000 rows:
+16 MB pieces peaked at 248 MB RSS and grew with the audience (335 MB at 1M), 2 MB at 192 MB, flat, and
+no slower; the price is ~35 % larger files (smaller dictionaries per row group)."""
 PIPELINE_DEPTH = 4
 ROWS_PER_PARTITION = 10_000
 GZIP_LEVEL = 1
