@@ -40,6 +40,8 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
         ["sandbox", "create"],
         ["credentials", "create"],
         ["outbox"],
+        ["profiles"],
+        ["profiles", "import"],
     ],
 )
 def test_help_everywhere(command: list[str]) -> None:
