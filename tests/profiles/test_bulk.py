@@ -7,7 +7,7 @@ import asyncio
 from clarion.container import Container
 from clarion.profiles import service
 from clarion.profiles.documents import profile_input
-from clarion.profiles.plan import Outcome
+from clarion.profiles.plan import Outcome, plan_presuming_new
 from clarion.tenancy.principal import job_principal
 from tests.profiles.conftest import Api, put, sandbox_id, stored_counts
 
@@ -41,7 +41,7 @@ async def test_a_batch_expecting_only_new_identities_is_read_again_when_one_is_s
         profile_input([("crmid", "known"), ("email", "k@x.example")], {"b": 2}),
     ]
     async with container.unit_of_work() as uow:
-        outcomes = await service.write(uow, principal, writes, bulk=True, expect_new=True)
+        outcomes = await service.write(uow, principal, writes, bulk=True, presumed=plan_presuming_new(writes))
     assert [outcome.status for outcome in outcomes] == [201, 200]
     known = (await api.call("GET", "/v1/profiles/email/k@x.example", expect=200)).json()
     assert known["attributes"] == {"a": 1, "b": 2}

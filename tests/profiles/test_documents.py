@@ -24,7 +24,7 @@ from clarion.profiles.plan import Plan, StoredProfile, id_sequence
 from clarion.profiles.sources import csv_item, jsonl_write, parse_header
 
 keys = st.sampled_from(["a", "b", "c", "items", "values"])
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3)
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=3)
 documents = st.recursive(
     st.dictionaries(keys, scalars, max_size=3),
     lambda inner: st.dictionaries(keys, inner | st.lists(inner, max_size=2), max_size=3),

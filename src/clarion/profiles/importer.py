@@ -17,6 +17,8 @@ from itertools import islice
 
 from clarion.db.uow import UnitOfWork
 from clarion.profiles import service
+from clarion.profiles.documents import ProfileInput
+from clarion.profiles.plan import Outcome, Planned, plan_presuming_new
 from clarion.profiles.sources import SourceLine
 from clarion.tenancy.principal import Principal
 
@@ -57,66 +59,93 @@ async def import_lines(
 ) -> ImportSummary:
     """Store every good line, batch by batch; count and keep the bad ones.
 
-    The next batch is read and checked in a thread while the database stores the current one: decoding is
-    Python work and storing is mostly the database's, so on two cores the two overlap.
+    The next batch is read, checked (and, while betting on new profiles, planned) in a thread while the
+    database stores the current one: that is Python work and storing is mostly the database's, so on two
+    cores the two overlap.
     """
-    summary = ImportSummary()
     async with unit_of_work() as uow:
-        expect_new = not await service.has_identities(uow, principal)
-    met_stored = False
-    take = functools.partial(_take, iter(lines), batch_size)
-    batch = await asyncio.to_thread(take)
-    while batch:
-        upcoming = asyncio.ensure_future(asyncio.to_thread(take))
+        importer = _Importer(
+            unit_of_work, principal, betting=not await service.has_identities(uow, principal)
+        )
+    read = functools.partial(_read_batch, iter(lines), batch_size)
+    batch = await asyncio.to_thread(read, importer.betting)
+    while batch.lines:
+        upcoming = asyncio.ensure_future(asyncio.to_thread(read, importer.betting))
         try:
-            met_stored = (
-                await _store(unit_of_work, principal, batch, summary, expect_new=expect_new) or met_stored
-            )
+            await importer.store(batch)
         finally:
             # Even on failure: the reader thread must be done with the file before anyone closes it.
-            following = await upcoming
-        # Only new profiles so far: the next batch is likely new too. Once a line met a stored profile, the
-        # bet stops for good, so that a file of known profiles pays for at most one lost bet.
-        expect_new = not met_stored
-        batch = following
+            batch = await upcoming
         if after_batch is not None:
-            after_batch(summary)
-    if summary.created:
+            after_batch(importer.summary)
+    if importer.summary.created:
         async with unit_of_work() as uow:
-            await service.refresh_statistics(uow, created=summary.created)
-    return summary
+            await service.refresh_statistics(uow, created=importer.summary.created)
+    return importer.summary
 
 
-async def _store(
-    unit_of_work: Callable[[], UnitOfWork],
-    principal: Principal,
-    batch: list[SourceLine],
-    summary: ImportSummary,
-    *,
-    expect_new: bool,
-) -> bool:
-    """Write one batch in one transaction and count its outcomes; whether a line met a stored profile."""
-    good = [line for line in batch if line.write is not None]
-    failures = [(line.line, line.error) for line in batch if line.error is not None]
-    met_stored = False
-    if good:
-        async with unit_of_work() as uow:
+@dataclass(slots=True)
+class _Batch:
+    """Lines of the file, and their writes planned as all new when read while betting on it."""
+
+    lines: list[SourceLine]
+    presumed: Planned | None
+
+
+def _read_batch(lines: Iterator[SourceLine], size: int, presume: bool) -> _Batch:
+    taken = list(islice(lines, size))
+    writes = [line.write for line in taken if line.write is not None]
+    return _Batch(taken, plan_presuming_new(writes) if presume and writes else None)
+
+
+class _Importer:
+    """Stores batches and counts their outcomes; bets on new profiles while only new ones were met.
+
+    The bet (see ``service.write``) saves the reads of a batch. It starts on when the sandbox is empty,
+    else after a first batch of only new profiles, and stops for good once a line meets a stored profile:
+    a file of known profiles pays for at most one lost bet.
+    """
+
+    def __init__(
+        self, unit_of_work: Callable[[], UnitOfWork], principal: Principal, *, betting: bool
+    ) -> None:
+        self.unit_of_work = unit_of_work
+        self.principal = principal
+        self.betting = betting
+        self.met_stored = False
+        self.summary = ImportSummary()
+
+    async def store(self, batch: _Batch) -> None:
+        """Write one batch in one transaction and count its outcomes."""
+        good = [line for line in batch.lines if line.write is not None]
+        failures = [(line.line, line.error) for line in batch.lines if line.error is not None]
+        if good:
             writes = [line.write for line in good if line.write is not None]
-            outcomes = await service.write(uow, principal, writes, bulk=True, expect_new=expect_new)
+            async with self.unit_of_work() as uow:
+                outcomes = await service.write(
+                    uow, self.principal, writes, bulk=True, presumed=self._presumed(batch, writes)
+                )
+            failures.extend(self._count(good, outcomes))
+        for number, reason in sorted(failures):
+            self.summary.fail(number, reason)
+        self.betting = not self.met_stored
+
+    def _presumed(self, batch: _Batch, writes: list[ProfileInput]) -> Planned | None:
+        if not self.betting:
+            return None
+        return batch.presumed or plan_presuming_new(writes)
+
+    def _count(self, good: list[SourceLine], outcomes: list[Outcome]) -> list[tuple[int, str]]:
+        """Count the outcomes of the good lines; the refused ones with their reasons."""
+        refused: list[tuple[int, str]] = []
         for line, outcome in zip(good, outcomes, strict=True):
             if outcome.status == 201:
-                summary.created += 1
-            elif outcome.status == 200:
-                summary.updated += outcome.changed
-                summary.unchanged += not outcome.changed
-                met_stored = True
+                self.summary.created += 1
+                continue
+            self.met_stored = self.met_stored or outcome.status in (200, 409)
+            if outcome.status == 200:
+                self.summary.updated += outcome.changed
+                self.summary.unchanged += not outcome.changed
             else:
-                met_stored = met_stored or outcome.status == 409
-                failures.append((line.line, outcome.error or f"refused ({outcome.status})"))
-    for number, reason in sorted(failures):
-        summary.fail(number, reason)
-    return met_stored
-
-
-def _take(lines: Iterator[SourceLine], size: int) -> list[SourceLine]:
-    return list(islice(lines, size))
+                refused.append((line.line, outcome.error or f"refused ({outcome.status})"))
+        return refused

@@ -9,9 +9,9 @@ writes of a batch see the effect of earlier ones exactly as if they had been sen
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from clarion.kit.ids import new_reference
 from clarion.profiles.documents import Identity, ProfileInput, decode_object, encoded_document, merge
@@ -71,8 +71,7 @@ class StoredProfile:
         self._attributes, self.document = attributes, document
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one write: 201 created, 200 applied, 400/409 refused (with the reason)."""
 
     status: int
@@ -152,3 +151,16 @@ class Plan:
             self.owners[identity] = profile.id
             profile.identities.setdefault(namespace, []).append(value)
             self.new_identities.append((self.next_id(), namespace, value, profile.id))
+
+
+class Planned(NamedTuple):
+    """A plan and the outcome of each of its writes, in order."""
+
+    plan: Plan
+    outcomes: list[Outcome]
+
+
+def plan_presuming_new(writes: Sequence[ProfileInput]) -> Planned:
+    """``writes`` planned as if none of their identities were stored: no reads (see ``service.write``)."""
+    plan = Plan({}, {})
+    return Planned(plan, [plan.apply(write) for write in writes])

@@ -24,7 +24,7 @@ from clarion.profiles.documents import (
     profile_input,
 )
 from clarion.profiles.errors import IdentityTaken, InvalidProfile, ProfileNotFound
-from clarion.profiles.plan import Outcome, Plan, StoredProfile
+from clarion.profiles.plan import Outcome, Plan, Planned, StoredProfile
 from clarion.profiles.repository import ProfileRepository
 from clarion.profiles.schemas import ProfileWrite
 from clarion.tenancy.principal import Principal
@@ -42,7 +42,7 @@ async def write(
     writes: Sequence[ProfileInput],
     *,
     bulk: bool = False,
-    expect_new: bool = False,
+    presumed: Planned | None = None,
 ) -> list[Outcome]:
     """Apply ``writes`` in order in one transaction and commit; one outcome per write.
 
@@ -50,19 +50,22 @@ async def write(
     insert) makes the unique index refuse the transaction: it is rolled back and the whole batch is
     planned again from fresh reads. ``bulk`` picks the PostgreSQL COPY path (the import).
 
-    ``expect_new`` bets that no identity of the batch is stored yet (an import into an empty sandbox) and
-    skips the reads: the unique index still checks every identity at insert, and a batch that held a
-    stored one fails there and is planned again from reads, as a lost race is. Same outcome either way.
+    ``presumed`` is ``plan_presuming_new(writes)``, made ahead without reads by a caller betting that no
+    identity of the batch is stored yet (an import into an empty sandbox). It is stored as it is, and the
+    unique index still checks every identity: a batch that held a stored one fails there and is planned
+    again from reads, as a lost race is. Same outcomes either way.
     """
-    for read in ([False] if expect_new else []) + [True] * ATTEMPTS:
+    planned = presumed
+    for _ in range(ATTEMPTS + (presumed is not None)):
         try:
-            outcomes = await _write_once(uow, principal, writes, bulk=bulk, read=read)
+            outcomes = await _write_once(uow, principal, writes, bulk=bulk, planned=planned)
             await uow.commit()
             return outcomes
         except (DBAPIError, bulk_postgres.LostRace) as error:
             if not _lost_race(error):
                 raise
             await uow.rollback()
+            planned = None
     raise Conflict("Concurrent writes kept changing the same identities; retry the request")
 
 
@@ -74,15 +77,22 @@ def _lost_race(error: Exception) -> bool:
 
 
 async def _write_once(
-    uow: UnitOfWork, principal: Principal, writes: Sequence[ProfileInput], *, bulk: bool, read: bool
+    uow: UnitOfWork,
+    principal: Principal,
+    writes: Sequence[ProfileInput],
+    *,
+    bulk: bool,
+    planned: Planned | None,
 ) -> list[Outcome]:
     repo = _repo(uow, principal)
     fast = bulk and uow.dialect == "postgresql"
     await repo.claim_writer()
-    owners, profiles = await _read(uow, principal, writes, fast=fast) if read else ({}, {})
-    # An owner deleted between the two reads took its identities with it.
-    plan = Plan({key: owner for key, owner in owners.items() if owner in profiles}, profiles)
-    outcomes = [plan.apply(write) for write in writes]
+    if planned is None:
+        owners, profiles = await _read(uow, principal, writes, fast=fast)
+        # An owner deleted between the two reads took its identities with it.
+        plan = Plan({key: owner for key, owner in owners.items() if owner in profiles}, profiles)
+        planned = Planned(plan, [plan.apply(write) for write in writes])
+    plan = planned.plan
     now = utcnow()
     if fast:
         await bulk_postgres.store(uow.session, principal.org_id, principal.sandbox_id, plan, now=now)
@@ -90,7 +100,7 @@ async def _write_once(
         await repo.insert_profiles(list(plan.created.values()), now=now)
         await repo.update_profiles(list(plan.updated.values()), now=now)
         await repo.insert_identities(plan.new_identities)
-    return outcomes
+    return planned.outcomes
 
 
 async def _read(
@@ -108,7 +118,7 @@ async def _read(
 
 
 async def has_identities(uow: UnitOfWork, principal: Principal) -> bool:
-    """Whether the sandbox holds any profile identity (an import into an empty one expects only new)."""
+    """Whether the sandbox holds any profile identity (an import into an empty one presumes all new)."""
     return await _repo(uow, principal).has_identities()
 
 
