@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from clarion.profiles.documents import (
     MAX_DEPTH,
     MAX_IDENTITIES,
+    changes,
     merge,
     parse_item,
     profile_input,
@@ -24,7 +25,13 @@ from clarion.profiles.plan import Plan, StoredProfile, id_sequence
 from clarion.profiles.sources import csv_item, jsonl_write, parse_header
 
 keys = st.sampled_from(["a", "b", "c", "items", "values"])
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=3)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=3)
+)
 documents = st.recursive(
     st.dictionaries(keys, scalars, max_size=3),
     lambda inner: st.dictionaries(keys, inner | st.lists(inner, max_size=2), max_size=3),
@@ -51,6 +58,15 @@ def test_merge_never_changes_its_arguments_and_patches_win(
         elif not isinstance(value, dict):
             assert merged[key] == value
     assert merge(merged, {}) == merged
+
+
+@given(documents, documents)
+def test_changes_tells_whether_a_merge_changes_anything(
+    current: dict[str, Any], patch: dict[str, Any]
+) -> None:
+    stored = merge({}, current)
+    assert changes(stored, patch) == (merge(stored, patch) != stored)
+    assert not changes(merge(stored, patch), patch), "a patch applied twice changes nothing the second time"
 
 
 @given(documents)

@@ -82,12 +82,10 @@ async def load(
     rows: Any = await session.execute(
         _LOAD, {"ids": sorted(profile_ids), "org": org_id, "sandbox": sandbox_id}
     )
+    # Freshly decoded: the plan may change them without the copies ``StoredProfile.from_row`` makes.
     return {
-        profile.id: profile
-        for profile in (
-            StoredProfile.from_row((profile_id, _decode_json(attributes), _decode_json(identities)))
-            for profile_id, attributes, identities in rows
-        )
+        profile_id: StoredProfile(profile_id, _decode_json(attributes), _decode_json(identities))
+        for profile_id, attributes, identities in rows
     }
 
 

@@ -277,6 +277,26 @@ def encoded_document(document: dict[str, Any], *, field: str = "attributes") -> 
     return encoded
 
 
+def changes(current: dict[str, Any], patch: dict[str, Any]) -> bool:
+    """Whether ``merge(current, patch)`` differs from ``current``, found without building the merge.
+
+    A re-import mostly sends what is stored already: this walk allocates nothing and stops at the first
+    difference.
+    """
+    for key, value in patch.items():
+        if value is None:
+            if key in current:
+                return True
+        elif isinstance(value, dict):
+            base = current.get(key)
+            # Merged into a non-object, a patch object replaces it: a change even when empty.
+            if not isinstance(base, dict) or changes(base, value):
+                return True
+        elif key not in current or current[key] != value:
+            return True
+    return False
+
+
 def merge(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """``current`` deep-merged with ``patch`` (a new dict; neither argument changes). ``None`` removes."""
     merged = dict(current)

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from clarion.kit.ids import new_reference
-from clarion.profiles.documents import Identity, ProfileInput, decode_object, encoded_document, merge
+from clarion.profiles.documents import (
+    Identity,
+    ProfileInput,
+    changes,
+    decode_object,
+    encoded_document,
+    merge,
+)
 from clarion.profiles.errors import InvalidProfile
 
 
@@ -131,10 +138,10 @@ class Plan:
 
     def _update(self, profile: StoredProfile, write: ProfileInput) -> Outcome:
         """Merge ``write`` into ``profile``; unchanged when it adds nothing."""
-        merged = merge(profile.attributes, write.attributes)
         added = [identity for identity in write.identities if identity not in self.owners]
-        if not added and merged == profile.attributes:
+        if not added and not changes(profile.attributes, write.attributes):
             return Outcome(200, profile_id=profile.id)
+        merged = merge(profile.attributes, write.attributes)
         try:
             document = encoded_document(merged)
         except InvalidProfile as refused:
