@@ -102,6 +102,26 @@ async def test_reimport_deep_merges_into_existing_profiles(
     assert await stored_counts(container, api.tenant.org_id) == (2, 3)
 
 
+async def test_a_batch_meeting_a_profile_of_an_earlier_batch_merges_into_it(
+    api: Api, container: Container, cli_env: Settings, tmp_path: Path
+) -> None:
+    # The sandbox is empty: batches skip their reads until the second one meets b1, stored by the first.
+    lines = [
+        {"identities": {"crmid": ["b1"]}, "attributes": {"a": 1}},
+        {"identities": {"crmid": ["b2"]}},
+        {"identities": {"crmid": ["b3"]}},
+        {"identities": {"crmid": ["b1"], "email": ["B1@x.example"]}, "attributes": {"b": 2}},
+        {"identities": {"crmid": ["b4"]}},
+    ]
+    result = await run_import(api, write_lines(tmp_path / "again.jsonl", lines), "--batch-size", "3")
+    assert result.exit_code == 0, result.output
+    assert "4 created, 1 updated, 0 unchanged, 0 failed" in result.output
+    stored = (await api.call("GET", "/v1/profiles/email/b1@x.example", expect=200)).json()
+    assert stored["attributes"] == {"a": 1, "b": 2}
+    assert stored["identities"] == {"crmid": ["b1"], "email": ["b1@x.example"]}
+    assert await stored_counts(container, api.tenant.org_id) == (4, 5)
+
+
 NUMBER_SPELLINGS = [
     *("0", "-0", "7", "-17", "123456789012345", "1.5", "-0.25", "0.1", "3.14159", "0.00001", "5.0000001"),
     *("1.50", "100.0", "-0.0", "1e2", "1E2", "2.5e-3", "12345678901234567890", "1234567.123456789"),

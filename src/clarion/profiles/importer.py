@@ -5,6 +5,11 @@ profile refused), so an import and the equivalent ``POST /v1/profiles:batch`` ca
 Re-importing a file is idempotent: its profiles are found by their primary identities and updated
 (unchanged ones are not even written). Batches commit one by one: an interrupted import keeps the batches
 already committed, and running it again completes it.
+
+Speed (PostgreSQL, 100k sample profiles, 2 cores): the database's COPY is the bottleneck, and Python keeps
+out of its way. Lines are decoded by a typed shortcut that stores most attribute patches verbatim
+(``sources.jsonl_write``); while only new profiles are met, batches skip the owner reads and are planned
+in the reader thread (``service.write``'s ``presumed``).
 """
 
 from __future__ import annotations
@@ -138,11 +143,15 @@ class _Importer:
     def _count(self, good: list[SourceLine], outcomes: list[Outcome]) -> list[tuple[int, str]]:
         """Count the outcomes of the good lines; the refused ones with their reasons."""
         refused: list[tuple[int, str]] = []
+        created = {outcome.profile_id for outcome in outcomes if outcome.status == 201}
         for line, outcome in zip(good, outcomes, strict=True):
             if outcome.status == 201:
                 self.summary.created += 1
                 continue
-            self.met_stored = self.met_stored or outcome.status in (200, 409)
+            # 409: an identity of another profile. 200: an update, of a stored profile unless an earlier
+            # line of the batch created it.
+            stored = outcome.status == 409 or (outcome.status == 200 and outcome.profile_id not in created)
+            self.met_stored = self.met_stored or stored
             if outcome.status == 200:
                 self.summary.updated += outcome.changed
                 self.summary.unchanged += not outcome.changed

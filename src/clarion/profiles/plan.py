@@ -3,7 +3,8 @@
 The service reads the owners of every identity of a batch and the profiles they point to (two queries),
 applies each write here in order, then stores the result with a few set-based statements. So a batch of
 1,000 writes — or an import batch of 20,000 — costs the same number of round trips as one write, and later
-writes of a batch see the effect of earlier ones exactly as if they had been sent one by one.
+writes of a batch see the effect of earlier ones exactly as if they had been sent one by one. A batch
+presumed new (``plan_presuming_new``) is planned with no reads at all; the unique index checks it.
 """
 
 from __future__ import annotations
