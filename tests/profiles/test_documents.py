@@ -116,6 +116,19 @@ def test_plan_applies_writes_in_order() -> None:
     assert [(ns, value) for _, ns, value, _ in plan.new_identities] == [("email", "e"), ("email", "g")]
 
 
+def test_a_profile_created_from_a_verbatim_patch_merges_like_any_other() -> None:
+    plan = Plan({}, {})
+    first = jsonl_write(b'{"identities": {"crmid": "v"}, "attributes": {"a": {"x": 1}, "n": 2}}')
+    assert first.document is not None, "stored as it came"
+    assert plan.apply(first).status == 201
+    again = jsonl_write(b'{"identities": {"crmid": "v"}, "attributes": {"a": {"y": 2}, "n": null}}')
+    assert again.document is None, "a null must be merged"
+    assert plan.apply(again).status == 200
+    (profile,) = plan.created.values()
+    assert profile.attributes == {"a": {"x": 1, "y": 2}}
+    assert msgspec.json.decode(profile.document) == profile.attributes
+
+
 def test_id_sequences_are_unique_uuid_shaped_and_ordered() -> None:
     first, second = id_sequence(), id_sequence()
     ids = [first() for _ in range(3)] + [second() for _ in range(3)]

@@ -182,7 +182,7 @@ def verbatim_document(raw: bytes) -> bytes | None:
     nothing and re-encoding it (``profile_input`` then ``encoded_document``); else ``None``.
 
     Cheap scans of the bytes that hold for the common patch: an object, no ``null`` (the merge would drop
-    it), fewer brackets than ``MAX_DEPTH`` (so it cannot nest deeper), within the size limit (re-encoding
+    it), at most ``MAX_DEPTH`` brackets (so it cannot nest deeper), within the size limit (re-encoding
     never lengthens it) and no number a float would spell differently. The JSON itself was validated by
     the decoder that cut ``raw`` out. Whitespace and key order may differ from a re-encoding; jsonb does
     not keep either.
