@@ -258,3 +258,19 @@ async def test_deleting_a_sandboxs_profiles_leaves_other_sandboxes_alone(
             .where(SegmentMembership.org_id == api.tenant.org_id)
         )
     assert memberships == 0
+
+
+async def test_deleting_a_sandbox_through_the_api_removes_its_profiles(
+    api: Api, container: Container
+) -> None:
+    await api.call("POST", "/v1/sandboxes", {"name": "scratch"}, expect=201)
+    response = await api.client.put(
+        "/v1/profiles/crmid/temp",
+        json={"identities": {"email": ["t@x.example"]}},
+        headers=api.tenant.headers("scratch"),
+    )
+    assert response.status_code == 201
+    await put(api, "crmid", "stays", {"attributes": {"a": 1}}, expect=201)
+    assert await stored_counts(container, api.tenant.org_id) == (2, 3)
+    await api.call("DELETE", "/v1/sandboxes/scratch", expect=204)
+    assert await stored_counts(container, api.tenant.org_id) == (1, 1)

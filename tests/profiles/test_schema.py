@@ -85,7 +85,7 @@ async def _state(url: str) -> tuple[list[int], dict[str, list[str]]]:
     return counts, references
 
 
-def test_0009_keeps_every_row_and_only_the_membership_keys(fresh_url: str) -> None:
+def test_0009_keeps_every_row_and_only_the_audience_key_of_memberships(fresh_url: str) -> None:
     upgrade(fresh_url, "0008")
     asyncio.run(_seed(fresh_url))
     upgrade(fresh_url, "0009")
@@ -94,7 +94,7 @@ def test_0009_keeps_every_row_and_only_the_membership_keys(fresh_url: str) -> No
     assert references == {
         "profiles": [],
         "profile_identities": [],
-        "segment_memberships": ["profiles", "segment_definitions"],
+        "segment_memberships": ["segment_definitions"],
     }
 
     command.downgrade(alembic_config(fresh_url), "0008")
@@ -102,3 +102,4 @@ def test_0009_keeps_every_row_and_only_the_membership_keys(fresh_url: str) -> No
     assert counts == [1, 1, 1]
     assert references["profiles"] == ["organizations", "sandboxes"]
     assert references["profile_identities"] == ["profiles"]
+    assert references["segment_memberships"] == ["profiles", "segment_definitions"]

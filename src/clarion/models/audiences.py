@@ -47,9 +47,8 @@ class SegmentMembership(Base):
     segment_id: Mapped[str] = mapped_column(
         ForeignKey("segment_definitions.id", ondelete="CASCADE"), primary_key=True
     )
-    profile_id: Mapped[str] = mapped_column(
-        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    # No foreign key to profiles (a lookup per inserted member): deleting a profile deletes its memberships.
+    profile_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
     org_id: Mapped[str] = mapped_column(String(36))
     sandbox_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))

@@ -9,6 +9,7 @@ from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.ids import hash_secret, new_ims_org_id, new_secret
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
+from clarion.profiles import service as profiles_service
 from clarion.tenancy import errors
 from clarion.tenancy.principal import Principal
 from clarion.tenancy.repository import CredentialRepository, OrganizationRepository, SandboxRepository
@@ -127,6 +128,8 @@ async def delete_sandbox(uow: UnitOfWork, principal: Principal, name: str) -> No
     sandbox = await get_sandbox(uow, principal, name)
     if sandbox.is_default:
         raise errors.SandboxInvalid(f"name: the default production sandbox {name!r} cannot be deleted")
+    # Profiles have no foreign key to their sandbox (bulk writes are faster without): remove them here.
+    await profiles_service.delete_sandbox_profiles(uow, principal.org_id, sandbox.id)
     await SandboxRepository(uow.session, principal.org_id).remove(sandbox)
     await uow.commit()
 
