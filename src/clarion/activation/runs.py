@@ -22,7 +22,7 @@ from clarion.activation import exporter, filenames, run_store
 from clarion.activation import service as flows
 from clarion.activation.destinations import DestinationError, from_connection
 from clarion.activation.exporter import CsvOptions, FileFormat, FileResult
-from clarion.activation.members import Audience, Columns
+from clarion.activation.members import STATUS_COLUMN, Audience, Columns
 from clarion.config import Settings
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
@@ -39,6 +39,8 @@ HEARTBEAT_SECONDS = 20.0
 STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)
 RUN_NAMESPACE = uuid.UUID("6f1d3c52-7d0e-4a8a-9a55-0c1a7a7d2b10")
 RUN_JOB_UNIQUE_SECONDS = 7 * 24 * 3600.0
+UNMAPPED = Columns(("email",), (STATUS_COLUMN,))
+"""What a dataflow that maps no profile field exports: who (the email identity) and the member's status."""
 
 
 def scheduled_run_id(flow_id: str, slot: datetime, *, key: str = "") -> str:
@@ -191,7 +193,11 @@ class RunExecutor:
             shape.compression,  # type: ignore[arg-type]
             CsvOptions.from_params(shape.csv_options),
         )
-        columns = Columns(tuple(shape.identities), tuple(shape.attributes))
+        columns = (
+            Columns(tuple(shape.identities), tuple(shape.attributes))
+            if shape.identities or shape.attributes
+            else UNMAPPED
+        )
         destination = from_connection(
             target.kind,
             auth=target.auth,

@@ -292,3 +292,25 @@ async def test_unknown_dataflow_is_404_and_bad_bodies_are_400(activation: Activa
         response = await activation.adhoc(body)  # type: ignore[arg-type]
         assert response.status_code == 400, body
         assert "activationInfo" in response.json()["message"] or "object" in response.json()["message"]
+
+
+async def test_a_dataflow_that_maps_no_field_exports_email_and_status(
+    activation: Activation, worker: BackgroundServices, settings: Settings
+) -> None:
+    audience = await activation.audience(MEMBERS[:2])
+    body = activation.fs.flow_body(
+        await activation.fs.source(), await activation.fs.target("local"), spec=specs.LOCAL_FLOW_SPEC_ID
+    )
+    flow = await activation.fs.create("/flows", body)
+    from tests.activation.flowservice.conftest import add_selector, selector
+    from tests.activation.runs.conftest import PAST_DAILY
+
+    await activation.fs.patch(f"/flows/{flow}", add_selector(selector(audience, schedule=PAST_DAILY)))
+    response = await activation.adhoc({"activationInfo": {flow: [audience]}})
+    run = await activation.finished(run_id_of(response.json()["order"][0]))
+    assert run["metrics"]["statusSummary"]["status"] == "success", run
+    (entry,) = run["metrics"]["fileSummary"]["files"]
+    assert settings.landing_zone is not None
+    header, *rows = _rows((settings.landing_zone / "out" / entry["name"]).read_bytes())
+    assert header == ["identityMap.email", "segmentMembership.status"]
+    assert sorted(rows) == [["m0@example.com", "realized"], ["m1@example.com", "realized"]]
