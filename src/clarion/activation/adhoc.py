@@ -124,6 +124,8 @@ async def _check_flow(
     now: datetime,
     first_run_delay: timedelta,
 ) -> None:
+    if flow.state != "enabled":
+        raise AdhocRefused(f"Dataflow {flow.id} is disabled: enable it before an ad-hoc activation")
     scheduled = await run_store.active_scheduled_run(uow.session, flow.id, now)
     if scheduled is not None:
         raise AdhocRefused(

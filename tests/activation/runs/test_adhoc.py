@@ -314,3 +314,19 @@ async def test_a_dataflow_that_maps_no_field_exports_email_and_status(
     header, *rows = _rows((settings.landing_zone / "out" / entry["name"]).read_bytes())
     assert header == ["identityMap.email", "segmentMembership.status"]
     assert sorted(rows) == [["m0@example.com", "realized"], ["m1@example.com", "realized"]]
+
+
+async def test_a_disabled_dataflow_is_refused(activation: Activation) -> None:
+    audience = await activation.audience([])
+    flow = await activation.flow("local", [audience])
+    await activation.fs.call(
+        "POST",
+        f"/flows/{flow}/action?op=disable",
+        expect=200,
+        If_Match=await activation.fs.etag(f"/flows/{flow}"),
+    )
+    response = await activation.adhoc({"activationInfo": {flow: [audience]}})
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": f"Dataflow {flow} is disabled: enable it before an ad-hoc activation"
+    }
