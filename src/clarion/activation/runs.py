@@ -88,13 +88,7 @@ def new_run(
         metrics={},
         files=[],
         errors=[],
-        etag=str(uuid.uuid4()),
-        created_by=actor,
-        updated_by=actor,
-        created_client=principal.client_id or "clarion",
-        updated_client=principal.client_id or "clarion",
-        created_at=at,
-        updated_at=at,
+        **FlowRun.authored(actor, principal.client_id or "clarion", at),
     )
 
 

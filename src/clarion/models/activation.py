@@ -27,6 +27,19 @@ class FlowEntity:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    @staticmethod
+    def authored(actor: str, client: str, at: datetime) -> dict[str, Any]:
+        """The etag and audit columns of a new entity, created (and last changed) by ``actor`` at ``at``."""
+        return {
+            "etag": new_id(),
+            "created_by": actor,
+            "updated_by": actor,
+            "created_client": client,
+            "updated_client": client,
+            "created_at": at,
+            "updated_at": at,
+        }
+
 
 class FlowConnection(FlowEntity, Base):
     """A base connection (credentials), a source connection or a target connection (format, location).
