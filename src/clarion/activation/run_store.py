@@ -22,31 +22,28 @@ async def run_by_id(session: AsyncSession, run_id: str) -> FlowRun | None:
     return await session.get(FlowRun, run_id)
 
 
+async def _insert_if_new(session: AsyncSession, row: Any, conflict_columns: tuple[str, ...]) -> bool:
+    """Insert an unsaved ORM row unless one with the same ``conflict_columns`` exists; True if inserted."""
+    table: Any = type(row).__table__
+    statement = dialect.insert_ignore(
+        table, session.get_bind().dialect.name, conflict_columns=conflict_columns
+    )
+    values = {column.key: getattr(row, column.key) for column in table.columns}
+    result: Any = await session.execute(statement.values(**values))
+    return bool(result.rowcount)
+
+
 async def insert_runs(session: AsyncSession, runs: Sequence[FlowRun]) -> list[str]:
     """Insert runs, skipping ids that exist (scheduled run ids are deterministic); the ids inserted."""
-    inserted: list[str] = []
-    table: Any = FlowRun.__table__
-    statement = dialect.insert_ignore(table, session.get_bind().dialect.name, conflict_columns=("id",))
-    for run in runs:
-        values = {column.key: getattr(run, column.key) for column in table.columns}
-        result: Any = await session.execute(statement.values(**values))
-        if result.rowcount:
-            inserted.append(run.id)
-    return inserted
+    return [run.id for run in runs if await _insert_if_new(session, run, ("id",))]
 
 
 async def lock_audiences(
     session: AsyncSession, locks: Sequence[ActiveAudienceRun]
 ) -> ActiveAudienceRun | None:
     """Take every lock or none; returns the lock held by another run when one is taken already."""
-    table: Any = ActiveAudienceRun.__table__
-    statement = dialect.insert_ignore(
-        table, session.get_bind().dialect.name, conflict_columns=("org_id", "sandbox_id", "segment_id")
-    )
     for lock in locks:
-        values = {column.key: getattr(lock, column.key) for column in table.columns}
-        result: Any = await session.execute(statement.values(**values))
-        if not result.rowcount:
+        if not await _insert_if_new(session, lock, ("org_id", "sandbox_id", "segment_id")):
             return await session.scalar(
                 select(ActiveAudienceRun).where(
                     ActiveAudienceRun.org_id == lock.org_id,
