@@ -92,13 +92,10 @@ class FileResult:
     seconds: float
 
 
-class _Output:
-    """The last stage: hashes and uploads what the encoder produced, in chunks of ``CHUNK_BYTES``."""
+class _Gathered:
+    """Gathers small pieces into chunks of ``CHUNK_BYTES`` before handing them on (``_emit``)."""
 
-    def __init__(self, upload: Upload) -> None:
-        self.upload = upload
-        self.digest = hashlib.sha256()
-        self.size = 0
+    def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._pending_size = 0
 
@@ -111,10 +108,25 @@ class _Output:
             await self.flush()
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        chunk = b"".join(self._pending)
-        self._pending, self._pending_size = [], 0
+        if self._pending:
+            chunk = b"".join(self._pending)
+            self._pending, self._pending_size = [], 0
+            await self._emit(chunk)
+
+    async def _emit(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+
+class _Output(_Gathered):
+    """The last stage: hashes and uploads what the encoder produced."""
+
+    def __init__(self, upload: Upload) -> None:
+        super().__init__()
+        self.upload = upload
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    async def _emit(self, chunk: bytes) -> None:
         self.digest.update(chunk)
         self.size += len(chunk)
         await self.upload.write(chunk)
@@ -203,29 +215,19 @@ async def _text(
     return rows
 
 
-class _Chunks:
-    """A bounded hand-off between the database stage and the encoding stage, gathering small pieces."""
+class _Chunks(_Gathered):
+    """A bounded hand-off between the database stage and the encoding stage."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(PIPELINE_DEPTH)
-        self._pending: list[bytes] = []
-        self._size = 0
-
-    async def put(self, data: bytes) -> None:
-        self._pending.append(data)
-        self._size += len(data)
-        if self._size >= CHUNK_BYTES:
-            await self._send()
 
     async def close(self) -> None:
-        await self._send()
+        await self.flush()
         await self.queue.put(None)
 
-    async def _send(self) -> None:
-        if self._pending:
-            chunk = b"".join(self._pending)
-            self._pending, self._size = [], 0
-            await self.queue.put(chunk)
+    async def _emit(self, chunk: bytes) -> None:
+        await self.queue.put(chunk)
 
 
 async def _pipe(producer: Awaitable[int], chunks: _Chunks, write: Callable[[bytes], Awaitable[None]]) -> int:
@@ -260,7 +262,7 @@ async def _copy(
     session: AsyncSession, audience: Audience, columns: Columns, options: CopyOptions, chunks: _Chunks
 ) -> int:
     query = members.rows_query("postgresql", audience, columns)
-    return await members.copy_csv(session, query, options, chunks.put)
+    return await members.copy_csv(session, query, options, chunks.write)
 
 
 async def _csv_rows(
@@ -289,10 +291,10 @@ async def _csv_rows(
             [options.null_value if value is None else value for value in row] for row in partition
         )
         rows += len(partition)
-        await chunks.put(buffer.getvalue().encode())
+        await chunks.write(buffer.getvalue().encode())
         buffer.seek(0)
         buffer.truncate()
-    await chunks.put(buffer.getvalue().encode())
+    await chunks.write(buffer.getvalue().encode())
     return rows
 
 
@@ -304,12 +306,12 @@ async def _json_lines(
         # COPY hands over each document verbatim, one per line.
         options = CopyOptions(delimiter="\x02", quote="\x01", escape="\x01", header=False)
         query = members.json_query(dialect, audience, columns)
-        return await members.copy_csv(session, query, options, chunks.put)
+        return await members.copy_csv(session, query, options, chunks.write)
     rows = 0
     query = members.json_query(dialect, audience, columns)
     async for partition in members.stream_rows(session, query, batch=ROWS_PER_PARTITION):
         rows += len(partition)
-        await chunks.put(("\n".join(row[0] for row in partition) + "\n").encode())
+        await chunks.write(("\n".join(row[0] for row in partition) + "\n").encode())
     return rows
 
 
