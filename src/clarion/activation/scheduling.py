@@ -108,6 +108,16 @@ async def _after_evaluation(
     return planned
 
 
+def _readable_selectors(flow: Flow) -> list[Selector]:
+    """The flow's selectors; a flow stored with one that cannot be read (written around the API) is logged
+    and skipped, so that it cannot stop the schedules of every other flow and tenant."""
+    try:
+        return flows.selectors(flow)
+    except (KeyError, TypeError, ValueError):
+        log.error("flow_selectors_unreadable", flow_id=flow.id)
+        return []
+
+
 class FlowScheduler:
     """Creates the runs of due slots and re-enqueues stalled runs."""
 
@@ -129,7 +139,7 @@ class FlowScheduler:
         async with self._unit_of_work() as uow:
             for flow in await flows.flows_with_schedules(uow):
                 principal = job_principal(flow.org_id, flow.sandbox_id)
-                selectors = flows.selectors(flow)
+                selectors = _readable_selectors(flow)
                 candidates = [
                     runs.new_run(
                         principal,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from clarion.activation.scheduling import FlowScheduler, due_selectors, first_activation, latest_slot
 from clarion.activation.service import Schedule, Selector
-from clarion.models.activation import FlowRun
+from clarion.models.activation import Flow, FlowRun
 from clarion.runtime import BackgroundServices
 from tests.activation.runs.conftest import Activation
 
@@ -169,3 +169,29 @@ async def test_after_segment_eval_selectors_run_once_per_successful_segment_job(
     (run,) = await runs_of_flow()
     assert run.segment_ids == [audience]
     assert run.scheduled_for == finished
+
+
+async def test_a_flow_with_an_unreadable_selector_does_not_stop_the_others(activation: Activation) -> None:
+    audience = await activation.audience([{"person": {"name": {"firstName": "Ada"}}}])
+    flow = await activation.flow("local", [audience])
+    broken = await activation.flow("local", [audience])
+    async with activation.container.unit_of_work() as uow:
+        stored = await uow.session.get(Flow, broken)
+        assert stored is not None
+        selector = {
+            "type": "PLATFORM_SEGMENT",
+            "value": {"id": audience},
+        }  # no schedule: written around the API
+        stored.transformations = [
+            {"name": "GeneralTransform", "params": {"segmentSelectors": {"selectors": [selector]}}}
+        ]
+        await uow.commit()
+    later = datetime.combine(datetime.now(UTC).date() + timedelta(days=2), time(0, 5), tzinfo=UTC)
+    await FlowScheduler(
+        activation.container.unit_of_work, activation.container.queue, clock=lambda: later
+    ).tick()
+    async with activation.container.unit_of_work() as uow:
+        flows_with_runs = set(
+            await uow.session.scalars(select(FlowRun.flow_id).where(FlowRun.flow_id.in_([flow, broken])))
+        )
+    assert flows_with_runs == {flow}
