@@ -174,11 +174,8 @@ class ExportJobRunner:
     async def _write(self, record: ExportJob) -> tuple[list[dict[str, Any]], int]:
         body = ExportJobCreate.model_validate(record.request)
         root = self._settings.landing_zone or self._settings.home / "landing"
-        columns = Columns(
-            identities=(),
-            attributes=tuple(field.strip() for field in body.fields.split(",") if field.strip()),
-            whole_profile=not body.fields.strip(),
-        )
+        fields = tuple(field.strip() for field in body.fields.split(",") if field.strip())
+        whole_profile = not body.fields.strip()
         window = body.filter.segmentQualificationTime or QualificationTime()
         batches: list[dict[str, Any]] = []
         exported = 0
@@ -195,11 +192,12 @@ class ExportJobRunner:
                 window.endTime,
             )
             name = f"segment-{target.segmentId}.json" if target else "profiles.json"
-            shape = Columns(columns.identities, (*columns.attributes, STATUS_COLUMN), columns.whole_profile)
+            # Members of an audience carry their status; an export of every profile has none to carry.
+            columns = Columns((), (*fields, STATUS_COLUMN) if target else fields, whole_profile)
             async with self._unit_of_work() as uow:
                 upload = await destination.open(name)
                 result = await exporter.export_audience(
-                    uow.session, audience, shape if target else columns, FileFormat("JSON"), upload
+                    uow.session, audience, columns, FileFormat("JSON"), upload
                 )
             await destination.close()
             exported += result.rows
