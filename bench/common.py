@@ -406,8 +406,9 @@ class Service:
 class Sink:
     """``bench.smtp_sink`` in a subprocess: its port, its message count (SIGUSR1 → JSON line), its CPU."""
 
-    def __init__(self, log_dir: Path, *, name: str = "smtp-sink") -> None:
+    def __init__(self, log_dir: Path, *, name: str = "smtp-sink", extensions: bool = True) -> None:
         self.name = name
+        self.extensions = extensions
         self.log_path = log_dir / f"{name}.log"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -419,7 +420,8 @@ class Sink:
 
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "bench.smtp_sink", "--host", "127.0.0.1", "--port", "0"],
+            [PYTHON, "-m", "bench.smtp_sink", "--host", "127.0.0.1", "--port", "0"]
+            + ([] if self.extensions else ["--no-extensions"]),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

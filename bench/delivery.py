@@ -23,8 +23,11 @@ Per backend mode:
 
 Targets: ≤ 250 CPU-µs per delivered message (≥ 4,000/s per worker core), ≥ 0.8 of the baseline's rate.
 
+The sink offers PIPELINING and CHUNKING, as Postfix does, so Clarion sends each message in one round trip;
+``--plain-sink`` takes them away (one command at a time, like the aiosmtplib baseline always does).
+
 Usage: .venv/bin/python -m bench.delivery [--modes embedded[,production]] [--messages 100000]
-       [--connections 16] [--concurrency N] [--timeout 900] [--profile] [--keep]
+       [--connections 16] [--concurrency N] [--timeout 900] [--plain-sink] [--profile] [--keep]
 """
 
 from __future__ import annotations
@@ -304,8 +307,12 @@ def run_mode(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     folder = work / kind
     folder.mkdir()
     backend = make_backend(kind, folder)
-    sink = Sink(folder).start()
-    result: dict[str, Any] = {"backend": backend.describe(), "code": code_version()}
+    sink = Sink(folder, extensions=not args.plain_sink).start()
+    result: dict[str, Any] = {
+        "backend": backend.describe(),
+        "code": code_version(),
+        "sink_offers": "neither PIPELINING nor CHUNKING" if args.plain_sink else "PIPELINING, CHUNKING",
+    }
     try:
         tenant = create_tenant(backend)
         console.print(f"  enqueueing {args.messages:,} jobs …")
@@ -480,6 +487,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile-messages", type=int, default=20_000)
     parser.add_argument("--profile-seconds", type=float, default=10.0)
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="max s to wait for an idle machine")
+    parser.add_argument(
+        "--plain-sink",
+        action="store_true",
+        help="the sink offers neither PIPELINING nor CHUNKING (as aiosmtpd)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, profiles)")
     parser.add_argument("--output", default="delivery", help="results file name (bench/results/NAME.json)")
     args = parser.parse_args(argv)
@@ -487,6 +499,7 @@ def main(argv: list[str] | None = None) -> None:
         "messages": args.messages,
         "connections": args.connections,
         "concurrency": args.concurrency,
+        "plain_sink": args.plain_sink,
         "targets": {"worker_cpu_us_per_msg": CPU_TARGET_US, "ratio": RATIO_TARGET},
     }
     run_modes("delivery", args, settings, run_mode, report)

@@ -10,10 +10,13 @@ import pytest
 from tests.delivery.servers import FcmServer, SmtpServer, TwilioServer
 
 
-@pytest.fixture
-async def smtp_server() -> AsyncIterator[SmtpServer]:
-    """A plain SMTP server on 127.0.0.1 that accepts everything until told otherwise."""
-    async with SmtpServer() as server:
+@pytest.fixture(
+    params=[(), ("PIPELINING",), ("PIPELINING", "CHUNKING")], ids=["one-by-one", "pipelining", "chunking"]
+)
+async def smtp_server(request: pytest.FixtureRequest) -> AsyncIterator[SmtpServer]:
+    """A plain SMTP server on 127.0.0.1 that accepts everything until told otherwise; once without
+    extensions, once offering PIPELINING, once PIPELINING and CHUNKING (each way the client can send)."""
+    async with SmtpServer(extensions=request.param) as server:
         yield server
 
 

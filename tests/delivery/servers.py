@@ -1,8 +1,10 @@
 """Real local servers for delivery tests, all on the test's own event loop and an ephemeral port.
 
 - ``SmtpServer``: aiosmtpd with scripted answers (per recipient at RCPT, per message at DATA, a DATA that is
-  never answered), optional implicit TLS / STARTTLS / AUTH; it records every message, the peer address of
-  every connection and the count of NOOP/RSET/QUIT commands.
+  never answered), optional implicit TLS / STARTTLS / AUTH, optional PIPELINING and CHUNKING (BDAT, added
+  here: aiosmtpd has none); it records every message, the peer address of every connection, the count of
+  NOOP/RSET/QUIT commands and, for every MAIL, what the client had sent after it before getting its reply
+  (a pipelining client has sent its RCPTs already; any other must have waited).
 - ``HttpServer``: a small HTTP/1.1 server (h11 over asyncio streams) that records every request.
 - ``TwilioServer`` and ``FcmServer``: the two providers' send endpoints on top of it, answering (and failing)
   in the providers' own formats.
@@ -111,7 +113,12 @@ class SmtpServer:
         tls_context: ssl.SSLContext | None = None,
         starttls_context: ssl.SSLContext | None = None,
         users: Mapping[str, str] | None = None,
+        extensions: tuple[str, ...] = (),
     ) -> None:
+        unknown = set(extensions) - {"PIPELINING", "CHUNKING"}
+        if unknown:
+            raise ValueError(f"unsupported extensions {sorted(unknown)}")
+        self.extensions = extensions
         self.host = host
         self._port = 0
         self._tls_context = tls_context
@@ -125,6 +132,7 @@ class SmtpServer:
         self.peers: list[tuple[str, int]] = []
         self.commands: Counter[str] = Counter()
         self.failed_logins: list[str] = []
+        self.sent_ahead_of_mail: list[bytes] = []
         self._server: asyncio.AbstractServer | None = None
         self._sessions: set[_SmtpSession] = set()
         self._message_arrived = asyncio.Event()
@@ -161,6 +169,10 @@ class SmtpServer:
         await asyncio.gather(*(session.finished() for session in sessions), return_exceptions=True)
         self._sessions.difference_update(sessions)  # a session whose TLS handshake failed never unregisters
 
+    async def announce(self, reply: str) -> None:
+        """Send ``reply`` on every open connection unasked (as a relay timing out an idle session does)."""
+        await asyncio.gather(*(session.push(reply) for session in self._sessions))
+
     async def wait_for_messages(self, count: int, timeout: float = 5.0) -> None:
         """Return once ``count`` messages have arrived; raise ``TimeoutError`` after ``timeout`` seconds."""
         async with asyncio.timeout(timeout):
@@ -188,6 +200,7 @@ class SmtpServer:
         self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         """Accept the sender unless ``mail_answer`` says otherwise."""
+        self.sent_ahead_of_mail.append(bytes(server._reader._buffer))  # type: ignore[attr-defined]
         if self.mail_answer is not None and not self.mail_answer.startswith("2"):
             return self.mail_answer
         envelope.mail_from = address
@@ -223,6 +236,13 @@ class SmtpServer:
             )
             self._message_arrived.set()
         return answer
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer the configured extensions (before the last line, ``250 HELP``)."""
+        session.host_name = hostname
+        return [*responses[:-1], *(f"250-{name}" for name in self.extensions), responses[-1]]
 
     async def handle_NOOP(self, server: SMTP, session: Any, envelope: Any, arg: str) -> str:
         """Count, answer 250."""
@@ -264,12 +284,35 @@ class SmtpServer:
 
 
 class _SmtpSession(SMTP):
-    """One connection: records its peer and registers itself so that it can be dropped."""
+    """One connection: records its peer and registers itself so that it can be dropped; speaks BDAT."""
 
     def __init__(self, owner: SmtpServer) -> None:
         super().__init__(owner, **owner._protocol_kwargs())
         self._owner = owner
         self._counted = False
+        self._chunks: list[bytes] = []
+
+    async def smtp_BDAT(self, arg: str) -> None:
+        """RFC 3030: ``BDAT <size> [LAST]`` then exactly ``size`` bytes; LAST hands the message over."""
+        size, _, last = arg.partition(" ")
+        if "CHUNKING" not in self._owner.extensions or not size.isdigit() or last.upper() not in ("", "LAST"):
+            await self.push("501 Syntax: BDAT size [LAST]")
+            return
+        chunk = await self._reader.readexactly(int(size))  # read even when refusing: it is on the wire
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            self._chunks = []
+            await self.push("554 5.5.1 No valid recipients")
+            return
+        self._chunks.append(chunk)
+        if not last:
+            await self.push(f"250 2.0.0 {len(chunk)} octets received")
+            return
+        self.envelope.original_content = self.envelope.content = b"".join(self._chunks)
+        self._chunks = []
+        status = await self._owner.handle_DATA(self, self.session, self.envelope)
+        self._set_post_data_state()
+        await self.push(status)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Record the peer once (STARTTLS calls this a second time for the TLS transport)."""

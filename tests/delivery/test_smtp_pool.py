@@ -60,13 +60,41 @@ async def test_sequential_sends_reuse_one_persistent_connection(smtp_server: Smt
     ],
 )
 async def test_lines_starting_with_a_dot_arrive_unchanged(smtp_server: SmtpServer, body: bytes) -> None:
-    """Our DATA does its own dot stuffing (``wire.py``): the server must get back exactly what was sent."""
+    """Our DATA does its own dot stuffing (``session.py``), BDAT none: the server gets back what was sent."""
     message = b"From: <shop@example.com>\r\nSubject: dots\r\n\r\n" + body
     async with pool_for(smtp_server) as pool:
         result = await pool.send(SENDER, ["user@example.org"], message)
     assert result.outcome == "sent"
     expected = message if message.endswith(b"\r\n") else message + b"\r\n"
     assert [m.data for m in smtp_server.messages] == [expected]
+
+
+async def test_the_envelope_is_pipelined_only_when_the_relay_offers_it(smtp_server: SmtpServer) -> None:
+    async with pool_for(smtp_server) as pool:
+        result = await pool.send(SENDER, ["a@example.org", "b@example.org"], mail(1))
+
+    assert result.outcome == "sent"
+    rcpts = b"RCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n"
+    expected = {
+        (): b"",  # without PIPELINING the client must wait for each reply
+        ("PIPELINING",): rcpts + b"DATA\r\n",  # the body waits for 354
+        ("PIPELINING", "CHUNKING"): rcpts + b"BDAT %d LAST\r\n" % len(mail(1)) + mail(1),
+    }[smtp_server.extensions]
+    assert smtp_server.sent_ahead_of_mail == [expected]
+    assert [m.data for m in smtp_server.messages] == [mail(1)]
+
+
+async def test_a_reply_nobody_asked_for_retires_the_idle_connection(smtp_server: SmtpServer) -> None:
+    async with pool_for(smtp_server) as pool:
+        await pool.send(SENDER, ["a@example.org"], mail(1))
+        await smtp_server.announce("421 4.4.2 smtp.test Error: timeout exceeded")
+        # Whether the 421 is read while the connection is idle or in place of the answer to the next
+        # MAIL, the send goes over a new connection and is not reported as failed.
+        result = await pool.send(SENDER, ["b@example.org"], mail(2))
+
+    assert result.outcome == "sent"
+    assert len(smtp_server.peers) == 2
+    assert [m.rcpt_tos for m in smtp_server.messages] == [("a@example.org",), ("b@example.org",)]
 
 
 async def test_200_concurrent_sends_share_a_bounded_pool(smtp_server: SmtpServer) -> None:
@@ -89,8 +117,9 @@ async def test_sends_queue_for_a_single_connection(smtp_server: SmtpServer) -> N
     assert len(smtp_server.peers) == 1
 
 
-async def test_pool_against_the_benchmark_sink() -> None:
-    sink = await start_sink()
+@pytest.mark.parametrize("extensions", [True, False], ids=["chunking", "one-by-one"])
+async def test_pool_against_the_benchmark_sink(extensions: bool) -> None:
+    sink = await start_sink(extensions=extensions)
     try:
         async with SmtpPool([Relay(HOST, sink.port, "none")], max_connections=4, helo_name="c.test") as pool:
             results = await send_many(pool, 100)
@@ -383,9 +412,12 @@ async def test_untrusted_certificate_is_retry(tmp_path: Path, mode: TlsMode) -> 
     assert server.messages == []
 
 
-async def test_starttls_with_auth(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extensions", [(), ("PIPELINING", "CHUNKING")], ids=["one-by-one", "chunking"])
+async def test_starttls_with_auth(tmp_path: Path, extensions: tuple[str, ...]) -> None:
+    """aiosmtplib sets up TLS and AUTH, then the session takes the TLS transport over."""
     server_tls, client_tls = self_signed_tls(tmp_path)
-    async with SmtpServer(starttls_context=server_tls, users={"mailer": "s3cret-pw"}) as server:
+    server = SmtpServer(starttls_context=server_tls, users={"mailer": "s3cret-pw"}, extensions=extensions)
+    async with server:
         relay = Relay(server.host, server.port, "starttls", "mailer", "s3cret-pw", tls_context=client_tls)
         async with SmtpPool([relay], helo_name="client.test") as pool:
             results = [await pool.send(SENDER, ["a@example.org"], mail(i)) for i in range(3)]

@@ -1,7 +1,8 @@
-"""A pool of persistent SMTP connections (aiosmtplib) for one IP pool: its relays and source addresses.
+"""A pool of persistent SMTP connections for one IP pool: its relays and source addresses.
 
-aiosmtplib does not pipeline, so every message costs MAIL/RCPT/DATA round trips and one connection tops out
-near 1-1.8k msg/s here; throughput comes from 8-16 connections used in parallel. The pool opens them lazily,
+aiosmtplib opens each connection (TLS, AUTH, EHLO); ``session.SmtpSession`` then carries its mail
+transactions, pipelined when the relay offers it. Every message still waits for at least one round trip,
+so throughput comes from 8-16 connections used in parallel. The pool opens them lazily,
 keeps idle ones on a LIFO stack (the warmest first), lends each to one ``send`` at a time and queues the
 other sends for a free one. Connections are spread over every (relay, bind address) route, fewest
 connections first, so a pool of 8 over 2 addresses holds 4 + 4.
@@ -36,7 +37,14 @@ from typing import Literal
 import aiosmtplib
 
 from clarion.delivery.channels.base import SendResult, clip, redact
-from clarion.delivery.channels.email.wire import send_data
+from clarion.delivery.channels.email.session import (
+    Reply,
+    SessionError,
+    SessionStale,
+    SessionTimeout,
+    SmtpSession,
+    Transaction,
+)
 
 TlsMode = Literal["none", "starttls", "tls"]
 
@@ -87,22 +95,14 @@ class _Route:
 
 
 class _Connection:
-    """A connected client, its route, and when it was last given back."""
+    """A connected session, its route, and when it was last given back."""
 
-    __slots__ = ("idle_since", "route", "smtp")
+    __slots__ = ("idle_since", "route", "session")
 
-    def __init__(self, route: _Route, smtp: aiosmtplib.SMTP) -> None:
+    def __init__(self, route: _Route, session: SmtpSession) -> None:
         self.route = route
-        self.smtp = smtp
+        self.session = session
         self.idle_since = time.monotonic()
-
-
-class _StaleConnection(Exception):
-    """The connection was dead before MAIL FROM was accepted: nothing was sent, another may be tried."""
-
-    def __init__(self, response: str) -> None:
-        super().__init__(response)
-        self.response = response
 
 
 class SmtpPool:
@@ -180,24 +180,24 @@ class SmtpPool:
         if connection is not None:
             try:
                 return await self._transact(connection, mail_from, recipients, message)
-            except _StaleConnection:
-                pass  # it died while idle; nothing was sent, so a fresh connection may try at once
+            except SessionStale:
+                pass  # it died while idle; nothing was accepted, so a fresh connection may try at once
         opened = await self._open()
         if isinstance(opened, SendResult):
             return opened
         try:
             return await self._transact(opened, mail_from, recipients, message)
-        except _StaleConnection as exc:
-            return SendResult("retry", exc.response)
+        except SessionStale as exc:
+            return SendResult("retry", clip(str(exc)))
 
     async def _transact(
         self, connection: _Connection, mail_from: str, recipients: Sequence[str], message: bytes
     ) -> SendResult:
         """One mail transaction; then the connection goes back on the stack (reset first) or is dropped."""
         try:
-            result, clean = await self._deliver(connection.smtp, mail_from, recipients, message)
+            result, clean = await _deliver(connection.session, mail_from, recipients, message)
             if not clean:
-                clean = await _reset(connection.smtp)
+                clean = await _reset(connection.session)
         except BaseException:  # stale, or cancelled mid-conversation: the connection's state is unknown
             self._discard(connection)
             raise
@@ -206,24 +206,6 @@ class SmtpPool:
         else:
             self._discard(connection)
         return result
-
-    async def _deliver(
-        self, smtp: aiosmtplib.SMTP, mail_from: str, recipients: Sequence[str], message: bytes
-    ) -> tuple[SendResult, bool]:
-        """MAIL, RCPT each, DATA; the result, and whether the envelope is surely closed (no RSET needed)."""
-        try:
-            await _mail(smtp, mail_from, len(message))
-            refused = await _rcpt_each(smtp, recipients)
-            if len(refused) == len(recipients):
-                return _all_refused(refused), False
-            reply = await send_data(smtp, message)
-        except aiosmtplib.SMTPResponseException as exc:
-            return SendResult(_outcome(exc.code), _reply_text(exc.code, exc.message)), False
-        except aiosmtplib.SMTPTimeoutError:
-            return SendResult("retry", f"timeout after {self._timeout:g} s"), False
-        except (aiosmtplib.SMTPException, OSError) as exc:  # disconnected, reset: OSError covers both
-            return SendResult("retry", clip(f"connection lost: {exc}")), False
-        return _sent(reply, refused), True
 
     # --- connections ---------------------------------------------------------------------------------------
 
@@ -238,16 +220,15 @@ class SmtpPool:
 
     async def _alive(self, connection: _Connection) -> bool:
         """Connected, and if it sat idle a while (a relay may have dropped it silently), answers NOOP."""
-        smtp = connection.smtp
-        if not smtp.is_connected:
+        session = connection.session
+        if not session.usable:
             return False
         if time.monotonic() - connection.idle_since < self._noop_after_idle:
             return True
         try:
-            await smtp.noop(timeout=min(self._timeout, NOOP_TIMEOUT))
-        except (aiosmtplib.SMTPException, OSError):
+            return (await session.command(b"NOOP", within=min(self._timeout, NOOP_TIMEOUT))).ok
+        except SessionError:
             return False
-        return True
 
     async def _open(self) -> _Connection | SendResult:
         """A new connection over the least-used route, trying the others in turn if it cannot connect."""
@@ -255,7 +236,7 @@ class SmtpPool:
         for route in self._route_order():
             route.live += 1  # counted while connecting, so that concurrent opens spread out too
             try:
-                smtp = await self._connect(route)
+                session = await self._connect(route)
             except (aiosmtplib.SMTPException, OSError) as exc:
                 route.live -= 1
                 route.paused_until = time.monotonic() + ROUTE_PAUSE
@@ -264,7 +245,7 @@ class SmtpPool:
             except BaseException:
                 route.live -= 1
                 raise
-            return _Connection(route, smtp)
+            return _Connection(route, session)
         assert failure is not None  # there is always at least one route
         return failure
 
@@ -276,8 +257,11 @@ class SmtpPool:
         now = time.monotonic()
         return sorted(rotated, key=lambda route: (route.paused_until > now, route.live))
 
-    async def _connect(self, route: _Route) -> aiosmtplib.SMTP:
-        """Connect, TLS, AUTH and EHLO on ``route``; raises on any failure, leaving nothing open."""
+    async def _connect(self, route: _Route) -> SmtpSession:
+        """Connect, TLS, AUTH and EHLO on ``route`` with aiosmtplib, then hand the connection to a session.
+
+        Raises on any failure, leaving nothing open.
+        """
         relay = route.relay
         smtp = aiosmtplib.SMTP(
             hostname=relay.host,
@@ -300,7 +284,8 @@ class SmtpPool:
         except BaseException:
             smtp.close()
             raise
-        return smtp
+        assert smtp.transport is not None  # connected and greeted
+        return SmtpSession.take_over(smtp.transport, smtp.esmtp_extensions, self._timeout)
 
     async def _local_hostname(self) -> str:
         """The EHLO name: ``helo_name``, or this host's FQDN looked up once (off the loop: it may do DNS)."""
@@ -320,7 +305,7 @@ class SmtpPool:
 
     def _give_back(self, connection: _Connection) -> None:
         """Put a clean connection on top of the idle stack (or close it if the pool is closed)."""
-        if self._closed or not connection.smtp.is_connected:
+        if self._closed or not connection.session.usable:
             self._discard(connection)
             return
         connection.idle_since = time.monotonic()
@@ -328,14 +313,14 @@ class SmtpPool:
 
     def _discard(self, connection: _Connection) -> None:
         """Close a connection without a goodbye (it is broken or its state is unknown)."""
-        connection.smtp.close()
+        connection.session.close()
         connection.route.live -= 1
 
     async def _quit(self, connection: _Connection) -> None:
         """Say QUIT politely, then close whatever the answer."""
         try:
-            await connection.smtp.quit(timeout=NOOP_TIMEOUT)
-        except (aiosmtplib.SMTPException, OSError):
+            await connection.session.quit(within=NOOP_TIMEOUT)
+        except SessionError:
             pass  # the connection is going away either way
         finally:
             self._discard(connection)
@@ -352,43 +337,50 @@ async def _greet(smtp: aiosmtplib.SMTP) -> None:
         await smtp.helo()
 
 
-async def _mail(smtp: aiosmtplib.SMTP, mail_from: str, size: int) -> None:
-    """MAIL FROM (with SIZE if offered); a dead connection or 421 here raises ``_StaleConnection``."""
-    # len(message), not aiosmtplib's normalize-then-measure pass over every message: the MIME writer emits
-    # CRLF, so the length is already the size on the wire (RFC 1870 only asks for an estimate anyway).
-    options = [f"SIZE={size}"] if smtp.supports_extension("size") else []
+async def _deliver(
+    session: SmtpSession, mail_from: str, recipients: Sequence[str], message: bytes
+) -> tuple[SendResult, bool]:
+    """One transaction; the result, and whether the envelope is surely closed (no RSET needed).
+
+    ``SessionStale`` (nothing was accepted) propagates: the caller may try another connection.
+    """
     try:
-        await smtp.mail(mail_from, options=options)
-    except aiosmtplib.SMTPServerDisconnected as exc:
-        raise _StaleConnection(clip(f"connection lost: {exc}")) from exc
-    except aiosmtplib.SMTPResponseException as exc:
-        if exc.code == 421:  # "service not available, closing": the relay timed the idle session out
-            raise _StaleConnection(_reply_text(exc.code, exc.message)) from exc
+        transaction = await session.transact(mail_from, recipients, message)
+    except SessionTimeout as exc:
+        return SendResult("retry", str(exc)), False
+    except SessionStale:
         raise
+    except SessionError as exc:
+        return SendResult("retry", clip(str(exc))), False
+    return _result(transaction, recipients), transaction.delivered
 
 
-async def _rcpt_each(
-    smtp: aiosmtplib.SMTP, recipients: Sequence[str]
-) -> dict[str, aiosmtplib.SMTPRecipientRefused]:
-    """RCPT TO every recipient; the refusals by address."""
-    refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
-    for recipient in recipients:
-        try:
-            await smtp.rcpt(recipient)
-        except aiosmtplib.SMTPRecipientRefused as exc:
-            refused[recipient] = exc
-    return refused
+def _result(transaction: Transaction, recipients: Sequence[str]) -> SendResult:
+    """What the relay's replies mean for the message."""
+    if not transaction.mail.ok:
+        return _refused(transaction.mail)
+    refused = {
+        address: reply
+        for address, reply in zip(recipients, transaction.recipients, strict=True)
+        if not reply.ok
+    }
+    if len(refused) == len(recipients):
+        return _all_refused(refused)
+    data = transaction.data
+    assert data is not None  # some recipient was accepted, so the message went (or DATA was refused)
+    if not transaction.delivered:
+        return _refused(data)
+    return _sent(data, refused)
 
 
-async def _reset(smtp: aiosmtplib.SMTP) -> bool:
+async def _reset(session: SmtpSession) -> bool:
     """RSET after a refused transaction; ``False`` if the connection cannot be trusted any more."""
-    if not smtp.is_connected:
+    if not session.usable:
         return False
     try:
-        await smtp.rset(timeout=NOOP_TIMEOUT)
-    except (aiosmtplib.SMTPException, OSError):
+        return (await session.command(b"RSET", within=NOOP_TIMEOUT)).ok
+    except SessionError:
         return False
-    return True
 
 
 # --- results -----------------------------------------------------------------------------------------------
@@ -404,28 +396,33 @@ def _reply_text(code: int, message: str) -> str:
     return clip(f"{code} {message}")
 
 
-def _sent(reply: aiosmtplib.SMTPResponse, refused: dict[str, aiosmtplib.SMTPRecipientRefused]) -> SendResult:
-    """Accepted: the DATA reply, followed by any recipients that were refused."""
-    text = _reply_text(reply.code, reply.message)
+def _refused(reply: Reply) -> SendResult:
+    """The sender or the message refused: the reply decides between failed and retry."""
+    return SendResult(_outcome(reply.code), clip(str(reply)))
+
+
+def _sent(reply: Reply, refused: dict[str, Reply]) -> SendResult:
+    """Accepted: the message's reply, followed by any recipients that were refused."""
+    text = clip(str(reply))
     if refused:
         text = clip(f"{text}; refused: {_refusals(refused)}")
     return SendResult("sent", text)
 
 
-def _all_refused(refused: dict[str, aiosmtplib.SMTPRecipientRefused]) -> SendResult:
+def _all_refused(refused: dict[str, Reply]) -> SendResult:
     """Every recipient refused: failed if every refusal was permanent, otherwise worth a retry."""
     outcome: Literal["retry", "failed"] = (
-        "failed" if all(_outcome(exc.code) == "failed" for exc in refused.values()) else "retry"
+        "failed" if all(_outcome(reply.code) == "failed" for reply in refused.values()) else "retry"
     )
     if len(refused) == 1:
-        (exc,) = refused.values()
-        return SendResult(outcome, _reply_text(exc.code, exc.message))
+        (reply,) = refused.values()
+        return SendResult(outcome, clip(str(reply)))
     return SendResult(outcome, clip(_refusals(refused)))
 
 
-def _refusals(refused: dict[str, aiosmtplib.SMTPRecipientRefused]) -> str:
+def _refusals(refused: dict[str, Reply]) -> str:
     """``a@x: 550 5.1.1 user unknown; b@y: 451 4.7.1 try later``."""
-    return "; ".join(f"{address}: {exc.code} {exc.message}" for address, exc in refused.items())
+    return "; ".join(f"{address}: {reply}" for address, reply in refused.items())
 
 
 def _invalid_envelope(mail_from: str, recipients: Sequence[str]) -> str | None:
