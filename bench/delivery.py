@@ -17,9 +17,9 @@ Per backend mode:
    messages to the end, so interpreter start-up and the first connections are excluded), and CPU-µs
    per delivered message of the worker process (and of the sink) in that window;
 4. baseline: one process, the same number of persistent aiosmtplib connections to the same sink, sending
-   the same count of pre-built messages (one message rendered by Clarion's template + MIME code), on the
-   stdlib asyncio loop like ``clarion worker`` (a second row on uvloop for reference). Its CPU is this
-   process's ``time.process_time``.
+   the same count of pre-built messages (one message rendered by Clarion's template + MIME code), on
+   uvloop like ``clarion worker`` (the ratio is taken to this row; a row on the stdlib loop for reference).
+   Its CPU is this process's ``time.process_time``.
 
 Targets: ≤ 250 CPU-µs per delivered message (≥ 4,000/s per worker core), ≥ 0.8 of the baseline's rate.
 
@@ -384,9 +384,9 @@ def run_mode(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     finally:
         result["sink"] = sink.stop()
         backend.cleanup()
-    asyncio_baseline = result.get("baselines", [{}])[0]
-    if "clarion" in result and asyncio_baseline.get("per_s"):
-        result["ratio"] = round(result["clarion"]["per_s_steady"] / asyncio_baseline["per_s"], 3)
+    same_loop = {row["loop"]: row for row in result.get("baselines", [])}.get("uvloop", {})
+    if "clarion" in result and same_loop.get("per_s"):
+        result["ratio"] = round(result["clarion"]["per_s_steady"] / same_loop["per_s"], 3)
     return result
 
 
@@ -437,7 +437,7 @@ def report(results: dict[str, Any]) -> Targets:
                 unit=" µs",
             )
         if "ratio" in mode:
-            targets.check(f"{kind}: ratio to baseline (asyncio)", mode["ratio"], RATIO_TARGET)
+            targets.check(f"{kind}: ratio to baseline (uvloop, as the worker)", mode["ratio"], RATIO_TARGET)
     settings = results["settings"]
     size = next((mode.get("message_bytes") for mode in results["modes"].values()), "?")
     caption = (

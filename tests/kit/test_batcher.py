@@ -37,6 +37,17 @@ async def test_each_submitter_gets_its_own_result_after_the_write(max_delay: flo
     assert len(store.batches) == 1  # submitted in one loop turn: one write
 
 
+async def test_submit_all_joins_the_batch_of_single_submits() -> None:
+    store = Store()
+    committer: GroupCommitter[int, int] = GroupCommitter(store.write, max_batch=10, max_delay=0.002)
+    single = asyncio.ensure_future(committer.submit(0))
+    await asyncio.sleep(0)  # the single submit has joined the batch
+    results = await committer.submit_all(list(range(1, 13)))
+    assert results == [n * 10 for n in range(1, 13)]
+    assert await single == 0
+    assert store.batches == [list(range(10)), [10, 11, 12]]  # capped at max_batch, in submission order
+
+
 async def test_items_arriving_during_a_write_form_the_next_batch() -> None:
     store = Store()
     store.gate.clear()

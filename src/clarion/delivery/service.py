@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -83,9 +83,7 @@ class Delivery:
             payload["org"], payload["sandbox"], payload["campaign"], payload["version"]
         )
         with calls_for(payload["org"]):  # the organization's throttling configuration paces SMS and push
-            results = await asyncio.gather(
-                *(self._send_one(bundle, payload, recipient) for recipient in pending)
-            )
+            results = await _each(self._send_one(bundle, payload, recipient) for recipient in pending)
         now = utcnow()
         rows = [
             self._row(payload, recipient, result, now)
@@ -93,7 +91,7 @@ class Delivery:
         ]
         if bundle is not None and bundle.settings.custom_action_id:
             await self._call_action(payload, bundle.settings.custom_action_id, pending, rows)
-        await asyncio.gather(*(self._ledger.submit(row) for row in rows))
+        await self._ledger.submit_all(rows)
         await self._follow_up(payload, pending, rows)
         if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
             with calls_for(payload["org"]):
@@ -264,6 +262,14 @@ class _Outcome:
         self.result = result
         self.address = address
         self.size = size
+
+
+async def _each(sends: Iterable[Coroutine[Any, Any, _Outcome]]) -> list[_Outcome]:
+    """Run the sends concurrently; one send (most jobs: HT requests name one recipient) without a task."""
+    pending = list(sends)
+    if len(pending) == 1:
+        return [await pending[0]]
+    return await asyncio.gather(*pending)
 
 
 def message_id(payload: dict[str, Any], recipient: dict[str, Any]) -> str:

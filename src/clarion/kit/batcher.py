@@ -37,14 +37,24 @@ class GroupCommitter(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """Add ``item`` to the current batch and wait until that batch is written."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._items.append(item)
-        self._waiters.append(future)
+        (future,) = self._join((item,))
+        return await future
+
+    async def submit_all(self, items: Sequence[T]) -> list[R]:
+        """``submit`` each item (same batch while it has room) and wait for all, without a task per item."""
+        return [await future for future in self._join(items)]
+
+    def _join(self, items: Sequence[T]) -> list[asyncio.Future[R]]:
+        """Add ``items`` to the current batch, make sure a flush is coming; a future per item."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[R]] = [loop.create_future() for _ in items]
+        self._items.extend(items)
+        self._waiters.extend(futures)
         if len(self._items) >= self._max_batch:
             self._full.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon())
-        return await future
+        return futures
 
     async def _flush_soon(self) -> None:
         # Wait a little for company (or until the batch is full), then write everything gathered so far.
