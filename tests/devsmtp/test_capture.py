@@ -16,6 +16,7 @@ import pytest
 import structlog
 import uvloop
 
+from clarion.delivery.channels.email.smtp import Relay, SmtpPool
 from clarion.devsmtp.outbox import INDEX_NAME, Outbox, bodies_of, subject_of
 from clarion.devsmtp.server import ACCEPTED, CaptureServer
 from clarion.errors import NotFound
@@ -124,6 +125,19 @@ async def test_captures_what_was_sent(server: CaptureServer) -> None:
     assert outbox.list() == []
     assert outbox.get(oldest.id) is None
     assert sorted(path.name for path in outbox.folder.glob("*.eml")) == []
+
+
+async def test_clarion_pipelines_to_it_and_every_message_lands(server: CaptureServer) -> None:
+    """The server offers PIPELINING; Clarion's SMTP pool then sends MAIL, RCPTs and DATA in one write."""
+    welcome = wire_bytes(build_message(to=f"Ada <{ADA}>", subject=SUBJECT))
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port, timeout=10) as client:
+        assert client.supports_extension("pipelining")
+    async with SmtpPool([Relay("127.0.0.1", server.port, "none")], max_connections=2) as pool:
+        results = await asyncio.gather(*(pool.send(SENDER, [ADA, GRACE], welcome) for _ in range(5)))
+
+    assert [r.outcome for r in results] == ["sent"] * 5
+    assert server.outbox.count(recipient=GRACE) == 5
+    assert {mail.size for mail in server.outbox.list()} == {len(welcome)}  # dots un-stuffed, bytes intact
 
 
 async def test_restart_keeps_stored_mail(tmp_path: Path) -> None:

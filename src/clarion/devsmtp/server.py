@@ -138,6 +138,14 @@ class _CaptureHandler:
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer PIPELINING (RFC 2920): aiosmtpd reads commands one at a time from its stream, so a client
+        may send MAIL, RCPT and DATA together — as Clarion's delivery does when it is offered."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Store the message; answer 250 once it is on disk, 451 (retry later) if it could not be written."""
         data: bytes = envelope.original_content

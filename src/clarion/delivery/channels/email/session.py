@@ -198,6 +198,8 @@ class SmtpSession(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Parse every complete reply; wake the reader when it has what it waits for."""
+        if self._failure is not None:
+            return  # out of step with the relay: nothing it says can be paired with a command any more
         self._buffer += data
         while self._failure is None:
             end = self._buffer.find(b"\n")
@@ -273,9 +275,10 @@ class SmtpSession(asyncio.Protocol):
         self.close()
 
     def _fail(self, failure: SessionError) -> None:
-        """Record the first failure and hand it to the reader, if one waits."""
+        """Record the first failure and hand it to the reader, if one waits; ignore what comes after."""
         if self._failure is None:
             self._failure = failure
+        self._buffer.clear()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(self._failure)

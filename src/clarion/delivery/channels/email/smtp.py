@@ -8,9 +8,9 @@ other sends for a free one. Connections are spread over every (relay, bind addre
 connections first, so a pool of 8 over 2 addresses holds 4 + 4.
 
 Failure handling:
-- a connection that died while idle is noticed when it is taken (closed transport, or a NOOP after
-  ``noop_after_idle`` seconds) and replaced; one that turns out dead at MAIL FROM — nothing was accepted
-  yet — is replaced once within the same send;
+- a connection that died while idle is noticed when it is taken (closed transport, a reply nobody asked
+  for such as a relay's 421, or a NOOP after ``noop_after_idle`` seconds) and replaced; one that turns out
+  dead before answering MAIL FROM — nothing was accepted yet — is replaced once within the same send;
 - a connection that failed mid-transaction (timeout, reset) is dropped and the send reported ``retry``;
 - after any refused transaction (MAIL, every RCPT, or DATA refused) the connection gets RSET before it goes
   back on the stack, so the next message starts from a clean envelope;
