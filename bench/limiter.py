@@ -249,7 +249,7 @@ async def bench_backend(
             await measure("no-op coroutine (baseline)", noop)
         else:
             sha = await raw.script_load(_GCRA_LUA)
-            args = ("clarion-bench:rl:raw", repr(1e6 / UNLIMITED.rate), UNLIMITED.burst, 1, "check", 0)
+            args = ("clarion-bench:rl:raw", repr(1e6 / UNLIMITED.rate), UNLIMITED.burst, "check", 0, 1)
             await measure("PING (baseline)", raw.ping)
             await measure("INCR (baseline)", lambda: raw.incr("clarion-bench:incr"))
             await measure("EVALSHA, uncoalesced (baseline)", lambda: raw.evalsha(sha, 1, *args))
