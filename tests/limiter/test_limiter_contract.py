@@ -315,16 +315,19 @@ async def quiet_measurement() -> AsyncIterator[list[float]]:
         gc.unfreeze()
 
 
-def accuracy_problems(times: Sequence[float], *, duration: float, every: Sequence[float] = ()) -> list[str]:
+def accuracy_problems(
+    times: Sequence[float], *, duration: float, every: Sequence[float] = (), burst: int = BURST
+) -> list[str]:
     """What breaks ±1 % of the rate over ``duration`` (burst set aside) or ≤ 110 in any 100 ms window.
 
-    ``every`` (default: ``times``) is what the windows are counted on, when that differs.
+    ``every`` (default: ``times``) is what the windows are counted on, when that differs; ``burst``: how
+    many of ``times`` the initial burst is (0 when it was taken before the clock started).
     """
     problems = []
     # GCRA admits at most burst + rate·D in any span of D seconds (the burst at the start, then one slot
     # per 1/rate), and a saturated key admits exactly that. So the steady-state rate is judged on
     # len - burst; counting the 10 burst slots as "rate" would hide a 0.1 % error in our favour.
-    steady = len(times) - BURST
+    steady = len(times) - burst
     ideal = RATE * duration
     if abs(steady - ideal) > 0.01 * ideal:
         problems.append(f"{steady} slots after the burst in {duration:.3f} s (ideal {ideal:.0f} ± 1 %)")
@@ -359,7 +362,13 @@ async def assert_accurate_unless_stalled(
 
 @pytest.mark.timeout(90)
 async def test_accuracy_under_concurrency_check_mode(limiter: Limiter) -> None:
-    """32 tasks hammer check() for 10 s at 1,000/s: ~10,000 + burst pass, never > 110 per 100 ms."""
+    """32 tasks hammer check() for 10 s at 1,000/s: ~10,000 pass, never > 110 per 100 ms.
+
+    The burst is taken before the clock starts. Measured with it, the window that opens with the burst
+    holds 109 slots by design (10 at once, then 99): 1 ms of margin, less than the jitter of replies
+    timed in this process (CI saw 111 once with a 1.6 ms stall); in steady state the margin is tau, 9 ms.
+    That the burst itself is exact is checked by the tests above.
+    """
     limit = RateLimit(rate=RATE, burst=BURST)
     await warm_up(limiter)
 
@@ -367,6 +376,7 @@ async def test_accuracy_under_concurrency_check_mode(limiter: Limiter) -> None:
         allowed: list[float] = []
         tries = 0
         async with quiet_measurement() as stall:
+            assert (await limiter.check(f"acc-check-{attempt}", limit, cost=BURST)).allowed
             started = time.monotonic()
             deadline = started + SECONDS
 
@@ -385,7 +395,7 @@ async def test_accuracy_under_concurrency_check_mode(limiter: Limiter) -> None:
             duration = time.monotonic() - started
         # The offered load must far exceed the rate, or the test would only measure our own callers.
         assert tries >= 3 * RATE * SECONDS
-        return accuracy_problems(allowed, duration=duration), stall[0]
+        return accuracy_problems(allowed, duration=duration, burst=0), stall[0]
 
     await assert_accurate_unless_stalled(measure)
 
