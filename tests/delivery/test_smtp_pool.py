@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 from bench.smtp_sink import start_sink
 
 from clarion.delivery.channels.base import SendResult
@@ -425,6 +426,32 @@ async def test_starttls_with_auth(tmp_path: Path, extensions: tuple[str, ...]) -
     assert [r.outcome for r in results] == ["sent"] * 3
     assert [(m.tls, m.login) for m in server.messages] == [(True, "mailer")] * 3
     assert len(server.peers) == 1
+
+
+def test_the_session_takes_over_tls_connections_on_uvloop(tmp_path: Path) -> None:
+    """``clarion worker`` runs on uvloop: its TLS transports must hand over to the session like asyncio's."""
+    server_tls, client_tls = self_signed_tls(tmp_path)
+
+    async def send_over(mode: TlsMode) -> tuple[list[str], list[bytes]]:
+        implicit = mode == "tls"
+        server = SmtpServer(
+            extensions=("PIPELINING", "CHUNKING"),
+            tls_context=server_tls if implicit else None,
+            starttls_context=None if implicit else server_tls,
+        )
+        async with server:
+            relay = Relay(server.host, server.port, mode, tls_context=client_tls)
+            async with SmtpPool([relay], helo_name="client.test") as pool:
+                results = [await pool.send(SENDER, ["a@example.org"], mail(i)) for i in range(3)]
+            return [r.outcome for r in results], [m.data for m in server.messages]
+
+    async def both() -> list[tuple[list[str], list[bytes]]]:
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        return [await send_over("tls"), await send_over("starttls")]
+
+    for outcomes, received in uvloop.run(both()):
+        assert outcomes == ["sent"] * 3
+        assert received == [mail(i) for i in range(3)]
 
 
 async def test_wrong_password_is_retry_and_never_shown(tmp_path: Path) -> None:
