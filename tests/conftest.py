@@ -58,6 +58,17 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The ``clarion`` CLI, run in this process, reads the test settings from the environment."""
+    monkeypatch.setenv("CLARION_HOME", str(settings.home))
+    monkeypatch.setenv("CLARION_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CLARION_QUEUE_URL", settings.queue_url)
+    monkeypatch.setenv("CLARION_REDIS_PREFIX", settings.redis_prefix)
+    monkeypatch.setenv("CLARION_SECRET_KEY", settings.secret_key)
+    return settings
+
+
+@pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The application with its lifespan running (no background worker)."""
     application = create_app(settings)

@@ -17,16 +17,6 @@ from clarion.config import Settings
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CLARION_HOME", str(settings.home))
-    monkeypatch.setenv("CLARION_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CLARION_QUEUE_URL", settings.queue_url)
-    monkeypatch.setenv("CLARION_REDIS_PREFIX", settings.redis_prefix)
-    monkeypatch.setenv("CLARION_SECRET_KEY", settings.secret_key)
-    return settings
-
-
 @pytest.mark.parametrize(
     "command",
     [

@@ -39,16 +39,22 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], deadline: 
     raise AssertionError("server did not become ready")
 
 
-@pytest.fixture
-def embedded_env(tmp_path: Path) -> dict[str, str]:
+def serve_environment(folder: Path) -> dict[str, str]:
+    """The environment of a ``clarion serve`` subprocess: embedded defaults, home in ``folder``, free ports
+    (none of the caller's ``CLARION_*`` settings leak in)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLARION_")}
     env.update(
-        CLARION_HOME=str(tmp_path / "home"),
+        CLARION_HOME=str(folder / "home"),
         CLARION_PORT=str(free_port()),
         CLARION_SMTP_CAPTURE_PORT=str(free_port()),
         CLARION_LOG_FORMAT="json",
     )
     return env
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    return serve_environment(tmp_path)
 
 
 @pytest.fixture

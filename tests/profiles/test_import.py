@@ -24,15 +24,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The CLI reads the test settings from the environment."""
-    monkeypatch.setenv("CLARION_HOME", str(settings.home))
-    monkeypatch.setenv("CLARION_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CLARION_QUEUE_URL", settings.queue_url)
-    monkeypatch.setenv("CLARION_REDIS_PREFIX", settings.redis_prefix)
-    monkeypatch.setenv("CLARION_SECRET_KEY", settings.secret_key)
+def cli_env(cli_env: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The shared CLI environment, without migrations on start (the test database is migrated)."""
     monkeypatch.setenv("CLARION_AUTO_MIGRATE", "0")
-    return settings
+    return cli_env
 
 
 async def run_import(api: Api, path: Path, *options: str) -> Result:
