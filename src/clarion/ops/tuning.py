@@ -1,8 +1,13 @@
-"""Process settings for long-running Clarion processes (``serve``, ``worker``), never for tests or tools."""
+"""Process settings for long-running Clarion processes (``serve``, ``worker``, a bulk import)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
+
+RARE_COLLECTIONS = (100_000, 50, 1000)
+"""Collector thresholds of busy processes: the young generation collected every 100,000 allocations."""
 
 
 def tune_garbage_collector() -> None:
@@ -16,4 +21,18 @@ def tune_garbage_collector() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
+    gc.set_threshold(*RARE_COLLECTIONS)
+
+
+@contextlib.contextmanager
+def rare_collections() -> Iterator[None]:
+    """``tune_garbage_collector`` for a stretch of work, restored afterwards (an in-process caller, such as
+    a test, is left as it was)."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*RARE_COLLECTIONS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
