@@ -168,7 +168,11 @@ class Planned(NamedTuple):
     outcomes: list[Outcome]
 
 
+def apply_all(plan: Plan, writes: Sequence[ProfileInput]) -> Planned:
+    """Apply ``writes`` to ``plan`` in order."""
+    return Planned(plan, [plan.apply(write) for write in writes])
+
+
 def plan_presuming_new(writes: Sequence[ProfileInput]) -> Planned:
     """``writes`` planned as if none of their identities were stored: no reads (see ``service.write``)."""
-    plan = Plan({}, {})
-    return Planned(plan, [plan.apply(write) for write in writes])
+    return apply_all(Plan({}, {}), writes)

@@ -24,7 +24,7 @@ from clarion.profiles.documents import (
     profile_input,
 )
 from clarion.profiles.errors import IdentityTaken, InvalidProfile, ProfileNotFound
-from clarion.profiles.plan import Outcome, Plan, Planned, StoredProfile
+from clarion.profiles.plan import Outcome, Plan, Planned, StoredProfile, apply_all
 from clarion.profiles.repository import ProfileRepository
 from clarion.profiles.schemas import ProfileWrite
 from clarion.tenancy.principal import Principal
@@ -90,8 +90,9 @@ async def _write_once(
     if planned is None:
         owners, profiles = await _read(uow, principal, writes, fast=fast)
         # An owner deleted between the two reads took its identities with it.
-        plan = Plan({key: owner for key, owner in owners.items() if owner in profiles}, profiles)
-        planned = Planned(plan, [plan.apply(write) for write in writes])
+        planned = apply_all(
+            Plan({key: owner for key, owner in owners.items() if owner in profiles}, profiles), writes
+        )
     plan = planned.plan
     now = utcnow()
     if fast:
