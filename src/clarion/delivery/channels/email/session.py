@@ -135,15 +135,15 @@ class SmtpSession(asyncio.Protocol):
         """``transact`` without the classification of failures."""
         if not message.endswith(b"\r\n"):
             message += b"\r\n"  # what DATA's final dot needs anyway; the same bytes whichever way they go
-        mail = f"MAIL FROM:<{mail_from}>" + (f" SIZE={len(message)}" if self.announces_size else "") + "\r\n"
-        rcpts = [f"RCPT TO:<{recipient}>\r\n" for recipient in recipients]
-        envelope = (mail + "".join(rcpts)).encode("ascii")
+        size = f" SIZE={len(message)}" if self.announces_size else ""
+        commands = [f"MAIL FROM:<{mail_from}>{size}", *(f"RCPT TO:<{recipient}>" for recipient in recipients)]
         if not self.pipelining:
-            return await self._one_by_one(envelope.split(b"\r\n")[:-1], message)
+            return await self._one_by_one([command.encode("ascii") for command in commands], message)
+        envelope = ("\r\n".join(commands) + "\r\n").encode("ascii")
         if self.chunking:
             self._send(envelope + b"BDAT %d LAST\r\n" % len(message) + message, 2 + len(recipients))
-            *replies, data = await self._read(2 + len(recipients))
-            return Transaction(replies[0], tuple(replies[1:]), data)
+            first, *rcpt_replies, data = await self._read(2 + len(recipients))
+            return Transaction(first, tuple(rcpt_replies), data)
         self._send(envelope + b"DATA\r\n", 2 + len(recipients))
         first, *rcpt_replies, go_ahead = await self._read(2 + len(recipients))
         return Transaction(first, tuple(rcpt_replies), await self._body(go_ahead, message, rcpt_replies))
