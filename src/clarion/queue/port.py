@@ -14,13 +14,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
+
+
+Payload = dict[str, Any] | msgspec.Struct
+"""What a job carries: a msgspec Struct (a domain's contract) or a plain JSON object."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """A job to enqueue. ``task`` is named ``domain.verb``; ``payload`` carries ids, not data."""
+    """A job to enqueue. ``task`` is named ``domain.verb``; ``payload`` carries ids, not data.
+
+    A domain's payload is its typed contract (a msgspec Struct in the domain's ``schemas.py``), encoded as
+    JSON; the handler reads it back with ``msgspec.convert(job.payload, TheStruct)``.
+    """
 
     task: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: Payload = field(default_factory=dict)
     queue: str = "default"
     delay: float = 0.0
     """Seconds before the job becomes reservable (delayed jobs)."""

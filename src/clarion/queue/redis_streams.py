@@ -171,7 +171,7 @@ class _Entry(msgspec.Struct, array_like=True):
 
     id: str
     task: str
-    payload: dict[str, Any]
+    payload: Any  # a Struct or a dict when written, always a dict when read
     attempts: int
     max_attempts: int
     error: str | None = None
