@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.db.dialect import insert_ignore, upsert
+from clarion.db.dialect import dialect_of
 from clarion.kit.repository import SandboxRepository
 from clarion.models.actions import ActionCall, CustomAction
 
@@ -69,7 +69,7 @@ async def insert_queued(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     if not rows:
         return
     table: Any = ActionCall.__table__
-    statement = insert_ignore(table, session.get_bind().dialect.name, conflict_columns=("id",))
+    statement = dialect_of(session).insert_ignore(table, conflict_columns=("id",))
     await session.execute(statement, list(rows))
 
 
@@ -78,12 +78,7 @@ async def upsert_calls(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     if not rows:
         return
     table: Any = ActionCall.__table__
-    statement = upsert(
-        table,
-        session.get_bind().dialect.name,
-        conflict_columns=("id",),
-        update_columns=_FINAL_COLUMNS,
-    )
+    statement = dialect_of(session).upsert(table, conflict_columns=("id",), update_columns=_FINAL_COLUMNS)
     await session.execute(statement, list(rows))
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.activation import members
 from clarion.activation.members import Audience, Columns, CopyOptions
+from clarion.db.dialect import dialect_of
 
 if TYPE_CHECKING:
     from clarion.activation.destinations import Upload
@@ -178,7 +179,7 @@ async def export_audience(
     """Write the members of ``audience`` to ``upload`` and commit it; abort it on any failure."""
     started = time.perf_counter()
     output = _Output(upload)
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session).name
     try:
         if file_format.file_type == "PARQUET":
             rows = await _parquet(session, dialect, audience, columns, file_format, output)

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.db import dialect as sql_dialect
+from clarion.db.dialect import dialect_of
 from clarion.models.audiences import SegmentMembership
 from clarion.models.profiles import Profile
 
@@ -194,7 +194,7 @@ async def copy_csv(
         compile_kwargs={"render_postcompile": True},
     )
     arguments = [compiled.params[name] for name in compiled.positiontup or ()]
-    await sql_dialect.prefer_hash_joins(session)
+    await dialect_of(session).prefer_hash_joins(session)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection

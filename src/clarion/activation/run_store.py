@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.db import dialect
+from clarion.db.dialect import dialect_of
 from clarion.models.activation import ActiveAudienceRun, FlowRun
 from clarion.models.audiences import ExportJob, SegmentDefinition
 from clarion.models.tenancy import Organization
@@ -25,9 +25,7 @@ async def run_by_id(session: AsyncSession, run_id: str) -> FlowRun | None:
 async def _insert_if_new(session: AsyncSession, row: Any, conflict_columns: tuple[str, ...]) -> bool:
     """Insert an unsaved ORM row unless one with the same ``conflict_columns`` exists; True if inserted."""
     table: Any = type(row).__table__
-    statement = dialect.insert_ignore(
-        table, session.get_bind().dialect.name, conflict_columns=conflict_columns
-    )
+    statement = dialect_of(session).insert_ignore(table, conflict_columns=conflict_columns)
     values = {column.key: getattr(row, column.key) for column in table.columns}
     result: Any = await session.execute(statement.values(**values))
     return bool(result.rowcount)

@@ -129,15 +129,13 @@ class Evaluation:
         except InvalidPql as error:
             return f"Segment definition {segment_id!r} cannot be evaluated: {error.detail}"
         condition = expressions.compile_condition(
-            expression, attributes=Profile.__table__.c.attributes, dialect=uow.dialect, now=now
+            expression, attributes=Profile.__table__.c.attributes, dialect=uow.dialect.name, now=now
         )
         members = self._members(uow)
-        await members.upsert_members(
-            segment_id=segment_id, job_id=job.id, condition=condition, now=now, dialect=uow.dialect
-        )
+        await members.upsert_members(segment_id=segment_id, job_id=job.id, condition=condition, now=now)
         await members.exit_absent(segment_id=segment_id, job_id=job.id, condition=condition, now=now)
         by_status = await members.status_counts(segment_id=segment_id, job_id=job.id)
-        by_namespace = await members.namespace_counts(segment_id=segment_id, dialect=uow.dialect)
+        by_namespace = await members.namespace_counts(segment_id=segment_id)
         job.metrics = _counted(job.metrics, segment_id, by_status, by_namespace)
         return None
 

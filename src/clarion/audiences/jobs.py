@@ -106,7 +106,7 @@ async def list_jobs(
             )
         filters.append(SegmentJob.status == status)
     if property_filter:
-        filters.append(_property_filter(repo, property_filter, uow.dialect))
+        filters.append(_property_filter(repo, property_filter))
     orders = parse_sort(sort, set(SORTABLE), default=[("creationTime", "desc")])
     order_by: list[Any] = [
         SORTABLE[name].desc() if direction == "desc" else SORTABLE[name].asc() for name, direction in orders
@@ -163,10 +163,10 @@ async def _checked_segment_ids(
     return wanted
 
 
-def _property_filter(repo: SegmentJobRepository, expression: str, dialect: str) -> ColumnElement[bool]:
+def _property_filter(repo: SegmentJobRepository, expression: str) -> ColumnElement[bool]:
     path, separator, value = expression.partition("==")
     if separator and path == "segments~segmentId":
-        return repo.naming(value, dialect)
+        return repo.naming(value)
     if separator and path in _PROPERTIES:
         return _PROPERTIES[path] == value
     raise InvalidSegment(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from clarion.db.dialect import insert_ignore, json_array_contains, json_object_entries, upsert_from_select
+from clarion.db.dialect import dialect_of
 from clarion.kit.repository import SandboxRepository
 from clarion.models.activation import Flow
 from clarion.models.audiences import SegmentDefinition, SegmentJob, SegmentMembership
@@ -160,15 +160,15 @@ class SegmentJobRepository(SandboxRepository):
         rows = await self.session.scalars(statement.order_by(*order_by).limit(limit).offset(offset))
         return list(rows), int(total or 0)
 
-    def naming(self, segment_id: str, dialect: str) -> ColumnElement[bool]:
+    def naming(self, segment_id: str) -> ColumnElement[bool]:
         """Filter: the job evaluates ``segment_id``."""
-        return json_array_contains(_JOBS.c.segment_ids, segment_id, dialect)
+        return self.dialect.json_array_contains(_JOBS.c.segment_ids, segment_id)
 
-    async def last_succeeded(self, segment_id: str, dialect: str) -> SegmentJob | None:
+    async def last_succeeded(self, segment_id: str) -> SegmentJob | None:
         """The most recently finished successful job that evaluated ``segment_id``."""
         statement = (
             self.scoped(SegmentJob)
-            .where(SegmentJob.status == "SUCCEEDED", self.naming(segment_id, dialect))
+            .where(SegmentJob.status == "SUCCEEDED", self.naming(segment_id))
             .order_by(SegmentJob.updated_at.desc(), SegmentJob.id.desc())
             .limit(1)
         )
@@ -221,7 +221,7 @@ class MembershipRepository(SandboxRepository):
     """The membership snapshot of the sandbox's audiences, written set-based inside the database."""
 
     async def upsert_members(
-        self, *, segment_id: str, job_id: str, condition: ColumnElement[bool], now: datetime, dialect: str
+        self, *, segment_id: str, job_id: str, condition: ColumnElement[bool], now: datetime
     ) -> None:
         """Write the members whose status changes among profiles meeting ``condition`` (one INSERT … SELECT).
 
@@ -268,9 +268,8 @@ class MembershipRepository(SandboxRepository):
                 "updated_at": excluded.updated_at,
             }
 
-        statement = upsert_from_select(
+        statement = self.dialect.upsert_from_select(
             _MEMBERSHIPS,
-            dialect,
             columns=[column.name for column in _MEMBERSHIP_COLUMNS],
             rows=qualifying,
             conflict_columns=("segment_id", "profile_id"),
@@ -317,9 +316,9 @@ class MembershipRepository(SandboxRepository):
         counts.update({status: int(count) for status, count in rows})
         return counts
 
-    async def namespace_counts(self, *, segment_id: str, dialect: str) -> dict[str, int]:
+    async def namespace_counts(self, *, segment_id: str) -> dict[str, int]:
         """Members of the audience per identity namespace (keys of their ``profiles.identities``)."""
-        entries = json_object_entries(_PROFILES.c.identities, dialect)
+        entries = self.dialect.json_object_entries(_PROFILES.c.identities)
         rows: Any = await self.session.execute(
             select(entries.c.key, func.count())
             .select_from(SegmentMembership)
@@ -343,9 +342,9 @@ class MembershipRepository(SandboxRepository):
         return int(await self.session.scalar(statement) or 0)
 
 
-async def insert_job_once(session: Any, row: dict[str, Any], dialect: str) -> bool:
+async def insert_job_once(session: Any, row: dict[str, Any]) -> bool:
     """Insert a job row unless its id exists (scheduled jobs have deterministic ids); True when inserted."""
-    statement = insert_ignore(_JOBS, dialect, conflict_columns=("id",))
+    statement = dialect_of(session).insert_ignore(_JOBS, conflict_columns=("id",))
     result: Any = await session.execute(statement, row)
     return bool(result.rowcount)
 

@@ -62,7 +62,7 @@ async def due_segment_jobs(uow: UnitOfWork, now: datetime, *, schedule_time: str
             "created_at": now,
             "updated_at": now,
         }
-        if await insert_job_once(uow.session, row, uow.dialect):
+        if await insert_job_once(uow.session, row):
             uow.defer([evaluate_spec(job_id, org_id=org_id, sandbox_id=sandbox_id)])
             created += 1
     await uow.commit()

@@ -144,7 +144,7 @@ async def load_segments(uow: UnitOfWork, principal: Principal, ids: Sequence[str
 async def last_successful_job(uow: UnitOfWork, principal: Principal, segment_id: str) -> SegmentJob | None:
     """The latest SUCCEEDED segment job that evaluated the audience (its snapshot is the one in force)."""
     repo = SegmentJobRepository(uow.session, principal.org_id, principal.sandbox_id)
-    return await repo.last_succeeded(segment_id, uow.dialect)
+    return await repo.last_succeeded(segment_id)
 
 
 def evaluation_info(given: EvaluationInfoIn | None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from clarion.db.dialect import for_engine
+
 
 def async_url(database_url: str) -> str:
     """Turn a user-facing URL (``sqlite:///…``, ``postgresql://…``) into the async driver URL."""
@@ -65,5 +67,5 @@ def create_engine(database_url: str) -> AsyncEngine:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit, stamped with the engine's ``SqlDialect``."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={"dialect": for_engine(engine)})

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from clarion.db.dialect import SqlDialect, dialect_of
 from clarion.queue.port import JobQueue, JobSpec
 
 
@@ -28,9 +29,9 @@ class UnitOfWork:
         return self._session
 
     @property
-    def dialect(self) -> str:
-        """``sqlite`` or ``postgresql``: repositories pass it to ``db.dialect`` helpers."""
-        return self.session.get_bind().dialect.name
+    def dialect(self) -> SqlDialect:
+        """The database's ``SqlDialect`` (chosen once, with the engine)."""
+        return dialect_of(self.session)
 
     def defer(self, jobs: Sequence[JobSpec]) -> None:
         """Queue jobs to be enqueued after a successful commit (never for a rolled-back change)."""

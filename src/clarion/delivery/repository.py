@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.db.dialect import upsert
+from clarion.db.dialect import dialect_of
 from clarion.kit.repository import SandboxRepository
 from clarion.models.messages import Message
 
@@ -31,9 +31,10 @@ async def upsert_messages(session: AsyncSession, rows: Sequence[dict[str, Any]])
     every row carries its own ``org_id``/``sandbox_id`` from the job, never from a request)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
     table: Any = Message.__table__
-    statement = upsert(table, dialect, conflict_columns=("id",), update_columns=_UPDATED_ON_CONFLICT)
+    statement = dialect_of(session).upsert(
+        table, conflict_columns=("id",), update_columns=_UPDATED_ON_CONFLICT
+    )
     await session.execute(statement, list(rows))
 
 

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clarion.db.dialect import SqlDialect, dialect_of
+
 M = TypeVar("M")
 
 
@@ -16,6 +18,11 @@ class TenantRepository:
     def __init__(self, session: AsyncSession, org_id: str) -> None:
         self.session = session
         self.org_id = org_id
+
+    @property
+    def dialect(self) -> SqlDialect:
+        """The database's statement builders (chosen once, with the engine)."""
+        return dialect_of(self.session)
 
     def scoped(self, model: type[M]) -> Select[M]:
         """``SELECT model WHERE org_id = <caller's org>`` — the start of every read."""

@@ -1,8 +1,8 @@
 """The PostgreSQL fast path of profile writes in bulk (the import): ``= ANY(array)`` reads and COPY writes.
 
 Import-only and PostgreSQL-only, so it lives here rather than in ``db/dialect.py``: the API and SQLite use
-the portable statements of ``repository``. The service picks this path on PostgreSQL for the import, where
-a batch holds tens of thousands of profiles:
+the portable statements of ``repository``. ``service._plan_store`` picks ``BulkPostgresStore`` on PostgreSQL
+for the import, where a batch holds tens of thousands of profiles:
 
 - identities and profiles are read with one query each, the keys passed as arrays (an ``IN`` list would
   need a bound parameter per value, capped at 32,767 by the protocol);
@@ -57,6 +57,27 @@ _LOAD = text(
     "WHERE profiles.id = wanted.id AND org_id = :org AND sandbox_id = :sandbox LIMIT 1 FOR UPDATE) AS p"
 )
 _decode_json = msgspec.json.Decoder().decode
+
+
+class BulkPostgresStore:
+    """Reads and writes of an import batch's plan in one sandbox (the shape of ``ProfileRepository``'s)."""
+
+    def __init__(self, session: AsyncSession, org_id: str, sandbox_id: str) -> None:
+        self._session = session
+        self._org_id = org_id
+        self._sandbox_id = sandbox_id
+
+    async def owners(self, identities: Collection[Identity]) -> dict[Identity, str]:
+        """The profile owning each identity that has one (one query)."""
+        return await owners(self._session, self._org_id, self._sandbox_id, identities)
+
+    async def load(self, profile_ids: Collection[str]) -> dict[str, StoredProfile]:
+        """The profiles to write, locked in id order (one query)."""
+        return await load(self._session, self._org_id, self._sandbox_id, profile_ids)
+
+    async def store(self, plan: Plan, *, now: datetime) -> None:
+        """Write the plan with COPY and one set-based update."""
+        await store(self._session, self._org_id, self._sandbox_id, plan, now=now)
 
 
 async def owners(

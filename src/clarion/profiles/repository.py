@@ -8,13 +8,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 
-from clarion.db.dialect import claim_writer, insert_ignore
 from clarion.kit.ids import new_reference
 from clarion.kit.repository import SandboxRepository
 from clarion.models.audiences import SegmentMembership
 from clarion.models.profiles import Profile, ProfileIdentity
 from clarion.profiles.documents import Identity
-from clarion.profiles.plan import StoredProfile
+from clarion.profiles.plan import Plan, StoredProfile
 
 CHUNK = 1000
 """Values per ``IN (…)`` list: well under SQLite's and asyncpg's bound-parameter limits."""
@@ -55,7 +54,7 @@ class ProfileRepository(SandboxRepository):
 
     async def claim_writer(self) -> None:
         """Become the writer before reading what the transaction will change (see ``db.dialect``)."""
-        await claim_writer(self.session, _profiles)
+        await self.dialect.claim_writer(self.session, _profiles)
 
     async def owners(self, identities: Iterable[Identity]) -> dict[Identity, str]:
         """The profile id owning each of ``identities`` that has an owner (one query per namespace chunk)."""
@@ -89,6 +88,12 @@ class ProfileRepository(SandboxRepository):
             )
             loaded.update({profile.id: profile for profile in map(StoredProfile.from_row, rows)})
         return loaded
+
+    async def store(self, plan: Plan, *, now: datetime) -> None:
+        """Write a plan: its new profiles, its changed profiles and its new identities."""
+        await self.insert_profiles(list(plan.created.values()), now=now)
+        await self.update_profiles(list(plan.updated.values()), now=now)
+        await self.insert_identities(plan.new_identities)
 
     async def insert_profiles(self, profiles: Sequence[StoredProfile], *, now: datetime) -> None:
         """Insert new profiles (one executemany)."""
@@ -177,7 +182,7 @@ class ProfileRepository(SandboxRepository):
         pairs = list(zip(values, fresh, strict=True))
         await self.insert_profiles(fresh, now=now)
         await self.session.execute(
-            insert_ignore(_identities, self.session.get_bind().dialect.name, conflict_columns=_IDENTITY_KEY),
+            self.dialect.insert_ignore(_identities, conflict_columns=_IDENTITY_KEY),
             [self._identity_row(new_reference(), namespace, value, profile.id) for value, profile in pairs],
         )
         winners = await self.by_identities(namespace, list(values))

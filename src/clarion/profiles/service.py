@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -84,38 +85,42 @@ async def _write_once(
     bulk: bool,
     planned: Planned | None,
 ) -> list[Outcome]:
-    repo = _repo(uow, principal)
-    fast = bulk and uow.dialect == "postgresql"
-    await repo.claim_writer()
+    store = _plan_store(uow, principal, bulk=bulk)
+    await _repo(uow, principal).claim_writer()
     if planned is None:
-        owners, profiles = await _read(uow, principal, writes, fast=fast)
+        owners, profiles = await _read(store, writes)
         # An owner deleted between the two reads took its identities with it.
         planned = apply_all(
             Plan({key: owner for key, owner in owners.items() if owner in profiles}, profiles), writes
         )
-    plan = planned.plan
-    now = utcnow()
-    if fast:
-        await bulk_postgres.store(uow.session, principal.org_id, principal.sandbox_id, plan, now=now)
-    else:
-        await repo.insert_profiles(list(plan.created.values()), now=now)
-        await repo.update_profiles(list(plan.updated.values()), now=now)
-        await repo.insert_identities(plan.new_identities)
+    await store.store(planned.plan, now=utcnow())
     return planned.outcomes
 
 
+class _PlanStore(Protocol):
+    """Where a write plan is read and stored: ``ProfileRepository`` or ``BulkPostgresStore``."""
+
+    async def owners(self, identities: Collection[Identity]) -> dict[Identity, str]: ...
+    async def load(self, profile_ids: Collection[str]) -> dict[str, StoredProfile]: ...
+    async def store(self, plan: Plan, *, now: datetime) -> None: ...
+
+
+def _plan_store(uow: UnitOfWork, principal: Principal, *, bulk: bool) -> _PlanStore:
+    """The one choice of a dialect-specific path in profiles: a bulk import on PostgreSQL reads by arrays and
+    writes with COPY (``bulk_postgres``); everything else, and SQLite (no COPY; its single writer already
+    inserts a batch in one transaction), goes through the portable repository."""
+    if bulk and uow.dialect.name == "postgresql":
+        return bulk_postgres.BulkPostgresStore(uow.session, principal.org_id, principal.sandbox_id)
+    return _repo(uow, principal)
+
+
 async def _read(
-    uow: UnitOfWork, principal: Principal, writes: Sequence[ProfileInput], *, fast: bool
+    store: _PlanStore, writes: Sequence[ProfileInput]
 ) -> tuple[dict[Identity, str], dict[str, StoredProfile]]:
     """The owners of every identity of ``writes`` and the profiles they point to (locked)."""
     wanted = {item for write in writes for item in write.identities}
-    if fast:
-        session, org_id, sandbox_id = uow.session, principal.org_id, principal.sandbox_id
-        owners = await bulk_postgres.owners(session, org_id, sandbox_id, wanted)
-        return owners, await bulk_postgres.load(session, org_id, sandbox_id, set(owners.values()))
-    repo = _repo(uow, principal)
-    owners = await repo.owners(wanted)
-    return owners, await repo.load(set(owners.values()))
+    owners = await store.owners(wanted)
+    return owners, await store.load(set(owners.values()))
 
 
 async def has_identities(uow: UnitOfWork, principal: Principal) -> bool:
@@ -129,7 +134,7 @@ async def refresh_statistics(uow: UnitOfWork, *, created: int) -> None:
     Autovacuum would get there eventually (or never, where it is off); until then the planner may take a
     million-row table for an empty one and pick plans that make segment queries crawl.
     """
-    if uow.dialect == "postgresql":
+    if uow.dialect.name == "postgresql":  # only PostgreSQL took the COPY path (``_plan_store``)
         await bulk_postgres.analyze_if_grown(uow.session, created)
         await uow.commit()
 

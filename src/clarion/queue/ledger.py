@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.db.dialect import insert_ignore
+from clarion.db.dialect import dialect_of
 from clarion.models.jobs import JobLedgerEntry
 from clarion.queue.port import Job
 
@@ -27,7 +27,7 @@ from clarion.queue.port import Job
 async def claim(session: AsyncSession, job: Job) -> bool:
     """Record ``job`` as done in the session's transaction; True if this call is the first to do so."""
     table = cast(Table, JobLedgerEntry.__table__)
-    statement = insert_ignore(table, session.get_bind().dialect.name, conflict_columns=("job_id",))
+    statement = dialect_of(session).insert_ignore(table, conflict_columns=("job_id",))
     # ``finished_at`` comes from the model's Python-side default, which Core inserts apply too.
     result: Any = await session.execute(statement.values(job_id=job.id, task=job.task))
     return bool(result.rowcount == 1)

@@ -9,7 +9,6 @@ from sqlalchemy import Select, Table, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.db.dialect import insert_ignore
 from clarion.kit.repository import SandboxRepository, TenantRepository
 from clarion.models.throttling import EndpointConfig, RuleRevision, ThrottlingConfig
 
@@ -116,7 +115,7 @@ class RevisionRepository(TenantRepository):
     async def bump(self) -> None:
         """Move the counter (creating it at 1)."""
         table = cast(Table, RuleRevision.__table__)
-        statement = insert_ignore(table, self.session.get_bind().dialect.name, conflict_columns=("org_id",))
+        statement = self.dialect.insert_ignore(table, conflict_columns=("org_id",))
         # Two statements, both portable: make sure the row exists, then increment it in place.
         await self.session.execute(statement.values(org_id=self.org_id, revision=0))
         await self.session.execute(

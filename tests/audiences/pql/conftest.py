@@ -45,7 +45,7 @@ class ProfileStore:
     async def matching(self, expression: Expression, ids: Iterable[str], *, now: datetime = NOW) -> set[str]:
         """The ids among ``ids`` whose profile the compiled expression selects, run in the database."""
         async with self.container.unit_of_work() as uow:
-            where = to_sql(expression, attributes=Profile.attributes, dialect=uow.dialect, now=now)
+            where = to_sql(expression, attributes=Profile.attributes, dialect=uow.dialect.name, now=now)
             statement = select(Profile.id).where(
                 Profile.org_id == self.org_id,
                 Profile.sandbox_id == self.sandbox_id,

@@ -3,7 +3,7 @@
 Usage::
 
     expression = parse_text('person.age >= 18 and homeAddress.country in ["US", "CA"]')   # or parse_json(doc)
-    where = to_sql(expression, attributes=Profile.attributes, dialect=uow.dialect, now=clock.now())
+    where = to_sql(expression, attributes=Profile.attributes, dialect=uow.dialect.name, now=clock.now())
     select(Profile.id).where(Profile.org_id == org, Profile.sandbox_id == sandbox, where)
 
 Paths address the profile's ``attributes`` document (``person.name.firstName``, ``$1.person.age``,
