@@ -1,13 +1,21 @@
-"""Wire shapes of the management API for IP pools, channel configurations and campaigns (/v1)."""
+"""Wire shapes of the management API (/v1) and the snapshots other domains read.
+
+``CampaignSnapshot`` (the execution intake) and ``DeliverySettings`` (the delivery workers) are the campaigns
+domain's published contracts: other domains import them from here, never the service or the models.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import ip_address
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from clarion.models.campaigns import Campaign
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 """Names of IP pools and channel configurations: a letter, then letters, digits, ``_ . -`` (§1.11)."""
@@ -262,3 +270,61 @@ class CampaignRead(ReadModel):
     modified_at: datetime
     activated_at: datetime | None
     stopped_at: datetime | None
+
+
+# Snapshots published to other domains -----------------------------------------------------------------
+
+
+def effective_status(campaign: Campaign | CampaignSnapshot, now: datetime) -> str:
+    """The status at ``now``: Scheduled turns Live at its start date, Live turns Completed at its end."""
+    status = campaign.status
+    if status == "Scheduled" and campaign.start_date is not None and campaign.start_date <= now:
+        status = "Live"
+    if status == "Live" and campaign.end_date is not None and campaign.end_date <= now:
+        status = "Completed"
+    return status
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSnapshot:
+    """What the execution intake needs to know about a campaign, cheap to cache per process."""
+
+    id: str
+    status: str
+    start_date: datetime | None
+    end_date: datetime | None
+    high_throughput: bool
+    channel: str
+    version: int
+    create_new_profile: bool
+    identity_namespace: str
+
+    def status_at(self, now: datetime) -> str:
+        """The effective status at ``now``."""
+        return effective_status(self, now)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """Everything a worker needs to send a campaign's messages (secrets still sealed).
+
+    ``content`` and ``configuration`` are the stored camelCase blocks (``content["email"]["subject"]``,
+    ``configuration["fromAddress"]``); ``relays`` are the pool's stored relays (``passwordSealed``).
+    """
+
+    campaign_id: str
+    campaign_version: int
+    channel: str
+    high_throughput: bool
+    content: Mapping[str, Any]
+    enable_webhooks: bool
+    webhook_url: str | None
+    configuration_id: str
+    configuration_version: int
+    configuration: Mapping[str, Any]
+    pool_id: str | None
+    pool_version: int
+    relays: Sequence[Mapping[str, Any]]
+    bind_addresses: Sequence[str]
+    max_connections: int
+    custom_action_id: str | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from clarion.actions.repository import CustomActionRepository
@@ -18,7 +16,14 @@ from clarion.campaigns.errors import (
     NameTaken,
 )
 from clarion.campaigns.repository import CampaignRepository, ChannelConfigurationRepository, IpPoolRepository
-from clarion.campaigns.schemas import CampaignWrite, ChannelConfigurationWrite, IpPoolWrite
+from clarion.campaigns.schemas import (
+    CampaignSnapshot,
+    CampaignWrite,
+    ChannelConfigurationWrite,
+    DeliverySettings,
+    IpPoolWrite,
+    effective_status,
+)
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.secretbox import SecretBox
@@ -302,35 +307,6 @@ def configuration_view(configuration: ChannelConfiguration) -> dict[str, Any]:
 # Campaigns --------------------------------------------------------------------------------------------
 
 
-def effective_status(campaign: Campaign | CampaignSnapshot, now: datetime) -> str:
-    """The status at ``now``: Scheduled turns Live at its start date, Live turns Completed at its end."""
-    status = campaign.status
-    if status == "Scheduled" and campaign.start_date is not None and campaign.start_date <= now:
-        status = "Live"
-    if status == "Live" and campaign.end_date is not None and campaign.end_date <= now:
-        status = "Completed"
-    return status
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignSnapshot:
-    """What the execution intake needs to know about a campaign, cheap to cache per process."""
-
-    id: str
-    status: str
-    start_date: datetime | None
-    end_date: datetime | None
-    high_throughput: bool
-    channel: str
-    version: int
-    create_new_profile: bool
-    identity_namespace: str
-
-    def status_at(self, now: datetime) -> str:
-        """The effective status at ``now``."""
-        return effective_status(self, now)
-
-
 async def snapshot(uow: UnitOfWork, principal: Principal, campaign_id: str) -> CampaignSnapshot | None:
     """The campaign's snapshot, or None when it does not exist in the caller's sandbox."""
     campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
@@ -542,28 +518,6 @@ def campaign_view(campaign: Campaign) -> dict[str, Any]:
         "activated_at": campaign.activated_at,
         "stopped_at": campaign.stopped_at,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
-    """Everything a worker needs to send a campaign's messages (secrets still sealed)."""
-
-    campaign_id: str
-    campaign_version: int
-    channel: str
-    high_throughput: bool
-    content: dict[str, Any]
-    enable_webhooks: bool
-    webhook_url: str | None
-    configuration_id: str
-    configuration_version: int
-    configuration: dict[str, Any]
-    pool_id: str | None
-    pool_version: int
-    relays: list[dict[str, Any]]
-    bind_addresses: list[str]
-    max_connections: int
-    custom_action_id: str | None = None
 
 
 async def delivery_settings(

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from clarion.campaigns import service as campaigns
+from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import service as delivery
 from clarion.errors import Invalid
@@ -135,7 +136,7 @@ def _execute_at(request: AudienceRequest, ids: dict[str, str | None], now: datet
 
 
 def _check_campaign(
-    snapshot: campaigns.CampaignSnapshot | None, ids: dict[str, str | None], *, at: datetime, now: datetime
+    snapshot: CampaignSnapshot | None, ids: dict[str, str | None], *, at: datetime, now: datetime
 ) -> None:
     request_ids = {key: value or "" for key, value in ids.items()}
     if snapshot is not None and snapshot.high_throughput:
@@ -181,7 +182,7 @@ async def trigger(uow: UnitOfWork, payload: dict[str, Any]) -> None:
 
 
 async def _delivery_jobs(
-    uow: UnitOfWork, principal: Principal, execution: Execution, snapshot: campaigns.CampaignSnapshot
+    uow: UnitOfWork, principal: Principal, execution: Execution, snapshot: CampaignSnapshot
 ) -> list[JobSpec]:
     recipients = msgspec.convert(execution.recipients, list[Recipient])
     accepted_at = iso_milli(utcnow())
