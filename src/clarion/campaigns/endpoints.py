@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
-from clarion.campaigns import adobe_view, service
+from clarion.campaigns import adobe_view, ip_pools, service
 from clarion.campaigns.schemas import (
     CampaignRead,
     CampaignWrite,
@@ -28,22 +28,22 @@ async def create_ip_pool(
     body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Create an IP pool (organization-wide)."""
-    pool = await service.create_ip_pool(uow, principal, body, container.secrets)
-    return IpPoolRead.model_validate(service.pool_view(pool))
+    pool = await ip_pools.create(uow, principal, body, container.secrets)
+    return IpPoolRead.model_validate(ip_pools.pool_view(pool))
 
 
 @router.get("/ip-pools", response_model=Page[IpPoolRead])
 async def list_ip_pools(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> Page[IpPoolRead]:
     """The organization's IP pools."""
-    pools, total = await service.list_ip_pools(uow, principal, limit=page.limit, offset=page.offset)
-    items = [IpPoolRead.model_validate(service.pool_view(pool)) for pool in pools]
+    pools, total = await ip_pools.page(uow, principal, limit=page.limit, offset=page.offset)
+    items = [IpPoolRead.model_validate(ip_pools.pool_view(pool)) for pool in pools]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/ip-pools/{pool_id}", response_model=IpPoolRead)
 async def read_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> IpPoolRead:
     """One IP pool."""
-    return IpPoolRead.model_validate(service.pool_view(await service.get_ip_pool(uow, principal, pool_id)))
+    return IpPoolRead.model_validate(ip_pools.pool_view(await ip_pools.get(uow, principal, pool_id)))
 
 
 @router.put("/ip-pools/{pool_id}", response_model=IpPoolRead)
@@ -51,14 +51,14 @@ async def replace_ip_pool(
     pool_id: str, body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Replace an IP pool's relays and settings (its name is fixed)."""
-    pool = await service.replace_ip_pool(uow, principal, pool_id, body, container.secrets)
-    return IpPoolRead.model_validate(service.pool_view(pool))
+    pool = await ip_pools.replace(uow, principal, pool_id, body, container.secrets)
+    return IpPoolRead.model_validate(ip_pools.pool_view(pool))
 
 
 @router.delete("/ip-pools/{pool_id}", status_code=204)
 async def delete_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete an IP pool no channel configuration uses (409 otherwise)."""
-    await service.delete_ip_pool(uow, principal, pool_id)
+    await ip_pools.delete(uow, principal, pool_id)
     return Response(status_code=204)
 
 

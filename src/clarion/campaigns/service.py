@@ -12,7 +12,6 @@ from clarion.campaigns.errors import (
     InUse,
     InvalidCampaign,
     InvalidState,
-    IpPoolNotFound,
     NameTaken,
 )
 from clarion.campaigns.repository import CampaignRepository, ChannelConfigurationRepository, IpPoolRepository
@@ -21,124 +20,16 @@ from clarion.campaigns.schemas import (
     CampaignWrite,
     ChannelConfigurationWrite,
     DeliverySettings,
-    IpPoolWrite,
     effective_status,
 )
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.secretbox import SecretBox
-from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
+from clarion.models.campaigns import Campaign, ChannelConfiguration
 from clarion.tenancy.principal import Principal
 
 SECRET_FIELDS = {"sms": "authToken", "push": "accessToken"}
 """The write-only provider secret of each non-email channel (stored sealed as ``<name>Sealed``)."""
-
-
-# IP pools ---------------------------------------------------------------------------------------------
-
-
-async def create_ip_pool(uow: UnitOfWork, principal: Principal, body: IpPoolWrite, box: SecretBox) -> IpPool:
-    """Create an organization-wide IP pool."""
-    repo = IpPoolRepository(uow.session, principal.org_id)
-    if await repo.by_name(body.name) is not None:
-        raise NameTaken(f"name: an IP pool named {body.name!r} already exists")
-    pool = IpPool(org_id=principal.org_id, name=body.name)
-    _apply_pool(pool, body, box, previous=[])
-    repo.add(pool)
-    await uow.commit()
-    return pool
-
-
-async def get_ip_pool(uow: UnitOfWork, principal: Principal, pool_id: str) -> IpPool:
-    """One of the organization's pools."""
-    pool = await IpPoolRepository(uow.session, principal.org_id).get(pool_id)
-    if pool is None:
-        raise IpPoolNotFound(f"IP pool {pool_id!r} does not exist")
-    return pool
-
-
-async def list_ip_pools(
-    uow: UnitOfWork, principal: Principal, *, limit: int, offset: int
-) -> tuple[list[IpPool], int]:
-    """The organization's pools."""
-    return await IpPoolRepository(uow.session, principal.org_id).page(limit=limit, offset=offset)
-
-
-async def replace_ip_pool(
-    uow: UnitOfWork, principal: Principal, pool_id: str, body: IpPoolWrite, box: SecretBox
-) -> IpPool:
-    """Replace a pool's relays and settings; its name cannot change (as in AJO)."""
-    pool = await get_ip_pool(uow, principal, pool_id)
-    if body.name != pool.name:
-        raise InvalidCampaign(f"name: an IP pool cannot be renamed (it is {pool.name!r})")
-    _apply_pool(pool, body, box, previous=pool.relays)
-    pool.version += 1
-    pool.modified_at = utcnow()
-    await uow.commit()
-    return pool
-
-
-async def delete_ip_pool(uow: UnitOfWork, principal: Principal, pool_id: str) -> None:
-    """Delete a pool that no channel configuration uses."""
-    repo = IpPoolRepository(uow.session, principal.org_id)
-    pool = await get_ip_pool(uow, principal, pool_id)
-    users = await repo.configurations_using(pool.id)
-    if users:
-        names = ", ".join(sorted(configuration.name for configuration in users))
-        raise InUse(
-            f"IP pool {pool.name!r} is used by channel configuration(s) {names}; delete or change them first"
-        )
-    await repo.remove(pool)
-    await uow.commit()
-
-
-def _apply_pool(pool: IpPool, body: IpPoolWrite, box: SecretBox, *, previous: list[dict[str, Any]]) -> None:
-    kept = {
-        (relay["host"], relay["port"], relay.get("username")): relay.get("passwordSealed")
-        for relay in previous
-    }
-    relays = []
-    for relay in body.relays:
-        sealed = kept.get((relay.host, relay.port, relay.username)) if relay.password is None else None
-        if relay.password:
-            sealed = box.seal(relay.password)
-        relays.append(
-            {
-                "host": relay.host,
-                "port": relay.port,
-                "tls": relay.tls,
-                "username": relay.username,
-                "passwordSealed": sealed,
-            }
-        )
-    pool.description = body.description
-    pool.relays = relays
-    pool.bind_addresses = list(body.bind_addresses)
-    pool.max_connections = body.max_connections
-
-
-def pool_view(pool: IpPool) -> dict[str, Any]:
-    """The API view of a pool: relay passwords replaced by ``hasPassword``."""
-    relays = [
-        {
-            "host": r["host"],
-            "port": r["port"],
-            "tls": r["tls"],
-            "username": r.get("username"),
-            "has_password": bool(r.get("passwordSealed")),
-        }
-        for r in pool.relays
-    ]
-    return {
-        "id": pool.id,
-        "name": pool.name,
-        "description": pool.description,
-        "relays": relays,
-        "bind_addresses": pool.bind_addresses,
-        "max_connections": pool.max_connections,
-        "created_at": pool.created_at,
-        "modified_at": pool.modified_at,
-    }
 
 
 # Channel configurations -------------------------------------------------------------------------------
