@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
-from clarion.campaigns import adobe_view, ip_pools, service
+from clarion.campaigns import adobe_view, channel_configurations, ip_pools, service
 from clarion.campaigns.schemas import (
     CampaignRead,
     CampaignWrite,
@@ -67,8 +67,8 @@ async def create_channel_configuration(
     body: ChannelConfigurationWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> ChannelConfigurationRead:
     """Create a channel configuration in the sandbox."""
-    configuration = await service.create_channel_configuration(uow, principal, body, container.secrets)
-    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+    configuration = await channel_configurations.create(uow, principal, body, container.secrets)
+    return ChannelConfigurationRead.model_validate(channel_configurations.configuration_view(configuration))
 
 
 @router.get("/channel-configurations", response_model=Page[ChannelConfigurationRead])
@@ -76,10 +76,11 @@ async def list_channel_configurations(
     principal: PrincipalDep, uow: UoWDep, page: PageDep
 ) -> Page[ChannelConfigurationRead]:
     """The sandbox's channel configurations."""
-    rows, total = await service.list_channel_configurations(
-        uow, principal, limit=page.limit, offset=page.offset
-    )
-    items = [ChannelConfigurationRead.model_validate(service.configuration_view(row)) for row in rows]
+    rows, total = await channel_configurations.page(uow, principal, limit=page.limit, offset=page.offset)
+    items = [
+        ChannelConfigurationRead.model_validate(channel_configurations.configuration_view(row))
+        for row in rows
+    ]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -88,8 +89,8 @@ async def read_channel_configuration(
     configuration_id: str, principal: PrincipalDep, uow: UoWDep
 ) -> ChannelConfigurationRead:
     """One channel configuration."""
-    configuration = await service.get_channel_configuration(uow, principal, configuration_id)
-    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+    configuration = await channel_configurations.get(uow, principal, configuration_id)
+    return ChannelConfigurationRead.model_validate(channel_configurations.configuration_view(configuration))
 
 
 @router.put("/channel-configurations/{configuration_id}", response_model=ChannelConfigurationRead)
@@ -101,10 +102,10 @@ async def replace_channel_configuration(
     container: ContainerDep,
 ) -> ChannelConfigurationRead:
     """Replace a channel configuration."""
-    configuration = await service.replace_channel_configuration(
+    configuration = await channel_configurations.replace(
         uow, principal, configuration_id, body, container.secrets
     )
-    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+    return ChannelConfigurationRead.model_validate(channel_configurations.configuration_view(configuration))
 
 
 @router.delete("/channel-configurations/{configuration_id}", status_code=204)
@@ -112,7 +113,7 @@ async def delete_channel_configuration(
     configuration_id: str, principal: PrincipalDep, uow: UoWDep
 ) -> Response:
     """Delete a channel configuration no campaign uses (409 otherwise)."""
-    await service.delete_channel_configuration(uow, principal, configuration_id)
+    await channel_configurations.delete(uow, principal, configuration_id)
     return Response(status_code=204)
 
 
