@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
-from clarion.campaigns import adobe_view, channel_configurations, ip_pools, service
+from clarion.campaigns import adobe_view, channel_configurations, ip_pools
+from clarion.campaigns import service as campaigns
 from clarion.campaigns.schemas import (
     CampaignRead,
     CampaignWrite,
@@ -120,9 +121,7 @@ async def delete_channel_configuration(
 @router.post("/campaigns", status_code=201, response_model=CampaignRead)
 async def create_campaign(body: CampaignWrite, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Create a Draft campaign."""
-    return CampaignRead.model_validate(
-        service.campaign_view(await service.create_campaign(uow, principal, body))
-    )
+    return CampaignRead.model_validate(campaigns.campaign_view(await campaigns.create(uow, principal, body)))
 
 
 @router.get("/campaigns", response_model=Page[CampaignRead])
@@ -134,10 +133,10 @@ async def list_campaigns(
     name: Annotated[str | None, Query(description="Part of the name")] = None,
 ) -> Page[CampaignRead]:
     """The sandbox's campaigns, newest first."""
-    rows, total = await service.list_campaigns(
+    rows, total = await campaigns.page(
         uow, principal, limit=page.limit, offset=page.offset, status=status, name_like=name
     )
-    items = [CampaignRead.model_validate(service.campaign_view(row)) for row in rows]
+    items = [CampaignRead.model_validate(campaigns.campaign_view(row)) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -145,7 +144,7 @@ async def list_campaigns(
 async def read_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """One campaign."""
     return CampaignRead.model_validate(
-        service.campaign_view(await service.get_campaign(uow, principal, campaign_id))
+        campaigns.campaign_view(await campaigns.get(uow, principal, campaign_id))
     )
 
 
@@ -154,29 +153,29 @@ async def replace_campaign(
     campaign_id: str, body: CampaignWrite, principal: PrincipalDep, uow: UoWDep
 ) -> CampaignRead:
     """Replace a Draft campaign."""
-    campaign = await service.replace_campaign(uow, principal, campaign_id, body)
-    return CampaignRead.model_validate(service.campaign_view(campaign))
+    campaign = await campaigns.replace(uow, principal, campaign_id, body)
+    return CampaignRead.model_validate(campaigns.campaign_view(campaign))
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204)
 async def delete_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete a Draft campaign (409 otherwise)."""
-    await service.delete_campaign(uow, principal, campaign_id)
+    await campaigns.delete(uow, principal, campaign_id)
     return Response(status_code=204)
 
 
 @router.post("/campaigns/{campaign_id}/activate", response_model=CampaignRead)
 async def activate_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Draft → Live (or Scheduled when its start date lies ahead)."""
-    campaign = await service.activate_campaign(uow, principal, campaign_id)
-    return CampaignRead.model_validate(service.campaign_view(campaign))
+    campaign = await campaigns.activate(uow, principal, campaign_id)
+    return CampaignRead.model_validate(campaigns.campaign_view(campaign))
 
 
 @router.post("/campaigns/{campaign_id}/stop", response_model=CampaignRead)
 async def stop_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Live or Scheduled → Stopped."""
-    campaign = await service.stop_campaign(uow, principal, campaign_id)
-    return CampaignRead.model_validate(service.campaign_view(campaign))
+    campaign = await campaigns.stop(uow, principal, campaign_id)
+    return CampaignRead.model_validate(campaigns.campaign_view(campaign))
 
 
 read_router = APIRouter(prefix="/journey/campaigns/service", tags=["campaign read API (AJO)"])
@@ -195,7 +194,7 @@ async def adobe_list_campaigns(
     ] = None,
 ) -> dict[str, object]:
     """AJO ``getCampaigns``: the Multi Response Model."""
-    rows, _ = await service.list_campaigns(uow, principal, limit=10_000, offset=0)
+    rows, _ = await campaigns.page(uow, principal, limit=10_000, offset=0)
     base = container.settings.base_url
     models = [adobe_view.campaign_model(row, base) for row in rows]
     return adobe_view.select(
@@ -208,5 +207,5 @@ async def adobe_read_campaign(
     campaign_id: str, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> dict[str, object]:
     """AJO ``getCampaign``: the Campaign Model."""
-    campaign = await service.get_campaign(uow, principal, campaign_id)
+    campaign = await campaigns.get(uow, principal, campaign_id)
     return adobe_view.campaign_model(campaign, container.settings.base_url)

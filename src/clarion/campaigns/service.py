@@ -1,4 +1,7 @@
-"""Rules of IP pools, channel configurations and campaigns (lifecycle, high-throughput constraints)."""
+"""Rules of campaigns (lifecycle, high-throughput constraints) and the snapshots other domains read.
+
+IP pools and channel configurations have their own modules (``ip_pools``, ``channel_configurations``).
+"""
 
 from __future__ import annotations
 
@@ -6,56 +9,27 @@ from typing import Any
 
 from clarion.actions.repository import CustomActionRepository
 from clarion.campaigns import channel_configurations, content
-from clarion.campaigns.errors import (
-    CampaignNotFound,
-    InvalidCampaign,
-    InvalidState,
-)
+from clarion.campaigns.errors import CampaignNotFound, InvalidCampaign, InvalidState
 from clarion.campaigns.repository import CampaignRepository, ChannelConfigurationRepository, IpPoolRepository
-from clarion.campaigns.schemas import (
-    CampaignSnapshot,
-    CampaignWrite,
-    DeliverySettings,
-    effective_status,
-)
+from clarion.campaigns.schemas import CampaignSnapshot, CampaignWrite, DeliverySettings, effective_status
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.models.campaigns import Campaign, ChannelConfiguration
 from clarion.tenancy.principal import Principal
 
-# Campaigns --------------------------------------------------------------------------------------------
 
-
-async def snapshot(uow: UnitOfWork, principal: Principal, campaign_id: str) -> CampaignSnapshot | None:
-    """The campaign's snapshot, or None when it does not exist in the caller's sandbox."""
-    campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
-    if campaign is None:
-        return None
-    return CampaignSnapshot(
-        id=campaign.id,
-        status=campaign.status,
-        start_date=campaign.start_date,
-        end_date=campaign.end_date,
-        high_throughput=campaign.high_throughput,
-        channel=campaign.channel,
-        version=campaign.version,
-        create_new_profile=campaign.create_new_profile,
-        identity_namespace=campaign.identity_namespace,
-    )
-
-
-async def create_campaign(uow: UnitOfWork, principal: Principal, body: CampaignWrite) -> Campaign:
+async def create(uow: UnitOfWork, principal: Principal, body: CampaignWrite) -> Campaign:
     """Create a Draft campaign after checking its content and configuration."""
     campaign = Campaign(
         org_id=principal.org_id, sandbox_id=principal.sandbox_id, created_by=principal.technical_account
     )
-    await _apply_campaign(uow, principal, campaign, body)
+    await _apply(uow, principal, campaign, body)
     CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).add(campaign)
     await uow.commit()
     return campaign
 
 
-async def get_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
+async def get(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
     """One campaign of the caller's sandbox."""
     campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
     if campaign is None:
@@ -63,7 +37,7 @@ async def get_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) 
     return campaign
 
 
-async def list_campaigns(
+async def page(
     uow: UnitOfWork,
     principal: Principal,
     *,
@@ -77,35 +51,33 @@ async def list_campaigns(
     return await repo.page_filtered(limit=limit, offset=offset, status=status, name_like=name_like)
 
 
-async def replace_campaign(
-    uow: UnitOfWork, principal: Principal, campaign_id: str, body: CampaignWrite
-) -> Campaign:
+async def replace(uow: UnitOfWork, principal: Principal, campaign_id: str, body: CampaignWrite) -> Campaign:
     """Replace a Draft campaign (a new version)."""
-    campaign = await get_campaign(uow, principal, campaign_id)
+    campaign = await get(uow, principal, campaign_id)
     _require_status(campaign, {"Draft"}, "edited")
-    await _apply_campaign(uow, principal, campaign, body)
+    await _apply(uow, principal, campaign, body)
     campaign.version += 1
     await uow.commit()
     return campaign
 
 
-async def delete_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) -> None:
+async def delete(uow: UnitOfWork, principal: Principal, campaign_id: str) -> None:
     """Delete a Draft campaign."""
-    campaign = await get_campaign(uow, principal, campaign_id)
+    campaign = await get(uow, principal, campaign_id)
     _require_status(campaign, {"Draft"}, "deleted")
     await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).remove(campaign)
     await uow.commit()
 
 
-async def activate_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
+async def activate(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
     """Draft → Live, or Scheduled when the start date lies ahead; every rule is checked again."""
-    campaign = await get_campaign(uow, principal, campaign_id)
+    campaign = await get(uow, principal, campaign_id)
     _require_status(campaign, {"Draft"}, "activated")
     now = utcnow()
     if campaign.end_date is not None and campaign.end_date <= now:
         raise InvalidCampaign("schedule.endDate: lies in the past; the campaign could never run")
     configuration = await channel_configurations.get(uow, principal, campaign.channel_configuration_id)
-    _check_campaign(principal, campaign, configuration)
+    _check(principal, campaign, configuration)
     campaign.status = "Scheduled" if campaign.start_date is not None and campaign.start_date > now else "Live"
     campaign.activated_at = now
     campaign.modified_at = now
@@ -114,9 +86,9 @@ async def activate_campaign(uow: UnitOfWork, principal: Principal, campaign_id: 
     return campaign
 
 
-async def stop_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
+async def stop(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
     """Live or Scheduled → Stopped (final: a stopped campaign cannot be reused)."""
-    campaign = await get_campaign(uow, principal, campaign_id)
+    campaign = await get(uow, principal, campaign_id)
     _require_status(campaign, {"Live", "Scheduled"}, "stopped")
     now = utcnow()
     campaign.status = "Stopped"
@@ -136,9 +108,7 @@ def _require_status(campaign: Campaign, allowed: set[str], action: str) -> None:
         )
 
 
-async def _apply_campaign(
-    uow: UnitOfWork, principal: Principal, campaign: Campaign, body: CampaignWrite
-) -> None:
+async def _apply(uow: UnitOfWork, principal: Principal, campaign: Campaign, body: CampaignWrite) -> None:
     configuration = await ChannelConfigurationRepository(
         uow.session, principal.org_id, principal.sandbox_id
     ).get(body.channel_configuration_id)
@@ -161,17 +131,17 @@ async def _apply_campaign(
     campaign.end_date = body.schedule.end_date
     campaign.content = body.content.model_dump(by_alias=True, exclude_none=True)
     action_id = body.custom_action_id
-    if action_id is not None and await _actions(uow, principal).get(action_id) is None:
+    if action_id is not None and not await _custom_action_exists(uow, principal, action_id):
         raise InvalidCampaign(
             f"customActionId: custom action {body.custom_action_id!r} does not exist in this sandbox"
         )
     campaign.custom_action_id = body.custom_action_id
     campaign.modified_at = utcnow()
     campaign.modified_by = principal.technical_account
-    _check_campaign(principal, campaign, configuration)
+    _check(principal, campaign, configuration)
 
 
-def _check_campaign(principal: Principal, campaign: Campaign, configuration: ChannelConfiguration) -> None:
+def _check(principal: Principal, campaign: Campaign, configuration: ChannelConfiguration) -> None:
     """The rules of SPEC §2, for save and again at activation (the configuration may have changed)."""
     if configuration.channel != campaign.channel:
         raise InvalidCampaign(
@@ -204,8 +174,10 @@ def _check_campaign(principal: Principal, campaign: Campaign, configuration: Cha
         )
 
 
-def _actions(uow: UnitOfWork, principal: Principal) -> CustomActionRepository:
-    return CustomActionRepository(uow.session, principal.org_id, principal.sandbox_id)
+async def _custom_action_exists(uow: UnitOfWork, principal: Principal, action_id: str) -> bool:
+    # The one place campaigns read the actions domain.
+    repo = CustomActionRepository(uow.session, principal.org_id, principal.sandbox_id)
+    return await repo.get(action_id) is not None
 
 
 def _kind(high_throughput: bool) -> str:
@@ -237,6 +209,27 @@ def campaign_view(campaign: Campaign) -> dict[str, Any]:
         "activated_at": campaign.activated_at,
         "stopped_at": campaign.stopped_at,
     }
+
+
+# Snapshots published to other domains -----------------------------------------------------------------
+
+
+async def snapshot(uow: UnitOfWork, principal: Principal, campaign_id: str) -> CampaignSnapshot | None:
+    """The campaign's snapshot, or None when it does not exist in the caller's sandbox."""
+    campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
+    if campaign is None:
+        return None
+    return CampaignSnapshot(
+        id=campaign.id,
+        status=campaign.status,
+        start_date=campaign.start_date,
+        end_date=campaign.end_date,
+        high_throughput=campaign.high_throughput,
+        channel=campaign.channel,
+        version=campaign.version,
+        create_new_profile=campaign.create_new_profile,
+        identity_namespace=campaign.identity_namespace,
+    )
 
 
 async def delivery_settings(
