@@ -155,22 +155,3 @@ async def _check_email_settings(
                 context={"field": field.location, "rule": "no_personalization_in_ht"},
             )
         content.compile_field(field)
-
-
-def configuration_view(configuration: ChannelConfiguration) -> dict[str, Any]:
-    """The API view of a configuration; sealed secrets appear as ``has<Name>``."""
-    settings = {key: value for key, value in configuration.settings.items() if not key.endswith("Sealed")}
-    for key, value in configuration.settings.items():
-        if key.endswith("Sealed"):
-            name = key.removesuffix("Sealed")
-            settings[f"has{name[0].upper()}{name[1:]}"] = bool(value)
-    return {
-        "id": configuration.id,
-        "name": configuration.name,
-        "description": configuration.description,
-        "channel": configuration.channel,
-        "high_throughput": configuration.high_throughput,
-        configuration.channel: settings,
-        "created_at": configuration.created_at,
-        "modified_at": configuration.modified_at,
-    }

@@ -24,36 +24,36 @@ router = APIRouter(prefix="/v1", tags=["campaigns"])
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-@router.post("/ip-pools", status_code=201, response_model=IpPoolRead)
+@router.post("/ip-pools", status_code=201)
 async def create_ip_pool(
     body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Create an IP pool (organization-wide)."""
     pool = await ip_pools.create(uow, principal, body, container.secrets)
-    return IpPoolRead.model_validate(ip_pools.pool_view(pool))
+    return IpPoolRead.from_model(pool)
 
 
-@router.get("/ip-pools", response_model=Page[IpPoolRead])
+@router.get("/ip-pools")
 async def list_ip_pools(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> Page[IpPoolRead]:
     """The organization's IP pools."""
     pools, total = await ip_pools.page(uow, principal, limit=page.limit, offset=page.offset)
-    items = [IpPoolRead.model_validate(ip_pools.pool_view(pool)) for pool in pools]
+    items = [IpPoolRead.from_model(pool) for pool in pools]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/ip-pools/{pool_id}", response_model=IpPoolRead)
+@router.get("/ip-pools/{pool_id}")
 async def read_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> IpPoolRead:
     """One IP pool."""
-    return IpPoolRead.model_validate(ip_pools.pool_view(await ip_pools.get(uow, principal, pool_id)))
+    return IpPoolRead.from_model(await ip_pools.get(uow, principal, pool_id))
 
 
-@router.put("/ip-pools/{pool_id}", response_model=IpPoolRead)
+@router.put("/ip-pools/{pool_id}")
 async def replace_ip_pool(
     pool_id: str, body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Replace an IP pool's relays and settings (its name is fixed)."""
     pool = await ip_pools.replace(uow, principal, pool_id, body, container.secrets)
-    return IpPoolRead.model_validate(ip_pools.pool_view(pool))
+    return IpPoolRead.from_model(pool)
 
 
 @router.delete("/ip-pools/{pool_id}", status_code=204)
@@ -63,38 +63,35 @@ async def delete_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> 
     return Response(status_code=204)
 
 
-@router.post("/channel-configurations", status_code=201, response_model=ChannelConfigurationRead)
+@router.post("/channel-configurations", status_code=201)
 async def create_channel_configuration(
     body: ChannelConfigurationWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> ChannelConfigurationRead:
     """Create a channel configuration in the sandbox."""
     configuration = await channel_configurations.create(uow, principal, body, container.secrets)
-    return ChannelConfigurationRead.model_validate(channel_configurations.configuration_view(configuration))
+    return ChannelConfigurationRead.from_model(configuration)
 
 
-@router.get("/channel-configurations", response_model=Page[ChannelConfigurationRead])
+@router.get("/channel-configurations")
 async def list_channel_configurations(
     principal: PrincipalDep, uow: UoWDep, page: PageDep
 ) -> Page[ChannelConfigurationRead]:
     """The sandbox's channel configurations."""
     rows, total = await channel_configurations.page(uow, principal, limit=page.limit, offset=page.offset)
-    items = [
-        ChannelConfigurationRead.model_validate(channel_configurations.configuration_view(row))
-        for row in rows
-    ]
+    items = [ChannelConfigurationRead.from_model(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/channel-configurations/{configuration_id}", response_model=ChannelConfigurationRead)
+@router.get("/channel-configurations/{configuration_id}")
 async def read_channel_configuration(
     configuration_id: str, principal: PrincipalDep, uow: UoWDep
 ) -> ChannelConfigurationRead:
     """One channel configuration."""
     configuration = await channel_configurations.get(uow, principal, configuration_id)
-    return ChannelConfigurationRead.model_validate(channel_configurations.configuration_view(configuration))
+    return ChannelConfigurationRead.from_model(configuration)
 
 
-@router.put("/channel-configurations/{configuration_id}", response_model=ChannelConfigurationRead)
+@router.put("/channel-configurations/{configuration_id}")
 async def replace_channel_configuration(
     configuration_id: str,
     body: ChannelConfigurationWrite,
@@ -106,7 +103,7 @@ async def replace_channel_configuration(
     configuration = await channel_configurations.replace(
         uow, principal, configuration_id, body, container.secrets
     )
-    return ChannelConfigurationRead.model_validate(channel_configurations.configuration_view(configuration))
+    return ChannelConfigurationRead.from_model(configuration)
 
 
 @router.delete("/channel-configurations/{configuration_id}", status_code=204)
@@ -118,13 +115,13 @@ async def delete_channel_configuration(
     return Response(status_code=204)
 
 
-@router.post("/campaigns", status_code=201, response_model=CampaignRead)
+@router.post("/campaigns", status_code=201)
 async def create_campaign(body: CampaignWrite, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Create a Draft campaign."""
-    return CampaignRead.model_validate(campaigns.campaign_view(await campaigns.create(uow, principal, body)))
+    return CampaignRead.from_model(await campaigns.create(uow, principal, body))
 
 
-@router.get("/campaigns", response_model=Page[CampaignRead])
+@router.get("/campaigns")
 async def list_campaigns(
     principal: PrincipalDep,
     uow: UoWDep,
@@ -136,25 +133,23 @@ async def list_campaigns(
     rows, total = await campaigns.page(
         uow, principal, limit=page.limit, offset=page.offset, status=status, name_like=name
     )
-    items = [CampaignRead.model_validate(campaigns.campaign_view(row)) for row in rows]
+    items = [CampaignRead.from_model(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
+@router.get("/campaigns/{campaign_id}")
 async def read_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """One campaign."""
-    return CampaignRead.model_validate(
-        campaigns.campaign_view(await campaigns.get(uow, principal, campaign_id))
-    )
+    return CampaignRead.from_model(await campaigns.get(uow, principal, campaign_id))
 
 
-@router.put("/campaigns/{campaign_id}", response_model=CampaignRead)
+@router.put("/campaigns/{campaign_id}")
 async def replace_campaign(
     campaign_id: str, body: CampaignWrite, principal: PrincipalDep, uow: UoWDep
 ) -> CampaignRead:
     """Replace a Draft campaign."""
     campaign = await campaigns.replace(uow, principal, campaign_id, body)
-    return CampaignRead.model_validate(campaigns.campaign_view(campaign))
+    return CampaignRead.from_model(campaign)
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204)
@@ -164,18 +159,18 @@ async def delete_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep
     return Response(status_code=204)
 
 
-@router.post("/campaigns/{campaign_id}/activate", response_model=CampaignRead)
+@router.post("/campaigns/{campaign_id}/activate")
 async def activate_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Draft → Live (or Scheduled when its start date lies ahead)."""
     campaign = await campaigns.activate(uow, principal, campaign_id)
-    return CampaignRead.model_validate(campaigns.campaign_view(campaign))
+    return CampaignRead.from_model(campaign)
 
 
-@router.post("/campaigns/{campaign_id}/stop", response_model=CampaignRead)
+@router.post("/campaigns/{campaign_id}/stop")
 async def stop_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Live or Scheduled → Stopped."""
     campaign = await campaigns.stop(uow, principal, campaign_id)
-    return CampaignRead.model_validate(campaigns.campaign_view(campaign))
+    return CampaignRead.from_model(campaign)
 
 
 read_router = APIRouter(prefix="/journey/campaigns/service", tags=["campaign read API (AJO)"])

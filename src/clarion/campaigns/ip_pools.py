@@ -90,27 +90,3 @@ def _apply(pool: IpPool, body: IpPoolWrite, box: SecretBox, *, previous: list[di
     pool.relays = relays
     pool.bind_addresses = list(body.bind_addresses)
     pool.max_connections = body.max_connections
-
-
-def pool_view(pool: IpPool) -> dict[str, Any]:
-    """The API view of a pool: relay passwords replaced by ``hasPassword``."""
-    relays = [
-        {
-            "host": r["host"],
-            "port": r["port"],
-            "tls": r["tls"],
-            "username": r.get("username"),
-            "has_password": bool(r.get("passwordSealed")),
-        }
-        for r in pool.relays
-    ]
-    return {
-        "id": pool.id,
-        "name": pool.name,
-        "description": pool.description,
-        "relays": relays,
-        "bind_addresses": pool.bind_addresses,
-        "max_connections": pool.max_connections,
-        "created_at": pool.created_at,
-        "modified_at": pool.modified_at,
-    }

@@ -5,8 +5,6 @@ IP pools and channel configurations have their own modules (``ip_pools``, ``chan
 
 from __future__ import annotations
 
-from typing import Any
-
 from clarion.actions.repository import CustomActionRepository
 from clarion.campaigns import channel_configurations, content
 from clarion.campaigns.errors import CampaignNotFound, InvalidCampaign, InvalidState
@@ -182,33 +180,6 @@ async def _custom_action_exists(uow: UnitOfWork, principal: Principal, action_id
 
 def _kind(high_throughput: bool) -> str:
     return "high-throughput" if high_throughput else "standard"
-
-
-def campaign_view(campaign: Campaign) -> dict[str, Any]:
-    """The /v1 view of a campaign, with its effective status."""
-    return {
-        "id": campaign.id,
-        "name": campaign.name,
-        "description": campaign.description,
-        "category": campaign.category,
-        "channel": campaign.channel,
-        "channel_configuration_id": campaign.channel_configuration_id,
-        "high_throughput_mode": campaign.high_throughput,
-        "identity_namespace": campaign.identity_namespace,
-        "create_new_profile": campaign.create_new_profile,
-        "enable_webhooks": campaign.enable_webhooks,
-        "webhook_url": campaign.webhook_url,
-        "throttle_rate_per_sec": campaign.throttle_rate_per_second,
-        "schedule": {"start_date": campaign.start_date, "end_date": campaign.end_date},
-        "content": campaign.content,
-        "custom_action_id": campaign.custom_action_id,
-        "status": effective_status(campaign, utcnow()),
-        "version": campaign.version,
-        "created_at": campaign.created_at,
-        "modified_at": campaign.modified_at,
-        "activated_at": campaign.activated_at,
-        "stopped_at": campaign.stopped_at,
-    }
 
 
 # Snapshots published to other domains -----------------------------------------------------------------
