@@ -10,6 +10,7 @@ from clarion.campaigns.repository import ChannelConfigurationRepository, IpPoolR
 from clarion.campaigns.schemas import ChannelConfigurationWrite
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.kit.secretbox import SecretBox
 from clarion.models.campaigns import ChannelConfiguration
 from clarion.tenancy.principal import Principal
@@ -37,10 +38,10 @@ async def create(
 async def get(uow: UnitOfWork, principal: Principal, configuration_id: str) -> ChannelConfiguration:
     """One channel configuration of the caller's sandbox."""
     repo = ChannelConfigurationRepository(uow.session, principal.org_id, principal.sandbox_id)
-    configuration = await repo.get(configuration_id)
-    if configuration is None:
-        raise ChannelConfigurationNotFound(f"Channel configuration {configuration_id!r} does not exist")
-    return configuration
+    return require(
+        await repo.get(configuration_id),
+        ChannelConfigurationNotFound(f"Channel configuration {configuration_id!r} does not exist"),
+    )
 
 
 async def page(
@@ -138,10 +139,12 @@ async def _check_email_settings(
     *,
     high_throughput: bool,
 ) -> None:
-    pool = await IpPoolRepository(uow.session, principal.org_id).get(settings["ipPoolId"])
-    if pool is None:
-        raise InvalidCampaign(f"email.ipPoolId: IP pool {settings['ipPoolId']!r} does not exist")
-    for other in await IpPoolRepository(uow.session, principal.org_id).configurations_using(pool.id):
+    pools = IpPoolRepository(uow.session, principal.org_id)
+    pool = require(
+        await pools.get(settings["ipPoolId"]),
+        InvalidCampaign(f"email.ipPoolId: IP pool {settings['ipPoolId']!r} does not exist"),
+    )
+    for other in await pools.configurations_using(pool.id):
         if other.id != configuration.id and other.high_throughput != high_throughput:
             kind = "high-throughput" if other.high_throughput else "standard"
             raise InvalidCampaign(

@@ -9,6 +9,7 @@ from clarion.campaigns.repository import IpPoolRepository
 from clarion.campaigns.schemas import IpPoolWrite
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.kit.secretbox import SecretBox
 from clarion.models.campaigns import IpPool
 from clarion.tenancy.principal import Principal
@@ -29,9 +30,7 @@ async def create(uow: UnitOfWork, principal: Principal, body: IpPoolWrite, box: 
 async def get(uow: UnitOfWork, principal: Principal, pool_id: str) -> IpPool:
     """One of the organization's pools."""
     pool = await IpPoolRepository(uow.session, principal.org_id).get(pool_id)
-    if pool is None:
-        raise IpPoolNotFound(f"IP pool {pool_id!r} does not exist")
-    return pool
+    return require(pool, IpPoolNotFound(f"IP pool {pool_id!r} does not exist"))
 
 
 async def page(uow: UnitOfWork, principal: Principal, *, limit: int, offset: int) -> tuple[list[IpPool], int]:

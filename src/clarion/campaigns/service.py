@@ -12,6 +12,7 @@ from clarion.campaigns.repository import CampaignRepository, ChannelConfiguratio
 from clarion.campaigns.schemas import CampaignSnapshot, CampaignWrite, DeliverySettings, effective_status
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.models.campaigns import Campaign, ChannelConfiguration
 from clarion.tenancy.principal import Principal
 
@@ -30,9 +31,7 @@ async def create(uow: UnitOfWork, principal: Principal, body: CampaignWrite) -> 
 async def get(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
     """One campaign of the caller's sandbox."""
     campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
-    if campaign is None:
-        raise CampaignNotFound(f"Campaign {campaign_id!r} does not exist")
-    return campaign
+    return require(campaign, CampaignNotFound(f"Campaign {campaign_id!r} does not exist"))
 
 
 async def page(
@@ -107,13 +106,13 @@ def _require_status(campaign: Campaign, allowed: set[str], action: str) -> None:
 
 
 async def _apply(uow: UnitOfWork, principal: Principal, campaign: Campaign, body: CampaignWrite) -> None:
-    configuration = await ChannelConfigurationRepository(
-        uow.session, principal.org_id, principal.sandbox_id
-    ).get(body.channel_configuration_id)
-    if configuration is None:
-        raise InvalidCampaign(
+    configurations = ChannelConfigurationRepository(uow.session, principal.org_id, principal.sandbox_id)
+    configuration = require(
+        await configurations.get(body.channel_configuration_id),
+        InvalidCampaign(
             f"channelConfigurationId: channel configuration {body.channel_configuration_id!r} does not exist"
-        )
+        ),
+    )
     campaign.name = body.name
     campaign.description = body.description
     campaign.category = body.category

@@ -31,6 +31,7 @@ from clarion.executions.schemas import (
 )
 from clarion.kit.clock import iso_milli, utcnow
 from clarion.kit.ids import new_id
+from clarion.kit.repository import require
 from clarion.models.messages import Execution
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal, job_principal
@@ -211,11 +212,10 @@ async def _delivery_jobs(
 
 async def status(uow: UnitOfWork, principal: Principal, execution_id: str) -> ExecutionStatusResponse:
     """``GET /executions/audience/{id}``: InProgress until every message is final, then Succeeded/Failed."""
-    execution = await ExecutionRepository(uow.session, principal.org_id, principal.sandbox_id).get(
-        execution_id
+    execution = require(
+        await ExecutionRepository(uow.session, principal.org_id, principal.sandbox_id).get(execution_id),
+        errors.not_found(errors.EXECUTION_UNKNOWN, f"execution {execution_id!r} does not exist"),
     )
-    if execution is None:
-        raise errors.not_found(errors.EXECUTION_UNKNOWN, f"execution {execution_id!r} does not exist")
     return await _status_view(uow, execution)
 
 
