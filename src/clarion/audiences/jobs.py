@@ -15,6 +15,7 @@ from clarion.audiences.repository import FINISHED, SegmentJobRepository, Segment
 from clarion.audiences.service import parse_sort
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.models.audiences import SegmentDefinition, SegmentJob
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal
@@ -78,12 +79,10 @@ async def submit_job(
 
 async def get_job(uow: UnitOfWork, principal: Principal, job_id: str) -> SegmentJob:
     """One segment job of the caller's sandbox."""
-    job = await _jobs(uow, principal).get(job_id)
-    if job is None:
-        raise SegmentJobNotFound(
-            f"Segment job {job_id!r} was not found in this sandbox", context={"id": job_id}
-        )
-    return job
+    return require(
+        await _jobs(uow, principal).get(job_id),
+        SegmentJobNotFound(f"Segment job {job_id!r} was not found in this sandbox", context={"id": job_id}),
+    )
 
 
 async def list_jobs(

@@ -19,6 +19,7 @@ from clarion.audiences.schemas import (
 )
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.models.audiences import SegmentDefinition, SegmentJob
 from clarion.tenancy.principal import Principal
 
@@ -63,12 +64,12 @@ async def create_segment(
 
 async def get_segment(uow: UnitOfWork, principal: Principal, segment_id: str) -> SegmentDefinition:
     """One audience of the caller's sandbox."""
-    segment = await _segments(uow, principal).get(segment_id)
-    if segment is None:
-        raise SegmentNotFound(
+    return require(
+        await _segments(uow, principal).get(segment_id),
+        SegmentNotFound(
             f"Segment definition {segment_id!r} was not found in this sandbox", context={"id": segment_id}
-        )
-    return segment
+        ),
+    )
 
 
 async def list_segments(

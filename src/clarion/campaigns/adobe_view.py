@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from clarion.campaigns.errors import InvalidCampaign
-from clarion.campaigns.service import effective_status
+from clarion.campaigns.schemas import effective_status
 from clarion.kit.clock import iso_micro, utcnow
 from clarion.models.campaigns import Campaign
 

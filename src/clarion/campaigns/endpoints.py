@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
-from clarion.campaigns import adobe_view, service
+from clarion.campaigns import adobe_view, channel_configurations, ip_pools
+from clarion.campaigns import service as campaigns
 from clarion.campaigns.schemas import (
     CampaignRead,
     CampaignWrite,
@@ -23,76 +24,74 @@ router = APIRouter(prefix="/v1", tags=["campaigns"])
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-@router.post("/ip-pools", status_code=201, response_model=IpPoolRead)
+@router.post("/ip-pools", status_code=201)
 async def create_ip_pool(
     body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Create an IP pool (organization-wide)."""
-    pool = await service.create_ip_pool(uow, principal, body, container.secrets)
-    return IpPoolRead.model_validate(service.pool_view(pool))
+    pool = await ip_pools.create(uow, principal, body, container.secrets)
+    return IpPoolRead.from_model(pool)
 
 
-@router.get("/ip-pools", response_model=Page[IpPoolRead])
+@router.get("/ip-pools")
 async def list_ip_pools(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> Page[IpPoolRead]:
     """The organization's IP pools."""
-    pools, total = await service.list_ip_pools(uow, principal, limit=page.limit, offset=page.offset)
-    items = [IpPoolRead.model_validate(service.pool_view(pool)) for pool in pools]
+    pools, total = await ip_pools.page(uow, principal, limit=page.limit, offset=page.offset)
+    items = [IpPoolRead.from_model(pool) for pool in pools]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/ip-pools/{pool_id}", response_model=IpPoolRead)
+@router.get("/ip-pools/{pool_id}")
 async def read_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> IpPoolRead:
     """One IP pool."""
-    return IpPoolRead.model_validate(service.pool_view(await service.get_ip_pool(uow, principal, pool_id)))
+    return IpPoolRead.from_model(await ip_pools.get(uow, principal, pool_id))
 
 
-@router.put("/ip-pools/{pool_id}", response_model=IpPoolRead)
+@router.put("/ip-pools/{pool_id}")
 async def replace_ip_pool(
     pool_id: str, body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Replace an IP pool's relays and settings (its name is fixed)."""
-    pool = await service.replace_ip_pool(uow, principal, pool_id, body, container.secrets)
-    return IpPoolRead.model_validate(service.pool_view(pool))
+    pool = await ip_pools.replace(uow, principal, pool_id, body, container.secrets)
+    return IpPoolRead.from_model(pool)
 
 
 @router.delete("/ip-pools/{pool_id}", status_code=204)
 async def delete_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete an IP pool no channel configuration uses (409 otherwise)."""
-    await service.delete_ip_pool(uow, principal, pool_id)
+    await ip_pools.delete(uow, principal, pool_id)
     return Response(status_code=204)
 
 
-@router.post("/channel-configurations", status_code=201, response_model=ChannelConfigurationRead)
+@router.post("/channel-configurations", status_code=201)
 async def create_channel_configuration(
     body: ChannelConfigurationWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> ChannelConfigurationRead:
     """Create a channel configuration in the sandbox."""
-    configuration = await service.create_channel_configuration(uow, principal, body, container.secrets)
-    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+    configuration = await channel_configurations.create(uow, principal, body, container.secrets)
+    return ChannelConfigurationRead.from_model(configuration)
 
 
-@router.get("/channel-configurations", response_model=Page[ChannelConfigurationRead])
+@router.get("/channel-configurations")
 async def list_channel_configurations(
     principal: PrincipalDep, uow: UoWDep, page: PageDep
 ) -> Page[ChannelConfigurationRead]:
     """The sandbox's channel configurations."""
-    rows, total = await service.list_channel_configurations(
-        uow, principal, limit=page.limit, offset=page.offset
-    )
-    items = [ChannelConfigurationRead.model_validate(service.configuration_view(row)) for row in rows]
+    rows, total = await channel_configurations.page(uow, principal, limit=page.limit, offset=page.offset)
+    items = [ChannelConfigurationRead.from_model(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/channel-configurations/{configuration_id}", response_model=ChannelConfigurationRead)
+@router.get("/channel-configurations/{configuration_id}")
 async def read_channel_configuration(
     configuration_id: str, principal: PrincipalDep, uow: UoWDep
 ) -> ChannelConfigurationRead:
     """One channel configuration."""
-    configuration = await service.get_channel_configuration(uow, principal, configuration_id)
-    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+    configuration = await channel_configurations.get(uow, principal, configuration_id)
+    return ChannelConfigurationRead.from_model(configuration)
 
 
-@router.put("/channel-configurations/{configuration_id}", response_model=ChannelConfigurationRead)
+@router.put("/channel-configurations/{configuration_id}")
 async def replace_channel_configuration(
     configuration_id: str,
     body: ChannelConfigurationWrite,
@@ -101,10 +100,10 @@ async def replace_channel_configuration(
     container: ContainerDep,
 ) -> ChannelConfigurationRead:
     """Replace a channel configuration."""
-    configuration = await service.replace_channel_configuration(
+    configuration = await channel_configurations.replace(
         uow, principal, configuration_id, body, container.secrets
     )
-    return ChannelConfigurationRead.model_validate(service.configuration_view(configuration))
+    return ChannelConfigurationRead.from_model(configuration)
 
 
 @router.delete("/channel-configurations/{configuration_id}", status_code=204)
@@ -112,19 +111,17 @@ async def delete_channel_configuration(
     configuration_id: str, principal: PrincipalDep, uow: UoWDep
 ) -> Response:
     """Delete a channel configuration no campaign uses (409 otherwise)."""
-    await service.delete_channel_configuration(uow, principal, configuration_id)
+    await channel_configurations.delete(uow, principal, configuration_id)
     return Response(status_code=204)
 
 
-@router.post("/campaigns", status_code=201, response_model=CampaignRead)
+@router.post("/campaigns", status_code=201)
 async def create_campaign(body: CampaignWrite, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Create a Draft campaign."""
-    return CampaignRead.model_validate(
-        service.campaign_view(await service.create_campaign(uow, principal, body))
-    )
+    return CampaignRead.from_model(await campaigns.create(uow, principal, body))
 
 
-@router.get("/campaigns", response_model=Page[CampaignRead])
+@router.get("/campaigns")
 async def list_campaigns(
     principal: PrincipalDep,
     uow: UoWDep,
@@ -133,49 +130,47 @@ async def list_campaigns(
     name: Annotated[str | None, Query(description="Part of the name")] = None,
 ) -> Page[CampaignRead]:
     """The sandbox's campaigns, newest first."""
-    rows, total = await service.list_campaigns(
+    rows, total = await campaigns.page(
         uow, principal, limit=page.limit, offset=page.offset, status=status, name_like=name
     )
-    items = [CampaignRead.model_validate(service.campaign_view(row)) for row in rows]
+    items = [CampaignRead.from_model(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
+@router.get("/campaigns/{campaign_id}")
 async def read_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """One campaign."""
-    return CampaignRead.model_validate(
-        service.campaign_view(await service.get_campaign(uow, principal, campaign_id))
-    )
+    return CampaignRead.from_model(await campaigns.get(uow, principal, campaign_id))
 
 
-@router.put("/campaigns/{campaign_id}", response_model=CampaignRead)
+@router.put("/campaigns/{campaign_id}")
 async def replace_campaign(
     campaign_id: str, body: CampaignWrite, principal: PrincipalDep, uow: UoWDep
 ) -> CampaignRead:
     """Replace a Draft campaign."""
-    campaign = await service.replace_campaign(uow, principal, campaign_id, body)
-    return CampaignRead.model_validate(service.campaign_view(campaign))
+    campaign = await campaigns.replace(uow, principal, campaign_id, body)
+    return CampaignRead.from_model(campaign)
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204)
 async def delete_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete a Draft campaign (409 otherwise)."""
-    await service.delete_campaign(uow, principal, campaign_id)
+    await campaigns.delete(uow, principal, campaign_id)
     return Response(status_code=204)
 
 
-@router.post("/campaigns/{campaign_id}/activate", response_model=CampaignRead)
+@router.post("/campaigns/{campaign_id}/activate")
 async def activate_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Draft → Live (or Scheduled when its start date lies ahead)."""
-    campaign = await service.activate_campaign(uow, principal, campaign_id)
-    return CampaignRead.model_validate(service.campaign_view(campaign))
+    campaign = await campaigns.activate(uow, principal, campaign_id)
+    return CampaignRead.from_model(campaign)
 
 
-@router.post("/campaigns/{campaign_id}/stop", response_model=CampaignRead)
+@router.post("/campaigns/{campaign_id}/stop")
 async def stop_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Live or Scheduled → Stopped."""
-    campaign = await service.stop_campaign(uow, principal, campaign_id)
-    return CampaignRead.model_validate(service.campaign_view(campaign))
+    campaign = await campaigns.stop(uow, principal, campaign_id)
+    return CampaignRead.from_model(campaign)
 
 
 read_router = APIRouter(prefix="/journey/campaigns/service", tags=["campaign read API (AJO)"])
@@ -194,7 +189,7 @@ async def adobe_list_campaigns(
     ] = None,
 ) -> dict[str, object]:
     """AJO ``getCampaigns``: the Multi Response Model."""
-    rows, _ = await service.list_campaigns(uow, principal, limit=10_000, offset=0)
+    rows, _ = await campaigns.page(uow, principal, limit=10_000, offset=0)
     base = container.settings.base_url
     models = [adobe_view.campaign_model(row, base) for row in rows]
     return adobe_view.select(
@@ -207,5 +202,5 @@ async def adobe_read_campaign(
     campaign_id: str, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> dict[str, object]:
     """AJO ``getCampaign``: the Campaign Model."""
-    campaign = await service.get_campaign(uow, principal, campaign_id)
+    campaign = await campaigns.get(uow, principal, campaign_id)
     return adobe_view.campaign_model(campaign, container.settings.base_url)

@@ -1,13 +1,22 @@
-"""Wire shapes of the management API for IP pools, channel configurations and campaigns (/v1)."""
+"""Wire shapes of the management API (/v1) and the snapshots other domains read.
+
+``CampaignSnapshot`` (the execution intake) and ``DeliverySettings`` (the delivery workers) are the campaigns
+domain's published contracts: other domains import them from here, never the service or the models.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import ip_address
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from clarion.kit.clock import utcnow
+from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 """Names of IP pools and channel configurations: a letter, then letters, digits, ``_ . -`` (§1.11)."""
@@ -22,9 +31,9 @@ class WireModel(BaseModel):
 
 
 class ReadModel(BaseModel):
-    """camelCase on the wire; built from ORM rows or dicts."""
+    """camelCase on the wire; built from a stored row by the model's ``from_model``."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
 # IP pools ---------------------------------------------------------------------------------------------
@@ -48,6 +57,17 @@ class RelayRead(ReadModel):
     tls: str
     username: str | None
     has_password: bool
+
+    @classmethod
+    def from_stored(cls, relay: Mapping[str, Any]) -> RelayRead:
+        """A stored relay, its sealed password reduced to ``hasPassword``."""
+        return cls(
+            host=relay["host"],
+            port=relay["port"],
+            tls=relay["tls"],
+            username=relay.get("username"),
+            has_password=bool(relay.get("passwordSealed")),
+        )
 
 
 class IpPoolWrite(WireModel):
@@ -81,6 +101,20 @@ class IpPoolRead(ReadModel):
     max_connections: int
     created_at: datetime
     modified_at: datetime
+
+    @classmethod
+    def from_model(cls, pool: IpPool) -> IpPoolRead:
+        """The API view of a pool: relay passwords replaced by ``hasPassword``."""
+        return cls(
+            id=pool.id,
+            name=pool.name,
+            description=pool.description,
+            relays=[RelayRead.from_stored(relay) for relay in pool.relays],
+            bind_addresses=pool.bind_addresses,
+            max_connections=pool.max_connections,
+            created_at=pool.created_at,
+            modified_at=pool.modified_at,
+        )
 
 
 # Channel configurations -------------------------------------------------------------------------------
@@ -152,6 +186,31 @@ class ChannelConfigurationRead(ReadModel):
     push: dict[str, object] | None = None
     created_at: datetime
     modified_at: datetime
+
+    @classmethod
+    def from_model(cls, configuration: ChannelConfiguration) -> ChannelConfigurationRead:
+        """The API view of a configuration; sealed secrets appear as ``has<Name>``."""
+        stored = configuration.settings
+        settings: dict[str, object] = {
+            key: value for key, value in stored.items() if not key.endswith("Sealed")
+        }
+        for key, value in stored.items():
+            if key.endswith("Sealed"):
+                name = key.removesuffix("Sealed")
+                settings[f"has{name[0].upper()}{name[1:]}"] = bool(value)
+        channel = configuration.channel
+        return cls(
+            id=configuration.id,
+            name=configuration.name,
+            description=configuration.description,
+            channel=channel,
+            high_throughput=configuration.high_throughput,
+            email=settings if channel == "email" else None,
+            sms=settings if channel == "sms" else None,
+            push=settings if channel == "push" else None,
+            created_at=configuration.created_at,
+            modified_at=configuration.modified_at,
+        )
 
 
 # Campaigns --------------------------------------------------------------------------------------------
@@ -262,3 +321,88 @@ class CampaignRead(ReadModel):
     modified_at: datetime
     activated_at: datetime | None
     stopped_at: datetime | None
+
+    @classmethod
+    def from_model(cls, campaign: Campaign) -> CampaignRead:
+        """The /v1 view of a campaign, with its effective status."""
+        return cls(
+            id=campaign.id,
+            name=campaign.name,
+            description=campaign.description,
+            category=campaign.category,
+            channel=campaign.channel,
+            channel_configuration_id=campaign.channel_configuration_id,
+            high_throughput_mode=campaign.high_throughput,
+            identity_namespace=campaign.identity_namespace,
+            create_new_profile=campaign.create_new_profile,
+            enable_webhooks=campaign.enable_webhooks,
+            webhook_url=campaign.webhook_url,
+            throttle_rate_per_sec=campaign.throttle_rate_per_second,
+            schedule=Schedule(start_date=campaign.start_date, end_date=campaign.end_date),
+            content=CampaignContent.model_validate(campaign.content),
+            custom_action_id=campaign.custom_action_id,
+            status=effective_status(campaign, utcnow()),
+            version=campaign.version,
+            created_at=campaign.created_at,
+            modified_at=campaign.modified_at,
+            activated_at=campaign.activated_at,
+            stopped_at=campaign.stopped_at,
+        )
+
+
+# Snapshots published to other domains -----------------------------------------------------------------
+
+
+def effective_status(campaign: Campaign | CampaignSnapshot, now: datetime) -> str:
+    """The status at ``now``: Scheduled turns Live at its start date, Live turns Completed at its end."""
+    status = campaign.status
+    if status == "Scheduled" and campaign.start_date is not None and campaign.start_date <= now:
+        status = "Live"
+    if status == "Live" and campaign.end_date is not None and campaign.end_date <= now:
+        status = "Completed"
+    return status
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSnapshot:
+    """What the execution intake needs to know about a campaign, cheap to cache per process."""
+
+    id: str
+    status: str
+    start_date: datetime | None
+    end_date: datetime | None
+    high_throughput: bool
+    channel: str
+    version: int
+    create_new_profile: bool
+    identity_namespace: str
+
+    def status_at(self, now: datetime) -> str:
+        """The effective status at ``now``."""
+        return effective_status(self, now)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """Everything a worker needs to send a campaign's messages (secrets still sealed).
+
+    ``content`` and ``configuration`` are the stored camelCase blocks (``content["email"]["subject"]``,
+    ``configuration["fromAddress"]``); ``relays`` are the pool's stored relays (``passwordSealed``).
+    """
+
+    campaign_id: str
+    campaign_version: int
+    channel: str
+    high_throughput: bool
+    content: Mapping[str, Any]
+    enable_webhooks: bool
+    webhook_url: str | None
+    configuration_id: str
+    configuration_version: int
+    configuration: Mapping[str, Any]
+    pool_id: str | None
+    pool_version: int
+    relays: Sequence[Mapping[str, Any]]
+    bind_addresses: Sequence[str]
+    max_connections: int
+    custom_action_id: str | None = None

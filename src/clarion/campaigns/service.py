@@ -1,374 +1,40 @@
-"""Rules of IP pools, channel configurations and campaigns (lifecycle, high-throughput constraints)."""
+"""Rules of campaigns (lifecycle, high-throughput constraints) and the snapshots other domains read.
+
+IP pools and channel configurations have their own modules (``ip_pools``, ``channel_configurations``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
 from clarion.actions.repository import CustomActionRepository
-from clarion.campaigns import content
-from clarion.campaigns.errors import (
-    CampaignNotFound,
-    ChannelConfigurationNotFound,
-    InUse,
-    InvalidCampaign,
-    InvalidState,
-    IpPoolNotFound,
-    NameTaken,
-)
+from clarion.campaigns import channel_configurations, content
+from clarion.campaigns.errors import CampaignNotFound, InvalidCampaign, InvalidState
 from clarion.campaigns.repository import CampaignRepository, ChannelConfigurationRepository, IpPoolRepository
-from clarion.campaigns.schemas import CampaignWrite, ChannelConfigurationWrite, IpPoolWrite
+from clarion.campaigns.schemas import CampaignSnapshot, CampaignWrite, DeliverySettings, effective_status
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
-from clarion.kit.secretbox import SecretBox
-from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
+from clarion.kit.repository import require
+from clarion.models.campaigns import Campaign, ChannelConfiguration
 from clarion.tenancy.principal import Principal
 
-SECRET_FIELDS = {"sms": "authToken", "push": "accessToken"}
-"""The write-only provider secret of each non-email channel (stored sealed as ``<name>Sealed``)."""
 
-
-# IP pools ---------------------------------------------------------------------------------------------
-
-
-async def create_ip_pool(uow: UnitOfWork, principal: Principal, body: IpPoolWrite, box: SecretBox) -> IpPool:
-    """Create an organization-wide IP pool."""
-    repo = IpPoolRepository(uow.session, principal.org_id)
-    if await repo.by_name(body.name) is not None:
-        raise NameTaken(f"name: an IP pool named {body.name!r} already exists")
-    pool = IpPool(org_id=principal.org_id, name=body.name)
-    _apply_pool(pool, body, box, previous=[])
-    repo.add(pool)
-    await uow.commit()
-    return pool
-
-
-async def get_ip_pool(uow: UnitOfWork, principal: Principal, pool_id: str) -> IpPool:
-    """One of the organization's pools."""
-    pool = await IpPoolRepository(uow.session, principal.org_id).get(pool_id)
-    if pool is None:
-        raise IpPoolNotFound(f"IP pool {pool_id!r} does not exist")
-    return pool
-
-
-async def list_ip_pools(
-    uow: UnitOfWork, principal: Principal, *, limit: int, offset: int
-) -> tuple[list[IpPool], int]:
-    """The organization's pools."""
-    return await IpPoolRepository(uow.session, principal.org_id).page(limit=limit, offset=offset)
-
-
-async def replace_ip_pool(
-    uow: UnitOfWork, principal: Principal, pool_id: str, body: IpPoolWrite, box: SecretBox
-) -> IpPool:
-    """Replace a pool's relays and settings; its name cannot change (as in AJO)."""
-    pool = await get_ip_pool(uow, principal, pool_id)
-    if body.name != pool.name:
-        raise InvalidCampaign(f"name: an IP pool cannot be renamed (it is {pool.name!r})")
-    _apply_pool(pool, body, box, previous=pool.relays)
-    pool.version += 1
-    pool.modified_at = utcnow()
-    await uow.commit()
-    return pool
-
-
-async def delete_ip_pool(uow: UnitOfWork, principal: Principal, pool_id: str) -> None:
-    """Delete a pool that no channel configuration uses."""
-    repo = IpPoolRepository(uow.session, principal.org_id)
-    pool = await get_ip_pool(uow, principal, pool_id)
-    users = await repo.configurations_using(pool.id)
-    if users:
-        names = ", ".join(sorted(configuration.name for configuration in users))
-        raise InUse(
-            f"IP pool {pool.name!r} is used by channel configuration(s) {names}; delete or change them first"
-        )
-    await repo.remove(pool)
-    await uow.commit()
-
-
-def _apply_pool(pool: IpPool, body: IpPoolWrite, box: SecretBox, *, previous: list[dict[str, Any]]) -> None:
-    kept = {
-        (relay["host"], relay["port"], relay.get("username")): relay.get("passwordSealed")
-        for relay in previous
-    }
-    relays = []
-    for relay in body.relays:
-        sealed = kept.get((relay.host, relay.port, relay.username)) if relay.password is None else None
-        if relay.password:
-            sealed = box.seal(relay.password)
-        relays.append(
-            {
-                "host": relay.host,
-                "port": relay.port,
-                "tls": relay.tls,
-                "username": relay.username,
-                "passwordSealed": sealed,
-            }
-        )
-    pool.description = body.description
-    pool.relays = relays
-    pool.bind_addresses = list(body.bind_addresses)
-    pool.max_connections = body.max_connections
-
-
-def pool_view(pool: IpPool) -> dict[str, Any]:
-    """The API view of a pool: relay passwords replaced by ``hasPassword``."""
-    relays = [
-        {
-            "host": r["host"],
-            "port": r["port"],
-            "tls": r["tls"],
-            "username": r.get("username"),
-            "has_password": bool(r.get("passwordSealed")),
-        }
-        for r in pool.relays
-    ]
-    return {
-        "id": pool.id,
-        "name": pool.name,
-        "description": pool.description,
-        "relays": relays,
-        "bind_addresses": pool.bind_addresses,
-        "max_connections": pool.max_connections,
-        "created_at": pool.created_at,
-        "modified_at": pool.modified_at,
-    }
-
-
-# Channel configurations -------------------------------------------------------------------------------
-
-
-async def create_channel_configuration(
-    uow: UnitOfWork, principal: Principal, body: ChannelConfigurationWrite, box: SecretBox
-) -> ChannelConfiguration:
-    """Create a channel configuration in the caller's sandbox."""
-    repo = ChannelConfigurationRepository(uow.session, principal.org_id, principal.sandbox_id)
-    if await repo.by_name(body.name) is not None:
-        raise NameTaken(f"name: a channel configuration named {body.name!r} already exists")
-    configuration = ChannelConfiguration(
-        org_id=principal.org_id, sandbox_id=principal.sandbox_id, name=body.name
-    )
-    await _apply_configuration(uow, principal, configuration, body, box)
-    repo.add(configuration)
-    await uow.commit()
-    return configuration
-
-
-async def get_channel_configuration(
-    uow: UnitOfWork, principal: Principal, configuration_id: str
-) -> ChannelConfiguration:
-    """One channel configuration of the caller's sandbox."""
-    repo = ChannelConfigurationRepository(uow.session, principal.org_id, principal.sandbox_id)
-    configuration = await repo.get(configuration_id)
-    if configuration is None:
-        raise ChannelConfigurationNotFound(f"Channel configuration {configuration_id!r} does not exist")
-    return configuration
-
-
-async def list_channel_configurations(
-    uow: UnitOfWork, principal: Principal, *, limit: int, offset: int
-) -> tuple[list[ChannelConfiguration], int]:
-    """The sandbox's channel configurations."""
-    repo = ChannelConfigurationRepository(uow.session, principal.org_id, principal.sandbox_id)
-    return await repo.page(
-        ChannelConfiguration, limit=limit, offset=offset, order_by=ChannelConfiguration.name
-    )
-
-
-async def replace_channel_configuration(
-    uow: UnitOfWork,
-    principal: Principal,
-    configuration_id: str,
-    body: ChannelConfigurationWrite,
-    box: SecretBox,
-) -> ChannelConfiguration:
-    """Replace a configuration; campaigns pick the change up with their next message."""
-    configuration = await get_channel_configuration(uow, principal, configuration_id)
-    repo = ChannelConfigurationRepository(uow.session, principal.org_id, principal.sandbox_id)
-    if body.name != configuration.name and await repo.by_name(body.name) is not None:
-        raise NameTaken(f"name: a channel configuration named {body.name!r} already exists")
-    users = await repo.campaigns_using(configuration.id)
-    if users and (
-        body.channel != configuration.channel or body.high_throughput != configuration.high_throughput
-    ):
-        raise InUse("channel and highThroughput cannot change while campaigns use this configuration")
-    configuration.name = body.name
-    await _apply_configuration(uow, principal, configuration, body, box)
-    configuration.version += 1
-    configuration.modified_at = utcnow()
-    await uow.commit()
-    return configuration
-
-
-async def delete_channel_configuration(uow: UnitOfWork, principal: Principal, configuration_id: str) -> None:
-    """Delete a configuration no campaign uses."""
-    configuration = await get_channel_configuration(uow, principal, configuration_id)
-    repo = ChannelConfigurationRepository(uow.session, principal.org_id, principal.sandbox_id)
-    users = await repo.campaigns_using(configuration.id)
-    if users:
-        names = ", ".join(sorted(campaign.name for campaign in users))
-        raise InUse(f"channel configuration {configuration.name!r} is used by campaign(s) {names}")
-    await repo.remove(configuration)
-    await uow.commit()
-
-
-async def _apply_configuration(
-    uow: UnitOfWork,
-    principal: Principal,
-    configuration: ChannelConfiguration,
-    body: ChannelConfigurationWrite,
-    box: SecretBox,
-) -> None:
-    if body.high_throughput and body.channel != "email":
-        raise InvalidCampaign(
-            f"highThroughput: only email configurations can be high throughput (got {body.channel})"
-        )
-    if body.high_throughput and not principal.high_throughput_entitled:
-        raise InvalidCampaign(
-            "highThroughput: the organization does not hold the high-throughput entitlement"
-        )
-    block = getattr(body, body.channel)
-    settings: dict[str, Any] = block.model_dump(by_alias=True)
-    if body.channel == "email":
-        await _check_email_settings(
-            uow, principal, configuration, settings, high_throughput=body.high_throughput
-        )
-        configuration.ip_pool_id = settings["ipPoolId"]
-    else:
-        configuration.ip_pool_id = None
-        secret_name = SECRET_FIELDS[body.channel]
-        secret = settings.pop(secret_name)
-        previous = (
-            configuration.settings.get(f"{secret_name}Sealed")
-            if configuration.channel == body.channel
-            else None
-        )
-        settings[f"{secret_name}Sealed"] = box.seal(secret) if secret else previous
-        if not settings[f"{secret_name}Sealed"]:
-            raise InvalidCampaign(f"{body.channel}.{secret_name}: required")
-    configuration.description = body.description
-    configuration.channel = body.channel
-    configuration.high_throughput = body.high_throughput
-    configuration.settings = settings
-
-
-async def _check_email_settings(
-    uow: UnitOfWork,
-    principal: Principal,
-    configuration: ChannelConfiguration,
-    settings: dict[str, Any],
-    *,
-    high_throughput: bool,
-) -> None:
-    pool = await IpPoolRepository(uow.session, principal.org_id).get(settings["ipPoolId"])
-    if pool is None:
-        raise InvalidCampaign(f"email.ipPoolId: IP pool {settings['ipPoolId']!r} does not exist")
-    for other in await IpPoolRepository(uow.session, principal.org_id).configurations_using(pool.id):
-        if other.id != configuration.id and other.high_throughput != high_throughput:
-            kind = "high-throughput" if other.high_throughput else "standard"
-            raise InvalidCampaign(
-                f"email.ipPoolId: IP pool {pool.name!r} is dedicated to {kind} configurations "
-                f"(used by {other.name!r}); high-throughput and standard sending never share a pool"
-            )
-    for field in content.sender_fields(settings):
-        if high_throughput and content.has_personalization(field.source):
-            raise InvalidCampaign(
-                f"{field.location}: personalization is not allowed in a high-throughput configuration",
-                context={"field": field.location, "rule": "no_personalization_in_ht"},
-            )
-        content.compile_field(field)
-
-
-def configuration_view(configuration: ChannelConfiguration) -> dict[str, Any]:
-    """The API view of a configuration; sealed secrets appear as ``has<Name>``."""
-    settings = {key: value for key, value in configuration.settings.items() if not key.endswith("Sealed")}
-    for key, value in configuration.settings.items():
-        if key.endswith("Sealed"):
-            name = key.removesuffix("Sealed")
-            settings[f"has{name[0].upper()}{name[1:]}"] = bool(value)
-    return {
-        "id": configuration.id,
-        "name": configuration.name,
-        "description": configuration.description,
-        "channel": configuration.channel,
-        "high_throughput": configuration.high_throughput,
-        configuration.channel: settings,
-        "created_at": configuration.created_at,
-        "modified_at": configuration.modified_at,
-    }
-
-
-# Campaigns --------------------------------------------------------------------------------------------
-
-
-def effective_status(campaign: Campaign | CampaignSnapshot, now: datetime) -> str:
-    """The status at ``now``: Scheduled turns Live at its start date, Live turns Completed at its end."""
-    status = campaign.status
-    if status == "Scheduled" and campaign.start_date is not None and campaign.start_date <= now:
-        status = "Live"
-    if status == "Live" and campaign.end_date is not None and campaign.end_date <= now:
-        status = "Completed"
-    return status
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignSnapshot:
-    """What the execution intake needs to know about a campaign, cheap to cache per process."""
-
-    id: str
-    status: str
-    start_date: datetime | None
-    end_date: datetime | None
-    high_throughput: bool
-    channel: str
-    version: int
-    create_new_profile: bool
-    identity_namespace: str
-
-    def status_at(self, now: datetime) -> str:
-        """The effective status at ``now``."""
-        return effective_status(self, now)
-
-
-async def snapshot(uow: UnitOfWork, principal: Principal, campaign_id: str) -> CampaignSnapshot | None:
-    """The campaign's snapshot, or None when it does not exist in the caller's sandbox."""
-    campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
-    if campaign is None:
-        return None
-    return CampaignSnapshot(
-        id=campaign.id,
-        status=campaign.status,
-        start_date=campaign.start_date,
-        end_date=campaign.end_date,
-        high_throughput=campaign.high_throughput,
-        channel=campaign.channel,
-        version=campaign.version,
-        create_new_profile=campaign.create_new_profile,
-        identity_namespace=campaign.identity_namespace,
-    )
-
-
-async def create_campaign(uow: UnitOfWork, principal: Principal, body: CampaignWrite) -> Campaign:
+async def create(uow: UnitOfWork, principal: Principal, body: CampaignWrite) -> Campaign:
     """Create a Draft campaign after checking its content and configuration."""
     campaign = Campaign(
         org_id=principal.org_id, sandbox_id=principal.sandbox_id, created_by=principal.technical_account
     )
-    await _apply_campaign(uow, principal, campaign, body)
+    await _apply(uow, principal, campaign, body)
     CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).add(campaign)
     await uow.commit()
     return campaign
 
 
-async def get_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
+async def get(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
     """One campaign of the caller's sandbox."""
     campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
-    if campaign is None:
-        raise CampaignNotFound(f"Campaign {campaign_id!r} does not exist")
-    return campaign
+    return require(campaign, CampaignNotFound(f"Campaign {campaign_id!r} does not exist"))
 
 
-async def list_campaigns(
+async def page(
     uow: UnitOfWork,
     principal: Principal,
     *,
@@ -382,35 +48,33 @@ async def list_campaigns(
     return await repo.page_filtered(limit=limit, offset=offset, status=status, name_like=name_like)
 
 
-async def replace_campaign(
-    uow: UnitOfWork, principal: Principal, campaign_id: str, body: CampaignWrite
-) -> Campaign:
+async def replace(uow: UnitOfWork, principal: Principal, campaign_id: str, body: CampaignWrite) -> Campaign:
     """Replace a Draft campaign (a new version)."""
-    campaign = await get_campaign(uow, principal, campaign_id)
+    campaign = await get(uow, principal, campaign_id)
     _require_status(campaign, {"Draft"}, "edited")
-    await _apply_campaign(uow, principal, campaign, body)
+    await _apply(uow, principal, campaign, body)
     campaign.version += 1
     await uow.commit()
     return campaign
 
 
-async def delete_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) -> None:
+async def delete(uow: UnitOfWork, principal: Principal, campaign_id: str) -> None:
     """Delete a Draft campaign."""
-    campaign = await get_campaign(uow, principal, campaign_id)
+    campaign = await get(uow, principal, campaign_id)
     _require_status(campaign, {"Draft"}, "deleted")
     await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).remove(campaign)
     await uow.commit()
 
 
-async def activate_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
+async def activate(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
     """Draft → Live, or Scheduled when the start date lies ahead; every rule is checked again."""
-    campaign = await get_campaign(uow, principal, campaign_id)
+    campaign = await get(uow, principal, campaign_id)
     _require_status(campaign, {"Draft"}, "activated")
     now = utcnow()
     if campaign.end_date is not None and campaign.end_date <= now:
         raise InvalidCampaign("schedule.endDate: lies in the past; the campaign could never run")
-    configuration = await get_channel_configuration(uow, principal, campaign.channel_configuration_id)
-    _check_campaign(principal, campaign, configuration)
+    configuration = await channel_configurations.get(uow, principal, campaign.channel_configuration_id)
+    _check(principal, campaign, configuration)
     campaign.status = "Scheduled" if campaign.start_date is not None and campaign.start_date > now else "Live"
     campaign.activated_at = now
     campaign.modified_at = now
@@ -419,9 +83,9 @@ async def activate_campaign(uow: UnitOfWork, principal: Principal, campaign_id: 
     return campaign
 
 
-async def stop_campaign(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
+async def stop(uow: UnitOfWork, principal: Principal, campaign_id: str) -> Campaign:
     """Live or Scheduled → Stopped (final: a stopped campaign cannot be reused)."""
-    campaign = await get_campaign(uow, principal, campaign_id)
+    campaign = await get(uow, principal, campaign_id)
     _require_status(campaign, {"Live", "Scheduled"}, "stopped")
     now = utcnow()
     campaign.status = "Stopped"
@@ -441,16 +105,14 @@ def _require_status(campaign: Campaign, allowed: set[str], action: str) -> None:
         )
 
 
-async def _apply_campaign(
-    uow: UnitOfWork, principal: Principal, campaign: Campaign, body: CampaignWrite
-) -> None:
-    configuration = await ChannelConfigurationRepository(
-        uow.session, principal.org_id, principal.sandbox_id
-    ).get(body.channel_configuration_id)
-    if configuration is None:
-        raise InvalidCampaign(
+async def _apply(uow: UnitOfWork, principal: Principal, campaign: Campaign, body: CampaignWrite) -> None:
+    configurations = ChannelConfigurationRepository(uow.session, principal.org_id, principal.sandbox_id)
+    configuration = require(
+        await configurations.get(body.channel_configuration_id),
+        InvalidCampaign(
             f"channelConfigurationId: channel configuration {body.channel_configuration_id!r} does not exist"
-        )
+        ),
+    )
     campaign.name = body.name
     campaign.description = body.description
     campaign.category = body.category
@@ -466,17 +128,17 @@ async def _apply_campaign(
     campaign.end_date = body.schedule.end_date
     campaign.content = body.content.model_dump(by_alias=True, exclude_none=True)
     action_id = body.custom_action_id
-    if action_id is not None and await _actions(uow, principal).get(action_id) is None:
+    if action_id is not None and not await _custom_action_exists(uow, principal, action_id):
         raise InvalidCampaign(
             f"customActionId: custom action {body.custom_action_id!r} does not exist in this sandbox"
         )
     campaign.custom_action_id = body.custom_action_id
     campaign.modified_at = utcnow()
     campaign.modified_by = principal.technical_account
-    _check_campaign(principal, campaign, configuration)
+    _check(principal, campaign, configuration)
 
 
-def _check_campaign(principal: Principal, campaign: Campaign, configuration: ChannelConfiguration) -> None:
+def _check(principal: Principal, campaign: Campaign, configuration: ChannelConfiguration) -> None:
     """The rules of SPEC §2, for save and again at activation (the configuration may have changed)."""
     if configuration.channel != campaign.channel:
         raise InvalidCampaign(
@@ -509,61 +171,35 @@ def _check_campaign(principal: Principal, campaign: Campaign, configuration: Cha
         )
 
 
-def _actions(uow: UnitOfWork, principal: Principal) -> CustomActionRepository:
-    return CustomActionRepository(uow.session, principal.org_id, principal.sandbox_id)
+async def _custom_action_exists(uow: UnitOfWork, principal: Principal, action_id: str) -> bool:
+    # The one place campaigns read the actions domain.
+    repo = CustomActionRepository(uow.session, principal.org_id, principal.sandbox_id)
+    return await repo.get(action_id) is not None
 
 
 def _kind(high_throughput: bool) -> str:
     return "high-throughput" if high_throughput else "standard"
 
 
-def campaign_view(campaign: Campaign) -> dict[str, Any]:
-    """The /v1 view of a campaign, with its effective status."""
-    return {
-        "id": campaign.id,
-        "name": campaign.name,
-        "description": campaign.description,
-        "category": campaign.category,
-        "channel": campaign.channel,
-        "channel_configuration_id": campaign.channel_configuration_id,
-        "high_throughput_mode": campaign.high_throughput,
-        "identity_namespace": campaign.identity_namespace,
-        "create_new_profile": campaign.create_new_profile,
-        "enable_webhooks": campaign.enable_webhooks,
-        "webhook_url": campaign.webhook_url,
-        "throttle_rate_per_sec": campaign.throttle_rate_per_second,
-        "schedule": {"start_date": campaign.start_date, "end_date": campaign.end_date},
-        "content": campaign.content,
-        "custom_action_id": campaign.custom_action_id,
-        "status": effective_status(campaign, utcnow()),
-        "version": campaign.version,
-        "created_at": campaign.created_at,
-        "modified_at": campaign.modified_at,
-        "activated_at": campaign.activated_at,
-        "stopped_at": campaign.stopped_at,
-    }
+# Snapshots published to other domains -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
-    """Everything a worker needs to send a campaign's messages (secrets still sealed)."""
-
-    campaign_id: str
-    campaign_version: int
-    channel: str
-    high_throughput: bool
-    content: dict[str, Any]
-    enable_webhooks: bool
-    webhook_url: str | None
-    configuration_id: str
-    configuration_version: int
-    configuration: dict[str, Any]
-    pool_id: str | None
-    pool_version: int
-    relays: list[dict[str, Any]]
-    bind_addresses: list[str]
-    max_connections: int
-    custom_action_id: str | None = None
+async def snapshot(uow: UnitOfWork, principal: Principal, campaign_id: str) -> CampaignSnapshot | None:
+    """The campaign's snapshot, or None when it does not exist in the caller's sandbox."""
+    campaign = await CampaignRepository(uow.session, principal.org_id, principal.sandbox_id).get(campaign_id)
+    if campaign is None:
+        return None
+    return CampaignSnapshot(
+        id=campaign.id,
+        status=campaign.status,
+        start_date=campaign.start_date,
+        end_date=campaign.end_date,
+        high_throughput=campaign.high_throughput,
+        channel=campaign.channel,
+        version=campaign.version,
+        create_new_profile=campaign.create_new_profile,
+        identity_namespace=campaign.identity_namespace,
+    )
 
 
 async def delivery_settings(

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from clarion.campaigns import service as campaigns
-from clarion.campaigns.service import DeliverySettings
+from clarion.campaigns.schemas import DeliverySettings
 from clarion.db.uow import UnitOfWork
 from clarion.delivery.channels.email.html_text import html_to_text
 from clarion.delivery.channels.email.mime import MessageSkeleton, build_skeleton

@@ -15,6 +15,7 @@ from clarion.delivery.schemas import CapturedMailRead, MessageRead, MessageStatu
 from clarion.devsmtp.outbox import Outbox
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.repository import require
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
 
@@ -46,9 +47,7 @@ async def list_messages(
 async def read_message(message_id: str, principal: PrincipalDep, uow: UoWDep) -> MessageRead:
     """One ledger row."""
     row = await MessageRepository(uow.session, principal.org_id, principal.sandbox_id).get(message_id)
-    if row is None:
-        raise NotFound(f"Message {message_id!r} does not exist")
-    return MessageRead.model_validate(row)
+    return MessageRead.model_validate(require(row, NotFound(f"Message {message_id!r} does not exist")))
 
 
 @router.post("/messages/resend", response_model=ResendResult)

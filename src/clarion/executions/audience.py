@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from clarion.campaigns import service as campaigns
+from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import service as delivery
 from clarion.errors import Invalid
@@ -30,6 +31,7 @@ from clarion.executions.schemas import (
 )
 from clarion.kit.clock import iso_milli, utcnow
 from clarion.kit.ids import new_id
+from clarion.kit.repository import require
 from clarion.models.messages import Execution
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal, job_principal
@@ -135,7 +137,7 @@ def _execute_at(request: AudienceRequest, ids: dict[str, str | None], now: datet
 
 
 def _check_campaign(
-    snapshot: campaigns.CampaignSnapshot | None, ids: dict[str, str | None], *, at: datetime, now: datetime
+    snapshot: CampaignSnapshot | None, ids: dict[str, str | None], *, at: datetime, now: datetime
 ) -> None:
     request_ids = {key: value or "" for key, value in ids.items()}
     if snapshot is not None and snapshot.high_throughput:
@@ -181,7 +183,7 @@ async def trigger(uow: UnitOfWork, payload: dict[str, Any]) -> None:
 
 
 async def _delivery_jobs(
-    uow: UnitOfWork, principal: Principal, execution: Execution, snapshot: campaigns.CampaignSnapshot
+    uow: UnitOfWork, principal: Principal, execution: Execution, snapshot: CampaignSnapshot
 ) -> list[JobSpec]:
     recipients = msgspec.convert(execution.recipients, list[Recipient])
     accepted_at = iso_milli(utcnow())
@@ -210,11 +212,10 @@ async def _delivery_jobs(
 
 async def status(uow: UnitOfWork, principal: Principal, execution_id: str) -> ExecutionStatusResponse:
     """``GET /executions/audience/{id}``: InProgress until every message is final, then Succeeded/Failed."""
-    execution = await ExecutionRepository(uow.session, principal.org_id, principal.sandbox_id).get(
-        execution_id
+    execution = require(
+        await ExecutionRepository(uow.session, principal.org_id, principal.sandbox_id).get(execution_id),
+        errors.not_found(errors.EXECUTION_UNKNOWN, f"execution {execution_id!r} does not exist"),
     )
-    if execution is None:
-        raise errors.not_found(errors.EXECUTION_UNKNOWN, f"execution {execution_id!r} does not exist")
     return await _status_view(uow, execution)
 
 

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from clarion.api.deps import UoWDep
 from clarion.api.gateway import PrincipalDep
-from clarion.campaigns.service import CampaignSnapshot
+from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.container import Container
 from clarion.executions import audience, service
 from clarion.executions.schemas import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from clarion.campaigns import service as campaigns
-from clarion.campaigns.service import CampaignSnapshot
+from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.db.uow import UnitOfWork
 from clarion.executions import errors
 from clarion.executions.service import Mode

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from clarion.campaigns.service import CampaignSnapshot
+from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import service as delivery
 from clarion.executions import errors

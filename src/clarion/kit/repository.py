@@ -1,4 +1,7 @@
-"""Repository base: every tenant-owned query starts from ``scoped`` so no query can cross organizations."""
+"""Repository base: every tenant-owned query starts from ``scoped`` so no query can cross organizations.
+
+``require`` turns a lookup that found nothing (None) into the caller's own error.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clarion.db.dialect import SqlDialect, dialect_of
 
 M = TypeVar("M")
+T = TypeVar("T")
+
+
+def require(found: T | None, error: Exception) -> T:
+    """``found``, or raise ``error`` when the lookup found nothing.
+
+    The error is the domain's own (a NotFound of its envelope family, or an Invalid for a dangling reference):
+    ``pool = require(await repo.get(pool_id), IpPoolNotFound(f"IP pool {pool_id!r} does not exist"))``.
+    """
+    if found is None:
+        raise error
+    return found
 
 
 class TenantRepository:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Conflict
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.models.audiences import SegmentMembership
 from clarion.models.profiles import Profile
 from clarion.profiles import bulk_postgres
@@ -216,16 +217,15 @@ async def delete_sandbox_profiles(uow: UnitOfWork, org_id: str, sandbox_id: str)
 async def _owner(uow: UnitOfWork, principal: Principal, namespace: str, value: str) -> Profile:
     wanted = identity(namespace, value)
     profile = await _repo(uow, principal).by_identity(wanted)
-    if profile is None:
-        raise ProfileNotFound(f"No profile has the identity {namespace}:{value}")
-    return profile
+    return require(profile, ProfileNotFound(f"No profile has the identity {namespace}:{value}"))
 
 
 async def _view_of(uow: UnitOfWork, principal: Principal, profile_id: str) -> dict[str, Any]:
     repo = _repo(uow, principal)
-    profile = await repo.get(profile_id)
-    if profile is None:  # deleted by someone else right after our commit
-        raise ProfileNotFound(f"Profile {profile_id} was deleted meanwhile")
+    # None when deleted by someone else right after our commit
+    profile = require(
+        await repo.get(profile_id), ProfileNotFound(f"Profile {profile_id} was deleted meanwhile")
+    )
     memberships = await repo.memberships([profile_id])
     return profile_view(profile, memberships.get(profile_id, []))
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.ids import hash_secret, new_ims_org_id, new_secret
+from clarion.kit.repository import require
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
 from clarion.profiles import service as profiles_service
 from clarion.tenancy import errors
@@ -56,12 +57,10 @@ async def create_organization(
 
 async def find_organization(uow: UnitOfWork, ref: str) -> Organization:
     """The organization named by IMS org id, id or name; raises ``OrganizationNotFound``."""
-    org = await OrganizationRepository(uow.session).find(ref)
-    if org is None:
-        raise errors.OrganizationNotFound(
-            f"No organization matches {ref!r} (give its IMS org id or exact name)"
-        )
-    return org
+    return require(
+        await OrganizationRepository(uow.session).find(ref),
+        errors.OrganizationNotFound(f"No organization matches {ref!r} (give its IMS org id or exact name)"),
+    )
 
 
 async def update_entitlements(
@@ -115,12 +114,10 @@ async def list_sandboxes(
 
 async def get_sandbox(uow: UnitOfWork, principal: Principal, name: str) -> Sandbox:
     """One of the caller's sandboxes by name."""
-    sandbox = await SandboxRepository(uow.session, principal.org_id).by_name(name)
-    if sandbox is None:
-        raise errors.SandboxNotFound(
-            f"Sandbox {name!r} does not exist in organization {principal.ims_org_id}"
-        )
-    return sandbox
+    return require(
+        await SandboxRepository(uow.session, principal.org_id).by_name(name),
+        errors.SandboxNotFound(f"Sandbox {name!r} does not exist in organization {principal.ims_org_id}"),
+    )
 
 
 async def delete_sandbox(uow: UnitOfWork, principal: Principal, name: str) -> None:
@@ -192,9 +189,7 @@ async def resolve_principal(
     The order of checks follows the AEP gateway: API key, token, organization; then the sandbox.
     """
     repo = CredentialRepository(uow.session)
-    credential = await repo.by_client_id(client_id)
-    if credential is None:
-        raise errors.invalid_api_key()
+    credential = require(await repo.by_client_id(client_id), errors.invalid_api_key())
     stored = await repo.token_by_hash(hash_secret(token))
     now = utcnow()
     if stored is None or stored.credential_id != credential.id or stored.expires_at <= now:
@@ -202,11 +197,10 @@ async def resolve_principal(
     org = await uow.session.get(Organization, credential.org_id)
     if org is None or org.ims_org_id != ims_org_id:
         raise errors.org_not_entitled()
-    sandbox = await SandboxRepository(uow.session, org.id).by_name(sandbox_name)
-    if sandbox is None:
-        raise errors.SandboxNotFound(
-            f"Sandbox {sandbox_name!r} does not exist in organization {org.ims_org_id}"
-        )
+    sandbox = require(
+        await SandboxRepository(uow.session, org.id).by_name(sandbox_name),
+        errors.SandboxNotFound(f"Sandbox {sandbox_name!r} does not exist in organization {org.ims_org_id}"),
+    )
     principal = Principal(
         org_id=org.id,
         ims_org_id=org.ims_org_id,

@@ -11,6 +11,7 @@ from typing import Any
 
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.models.throttling import EndpointConfig
 from clarion.throttling import errors, lifecycle
 from clarion.throttling.lifecycle import Caller
@@ -102,10 +103,7 @@ def _repo(uow: UnitOfWork, caller: Caller) -> CappingRepository:
 
 
 async def _get(uow: UnitOfWork, caller: Caller, uid: str) -> EndpointConfig:
-    config = await _repo(uow, caller).get(uid)
-    if config is None:
-        raise errors.capping_not_found(caller.schema(COLLECTION))
-    return config
+    return require(await _repo(uow, caller).get(uid), errors.capping_not_found(caller.schema(COLLECTION)))
 
 
 async def _written(uow: UnitOfWork, caller: Caller) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clarion.db.uow import UnitOfWork
 from clarion.errors import ClarionError
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.models.throttling import EndpointConfig, ThrottlingConfig
 from clarion.throttling import errors, lifecycle
 from clarion.throttling.lifecycle import Caller
@@ -191,9 +192,7 @@ def _repo(uow: UnitOfWork, caller: Caller) -> ThrottlingRepository:
 async def _get(uow: UnitOfWork, caller: Caller, uid: str) -> ThrottlingConfig:
     _require_production(caller)
     config = await _repo(uow, caller).get(uid)
-    if config is None:
-        raise errors.throttling_not_found(caller.codes, caller.schema(COLLECTION))
-    return config
+    return require(config, errors.throttling_not_found(caller.codes, caller.schema(COLLECTION)))
 
 
 async def _written(uow: UnitOfWork, caller: Caller) -> None:
