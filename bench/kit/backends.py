@@ -15,6 +15,7 @@ import redis
 from redis.asyncio import Redis as AsyncRedis
 
 from bench.kit.processes import run_clarion
+from clarion.kit.secretbox import new_key
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 """The one Redis database the benchmarks use; flushed before and after a production run (only this one)."""
@@ -71,8 +72,6 @@ def embedded_backend(workdir: Path, *, name: str = "clarion") -> Backend:
 
 def production_backend(workdir: Path, *, name: str = "clarion") -> Backend:
     """A fresh PostgreSQL database, Redis db 9 (flushed) and a Fernet key; migrated by ``clarion migrate``."""
-    from clarion.kit.secretbox import new_key
-
     home = workdir / name
     home.mkdir(parents=True)
     database, url = fresh_database()
