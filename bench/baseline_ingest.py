@@ -12,7 +12,7 @@ The group commit is one writer task per process (as in the research's ``app_inge
 everything pending (up to 512 requests), writes it with one ``enqueue``, then resolves every request's
 future, so each 202 leaves only after its batch is durable.
 
-Run: ``BASELINE_BACKEND=sqlite BASELINE_SQLITE_PATH=/tmp/q.db .venv/bin/python -m uvicorn
+Run: ``BASELINE_BACKEND=sqlite BASELINE_SQLITE_PATH=baseline-queue.db .venv/bin/python -m uvicorn
 bench.baseline_ingest:app --port 8090 --workers 1 --no-access-log`` (``bench.intake`` does this).
 """
 

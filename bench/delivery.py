@@ -39,30 +39,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    CLARION,
-    Backend,
-    CpuMeter,
-    Profiler,
-    Service,
-    Sink,
-    Targets,
-    backend_pids,
-    code_version,
-    console,
-    context,
-    create_tenant,
-    ledger_counts_async,
-    make_backend,
-    print_profile,
-    provision_campaign,
-    run_modes,
-    summarize_profile,
-    table,
-    wait_for_quiet,
-)
+from bench.kit.backends import Backend, make_backend
+from bench.kit.cpu import CpuMeter, backend_pids, wait_for_quiet
+from bench.kit.instance import create_tenant, final_count, ledger_counts_async, provision_campaign
+from bench.kit.paths import CLARION
+from bench.kit.processes import Service
+from bench.kit.profiling import Profiler, print_profile, summarize_profile
+from bench.kit.report import Targets, code_version, console, table
+from bench.kit.runner import add_run_options, option_parser, run_modes
+from bench.kit.sinks import Sink
+from bench.kit.workload import SUBJECT, TEMPLATE_HTML, context
 
-FINAL = ("sent", "failed", "expired")
 CPU_TARGET_US = 250.0
 RATIO_TARGET = 0.8
 ENQUEUE_BATCH = 1000
@@ -147,7 +134,6 @@ async def prepare(
 
 def sample_message() -> bytes:
     """One message as Clarion renders it (compiled templates + MIME skeleton), for the baseline."""
-    from bench.common import SUBJECT, TEMPLATE_HTML
     from clarion.delivery.bundle import skeleton_for
     from clarion.delivery.channels.email.html_text import html_to_text
     from clarion.templating import compile_template
@@ -193,7 +179,7 @@ async def run_worker(
         while True:
             await asyncio.sleep(0.5)
             counts = await ledger_counts_async(backend.database_url, engine)
-            final = sum(counts.get(status, 0) for status in FINAL) - already
+            final = final_count(counts) - already
             sample = meter.sample()
             timeline.append({"sample": sample, "final": final, "counts": counts})
             if profile_seconds and profiler is None and final > 0:
@@ -475,10 +461,7 @@ def report(results: dict[str, Any]) -> Targets:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse flags, run each mode, print, write ``bench/results/delivery.json``."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--modes", default="embedded", help="embedded, production or both (comma-separated)")
+    parser = option_parser(__doc__)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=16, help="SMTP connections (IP pool and baseline)")
     parser.add_argument("--concurrency", type=int, default=None, help="clarion worker --concurrency")
@@ -486,14 +469,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="an extra worker run under py-spy")
     parser.add_argument("--profile-messages", type=int, default=20_000)
     parser.add_argument("--profile-seconds", type=float, default=10.0)
-    parser.add_argument("--quiet-wait", type=float, default=60.0, help="max s to wait for an idle machine")
     parser.add_argument(
         "--plain-sink",
         action="store_true",
         help="the sink offers neither PIPELINING nor CHUNKING (as aiosmtpd)",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, profiles)")
-    parser.add_argument("--output", default="delivery", help="results file name (bench/results/NAME.json)")
+    add_run_options(parser, output="delivery", modes="embedded")
     args = parser.parse_args(argv)
     settings = {
         "messages": args.messages,

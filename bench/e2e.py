@@ -31,32 +31,25 @@ from typing import Any
 
 import httpx
 
-from bench.common import (
+from bench.kit.backends import make_backend
+from bench.kit.cpu import CpuMeter, backend_pids, wait_for_quiet
+from bench.kit.instance import (
     HT_PATH,
-    CpuMeter,
-    Service,
-    Sink,
-    Targets,
-    backend_pids,
-    code_version,
-    console,
     create_tenant,
-    free_port,
-    ht_body,
+    final_count,
     ledger_counts,
-    make_backend,
     metric_total,
     provision_over_http,
-    run_modes,
-    run_wrk,
     serve,
-    table,
-    wait_for_quiet,
-    write_wrk_script,
 )
+from bench.kit.load import require_wrk, run_wrk, write_wrk_script
+from bench.kit.processes import Service, free_port
+from bench.kit.report import Targets, code_version, console, table
+from bench.kit.runner import add_run_options, option_parser, run_modes
+from bench.kit.sinks import Sink
+from bench.kit.workload import ht_body
 
 RATE_TARGET = 3_000.0
-FINAL = ("sent", "failed", "expired")
 
 
 def accepted_by_server(base: str) -> int:
@@ -108,7 +101,7 @@ def run(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         deadline = time.monotonic() + args.drain_timeout
         counts = at_load_end
         while True:
-            final = sum(counts.get(status, 0) for status in FINAL)
+            final = final_count(counts)
             if final >= accepted:
                 break
             if not server.alive():
@@ -224,19 +217,15 @@ def report(results: dict[str, Any]) -> Targets:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse flags, run, print, write ``bench/results/e2e.json``."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--modes", default="embedded", help="embedded, production or both (comma-separated)")
+    parser = option_parser(__doc__)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--production-workers", type=int, default=2)
     parser.add_argument("--embedded-workers", type=int, default=1, help="clarion serve --workers on SQLite")
     parser.add_argument("--drain-timeout", type=float, default=900.0)
-    parser.add_argument("--quiet-wait", type=float, default=60.0, help="max s to wait for an idle machine")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
-    parser.add_argument("--output", default="e2e", help="results file name (bench/results/NAME.json)")
+    add_run_options(parser, output="e2e", modes="embedded")
     args = parser.parse_args(argv)
+    require_wrk()
     settings = {
         "duration": args.duration,
         "connections": args.connections,

@@ -29,16 +29,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    PYTHON,
-    ROOT,
-    Targets,
-    console,
-    create_database,
-    drop_database,
-    run_modes,
-    table,
-)
+from bench.kit.backends import REDIS_URL, drop_database, fresh_database
+from bench.kit.paths import PYTHON, ROOT
+from bench.kit.report import Targets, console, table
+from bench.kit.runner import add_run_options, option_parser, run_modes
 
 ATTRIBUTES = (
     "person.name.firstName",
@@ -495,9 +489,7 @@ def run(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     os.environ["CLARION_SECRET_KEY"] = new_key()
     database_name = ""
     if kind == "production":
-        database_name = f"clarion_bench_{uuid.uuid4().hex[:8]}"
-        create_database(database_name)
-        database_url = f"postgresql://postgres@127.0.0.1:5432/{database_name}"
+        database_name, database_url = fresh_database()
     else:
         database_url = f"sqlite:///{folder / 'clarion.db'}"
     try:
@@ -539,7 +531,7 @@ def run(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         adhoc: dict[str, Any] | None = None
         if not args.skip_adhoc:
             console.print(f"[{kind}] ad-hoc activation …")
-            queue_url = "redis://127.0.0.1:6379/9" if kind == "production" else "sqlite"
+            queue_url = REDIS_URL if kind == "production" else "sqlite"
             adhoc = asyncio.run(_adhoc(database_url, queue_url, folder / "home", segment_id, org_id))
         return {
             "profiles": args.profiles,
@@ -624,14 +616,10 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
         child_main(sys.argv[2:])
         return
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = option_parser(__doc__)
     parser.add_argument("--profiles", type=int, default=1_000_000)
-    parser.add_argument("--modes", default="production,embedded")
     parser.add_argument("--skip-adhoc", action="store_true")
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--output", default="export")
+    add_run_options(parser, output="export", modes="production,embedded", quiet_wait=False)
     args = parser.parse_args()
     settings = {
         "profiles": args.profiles,

@@ -20,17 +20,10 @@ import aiohttp
 import httpx
 import uvloop
 
-from bench.common import (
-    PYTHON,
-    Service,
-    code_version,
-    console,
-    free_port,
-    machine_info,
-    table,
-    workdir,
-    write_results,
-)
+from bench.kit.paths import PYTHON
+from bench.kit.processes import Service, free_port
+from bench.kit.report import code_version, console, machine_info, table, write_results
+from bench.kit.runner import workdir
 
 BODY = b'{"seq": 1}'
 HEADERS = {"content-type": "application/json"}
@@ -93,11 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ]
         sink = Service("http-sink", argv_sink, env=dict(os.environ), log_dir=work).start()
         try:
-            deadline = time.monotonic() + 30
-            while "ready" not in sink.log_path.read_text():
-                if time.monotonic() > deadline:
-                    raise RuntimeError(sink.log_tail())
-                time.sleep(0.05)
+            sink.wait_for_log("http sink ready")
             url = f"http://127.0.0.1:{port}/bench"
             for in_flight in (int(value) for value in options.in_flight.split(",")):
                 for name, run in (("httpx", with_httpx), ("aiohttp", with_aiohttp)):

@@ -40,42 +40,21 @@ from typing import Any
 
 import httpx
 
-from bench.common import (
-    HT_PATH,
-    PYTHON,
-    REDIS_URL,
-    CpuMeter,
-    Profiler,
-    Service,
-    Sink,
-    StalledSmtp,
-    Targets,
-    backend_pids,
-    base_env,
-    code_version,
-    console,
-    create_tenant,
-    flush_redis,
-    free_port,
-    ht_body,
-    make_backend,
-    print_profile,
-    provision_over_http,
-    run_modes,
-    run_wrk,
-    serve,
-    summarize_profile,
-    table,
-    wait_for_quiet,
-    wait_http,
-    write_wrk_script,
-)
+from bench.kit.backends import REDIS_URL, base_env, flush_redis, make_backend
+from bench.kit.cpu import CpuMeter, backend_pids, wait_for_quiet
+from bench.kit.instance import HT_PATH, create_tenant, provision_over_http, serve
+from bench.kit.load import require_wrk, run_wrk, write_wrk_script
+from bench.kit.paths import PYTHON
+from bench.kit.processes import Service, free_port, wait_http
+from bench.kit.profiling import Profiler, print_profile, summarize_profile
+from bench.kit.report import Targets, code_version, console, table
+from bench.kit.runner import add_run_options, option_parser, run_modes
+from bench.kit.sinks import Sink, StalledSmtp
+from bench.kit.workload import ht_body
 
 P99_BOUND_MS = 25.0
 TARGETS = {"embedded": 5_000.0, "production": 10_000.0}
 RATIO_TARGET = 0.6
-QUIET_WAIT = [60.0]
-"""Seconds to wait at most, before each measured run, for other users of the machine to go quiet."""
 
 
 def measure(
@@ -86,10 +65,12 @@ def measure(
     connections: int,
     duration: float,
     meter: CpuMeter,
+    quiet_wait: float,
     sink: Sink | None = None,
 ) -> dict[str, Any]:
-    """One wrk run with CPU sampled around it; the row for the tables and the JSON."""
-    quiet = wait_for_quiet(max_wait=QUIET_WAIT[0])
+    """One wrk run with CPU sampled around it (after at most ``quiet_wait`` s waiting for other users of
+    the machine to go quiet); the row for the tables and the JSON."""
+    quiet = wait_for_quiet(max_wait=quiet_wait)
     delivered_before = sink.count() if sink is not None else 0
     start = meter.sample()
     result = run_wrk(url, script, connections=connections, duration=duration)
@@ -129,6 +110,32 @@ def measure(
         + (f"  delivered {row['delivered_per_s']:,.0f}/s" if sink is not None else "")
     )
     return row
+
+
+def warm_then_measure(
+    label: dict[str, Any],
+    url: str,
+    script: Path,
+    conns: Sequence[int],
+    args: argparse.Namespace,
+    meter: CpuMeter,
+    sink: Sink | None = None,
+) -> list[dict[str, Any]]:
+    """A warm-up of ``args.warmup`` s at the first conns value, then one measured run per conns value."""
+    run_wrk(url, script, connections=conns[0], duration=args.warmup)
+    return [
+        measure(
+            label,
+            url,
+            script,
+            connections=connections,
+            duration=args.duration,
+            meter=meter,
+            quiet_wait=args.quiet_wait,
+            sink=sink,
+        )
+        for connections in conns
+    ]
 
 
 def check_one(url: str, body: bytes, headers: dict[str, str]) -> str:
@@ -175,21 +182,9 @@ def clarion_runs(
         }
         if isinstance(sink, Sink):
             groups["sink"] = sink.pids
-        meter = CpuMeter(groups)
-        run_wrk(base + HT_PATH, script, connections=conns[0], duration=args.warmup)
         label = {"app": "clarion", "variant": f"worker {variant}", "workers": workers}
-        for connections in conns:
-            rows.append(
-                measure(
-                    label,
-                    base + HT_PATH,
-                    script,
-                    connections=connections,
-                    duration=args.duration,
-                    meter=meter,
-                    sink=sink if isinstance(sink, Sink) else None,
-                )
-            )
+        delivering = sink if isinstance(sink, Sink) else None
+        rows += warm_then_measure(label, base + HT_PATH, script, conns, args, CpuMeter(groups), delivering)
         if profile and Profiler.available():
             extra["profile"] = profile_server(server, base + HT_PATH, script, folder, args, conns[0])
     finally:
@@ -270,19 +265,8 @@ def baseline_runs(
         extra["sample_response"] = check_one(base + HT_PATH, body, headers)
         script = write_wrk_script(folder / "post.lua", body, headers)
         meter = CpuMeter({"server": server.pids, "backend": backend_pids(kind)})
-        run_wrk(base + HT_PATH, script, connections=conns[0], duration=args.warmup)
         label = {"app": "baseline", "variant": "-", "workers": workers}
-        for connections in conns:
-            rows.append(
-                measure(
-                    label,
-                    base + HT_PATH,
-                    script,
-                    connections=connections,
-                    duration=args.duration,
-                    meter=meter,
-                )
-            )
+        rows += warm_then_measure(label, base + HT_PATH, script, conns, args, meter)
     finally:
         if not server.alive():
             console.print(f"[red]baseline exited early[/red]\n{server.log_tail()}")
@@ -418,10 +402,7 @@ def report(results: dict[str, Any]) -> Targets:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse flags, run every mode, print, write ``bench/results/intake.json``."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--modes", default="embedded,production", help="embedded, production or both")
+    parser = option_parser(__doc__)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per measured wrk run")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of wrk before measuring")
     parser.add_argument("--conns", default="64,32,128", help="wrk connections per run (first = main)")
@@ -429,12 +410,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-delivering", dest="delivering", action="store_false", help="skip that variant")
     parser.add_argument("--profile", action="store_true", help="an extra run under py-spy (not reported)")
     parser.add_argument("--profile-seconds", type=float, default=15.0)
-    parser.add_argument("--quiet-wait", type=float, default=60.0, help="max s to wait for an idle machine")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, profiles)")
-    parser.add_argument("--output", default="intake", help="results file name (bench/results/NAME.json)")
+    add_run_options(parser, output="intake", modes="embedded,production")
     args = parser.parse_args(argv)
+    require_wrk()
     args.conns = [int(value) for value in args.conns.split(",")]
-    QUIET_WAIT[0] = args.quiet_wait
     settings = {
         "duration": args.duration,
         "warmup": args.warmup,

@@ -19,24 +19,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
-from rich.console import Console
-from rich.table import Table
 
+from bench.kit.backends import redis_version
+from bench.kit.report import console, table, write_results
 from clarion.limiter.memory import MemoryLimiter
 from clarion.limiter.port import Limiter, RateLimit, default_burst
 from clarion.limiter.redis import _GCRA_LUA, RedisLimiter
 
-RESULTS = Path(__file__).resolve().parent / "results" / "limiter.json"
 CONCURRENCY = (1, 32)
 ACCURACY_TASKS = 32
 ACCURACY_RATES = (1000.0, 5000.0)
@@ -223,7 +220,7 @@ def _accuracy(
 
 
 async def bench_backend(
-    backend: str, url: str, seconds: float, tp_seconds: float, console: Console
+    backend: str, url: str, seconds: float, tp_seconds: float
 ) -> tuple[list[Throughput], list[Accuracy]]:
     """Every measurement for one backend."""
     raw = Redis.from_url(url) if backend == "redis" else None
@@ -273,19 +270,28 @@ async def bench_backend(
     return throughput, accuracy
 
 
-def render(console: Console, throughput: list[Throughput], accuracy: list[Accuracy]) -> None:
+def render(throughput: list[Throughput], accuracy: list[Accuracy]) -> None:
     """The two result tables."""
-    table = Table(title="Decisions per second (limit set so high that every call is allowed)")
-    for column in ("backend", "what", "in flight", "per second", "client CPU", "redis CPU"):
-        table.add_column(column, justify="right" if column not in ("backend", "what") else "left")
-    for row in throughput:
-        server = "" if row.redis_cpu is None else f"{row.redis_cpu:.0%}"
-        rate, client = f"{row.per_second:,.0f}", f"{row.client_cpu:.0%}"
-        table.add_row(row.backend, row.what, str(row.concurrency), rate, client, server)
-    console.print(table)
-
-    table = Table(title=f"Accuracy: {ACCURACY_TASKS} tasks on one key, burst = 1 % of the rate")
-    columns = (
+    rows = [
+        [
+            row.backend,
+            row.what,
+            str(row.concurrency),
+            f"{row.per_second:,.0f}",
+            f"{row.client_cpu:.0%}",
+            "" if row.redis_cpu is None else f"{row.redis_cpu:.0%}",
+        ]
+        for row in throughput
+    ]
+    console.print(
+        table(
+            "Decisions per second (limit set so high that every call is allowed)",
+            ["backend", "what", "in flight", "per second", "client CPU", "redis CPU"],
+            rows,
+            left={"what"},
+        )
+    )
+    columns = [
         "backend",
         "mode",
         "rate",
@@ -297,12 +303,9 @@ def render(console: Console, throughput: list[Throughput], accuracy: list[Accura
         "ideal / bound",
         "attempts/s",
         "max late",
-    )
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("backend", "mode") else "right")
-    for acc in accuracy:
-        late = "" if acc.max_lateness_ms is None else f"{acc.max_lateness_ms:.1f} ms"
-        table.add_row(
+    ]
+    rows = [
+        [
             acc.backend,
             acc.mode,
             f"{acc.rate:,.0f}",
@@ -313,16 +316,21 @@ def render(console: Console, throughput: list[Throughput], accuracy: list[Accura
             str(acc.max_per_window_after_start),
             f"{acc.ideal_per_window:.0f} / {acc.bound_per_window}",
             f"{acc.attempts_per_second:,.0f}",
-            late,
-        )
-    console.print(table)
+            "" if acc.max_lateness_ms is None else f"{acc.max_lateness_ms:.1f} ms",
+        ]
+        for acc in accuracy
+    ]
+    title = f"Accuracy: {ACCURACY_TASKS} tasks on one key, burst = 1 % of the rate"
+    console.print(table(title, columns, rows, left={"mode"}))
 
 
 async def main(args: argparse.Namespace) -> None:
     """Run the selected backends, print the tables, write the JSON."""
-    # Piped output would be cut to 80 columns; the accuracy table needs more.
-    console = Console(width=None if sys.stdout.isatty() else 150)
-    backends = ("memory", "redis") if args.backend == "all" else (args.backend,)
+    backends: tuple[str, ...] = ("memory", "redis") if args.backend == "all" else (args.backend,)
+    version = await redis_version(args.redis_url) if "redis" in backends else None
+    if "redis" in backends and version is None:
+        console.print(f"[yellow]no Redis at {args.redis_url}: skipped[/yellow]")
+        backends = tuple(backend for backend in backends if backend != "redis")
     # A full collection of a big heap stalls the loop for ~10-25 ms and bunches the sleepers woken after it;
     # long-running services freeze their start-up heap for the same reason.
     gc.collect()
@@ -330,10 +338,10 @@ async def main(args: argparse.Namespace) -> None:
     throughput: list[Throughput] = []
     accuracy: list[Accuracy] = []
     for backend in backends:
-        tp, acc = await bench_backend(backend, args.redis_url, args.seconds, args.tp_seconds, console)
+        tp, acc = await bench_backend(backend, args.redis_url, args.seconds, args.tp_seconds)
         throughput += tp
         accuracy += acc
-    render(console, throughput, accuracy)
+    render(throughput, accuracy)
     meta: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": sys.version.split()[0],
@@ -342,18 +350,14 @@ async def main(args: argparse.Namespace) -> None:
         "accuracy_seconds": args.seconds,
         "throughput_seconds": args.tp_seconds,
     }
-    if "redis" in backends:
-        info_client = Redis.from_url(args.redis_url)
-        meta["redis_version"] = (await info_client.info("server"))["redis_version"]
-        await info_client.aclose()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if version is not None:
+        meta["redis_version"] = version
     payload = {
         "meta": meta,
         "throughput": [asdict(t) for t in throughput],
         "accuracy": [asdict(a) for a in accuracy],
     }
-    RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
-    console.print(f"wrote {RESULTS}")
+    console.print(f"wrote {write_results('limiter', payload)}")
 
 
 def parse_args() -> argparse.Namespace:

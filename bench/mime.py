@@ -1,6 +1,6 @@
 """MIME writer throughput next to the standard ``email`` package, measured in the same run.
 
-Each message is multipart/alternative: the research sample HTML (2.6 KB, rebuilt below byte for byte) and
+Each message is multipart/alternative: the research sample HTML (``bench/workload/sample_email.html``) and
 its ``html_to_text`` alternative, From/To with display names, a per-recipient Subject and address,
 Reply-To, a custom header and List-Unsubscribe (+ one-click). Variants: ASCII, Latin (accented words,
 the HTML goes quoted-printable) and CJK (Japanese paragraphs, the text goes base64).
@@ -15,7 +15,7 @@ of this process's CPU time (wall-clock rates are reported too, but swing with ot
 Every writer's output is parsed back once before timing. A second table times the body encoders on the
 HTML alone.
 
-Usage: .venv/bin/python bench/mime.py [--seconds 1.0]
+Usage: .venv/bin/python -m bench.mime [--seconds 1.0]
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import binascii
 import email
-import json
 import os
 import platform
 import statistics
@@ -34,56 +33,14 @@ from dataclasses import asdict, dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from bench.kit.report import console, table, write_results
+from bench.kit.workload import SAMPLE_HTML
 from clarion.delivery.channels.email import mime
 from clarion.delivery.channels.email.html_text import html_to_text
 
-RESULTS = Path(__file__).parent / "results" / "mime.json"
 ROUNDS = 5
-console = Console(width=140)
-
-_CSS = (
-    "body{font-family:Arial,sans-serif;color:#333}.btn{background:#0a66c2;color:#fff;padding:12px 20px;"
-    "border-radius:4px;text-decoration:none}"
-)
-_ROW = (
-    '<tr><td style="padding:4px 0;border-bottom:1px solid #f0f0f0">{item} <span style="color:#999">'
-    '({sku})</span></td><td align="center">{qty}</td><td align="right">{price}</td></tr>\n'
-)
-_ROWS = [("Analytical Engine Manual", 1, "79.99"), ("Punch Cards (100)", 2, "25.0")] + [
-    (f"Item &lt;{n}&gt; &amp; co", n, f"{n + 9.5}") for n in (3, 4, 5)
-]
-SAMPLE_HTML = (
-    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Your order ORD-2024-000123</title><style>'
-    + _CSS * 3
-    + "</style></head>\n"
-    '<body><table width="100%" cellpadding="0" cellspacing="0"><tr><td align="center">'
-    '<table width="600" style="border:1px solid #eee">\n'
-    '<tr><td style="padding:24px"><h1 style="font-size:22px">Hi Ada Lovelace,</h1>\n'
-    "<p>Thanks for your order <strong>ORD-2024-000123</strong>. We are getting it ready. "
-    "Your plan: pro.</p>\n"
-    '<p style="color:#b8860b">As a VIP customer you get free express shipping on this and every future '
-    "order.</p>\n"
-    '<table width="100%" style="border-collapse:collapse"><tr><th align="left">Item</th><th>Qty</th>'
-    '<th align="right">Price</th></tr>\n'
-    + "".join(_ROW.format(item=i, sku=f"SKU-{n}", qty=q, price=p) for n, (i, q, p) in enumerate(_ROWS, 1))
-    + "</table>\n"
-    '<p style="font-size:18px">Total: <strong>129.99 EUR</strong></p>\n\n'
-    '<p><a class="btn" href="https://example.com/orders/ORD-2024-000123?utm_campaign=welcome-series-2024-q4">'
-    "View your order</a></p>\n"
-    '<p style="font-size:12px;color:#999">You receive this email because you are a customer of Example Ltd, '
-    "1 Example Street, London. We respect your privacy and will never share your data with third parties. "
-    "If you no longer wish to receive these emails you can\n"
-    '<a href="https://example.com/u/abcdef0123456789">unsubscribe here</a>. '
-    "Sent to ada.lovelace@example.com.</p>\n"
-    "</td></tr></table></td></tr></table></body></html>"
-)
-assert len(SAMPLE_HTML) == 2631, len(SAMPLE_HTML)
 
 
 @dataclass(frozen=True)
@@ -325,8 +282,7 @@ def bench_html_to_text(seconds: float) -> dict[str, Any]:
 
 
 def render_tables(results: list[Result], encoders: list[dict[str, Any]], to_text: dict[str, Any]) -> None:
-    table = Table(title="MIME build — multipart/alternative, 2.6 KB HTML + text, one core")
-    columns = (
+    columns = [
         "variant",
         "writer",
         "msgs/CPU-s",
@@ -335,14 +291,9 @@ def render_tables(results: list[Result], encoders: list[dict[str, Any]], to_text
         "bytes",
         "text/html CTE",
         "x EmailMessage",
-    )
-    for column in columns:
-        table.add_column(
-            column, justify="left" if column in ("variant", "writer", "text/html CTE") else "right"
-        )
-    for r in results:
-        ratio = f"{r.ratio_vs_email:.1f}x" if r.ratio_vs_email else "-"
-        table.add_row(
+    ]
+    rows = [
+        [
             r.variant,
             r.writer,
             f"{r.cpu_msgs_per_s:,.0f}",
@@ -350,22 +301,24 @@ def render_tables(results: list[Result], encoders: list[dict[str, Any]], to_text
             f"{r.msgs_per_s:,.0f}",
             f"{r.bytes:,}",
             r.encodings,
-            ratio,
-        )
-    console.print(table)
-    table = Table(title="Body encoders on the HTML part alone")
-    for column in ("variant", "encoder", "CPU µs/part", "bytes"):
-        table.add_column(column, justify="left" if column in ("variant", "encoder") else "right")
-    for row in encoders:
-        table.add_row(row["variant"], row["encoder"], f"{row['us_per_part']:.1f}", f"{row['bytes']:,}")
-    console.print(table)
+            f"{r.ratio_vs_email:.1f}x" if r.ratio_vs_email else "-",
+        ]
+        for r in results
+    ]
+    caption = (
+        "msgs/CPU-s: this process's CPU time (robust when other work shares the 2 cores); wall msgs/s: "
+        "elapsed time; x EmailMessage: msgs/CPU-s over the standard library's, same variant, same run"
+    )
+    title = "MIME build — multipart/alternative, 2.6 KB HTML + text, one core"
+    console.print(table(title, columns, rows, caption=caption, left={"writer", "text/html CTE"}))
+    rows = [
+        [row["variant"], row["encoder"], f"{row['us_per_part']:.1f}", f"{row['bytes']:,}"] for row in encoders
+    ]
+    title = "Body encoders on the HTML part alone"
+    console.print(table(title, ["variant", "encoder", "CPU µs/part", "bytes"], rows, left={"encoder"}))
     console.print(
         f"html_to_text(sample, {to_text['html_bytes']:,} B): {to_text['us_per_call']:.0f} µs per call "
         f"({to_text['calls_per_cpu_s']:,.0f}/CPU-s; once per campaign version)"
-    )
-    console.print(
-        "msgs/CPU-s: this process's CPU time (robust when other work shares the 2 cores); wall msgs/s: "
-        "elapsed time; x EmailMessage: msgs/CPU-s over the standard library's, same variant, same run"
     )
 
 
@@ -382,15 +335,13 @@ def main(args: argparse.Namespace) -> None:
     encoders = bench_encoders(args.seconds)
     to_text = bench_html_to_text(args.seconds)
     render_tables(results, encoders, to_text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "meta": meta,
         "results": [asdict(r) for r in results],
         "encoders": encoders,
         "html_to_text": to_text,
     }
-    RESULTS.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    console.print(f"written {RESULTS}")
+    console.print(f"written {write_results('mime', payload)}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import secrets
@@ -33,22 +32,20 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as redis
-from rich.console import Console
-from rich.table import Table
 
+from bench.kit.backends import redis_version
+from bench.kit.report import console, table, write_results
 from clarion.queue import sqlite as sqlite_queue
 from clarion.queue.port import JobQueue, JobSpec
 from clarion.queue.redis_streams import RedisStreamQueue
 from clarion.queue.sqlite import SqliteQueue
 
 BATCH = 500
-RESULTS = Path(__file__).parent / "results" / "queue.json"
 PAYLOAD: dict[str, Any] = {
     "campaignId": "welcome-series-2024-q4",
     "recipient": {"userId": "usr_00012345678", "email": "ada@example.com"},
     "context": {"user": {"firstName": "Ada", "lastName": "Lovelace"}, "pad": "x" * 820},
 }
-console = Console(width=120)
 
 
 @dataclass
@@ -268,18 +265,6 @@ async def measure_raw_redis(url: str, prefix: str, jobs: int) -> dict[str, float
     return rates
 
 
-async def redis_info(url: str) -> str | None:
-    """The server version, or None when no Redis answers at ``url``."""
-    client: redis.Redis = redis.from_url(url, socket_connect_timeout=1)
-    try:
-        info = await client.info("server")
-        return str(info["redis_version"])
-    except (redis.ConnectionError, OSError):
-        return None
-    finally:
-        await client.aclose()
-
-
 async def delete_prefix(url: str, prefix: str) -> None:
     client: redis.Redis = redis.from_url(url)
     keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
@@ -318,34 +303,33 @@ async def bench_redis(url: str, jobs: int) -> list[Result]:
 
 
 def render(results: list[Result], jobs: int) -> None:
-    table = Table(title=f"Queue throughput — {jobs:,} jobs of ~1 KB, batches of {BATCH}")
-    columns = ("backend", "phase", "jobs/s", "baseline jobs/s", "ratio", "raw, queue schema", "cpu s")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("backend", "phase") else "right")
+    rows = []
     for result in results:
         baseline = result.baseline_jobs_per_s or 0.0
         same_schema = result.same_schema_jobs_per_s
-        table.add_row(
-            result.backend,
-            result.phase,
-            f"{result.jobs_per_s:,.0f}",
-            f"{baseline:,.0f}",
-            f"{result.jobs_per_s / baseline:.2f}" if baseline else "-",
-            f"{same_schema:,.0f}" if same_schema else "-",
-            f"{result.cpu_s:.2f}",
+        rows.append(
+            [
+                result.backend,
+                result.phase,
+                f"{result.jobs_per_s:,.0f}",
+                f"{baseline:,.0f}",
+                f"{result.jobs_per_s / baseline:.2f}" if baseline else "-",
+                f"{same_schema:,.0f}" if same_schema else "-",
+                f"{result.cpu_s:.2f}",
+            ]
         )
-    console.print(table)
-    console.print(
+    columns = ["backend", "phase", "jobs/s", "baseline jobs/s", "ratio", "raw, queue schema", "cpu s"]
+    caption = (
         "baseline: bare driver on a minimal table / stream; raw, queue schema: the SQLite queue's own "
         "schema and SQL on one sqlite3 connection; cpu s: this process's CPU time during the phase"
     )
+    title = f"Queue throughput — {jobs:,} jobs of ~1 KB, batches of {BATCH}"
+    console.print(table(title, columns, rows, caption=caption, left={"phase"}))
 
 
 def save(results: list[Result], meta: dict[str, Any]) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     rows = [{**asdict(result), "jobs_per_s": result.jobs_per_s} for result in results]
-    RESULTS.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
-    console.print(f"written {RESULTS}")
+    console.print(f"written {write_results('queue', {'meta': meta, 'results': rows})}")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -363,7 +347,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.backend in ("sqlite", "all"):
         results += await bench_sqlite(args.jobs)
     if args.backend in ("redis", "all"):
-        meta["redis"] = await redis_info(args.redis_url)
+        meta["redis"] = await redis_version(args.redis_url)
         if meta["redis"] is None:
             console.print(f"[yellow]no Redis at {args.redis_url}: skipped[/yellow]")
         else:

@@ -1,8 +1,8 @@
 """Template rendering and compiling throughput, next to baselines measured in the same run.
 
-The workload is the research sample (``/work/shared/research/eco-bench/tpl_bench.py``): a 2.2 KB email
-template rendering to 2.6 KB of HTML with 11 substitutions, one loop over 5 items and two if/else blocks,
-HTML autoescape on. Engines:
+The workload is the research bench's template sample (its ``tpl_bench.py``): a 2.2 KB email template
+rendering to the 2.6 KB of ``bench/workload/sample_email.html`` with 11 substitutions, one loop over 5 items
+and two if/else blocks, HTML autoescape on. Engines:
 
 - ours, ``{{#if}}``: Handlebars block syntax, as the research bench;
 - ours, ``{%#if%}``: the same with AJO conditions (``{%#if context.flags.vip = true%}``);
@@ -12,8 +12,8 @@ HTML autoescape on. Engines:
 - Jinja2 (``Environment`` and ``ImmutableSandboxedEnvironment`` with a dict-first ``getattr``), when
   installed.
 
-Every engine's output is checked against ours before timing. Single-threaded; ``cpu`` columns divide by
-this process's CPU time, so a busy machine shows up as wall rate < CPU rate.
+Our output is checked against the sample, and every engine's against ours, before timing. Single-threaded;
+``cpu`` columns divide by this process's CPU time, so a busy machine shows up as wall rate < CPU rate.
 
 Usage: .venv/bin/python -m bench.templates [--seconds 1.5] [--reps 5]
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import os
 import platform
 import re
@@ -31,25 +30,12 @@ import string
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from bench.kit.report import console, table, write_results
+from bench.kit.workload import CSS, ITEMS, SAMPLE_HTML
 from clarion.templating import compile_template
 
-RESULTS = Path(__file__).parent / "results" / "templates.json"
-console = Console(width=130)
-
-CSS = (
-    "body{font-family:Arial,sans-serif;color:#333}.btn{background:#0a66c2;color:#fff;padding:12px 20px;"
-    "border-radius:4px;text-decoration:none}"
-) * 3
-ITEMS = [
-    {"sku": "SKU-1", "name": "Analytical Engine Manual", "qty": 1, "price": 79.99},
-    {"sku": "SKU-2", "name": "Punch Cards (100)", "qty": 2, "price": 25.0},
-] + [{"sku": f"SKU-{i}", "name": f"Item <{i}> & co", "qty": i, "price": 9.5 + i} for i in range(3, 6)]
 DATA: dict[str, Any] = {
     "context": {
         "user": {
@@ -290,13 +276,14 @@ def jinja_engines() -> list[Engine]:
 
 
 def check(name: str, output: str, expected: str) -> None:
-    """Refuse to time an engine whose output differs from ours."""
+    """Refuse to time an engine whose output differs from what it must render."""
     if output != expected:
-        raise SystemExit(f"{name}: output differs from ours; refusing to compare")
+        raise SystemExit(f"{name}: output differs from the expected page; refusing to compare")
 
 
 def run(seconds: float, reps: int) -> list[Result]:
     expected = compile_template(HANDLEBARS, autoescape=True).render(DATA)
+    check("ours", expected, SAMPLE_HTML)
     results = []
     for name, source, render, compile_fn, note in engines():
         check(name, render(), expected)
@@ -309,8 +296,7 @@ def run(seconds: float, reps: int) -> list[Result]:
 
 def show(results: list[Result]) -> None:
     ours = results[0]
-    table = Table(title="Template rendering, sample 2.6 KB email, autoescape, one thread")
-    for column in (
+    columns = [
         "engine",
         "renders/s",
         "per CPU s",
@@ -319,10 +305,9 @@ def show(results: list[Result]) -> None:
         "ms/compile",
         "CPU ms/compile",
         "note",
-    ):
-        table.add_column(column, justify="left" if column in ("engine", "note") else "right")
-    for r in results:
-        table.add_row(
+    ]
+    rows = [
+        [
             r.engine,
             f"{r.renders_per_s:,.0f}",
             f"{r.renders_per_cpu_s:,.0f}",
@@ -331,16 +316,18 @@ def show(results: list[Result]) -> None:
             f"{1e3 / r.compiles_per_s:.3f}" if r.compiles_per_s else "-",
             f"{1e3 / r.compiles_per_cpu_s:.3f}" if r.compiles_per_cpu_s else "-",
             r.note,
-        )
-    console.print(table)
-    console.print(
+        ]
+        for r in results
+    ]
+    caption = (
         "targets for ours: ≥ 40,000 renders/s and < 1 ms per compile. 'per CPU s' and 'vs ours (CPU)' divide "
         "by this process's CPU time, so they hold when other processes share the cores"
     )
+    title = "Template rendering, sample 2.6 KB email, autoescape, one thread"
+    console.print(table(title, columns, rows, caption=caption, left={"note"}))
 
 
 def save(results: list[Result], meta: dict[str, Any]) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     ours = results[0]
     rows = [
         {
@@ -350,8 +337,7 @@ def save(results: list[Result], meta: dict[str, Any]) -> None:
         }
         for r in results
     ]
-    RESULTS.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
-    console.print(f"written {RESULTS}")
+    console.print(f"written {write_results('templates', {'meta': meta, 'results': rows})}")
 
 
 def main() -> None:

@@ -34,26 +34,13 @@ from typing import Any
 import aiohttp
 import httpx
 
-from bench.common import (
-    CLARION,
-    PYTHON,
-    CpuMeter,
-    Service,
-    Targets,
-    Tenant,
-    code_version,
-    console,
-    create_tenant,
-    free_port,
-    loadavg,
-    machine_info,
-    production_backend,
-    serve,
-    table,
-    wait_for_quiet,
-    workdir,
-    write_results,
-)
+from bench.kit.backends import production_backend
+from bench.kit.cpu import CpuMeter, wait_for_quiet
+from bench.kit.instance import Tenant, create_tenant, serve
+from bench.kit.paths import CLARION, PYTHON
+from bench.kit.processes import Service, free_port
+from bench.kit.report import Targets, code_version, console, loadavg, machine_info, table, write_results
+from bench.kit.runner import add_run_options, workdir
 
 THROTTLING = "/journey/orchestration/throttlingConfigs"
 WINDOW = 0.1
@@ -91,7 +78,7 @@ class HttpSink:
             env=dict(os.environ),
             log_dir=work,
         ).start()
-        _wait_for_line(self.service, "http sink ready")
+        self.service.wait_for_log("http sink ready")
 
     @property
     def url(self) -> str:
@@ -113,14 +100,6 @@ class HttpSink:
             for seq, at in zip(data["seq"], data["time"], strict=True)
             if first_seq <= seq < last_seq
         )
-
-
-def _wait_for_line(service: Service, text: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in service.log_path.read_text(errors="replace"):
-        if not service.alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"{service.name} did not start:\n{service.log_tail()}")
-        time.sleep(0.05)
 
 
 class Clarion:
@@ -455,9 +434,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds per rate")
     parser.add_argument("--fifo-calls", type=int, default=100_000)
     parser.add_argument("--baseline-calls", type=int, default=20_000)
-    parser.add_argument("--quiet-wait", type=float, default=60.0, help="max s to wait for an idle machine")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
-    parser.add_argument("--output", default="throttle", help="results file name (bench/results/NAME.json)")
+    add_run_options(parser, output="throttle")
     options = parser.parse_args(argv)
     options.rates = [int(rate) for rate in options.rates.split(",")]
     load_start = loadavg()
