@@ -22,6 +22,9 @@ from clarion.ops.tuning import tune_garbage_collector
 from clarion.runtime import BackgroundServices
 from clarion.tenancy.bootstrap import DevCredentials, ensure_dev_credentials
 
+WORKER_START_SECONDS = 60
+"""How long an API process of ``serve --workers N`` may take to start before uvicorn replaces it."""
+
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1]")] = None,
@@ -63,7 +66,15 @@ def serve(
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         }
     )
-    uvicorn.run("clarion.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    uvicorn.run(
+        "clarion.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        # uvicorn kills a process that has not answered its health check within 5 s of starting; importing
+        # and building the app took longer than that on a busy 2-core machine, and serve never came up.
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def worker(
