@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from clarion.actions.repository import insert_queued, upsert_calls
 from clarion.actions.service import clip_response
 from clarion.container import Container
+from clarion.outbound.repository import insert_queued, upsert_calls
 from tests.actions.conftest import Api, call_row, detail, report, sandbox_id
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from clarion.actions.repository import insert_queued
 from clarion.container import Container
 from clarion.delivery.repository import upsert_messages
+from clarion.outbound.repository import insert_queued
 from tests.conftest import Tenant, TenantFactory
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}

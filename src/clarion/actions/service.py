@@ -7,13 +7,14 @@ from typing import Any
 
 from clarion.actions import validation
 from clarion.actions.errors import ActionCallNotFound, ActionNameTaken, CustomActionNotFound
-from clarion.actions.repository import ActionCallRepository, CustomActionRepository
+from clarion.actions.repository import CustomActionRepository
 from clarion.actions.request import ActionSpec, OutboundRequest, QueryParameter, action_spec
 from clarion.actions.schemas import Authentication, CustomActionWrite
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.secretbox import SecretBox
 from clarion.models.actions import ActionCall, CustomAction
+from clarion.outbound.repository import ActionCallRepository
 from clarion.tenancy.principal import Principal
 
 __all__ = [

@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clarion.actions import repository as calls_repository
 from clarion.actions.service import ActionSpec, find_action
 from clarion.db.uow import UnitOfWork
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.cache import RefreshingCache
 from clarion.kit.ids import new_reference
 from clarion.kit.secretbox import SecretBox
+from clarion.outbound import repository as calls_repository
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.schemas import AcceptedCall, Event
 from clarion.outbound.sender import ledger_row

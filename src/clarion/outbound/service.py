@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from clarion.actions import repository as calls_repository
 from clarion.db.uow import UnitOfWork
 from clarion.kit.batcher import GroupCommitter
 from clarion.limiter.port import RateLimit
+from clarion.outbound import repository as calls_repository
 from clarion.outbound.sender import CallSender, ledger_row
 from clarion.queue.port import Job, JobQueue
 from clarion.throttling.service import ThrottleRule
