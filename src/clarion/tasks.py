@@ -10,9 +10,11 @@ from clarion.delivery.bundle import BundleCache
 from clarion.delivery.service import QUEUE as DELIVERY_QUEUE
 from clarion.delivery.service import SEND_TASK, WEBHOOK_TASK, Delivery
 from clarion.executions import audience
+from clarion.outbound.ledger import CallLedger
+from clarion.outbound.queues import CALL_TASK
+from clarion.outbound.queues import DIRECT_QUEUE as OUTBOUND_QUEUE
 from clarion.outbound.sender import CallSender
-from clarion.outbound.service import CALL_TASK, CallLedger, Calls
-from clarion.outbound.service import DIRECT_QUEUE as OUTBOUND_QUEUE
+from clarion.outbound.tasks import Calls
 from clarion.queue.port import Job
 from clarion.queue.worker import TaskRegistry
 

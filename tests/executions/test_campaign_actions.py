@@ -16,7 +16,7 @@ from clarion.container import Container
 from clarion.delivery.service import action_call_id
 from clarion.models.campaigns import Campaign
 from clarion.outbound.intake import queued_call, store_calls
-from clarion.outbound.service import QUEUED_LIFETIME
+from clarion.outbound.queues import QUEUED_LIFETIME
 from clarion.runtime import BackgroundServices
 from tests.builders import Api
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer

@@ -29,8 +29,8 @@ from clarion.delivery.channels.webhook import post_event
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.clock import iso_milli, utcnow
 from clarion.outbound.intake import queued_call, store_calls
+from clarion.outbound.queues import QUEUED_LIFETIME
 from clarion.outbound.rules import RuleBook
-from clarion.outbound.service import QUEUED_LIFETIME
 from clarion.outbound.transport import calls_for
 from clarion.queue.port import Job, JobQueue, JobSpec, backoff_seconds
 

@@ -25,16 +25,10 @@ import structlog
 
 from clarion.limiter.port import Limiter, RateLimit
 from clarion.ops.metrics import Metrics
+from clarion.outbound.ledger import CallLedger, expired_row
+from clarion.outbound.queues import is_expired, slot_key, throttle_limit, throttle_queue
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.sender import CallSender
-from clarion.outbound.service import (
-    CallLedger,
-    expired_row,
-    is_expired,
-    slot_key,
-    throttle_limit,
-    throttle_queue,
-)
 from clarion.queue.port import Job, JobQueue
 from clarion.throttling.service import ThrottleRule
 

@@ -1,7 +1,7 @@
 """Accepting events: each becomes a durable queued call (a job, plus a ``queued`` ledger row) before 202.
 
 The queue a call goes to is decided here, from the action's method and URL and the organization's deployed
-throttling rule (see ``service``). Enqueueing is group-committed like the execution intake: a burst of
+throttling rule (see ``queues``). Enqueueing is group-committed like the execution intake: a burst of
 single-event requests shares one queue write.
 """
 
@@ -19,11 +19,10 @@ from clarion.kit.batcher import GroupCommitter
 from clarion.kit.cache import RefreshingCache
 from clarion.kit.ids import new_reference
 from clarion.kit.secretbox import SecretBox
-from clarion.outbound import repository as calls_repository
+from clarion.outbound.ledger import ledger_row, record_queued
+from clarion.outbound.queues import CALL_TASK, DIRECT_QUEUE, throttle_queue
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.schemas import AcceptedCall, Event
-from clarion.outbound.sender import ledger_row
-from clarion.outbound.service import CALL_TASK, DIRECT_QUEUE, throttle_queue
 from clarion.queue.port import JobQueue, JobSpec
 from clarion.tenancy.principal import Principal
 
@@ -86,14 +85,7 @@ async def store_calls(
     if not calls:
         return
     await queue.enqueue([call.job for call in calls])
-    await _record_queued(unit_of_work, [call.row for call in calls])
-
-
-async def _record_queued(unit_of_work: Callable[[], UnitOfWork], rows: Sequence[dict[str, Any]]) -> None:
-    # Insert-or-ignore: never overwrites the final row of a sender that was quicker than this write.
-    async with unit_of_work() as uow:
-        await calls_repository.insert_queued(uow.session, rows)
-        await uow.commit()
+    await record_queued(unit_of_work, [call.row for call in calls])
 
 
 class CallIntake:
@@ -158,7 +150,7 @@ class CallIntake:
         return await self._queue.enqueue(jobs)
 
     async def _write_rows(self, rows: Sequence[dict[str, Any]]) -> list[None]:
-        await _record_queued(self._unit_of_work, rows)
+        await record_queued(self._unit_of_work, rows)
         return [None] * len(rows)
 
     async def drain(self) -> None:

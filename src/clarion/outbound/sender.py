@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -17,13 +16,12 @@ import aiohttp
 from clarion.actions.service import ActionSpec, OutboundRequest, load_action
 from clarion.db.uow import UnitOfWork
 from clarion.kit.cache import RefreshingCache
-from clarion.kit.clock import utcnow
 from clarion.kit.secretbox import SecretBox
+from clarion.outbound.ledger import clip_response, ledger_row
 from clarion.outbound.rules import RuleBook
 
 MAX_RETRIES = 3
 NOT_RETRIED = frozenset({401, 403, 404})
-_RESPONSE_CHARS = 500
 IN_FLIGHT = 64
 """Calls one process has on the wire at once (enough for 5,000/s at 25 ms, or 85/s at 750 ms each)."""
 _ACTION_TTL = 1.0
@@ -125,8 +123,8 @@ class CallSender:
         except TimeoutError:
             return None, f"timeout after {request.timeout:g} s"
         except (aiohttp.ClientError, OSError) as error:
-            return None, f"{type(error).__name__}: {error}"[:_RESPONSE_CHARS]
-        return answer.status, text[:_RESPONSE_CHARS]
+            return None, clip_response(f"{type(error).__name__}: {error}")
+        return answer.status, clip_response(text)
 
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use: an aiohttp session belongs to the event loop that is running then.
@@ -134,32 +132,3 @@ class CallSender:
             connector = aiohttp.TCPConnector(limit=IN_FLIGHT, limit_per_host=0)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
-
-
-def ledger_row(
-    payload: dict[str, Any],
-    status: str,
-    attempts: int = 0,
-    response_status: int | None = None,
-    response: str | None = None,
-    latency_ms: float | None = None,
-) -> dict[str, Any]:
-    """The ``action_calls`` row of a call in ``status``."""
-    now = utcnow()
-    return {
-        "id": payload["call"],
-        "org_id": payload["org"],
-        "sandbox_id": payload["sandbox"],
-        "action_id": payload["action"],
-        "action_name": payload["actionName"],
-        "status": status,
-        "attempts": attempts,
-        "response_status": response_status,
-        "response": response or "",
-        "latency_ms": latency_ms,
-        "throttle_config_uid": payload.get("throttle"),
-        "accepted_at": datetime.fromtimestamp(payload["acceptedAt"], UTC),
-        "updated_at": now,
-        "sent_at": now if status == "sent" else None,
-        "request_id": payload.get("requestId"),
-    }
