@@ -1,13 +1,19 @@
-"""Wire shapes of the events API (``POST /v1/events``), decoded with msgspec (a hot path)."""
+"""Wire shapes of the events API (``POST /v1/events``, msgspec: a hot path) and of the action-call ledger
+API (``/v1/action-calls``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import msgspec
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 MAX_EVENTS = 1000
 MAX_CONTEXT_BYTES = 200 * 1024
+
+CallStatus = Literal["queued", "sent", "failed", "expired"]
 
 
 class Event(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,3 +48,23 @@ class AcceptedBatch(msgspec.Struct):
 event_decoder = msgspec.json.Decoder(Event)
 batch_decoder = msgspec.json.Decoder(EventBatch)
 encoder = msgspec.json.Encoder()
+
+
+class ActionCallRead(BaseModel):
+    """One call of a custom action: its status, attempts, last answer and latency."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+    id: str
+    action_id: str
+    action_name: str
+    status: str
+    attempts: int
+    response_status: int | None
+    response: str
+    latency_ms: float | None
+    throttle_config_uid: str | None
+    request_id: str | None
+    accepted_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None

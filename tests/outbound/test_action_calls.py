@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from clarion.actions.service import clip_response
 from clarion.container import Container
+from clarion.outbound.ledger import clip_response
 from clarion.outbound.repository import insert_queued, upsert_calls
-from tests.actions.conftest import Api, call_row, detail, report, sandbox_id
+from tests.actions.conftest import Api, detail, report, sandbox_id
+from tests.outbound.conftest import call_row
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
