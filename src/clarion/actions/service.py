@@ -19,6 +19,7 @@ __all__ = [
     "ActionSpec",
     "OutboundRequest",
     "QueryParameter",
+    "action_exists",
     "find_action",
     "load_action",
 ]
@@ -176,6 +177,11 @@ async def find_action(
     if action is None:
         raise CustomActionNotFound(f"Custom action {name_or_id!r} does not exist in this sandbox")
     return action_spec(action, box)
+
+
+async def action_exists(uow: UnitOfWork, principal: Principal, action_id: str) -> bool:
+    """Whether the caller's sandbox has a custom action with this id (how other domains check one)."""
+    return await _actions(uow, principal).get(action_id) is not None
 
 
 async def load_action(
