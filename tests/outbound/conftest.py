@@ -120,7 +120,7 @@ def call_row(
     accepted_at: datetime | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A complete ``action_calls`` row, as the runtime writes them."""
+    """The fields of a complete ``CallRecord`` (an ``action_calls`` row), as the runtime writes them."""
     moment = accepted_at or datetime.now(UTC)
     row: dict[str, Any] = {
         "id": new_reference(),

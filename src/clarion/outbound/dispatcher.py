@@ -21,13 +21,15 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+import msgspec
 import structlog
 
 from clarion.limiter.port import Limiter, RateLimit
 from clarion.ops.metrics import Metrics
-from clarion.outbound.ledger import CallLedger, expired_row
+from clarion.outbound.ledger import CallLedger, expired_record
 from clarion.outbound.queues import is_expired, slot_key, throttle_limit, throttle_queue
 from clarion.outbound.rules import RuleBook
+from clarion.outbound.schemas import CallJob
 from clarion.outbound.sender import CallSender
 from clarion.queue.port import Job, JobQueue
 from clarion.throttling.service import ThrottleRule
@@ -45,6 +47,9 @@ LEASE_SECONDS = 120.0
 """Longer than the horizon plus the longest call (30 s timeout, retries included) plus the ledger write."""
 _IDLE_FIRST, _IDLE_MAX = 0.01, 0.2
 _MAX_WAIT = 3600.0
+
+Taken = tuple[Job, CallJob]
+"""A call taken from an overflow queue: its job (to acknowledge) and its payload."""
 
 
 class Dispatcher:
@@ -152,13 +157,13 @@ class _Lane:
                 idle = min(idle * 2, _IDLE_MAX)
                 continue
             idle = _IDLE_FIRST
-            first_slot, interval, jobs = taken
-            for index, job in enumerate(jobs):
-                self._spawn(self._send(job, at=first_slot + index * interval))
-            last_slot = first_slot + len(jobs) * interval
+            first_slot, interval, calls = taken
+            for index, (job, call) in enumerate(calls):
+                self._spawn(self._send(job, call, at=first_slot + index * interval))
+            last_slot = first_slot + len(calls) * interval
             await self._sleep_until(last_slot - HORIZON)
 
-    async def _take(self) -> tuple[float, float, list[Job]] | None:
+    async def _take(self) -> tuple[float, float, list[Taken]] | None:
         """Under the configuration's mutex: the next calls in queue order and one slot each.
 
         Returns (first slot on the loop clock, slot interval, live calls); None when the queue is empty.
@@ -167,21 +172,22 @@ class _Lane:
         batch = max(1, math.ceil(limit.rate * BATCH_SECONDS))
         async with self._d._limiter.exclusive(self._slot_key, ttl=LOCK_TTL):
             jobs = await self._d._queue.reserve(self._queue_name, limit=batch, lease_seconds=LEASE_SECONDS)
+            calls = [(job, msgspec.convert(job.payload, CallJob)) for job in jobs]
             now = time.time()
-            live: list[Job] = []
-            expired: list[Job] = []
-            for job in jobs:
-                (expired if is_expired(job.payload, now) else live).append(job)
-            if jobs and self._d.metrics is not None:
-                oldest = now - float(jobs[0].payload["acceptedAt"])
+            live: list[Taken] = []
+            expired: list[Taken] = []
+            for taken in calls:
+                (expired if is_expired(taken[1].accepted_at, now) else live).append(taken)
+            if calls and self._d.metrics is not None:
+                oldest = now - calls[0][1].accepted_at
                 self._d.metrics.record_throttle_wait(self.rule.config_uid, oldest)
             decision = None
             if live:
                 decision = await self._d._limiter.reserve(
                     self._slot_key, limit, cost=len(live), max_wait=_MAX_WAIT
                 )
-        for job in expired:
-            self._spawn(self._expire(job))
+        for job, call in expired:
+            self._spawn(self._expire(job, call))
         if not jobs:
             return None
         now_on_loop = asyncio.get_running_loop().time()
@@ -206,20 +212,20 @@ class _Lane:
             self._caught_up.clear()
             await self._caught_up.wait()
 
-    async def _send(self, job: Job, *, at: float) -> None:
+    async def _send(self, job: Job, call: CallJob, *, at: float) -> None:
         delay = at - asyncio.get_running_loop().time()
         if delay > 0:
             await asyncio.sleep(delay)
         try:
-            row = await self._d._sender.send(job.payload, self._retry_slot)
-            await self._d._ledger.record(row, job)
+            record = await self._d._sender.send(call, self._retry_slot)
+            await self._d._ledger.record(record, job)
         except Exception:  # the lease lapses and another try follows; the ledger keeps it single
             log.exception("throttle.send_failed", config=self.rule.config_uid, call=job.id)
             return
-        self._count(row["status"])
+        self._count(record.status)
 
-    async def _expire(self, job: Job) -> None:
-        await self._d._ledger.record(expired_row(job.payload), job)
+    async def _expire(self, job: Job, call: CallJob) -> None:
+        await self._d._ledger.record(expired_record(call), job)
         self._count("expired")
 
     def _count(self, outcome: str) -> None:

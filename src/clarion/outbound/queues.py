@@ -13,7 +13,6 @@ dispatcher checks the throttled calls it takes, the ``outbound.call`` task (``ta
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from clarion.limiter.port import RateLimit
 from clarion.throttling.service import ThrottleRule
@@ -45,6 +44,6 @@ def throttle_limit(rule: ThrottleRule) -> RateLimit:
     return RateLimit(rate=float(rule.max_throughput), burst=1)
 
 
-def is_expired(payload: dict[str, Any], now: float | None = None) -> bool:
-    """True when the call waited longer than ``QUEUED_LIFETIME``."""
-    return (now or time.time()) - float(payload["acceptedAt"]) > QUEUED_LIFETIME
+def is_expired(accepted_at: float, now: float | None = None) -> bool:
+    """True when a call accepted at ``accepted_at`` (Unix time) waited longer than ``QUEUED_LIFETIME``."""
+    return (now or time.time()) - accepted_at > QUEUED_LIFETIME

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.db.dialect import dialect_of
 from clarion.kit.repository import SandboxRepository
 from clarion.models.actions import ActionCall
+from clarion.outbound.schemas import CallRecord
 
 _FINAL_COLUMNS = (
     "status",
@@ -26,26 +28,31 @@ _FINAL_COLUMNS = (
 """What a sender's final write changes; who, what and when the call was accepted never change."""
 
 
-async def insert_queued(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+async def insert_queued(session: AsyncSession, records: Sequence[CallRecord]) -> None:
     """Record accepted calls, skipping ids already recorded (a sender may have finished one already).
 
-    Not tenant-scoped: the runtime writes for many organizations at once and every row carries its own
-    ``org_id``/``sandbox_id``. Every row holds every column of ``action_calls``.
+    Not tenant-scoped: the runtime writes for many organizations at once and every record carries its
+    own ``org_id``/``sandbox_id``.
     """
-    if not rows:
+    if not records:
         return
     table: Any = ActionCall.__table__
     statement = dialect_of(session).insert_ignore(table, conflict_columns=("id",))
-    await session.execute(statement, list(rows))
+    await session.execute(statement, _rows(records))
 
 
-async def upsert_calls(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Record calls' latest state, inserting calls never recorded as queued (rows as in ``insert_queued``)."""
-    if not rows:
+async def upsert_calls(session: AsyncSession, records: Sequence[CallRecord]) -> None:
+    """Record calls' latest state, inserting calls never recorded as queued."""
+    if not records:
         return
     table: Any = ActionCall.__table__
     statement = dialect_of(session).upsert(table, conflict_columns=("id",), update_columns=_FINAL_COLUMNS)
-    await session.execute(statement, list(rows))
+    await session.execute(statement, _rows(records))
+
+
+def _rows(records: Sequence[CallRecord]) -> list[dict[str, Any]]:
+    """The ``action_calls`` rows of ``records`` (each holds every column: its fields are named after them)."""
+    return [msgspec.structs.asdict(record) for record in records]
 
 
 class ActionCallRepository(SandboxRepository):

@@ -1,5 +1,5 @@
-"""Wire shapes of the events API (``POST /v1/events``, msgspec: a hot path) and of the action-call ledger
-API (``/v1/action-calls``)."""
+"""Outbound's contracts: the events API's wire shapes (``POST /v1/events``, msgspec: a hot path), the
+``outbound.call`` job payload (``CallJob``), a ledger record (``CallRecord``), the /v1/action-calls view."""
 
 from __future__ import annotations
 
@@ -48,6 +48,49 @@ class AcceptedBatch(msgspec.Struct):
 event_decoder = msgspec.json.Decoder(Event)
 batch_decoder = msgspec.json.Decoder(EventBatch)
 encoder = msgspec.json.Encoder()
+
+
+class CallJob(msgspec.Struct, kw_only=True, rename="camel"):
+    """The payload of an ``outbound.call`` job: one call of a custom action, as queued.
+
+    Its JSON keys (``call, org, sandbox, action, actionName, context, acceptedAt, requestId, throttle``)
+    are those of every job queued so far: renaming a field would strand the calls waiting in a queue.
+    """
+
+    call: str
+    """The call's id: also its job id and its ledger id."""
+    org: str
+    sandbox: str
+    action: str
+    """The custom action's id (the sender loads it when the call leaves)."""
+    action_name: str
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+    """What the action's templates read."""
+    accepted_at: float
+    """Unix time the call was accepted (its 6-hour lifetime starts then)."""
+    request_id: str | None = None
+    throttle: str | None = None
+    """The uid of the throttling configuration pacing the call (None: sent at once)."""
+
+
+class CallRecord(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """A call's state as the ledger stores it: one ``action_calls`` row (fields named as its columns)."""
+
+    id: str
+    org_id: str
+    sandbox_id: str
+    action_id: str
+    action_name: str
+    status: CallStatus
+    attempts: int = 0
+    response_status: int | None = None
+    response: str = ""
+    latency_ms: float | None = None
+    throttle_config_uid: str | None = None
+    accepted_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None = None
+    request_id: str | None = None
 
 
 class ActionCallRead(BaseModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
 
-from clarion.outbound.ledger import CallLedger, expired_row
+from clarion.outbound.ledger import CallLedger, expired_record
 from clarion.outbound.queues import is_expired
+from clarion.outbound.schemas import CallJob, CallRecord
 from clarion.outbound.sender import CallSender
 from clarion.queue.port import Job
 
@@ -18,12 +19,12 @@ class Calls:
         self._ledger = ledger
 
     async def handle(self, job: Job) -> None:
-        """Send the call of ``job`` (the worker acks it after the ledger row is stored)."""
-        row = await self.send(job.payload)
-        await self._ledger.record(row)
+        """Send the call of ``job`` (the worker acks it after the ledger record is stored)."""
+        record = await self.send(msgspec.convert(job.payload, CallJob))
+        await self._ledger.record(record)
 
-    async def send(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Expire or send; the final ledger row."""
-        if is_expired(payload):
-            return expired_row(payload)
-        return await self._sender.send(payload)
+    async def send(self, call: CallJob) -> CallRecord:
+        """Expire or send; the final ledger record."""
+        if is_expired(call.accepted_at):
+            return expired_record(call)
+        return await self._sender.send(call)
