@@ -72,7 +72,7 @@ class Dispatcher:
         self._sender = sender
         self._ledger = ledger
         self._refresh = refresh_seconds
-        self.metrics = metrics
+        self._metrics = metrics
         self._lanes: dict[str, _Lane] = {}
         self._stopping = asyncio.Event()
 
@@ -106,19 +106,42 @@ class Dispatcher:
         for uid, rule in active.items():
             lane = self._lanes.get(uid)
             if lane is None:
-                self._lanes[uid] = _Lane(self, rule)
+                self._lanes[uid] = self._lane(rule)
             else:
                 lane.rule = rule
         for uid in [uid for uid in self._lanes if uid not in active]:
             await self._lanes.pop(uid).stop()
 
+    def _lane(self, rule: ThrottleRule) -> _Lane:
+        return _Lane(
+            rule,
+            queue=self._queue,
+            limiter=self._limiter,
+            sender=self._sender,
+            ledger=self._ledger,
+            metrics=self._metrics,
+        )
+
 
 class _Lane:
     """Takes, paces and fires the calls of one throttling configuration."""
 
-    def __init__(self, dispatcher: Dispatcher, rule: ThrottleRule) -> None:
+    def __init__(
+        self,
+        rule: ThrottleRule,
+        *,
+        queue: JobQueue,
+        limiter: Limiter,
+        sender: CallSender,
+        ledger: CallLedger,
+        metrics: Metrics | None,
+    ) -> None:
         self.rule = rule
-        self._d = dispatcher
+        self._queue = queue
+        self._limiter = limiter
+        self._sender = sender
+        self._ledger = ledger
+        self._metrics = metrics
         self._queue_name = throttle_queue(rule.config_uid)
         self._slot_key = slot_key(rule.config_uid)
         self._stopping = asyncio.Event()
@@ -170,20 +193,20 @@ class _Lane:
         """
         limit = self.limit()
         batch = max(1, math.ceil(limit.rate * BATCH_SECONDS))
-        async with self._d._limiter.exclusive(self._slot_key, ttl=LOCK_TTL):
-            jobs = await self._d._queue.reserve(self._queue_name, limit=batch, lease_seconds=LEASE_SECONDS)
+        async with self._limiter.exclusive(self._slot_key, ttl=LOCK_TTL):
+            jobs = await self._queue.reserve(self._queue_name, limit=batch, lease_seconds=LEASE_SECONDS)
             calls = [(job, msgspec.convert(job.payload, CallJob)) for job in jobs]
             now = time.time()
             live: list[Taken] = []
             expired: list[Taken] = []
             for taken in calls:
                 (expired if is_expired(taken[1].accepted_at, now) else live).append(taken)
-            if calls and self._d.metrics is not None:
+            if calls and self._metrics is not None:
                 oldest = now - calls[0][1].accepted_at
-                self._d.metrics.record_throttle_wait(self.rule.config_uid, oldest)
+                self._metrics.record_throttle_wait(self.rule.config_uid, oldest)
             decision = None
             if live:
-                decision = await self._d._limiter.reserve(
+                decision = await self._limiter.reserve(
                     self._slot_key, limit, cost=len(live), max_wait=_MAX_WAIT
                 )
         for job, call in expired:
@@ -217,24 +240,24 @@ class _Lane:
         if delay > 0:
             await asyncio.sleep(delay)
         try:
-            record = await self._d._sender.send(call, self._retry_slot)
-            await self._d._ledger.record(record, job)
+            record = await self._sender.send(call, self._retry_slot)
+            await self._ledger.record(record, job)
         except Exception:  # the lease lapses and another try follows; the ledger keeps it single
             log.exception("throttle.send_failed", config=self.rule.config_uid, call=job.id)
             return
         self._count(record.status)
 
     async def _expire(self, job: Job, call: CallJob) -> None:
-        await self._d._ledger.record(expired_record(call), job)
+        await self._ledger.record(expired_record(call), job)
         self._count("expired")
 
     def _count(self, outcome: str) -> None:
-        if self._d.metrics is not None:
-            self._d.metrics.record_throttled_call(self.rule.config_uid, outcome)
+        if self._metrics is not None:
+            self._metrics.record_throttled_call(self.rule.config_uid, outcome)
 
     async def _retry_slot(self, left: float) -> bool:
         """Each retry takes a slot too (contract §3.7); False when it would come after the deadline."""
-        decision = await self._d._limiter.reserve(self._slot_key, self.limit(), max_wait=left)
+        decision = await self._limiter.reserve(self._slot_key, self.limit(), max_wait=left)
         if not decision.allowed:
             return False
         await asyncio.sleep(decision.wait)
