@@ -1,5 +1,6 @@
 """Outbound's contracts: the events API's wire shapes (``POST /v1/events``, msgspec: a hot path), the
-``outbound.call`` job payload (``CallJob``), a ledger record (``CallRecord``), the /v1/action-calls view."""
+``outbound.call`` job payload (``CallJob``), a call asked for by another domain (``NewCall``), a ledger
+record (``CallRecord``), the /v1/action-calls view."""
 
 from __future__ import annotations
 
@@ -71,6 +72,13 @@ class CallJob(msgspec.Struct, kw_only=True, rename="camel"):
     request_id: str | None = None
     throttle: str | None = None
     """The uid of the throttling configuration pacing the call (None: sent at once)."""
+
+
+class NewCall(msgspec.Struct, frozen=True):
+    """A call another domain asks for: its id (the caller's, the same on every retry) and its context."""
+
+    id: str
+    context: dict[str, Any]
 
 
 class CallRecord(msgspec.Struct, kw_only=True, frozen=True, gc=False):
