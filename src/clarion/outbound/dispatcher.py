@@ -8,6 +8,9 @@ order they were accepted, whichever process sends them. Each process then fires 
 times and takes the next batch only when its last slot is less than ``horizon`` ahead, so no process
 hoards calls and a new rate (read every ``RULES_TTL``) governs every slot reserved after it.
 
+A call taken more than ``QUEUED_LIFETIME`` (6 h) after it was accepted is recorded ``expired``, unsent
+(``queues.is_expired``).
+
 Crash safety comes from the queue: a taken call stays leased until its final ledger row is written and it
 is acknowledged; a process that dies returns its calls to the queue when the lease lapses.
 """
