@@ -10,9 +10,12 @@ from clarion.delivery.bundle import BundleCache
 from clarion.delivery.service import QUEUE as DELIVERY_QUEUE
 from clarion.delivery.service import SEND_TASK, WEBHOOK_TASK, Delivery
 from clarion.executions import audience
+from clarion.outbound.ledger import CallLedger
+from clarion.outbound.queues import CALL_TASK
+from clarion.outbound.queues import DIRECT_QUEUE as OUTBOUND_QUEUE
 from clarion.outbound.sender import CallSender
-from clarion.outbound.service import CALL_TASK, CallLedger, Calls
-from clarion.outbound.service import DIRECT_QUEUE as OUTBOUND_QUEUE
+from clarion.outbound.service import ActionCalls
+from clarion.outbound.tasks import Calls
 from clarion.queue.port import Job
 from clarion.queue.worker import TaskRegistry
 
@@ -33,8 +36,9 @@ class Tasks:
             container.http,
             validity_seconds=container.settings.message_validity_seconds,
             backoff_base=container.settings.retry_base_seconds,
-            rules=container.rules,
-            actions=self.call_sender.action,
+            action_calls=ActionCalls(
+                container.unit_of_work, container.queue, container.rules, self.call_sender.action
+            ),
         )
         self.call_ledger = CallLedger(container.unit_of_work, container.queue)
         self.registry = TaskRegistry()

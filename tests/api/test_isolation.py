@@ -15,9 +15,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from clarion.actions.repository import insert_queued
 from clarion.container import Container
 from clarion.delivery.repository import upsert_messages
+from clarion.outbound.repository import insert_queued
+from clarion.outbound.schemas import CallRecord
 from tests.conftest import Tenant, TenantFactory
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
@@ -305,23 +306,23 @@ async def populate_actions(
         await insert_queued(
             uow.session,
             [
-                {
-                    "id": call_id,
-                    "org_id": alice.org_id,
-                    "sandbox_id": sandbox,
-                    "action_id": action.json()["id"],
-                    "action_name": "alice_action",
-                    "status": "queued",
-                    "attempts": 0,
-                    "response_status": None,
-                    "response": "alice-call-response",
-                    "latency_ms": None,
-                    "throttle_config_uid": None,
-                    "accepted_at": now,
-                    "updated_at": now,
-                    "sent_at": None,
-                    "request_id": "alice-call-request",
-                }
+                CallRecord(
+                    id=call_id,
+                    org_id=alice.org_id,
+                    sandbox_id=sandbox,
+                    action_id=action.json()["id"],
+                    action_name="alice_action",
+                    status="queued",
+                    attempts=0,
+                    response_status=None,
+                    response="alice-call-response",
+                    latency_ms=None,
+                    throttle_config_uid=None,
+                    accepted_at=now,
+                    updated_at=now,
+                    sent_at=None,
+                    request_id="alice-call-request",
+                )
             ],
         )
         await uow.commit()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,8 +14,8 @@ from clarion.config import Settings
 from clarion.container import Container
 from clarion.delivery.service import action_call_id
 from clarion.models.campaigns import Campaign
-from clarion.outbound.intake import queued_call, store_calls
-from clarion.outbound.service import QUEUED_LIFETIME
+from clarion.outbound.schemas import NewCall
+from clarion.outbound.service import ActionCalls, ActionLoader
 from clarion.runtime import BackgroundServices
 from tests.builders import Api
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer
@@ -118,34 +117,33 @@ async def test_each_sent_message_calls_the_action_once(
     assert {call["id"] for call in calls} == {action_call_id(f"{execution}:{i}") for i in range(2)}
 
     # A redelivered job queues the same calls again: same ids, unique jobs, insert-or-ignore ledger rows.
-    org_id, sandbox_id, spec = await worker_action(container, campaign["id"], action_id)
+    org_id, sandbox_id = await campaign_sandbox(container, campaign["id"])
+    action_calls = ActionCalls(
+        container.unit_of_work, container.queue, container.rules, worker_loader(container)
+    )
     again = [
-        await queued_call(
-            container.rules,
-            org_id,
-            sandbox_id,
-            spec,
-            {"seq": str(i), "message": {"id": f"{execution}:{i}"}},
-            call=action_call_id(f"{execution}:{i}"),
-            accepted_at=time.time(),
-            request_id=None,
-            unique_for=QUEUED_LIFETIME,
-        )
+        NewCall(action_call_id(f"{execution}:{i}"), {"seq": str(i), "message": {"id": f"{execution}:{i}"}})
         for i in range(2)
     ]
-    await store_calls(container.unit_of_work, container.queue, again)
+    assert await action_calls.queue(org_id, sandbox_id, action_id, again, request_id=None)
     await asyncio.sleep(0.5)
     assert len(hook.requests) == 2
     assert await all_sent() is not None
 
 
-async def worker_action(
-    container: Container, campaign_id: str, action_id: str
-) -> tuple[str, str, ActionSpec]:
-    """The campaign's org and sandbox, and its action as a worker loads it."""
+async def campaign_sandbox(container: Container, campaign_id: str) -> tuple[str, str]:
+    """The campaign's org and sandbox."""
     async with container.unit_of_work() as uow:
         campaign = await uow.session.get(Campaign, campaign_id)
         assert campaign is not None
-        spec = await load_action(uow, campaign.org_id, campaign.sandbox_id, action_id, box=container.secrets)
-    assert spec is not None
-    return campaign.org_id, campaign.sandbox_id, spec
+    return campaign.org_id, campaign.sandbox_id
+
+
+def worker_loader(container: Container) -> ActionLoader:
+    """Loads an action as a worker does."""
+
+    async def load(org_id: str, sandbox_id: str, action_id: str) -> ActionSpec | None:
+        async with container.unit_of_work() as uow:
+            return await load_action(uow, org_id, sandbox_id, action_id, box=container.secrets)
+
+    return load

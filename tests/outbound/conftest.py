@@ -1,4 +1,4 @@
-"""The throttle runtime end to end: the events API, the worker and dispatcher, a real HTTP target."""
+"""Outbound tests: the runtime end to end (events API, worker, dispatcher, an HTTP target), ledger rows."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from clarion.config import Settings
+from clarion.kit.ids import new_reference
 from tests.builders import Api
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer
 
@@ -109,4 +111,44 @@ async def calls_in(api: Api, status: str) -> list[dict[str, Any]]:
             return found
 
 
-__all__ = ["THROTTLING", "Target", "calls_in", "deploy_throttle", "eventually", "fire", "make_action"]
+def call_row(
+    org_id: str,
+    sandbox: str,
+    *,
+    action_id: str = "action-1",
+    status: str = "queued",
+    accepted_at: datetime | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The fields of a complete ``CallRecord`` (an ``action_calls`` row), as the runtime writes them."""
+    moment = accepted_at or datetime.now(UTC)
+    row: dict[str, Any] = {
+        "id": new_reference(),
+        "org_id": org_id,
+        "sandbox_id": sandbox,
+        "action_id": action_id,
+        "action_name": "notify_crm",
+        "status": status,
+        "attempts": 0,
+        "response_status": None,
+        "response": "",
+        "latency_ms": None,
+        "throttle_config_uid": None,
+        "accepted_at": moment,
+        "updated_at": moment,
+        "sent_at": None,
+        "request_id": None,
+    }
+    return {**row, **fields}
+
+
+__all__ = [
+    "THROTTLING",
+    "Target",
+    "call_row",
+    "calls_in",
+    "deploy_throttle",
+    "eventually",
+    "fire",
+    "make_action",
+]

@@ -8,7 +8,7 @@ from typing import Any
 from clarion.container import Container
 from clarion.kit.ids import new_reference
 from clarion.ops.metrics import Metrics
-from clarion.outbound.service import CALL_TASK, throttle_queue
+from clarion.outbound.queues import CALL_TASK, throttle_queue
 from clarion.queue.port import JobSpec
 from clarion.runtime import BackgroundServices
 from tests.builders import Api

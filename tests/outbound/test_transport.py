@@ -13,7 +13,7 @@ import pytest
 from clarion.config import Settings
 from clarion.container import Container
 from clarion.delivery.service import QUEUE, WEBHOOK_TASK
-from clarion.outbound.service import slot_key, throttle_limit
+from clarion.outbound.queues import slot_key, throttle_limit
 from clarion.outbound.transport import Throttled, calls_for
 from clarion.queue.port import JobSpec
 from clarion.runtime import BackgroundServices

@@ -1,14 +1,13 @@
-"""HTTP endpoints of the actions domain: /v1 custom actions and the action-call ledger."""
+"""HTTP endpoints of the actions domain: /v1/custom-actions."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from clarion.actions import service
-from clarion.actions.schemas import ActionCallRead, CallStatus, CustomActionRead, CustomActionWrite
+from clarion.actions.schemas import CustomActionRead, CustomActionWrite
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
 from clarion.kit.pagination import Page, PageParams, page_params
@@ -64,34 +63,3 @@ async def delete_custom_action(action_id: str, principal: PrincipalDep, uow: UoW
     """Delete a custom action (its recorded calls stay in the ledger)."""
     await service.delete_action(uow, principal, action_id)
     return Response(status_code=204)
-
-
-@router.get("/action-calls", response_model=Page[ActionCallRead])
-async def list_action_calls(
-    principal: PrincipalDep,
-    uow: UoWDep,
-    page: PageDep,
-    action_id: Annotated[str | None, Query(alias="actionId")] = None,
-    status: CallStatus | None = None,
-    since: Annotated[datetime | None, Query(description="Accepted at or after (ISO-8601 with zone)")] = None,
-    until: Annotated[datetime | None, Query(description="Accepted before (ISO-8601 with zone)")] = None,
-) -> Page[ActionCallRead]:
-    """The action-call ledger, newest first."""
-    rows, total = await service.list_calls(
-        uow,
-        principal,
-        action_id=action_id,
-        status=status,
-        since=since,
-        until=until,
-        limit=page.limit,
-        offset=page.offset,
-    )
-    items = [ActionCallRead.model_validate(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
-
-
-@router.get("/action-calls/{call_id}", response_model=ActionCallRead)
-async def read_action_call(call_id: str, principal: PrincipalDep, uow: UoWDep) -> ActionCallRead:
-    """One call of the ledger."""
-    return ActionCallRead.model_validate(await service.get_call(uow, principal, call_id))

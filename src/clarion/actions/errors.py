@@ -11,12 +11,6 @@ class CustomActionNotFound(NotFound):
     code = "CLARION-4404"
 
 
-class ActionCallNotFound(NotFound):
-    """No such call in the sandbox's action-call ledger."""
-
-    code = "CLARION-4414"
-
-
 class ActionNameTaken(Conflict):
     """Another custom action of the sandbox already has that name."""
 

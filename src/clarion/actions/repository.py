@@ -1,29 +1,11 @@
-"""SQL of custom actions and of the action-call ledger (``action_calls``)."""
+"""SQL of custom actions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from sqlalchemy import delete, or_
 
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from clarion.db.dialect import dialect_of
 from clarion.kit.repository import SandboxRepository
-from clarion.models.actions import ActionCall, CustomAction
-
-_FINAL_COLUMNS = (
-    "status",
-    "attempts",
-    "response_status",
-    "response",
-    "latency_ms",
-    "throttle_config_uid",
-    "updated_at",
-    "sent_at",
-)
-"""What a sender's final write changes; who, what and when the call was accepted never change."""
+from clarion.models.actions import CustomAction
 
 
 class CustomActionRepository(SandboxRepository):
@@ -58,58 +40,3 @@ class CustomActionRepository(SandboxRepository):
                 CustomAction.id == action.id,
             )
         )
-
-
-async def insert_queued(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Record accepted calls, skipping ids already recorded (a sender may have finished one already).
-
-    Not tenant-scoped: the runtime writes for many organizations at once and every row carries its own
-    ``org_id``/``sandbox_id``. Every row holds every column of ``action_calls``.
-    """
-    if not rows:
-        return
-    table: Any = ActionCall.__table__
-    statement = dialect_of(session).insert_ignore(table, conflict_columns=("id",))
-    await session.execute(statement, list(rows))
-
-
-async def upsert_calls(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Record calls' latest state, inserting calls never recorded as queued (rows as in ``insert_queued``)."""
-    if not rows:
-        return
-    table: Any = ActionCall.__table__
-    statement = dialect_of(session).upsert(table, conflict_columns=("id",), update_columns=_FINAL_COLUMNS)
-    await session.execute(statement, list(rows))
-
-
-class ActionCallRepository(SandboxRepository):
-    """Reads of the action-call ledger for one sandbox (the /v1/action-calls API)."""
-
-    async def search(
-        self,
-        *,
-        action_id: str | None,
-        status: str | None,
-        since: datetime | None,
-        until: datetime | None,
-        limit: int,
-        offset: int,
-    ) -> tuple[list[ActionCall], int]:
-        """One page of calls matching the filters (``since`` ≤ acceptedAt < ``until``), newest first."""
-        statement = self.scoped(ActionCall)
-        if action_id is not None:
-            statement = statement.where(ActionCall.action_id == action_id)
-        if status is not None:
-            statement = statement.where(ActionCall.status == status)
-        if since is not None:
-            statement = statement.where(ActionCall.accepted_at >= since)
-        if until is not None:
-            statement = statement.where(ActionCall.accepted_at < until)
-        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
-        newest_first = statement.order_by(ActionCall.accepted_at.desc(), ActionCall.id.desc())
-        rows = await self.session.scalars(newest_first.limit(limit).offset(offset))
-        return list(rows), int(total or 0)
-
-    async def get(self, call_id: str) -> ActionCall | None:
-        """One call of this sandbox."""
-        return await self.session.scalar(self.scoped(ActionCall).where(ActionCall.id == call_id))

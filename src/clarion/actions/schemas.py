@@ -1,4 +1,4 @@
-"""Wire shapes of custom actions (/v1/custom-actions) and of the action-call ledger (/v1/action-calls)."""
+"""Wire shapes of custom actions (/v1/custom-actions)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ CONTEXT_PATH_PATTERN = r"^[^.]+(\.[^.]+)*$"
 """A dotted path in the event context, e.g. ``order.customer.id``."""
 
 Method = Literal["GET", "POST", "PUT"]
-CallStatus = Literal["queued", "sent", "failed", "expired"]
 
 
 class WireModel(BaseModel):
@@ -110,21 +109,3 @@ class CustomActionRead(ReadModel):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-class ActionCallRead(ReadModel):
-    """One call of a custom action: its status, attempts, last answer and latency."""
-
-    id: str
-    action_id: str
-    action_name: str
-    status: str
-    attempts: int
-    response_status: int | None
-    response: str
-    latency_ms: float | None
-    throttle_config_uid: str | None
-    request_id: str | None
-    accepted_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None

@@ -1,34 +1,31 @@
-"""Rules of custom actions (write-only secrets, versions), the runtime's way in, and ledger reads."""
+"""Rules of custom actions (write-only secrets, versions) and the runtime's way in (``ActionSpec``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from clarion.actions import validation
-from clarion.actions.errors import ActionCallNotFound, ActionNameTaken, CustomActionNotFound
-from clarion.actions.repository import ActionCallRepository, CustomActionRepository
+from clarion.actions.errors import ActionNameTaken, CustomActionNotFound
+from clarion.actions.repository import CustomActionRepository
 from clarion.actions.request import ActionSpec, OutboundRequest, QueryParameter, action_spec
 from clarion.actions.schemas import Authentication, CustomActionWrite
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.secretbox import SecretBox
-from clarion.models.actions import ActionCall, CustomAction
+from clarion.models.actions import CustomAction
 from clarion.tenancy.principal import Principal
 
 __all__ = [
     "ActionSpec",
     "OutboundRequest",
     "QueryParameter",
-    "clip_response",
+    "action_exists",
     "find_action",
     "load_action",
 ]
 
 SECRET_FIELDS = {"basic": "password", "bearer": "token", "apiKey": "apiKey"}
 """The write-only secret of each authentication type (stored sealed as ``<name>Sealed``)."""
-RESPONSE_LIMIT = 500
-"""How much of an answer (or an error) the ledger keeps."""
 
 
 # Custom actions ---------------------------------------------------------------------------------------
@@ -182,48 +179,14 @@ async def find_action(
     return action_spec(action, box)
 
 
+async def action_exists(uow: UnitOfWork, principal: Principal, action_id: str) -> bool:
+    """Whether the caller's sandbox has a custom action with this id (how other domains check one)."""
+    return await _actions(uow, principal).get(action_id) is not None
+
+
 async def load_action(
     uow: UnitOfWork, org_id: str, sandbox_id: str, action_id: str, *, box: SecretBox
 ) -> ActionSpec | None:
     """The action of a queued call (workers know ids, not a caller); None if it was deleted since."""
     action = await CustomActionRepository(uow.session, org_id, sandbox_id).get(action_id)
     return None if action is None else action_spec(action, box)
-
-
-def clip_response(text: str) -> str:
-    """What the ledger keeps of an answer or an error: its first ``RESPONSE_LIMIT`` characters."""
-    return text[:RESPONSE_LIMIT]
-
-
-# The call ledger --------------------------------------------------------------------------------------
-
-
-async def list_calls(
-    uow: UnitOfWork,
-    principal: Principal,
-    *,
-    action_id: str | None,
-    status: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[ActionCall], int]:
-    """The sandbox's calls, newest first; ``since`` ≤ acceptedAt < ``until``."""
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise validation.invalid(name, "time_zone", "needs a time zone (e.g. 2026-01-01T00:00:00Z)")
-    if since is not None and until is not None and until <= since:
-        raise validation.invalid("until", "after_since", "must be after since")
-    repo = ActionCallRepository(uow.session, principal.org_id, principal.sandbox_id)
-    return await repo.search(
-        action_id=action_id, status=status, since=since, until=until, limit=limit, offset=offset
-    )
-
-
-async def get_call(uow: UnitOfWork, principal: Principal, call_id: str) -> ActionCall:
-    """One call of the caller's sandbox."""
-    call = await ActionCallRepository(uow.session, principal.org_id, principal.sandbox_id).get(call_id)
-    if call is None:
-        raise ActionCallNotFound(f"Action call {call_id!r} does not exist")
-    return call

@@ -5,7 +5,7 @@ IP pools and channel configurations have their own modules (``ip_pools``, ``chan
 
 from __future__ import annotations
 
-from clarion.actions.repository import CustomActionRepository
+from clarion.actions.service import action_exists
 from clarion.campaigns import channel_configurations, content
 from clarion.campaigns.errors import CampaignNotFound, InvalidCampaign, InvalidState
 from clarion.campaigns.repository import CampaignRepository, ChannelConfigurationRepository, IpPoolRepository
@@ -128,7 +128,7 @@ async def _apply(uow: UnitOfWork, principal: Principal, campaign: Campaign, body
     campaign.end_date = body.schedule.end_date
     campaign.content = body.content.model_dump(by_alias=True, exclude_none=True)
     action_id = body.custom_action_id
-    if action_id is not None and not await _custom_action_exists(uow, principal, action_id):
+    if action_id is not None and not await action_exists(uow, principal, action_id):
         raise InvalidCampaign(
             f"customActionId: custom action {body.custom_action_id!r} does not exist in this sandbox"
         )
@@ -169,12 +169,6 @@ def _check(principal: Principal, campaign: Campaign, configuration: ChannelConfi
         content.check_templates(
             content.sender_fields(configuration.settings), high_throughput=campaign.high_throughput
         )
-
-
-async def _custom_action_exists(uow: UnitOfWork, principal: Principal, action_id: str) -> bool:
-    # The one place campaigns read the actions domain.
-    repo = CustomActionRepository(uow.session, principal.org_id, principal.sandbox_id)
-    return await repo.get(action_id) is not None
 
 
 def _kind(high_throughput: bool) -> str:

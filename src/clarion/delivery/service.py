@@ -11,16 +11,14 @@ was recorded.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 import structlog
 
-from clarion.actions.service import ActionSpec
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import repository
 from clarion.delivery.bundle import Bundle, BundleCache, skeleton_for
@@ -28,10 +26,8 @@ from clarion.delivery.channels.base import SendResult
 from clarion.delivery.channels.webhook import post_event
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.clock import iso_milli, utcnow
-from clarion.outbound.intake import queued_call, store_calls
-from clarion.outbound.rules import RuleBook
-from clarion.outbound.service import QUEUED_LIFETIME
-from clarion.outbound.transport import calls_for
+from clarion.outbound.schemas import NewCall
+from clarion.outbound.service import ActionCalls, calls_for
 from clarion.queue.port import Job, JobQueue, JobSpec, backoff_seconds
 
 log = structlog.get_logger()
@@ -42,9 +38,6 @@ QUEUE = "delivery"
 MAX_ATTEMPTS = 8
 _CALL_NAMESPACE = uuid.UUID("6f1c2a0e-3b7d-5c41-9a8e-2d4b6c8e0f13")
 """Namespace of the uuid5 ids of campaign custom-action calls (derived from message ids)."""
-
-ActionLoader = Callable[[str, str, str], Awaitable[ActionSpec | None]]
-"""(org, sandbox, action id) → the action ready to call, or None when it was deleted."""
 
 
 class Delivery:
@@ -59,12 +52,10 @@ class Delivery:
         *,
         validity_seconds: float,
         backoff_base: float = 30.0,
-        rules: RuleBook | None = None,
-        actions: ActionLoader | None = None,
+        action_calls: ActionCalls | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
-        self._rules = rules
-        self._actions = actions
+        self._action_calls = action_calls
         self._queue = queue
         self._bundles = bundles
         self._http = http
@@ -115,28 +106,16 @@ class Delivery:
         sent = [
             (recipient, row) for recipient, row in zip(pending, rows, strict=True) if row["status"] == "sent"
         ]
-        if not sent or self._rules is None or self._actions is None:
+        if not sent or self._action_calls is None:
             return
-        spec = await self._actions(payload["org"], payload["sandbox"], action_id)
-        if spec is None:
-            log.warning("delivery.custom_action_missing", campaign=payload["campaign"], action=action_id)
-            return
-        accepted_at = time.time()
         calls = [
-            await queued_call(
-                self._rules,
-                payload["org"],
-                payload["sandbox"],
-                spec,
-                action_context(recipient, row),
-                call=action_call_id(row["id"]),
-                accepted_at=accepted_at,
-                request_id=payload.get("requestId") or None,
-                unique_for=QUEUED_LIFETIME,
-            )
-            for recipient, row in sent
+            NewCall(action_call_id(row["id"]), action_context(recipient, row)) for recipient, row in sent
         ]
-        await store_calls(self._unit_of_work, self._queue, calls)
+        queued = await self._action_calls.queue(
+            payload["org"], payload["sandbox"], action_id, calls, request_id=payload.get("requestId") or None
+        )
+        if not queued:
+            log.warning("delivery.custom_action_missing", campaign=payload["campaign"], action=action_id)
 
     async def _not_yet_final(self, job: Job, recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Recipients whose message is not final yet. A first delivery of a first attempt cannot have a

@@ -8,6 +8,9 @@ order they were accepted, whichever process sends them. Each process then fires 
 times and takes the next batch only when its last slot is less than ``horizon`` ahead, so no process
 hoards calls and a new rate (read every ``RULES_TTL``) governs every slot reserved after it.
 
+A call taken more than ``QUEUED_LIFETIME`` (6 h) after it was accepted is recorded ``expired``, unsent
+(``queues.is_expired``).
+
 Crash safety comes from the queue: a taken call stays leased until its final ledger row is written and it
 is acknowledged; a process that dies returns its calls to the queue when the lease lapses.
 """
@@ -21,20 +24,16 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+import msgspec
 import structlog
 
 from clarion.limiter.port import Limiter, RateLimit
 from clarion.ops.metrics import Metrics
+from clarion.outbound.ledger import CallLedger, expired_record
+from clarion.outbound.queues import is_expired, slot_key, throttle_limit, throttle_queue
 from clarion.outbound.rules import RuleBook
+from clarion.outbound.schemas import CallJob
 from clarion.outbound.sender import CallSender
-from clarion.outbound.service import (
-    CallLedger,
-    expired_row,
-    is_expired,
-    slot_key,
-    throttle_limit,
-    throttle_queue,
-)
 from clarion.queue.port import Job, JobQueue
 from clarion.throttling.service import ThrottleRule
 
@@ -51,6 +50,9 @@ LEASE_SECONDS = 120.0
 """Longer than the horizon plus the longest call (30 s timeout, retries included) plus the ledger write."""
 _IDLE_FIRST, _IDLE_MAX = 0.01, 0.2
 _MAX_WAIT = 3600.0
+
+Taken = tuple[Job, CallJob]
+"""A call taken from an overflow queue: its job (to acknowledge) and its payload."""
 
 
 class Dispatcher:
@@ -73,7 +75,7 @@ class Dispatcher:
         self._sender = sender
         self._ledger = ledger
         self._refresh = refresh_seconds
-        self.metrics = metrics
+        self._metrics = metrics
         self._lanes: dict[str, _Lane] = {}
         self._stopping = asyncio.Event()
 
@@ -107,19 +109,42 @@ class Dispatcher:
         for uid, rule in active.items():
             lane = self._lanes.get(uid)
             if lane is None:
-                self._lanes[uid] = _Lane(self, rule)
+                self._lanes[uid] = self._lane(rule)
             else:
                 lane.rule = rule
         for uid in [uid for uid in self._lanes if uid not in active]:
             await self._lanes.pop(uid).stop()
 
+    def _lane(self, rule: ThrottleRule) -> _Lane:
+        return _Lane(
+            rule,
+            queue=self._queue,
+            limiter=self._limiter,
+            sender=self._sender,
+            ledger=self._ledger,
+            metrics=self._metrics,
+        )
+
 
 class _Lane:
     """Takes, paces and fires the calls of one throttling configuration."""
 
-    def __init__(self, dispatcher: Dispatcher, rule: ThrottleRule) -> None:
+    def __init__(
+        self,
+        rule: ThrottleRule,
+        *,
+        queue: JobQueue,
+        limiter: Limiter,
+        sender: CallSender,
+        ledger: CallLedger,
+        metrics: Metrics | None,
+    ) -> None:
         self.rule = rule
-        self._d = dispatcher
+        self._queue = queue
+        self._limiter = limiter
+        self._sender = sender
+        self._ledger = ledger
+        self._metrics = metrics
         self._queue_name = throttle_queue(rule.config_uid)
         self._slot_key = slot_key(rule.config_uid)
         self._stopping = asyncio.Event()
@@ -158,36 +183,37 @@ class _Lane:
                 idle = min(idle * 2, _IDLE_MAX)
                 continue
             idle = _IDLE_FIRST
-            first_slot, interval, jobs = taken
-            for index, job in enumerate(jobs):
-                self._spawn(self._send(job, at=first_slot + index * interval))
-            last_slot = first_slot + len(jobs) * interval
+            first_slot, interval, calls = taken
+            for index, (job, call) in enumerate(calls):
+                self._spawn(self._send(job, call, at=first_slot + index * interval))
+            last_slot = first_slot + len(calls) * interval
             await self._sleep_until(last_slot - HORIZON)
 
-    async def _take(self) -> tuple[float, float, list[Job]] | None:
+    async def _take(self) -> tuple[float, float, list[Taken]] | None:
         """Under the configuration's mutex: the next calls in queue order and one slot each.
 
         Returns (first slot on the loop clock, slot interval, live calls); None when the queue is empty.
         """
         limit = self.limit()
         batch = max(1, math.ceil(limit.rate * BATCH_SECONDS))
-        async with self._d._limiter.exclusive(self._slot_key, ttl=LOCK_TTL):
-            jobs = await self._d._queue.reserve(self._queue_name, limit=batch, lease_seconds=LEASE_SECONDS)
+        async with self._limiter.exclusive(self._slot_key, ttl=LOCK_TTL):
+            jobs = await self._queue.reserve(self._queue_name, limit=batch, lease_seconds=LEASE_SECONDS)
+            calls = [(job, msgspec.convert(job.payload, CallJob)) for job in jobs]
             now = time.time()
-            live: list[Job] = []
-            expired: list[Job] = []
-            for job in jobs:
-                (expired if is_expired(job.payload, now) else live).append(job)
-            if jobs and self._d.metrics is not None:
-                oldest = now - float(jobs[0].payload["acceptedAt"])
-                self._d.metrics.record_throttle_wait(self.rule.config_uid, oldest)
+            live: list[Taken] = []
+            expired: list[Taken] = []
+            for taken in calls:
+                (expired if is_expired(taken[1].accepted_at, now) else live).append(taken)
+            if calls and self._metrics is not None:
+                oldest = now - calls[0][1].accepted_at
+                self._metrics.record_throttle_wait(self.rule.config_uid, oldest)
             decision = None
             if live:
-                decision = await self._d._limiter.reserve(
+                decision = await self._limiter.reserve(
                     self._slot_key, limit, cost=len(live), max_wait=_MAX_WAIT
                 )
-        for job in expired:
-            self._spawn(self._expire(job))
+        for job, call in expired:
+            self._spawn(self._expire(job, call))
         if not jobs:
             return None
         now_on_loop = asyncio.get_running_loop().time()
@@ -212,29 +238,29 @@ class _Lane:
             self._caught_up.clear()
             await self._caught_up.wait()
 
-    async def _send(self, job: Job, *, at: float) -> None:
+    async def _send(self, job: Job, call: CallJob, *, at: float) -> None:
         delay = at - asyncio.get_running_loop().time()
         if delay > 0:
             await asyncio.sleep(delay)
         try:
-            row = await self._d._sender.send(job.payload, self._retry_slot)
-            await self._d._ledger.record(row, job)
+            record = await self._sender.send(call, self._retry_slot)
+            await self._ledger.record(record, job)
         except Exception:  # the lease lapses and another try follows; the ledger keeps it single
             log.exception("throttle.send_failed", config=self.rule.config_uid, call=job.id)
             return
-        self._count(row["status"])
+        self._count(record.status)
 
-    async def _expire(self, job: Job) -> None:
-        await self._d._ledger.record(expired_row(job.payload), job)
+    async def _expire(self, job: Job, call: CallJob) -> None:
+        await self._ledger.record(expired_record(call), job)
         self._count("expired")
 
     def _count(self, outcome: str) -> None:
-        if self._d.metrics is not None:
-            self._d.metrics.record_throttled_call(self.rule.config_uid, outcome)
+        if self._metrics is not None:
+            self._metrics.record_throttled_call(self.rule.config_uid, outcome)
 
     async def _retry_slot(self, left: float) -> bool:
         """Each retry takes a slot too (contract §3.7); False when it would come after the deadline."""
-        decision = await self._d._limiter.reserve(self._slot_key, self.limit(), max_wait=left)
+        decision = await self._limiter.reserve(self._slot_key, self.limit(), max_wait=left)
         if not decision.allowed:
             return False
         await asyncio.sleep(decision.wait)

@@ -1,27 +1,36 @@
-"""``POST /v1/events``: invoke custom actions, one event or a batch of up to 1,000 (202 once durable)."""
+"""HTTP endpoints of outbound calls: ``POST /v1/events`` invokes custom actions, one event or a batch of up to
+1,000 (202 once durable); ``/v1/action-calls`` reads the call ledger."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from clarion.api.deps import ContainerDep
+from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
 from clarion.errors import Invalid
+from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.outbound import service
 from clarion.outbound.schemas import (
     MAX_CONTEXT_BYTES,
     MAX_EVENTS,
     AcceptedBatch,
     AcceptedCall,
+    ActionCallRead,
+    CallStatus,
     Event,
     EventBatch,
     encoder,
 )
 
 router = APIRouter(prefix="/v1", tags=["Events"])
+calls_router = APIRouter(prefix="/v1", tags=["custom actions"])
+"""The ledger API, documented with the custom actions it records."""
+PageDep = Annotated[PageParams, Depends(page_params)]
 
 _EVENT_EXAMPLE = {"action": "notify_crm", "context": {"userId": "u-1", "plan": "gold"}}
 
@@ -88,3 +97,34 @@ def openapi_components() -> dict[str, Any]:
         (Event, EventBatch, AcceptedCall, AcceptedBatch), ref_template="#/components/schemas/{name}"
     )
     return components
+
+
+@calls_router.get("/action-calls", response_model=Page[ActionCallRead])
+async def list_action_calls(
+    principal: PrincipalDep,
+    uow: UoWDep,
+    page: PageDep,
+    action_id: Annotated[str | None, Query(alias="actionId")] = None,
+    status: CallStatus | None = None,
+    since: Annotated[datetime | None, Query(description="Accepted at or after (ISO-8601 with zone)")] = None,
+    until: Annotated[datetime | None, Query(description="Accepted before (ISO-8601 with zone)")] = None,
+) -> Page[ActionCallRead]:
+    """The action-call ledger, newest first."""
+    rows, total = await service.list_calls(
+        uow,
+        principal,
+        action_id=action_id,
+        status=status,
+        since=since,
+        until=until,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [ActionCallRead.model_validate(row) for row in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@calls_router.get("/action-calls/{call_id}", response_model=ActionCallRead)
+async def read_action_call(call_id: str, principal: PrincipalDep, uow: UoWDep) -> ActionCallRead:
+    """One call of the ledger."""
+    return ActionCallRead.model_validate(await service.get_call(uow, principal, call_id))

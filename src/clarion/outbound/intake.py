@@ -1,7 +1,7 @@
 """Accepting events: each becomes a durable queued call (a job, plus a ``queued`` ledger row) before 202.
 
 The queue a call goes to is decided here, from the action's method and URL and the organization's deployed
-throttling rule (see ``service``). Enqueueing is group-committed like the execution intake: a burst of
+throttling rule (see ``queues``). Enqueueing is group-committed like the execution intake: a burst of
 single-event requests shares one queue write.
 """
 
@@ -13,17 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clarion.actions import repository as calls_repository
 from clarion.actions.service import ActionSpec, find_action
 from clarion.db.uow import UnitOfWork
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.cache import RefreshingCache
 from clarion.kit.ids import new_reference
 from clarion.kit.secretbox import SecretBox
+from clarion.outbound.ledger import call_record, record_queued
+from clarion.outbound.queues import CALL_TASK, DIRECT_QUEUE, throttle_queue
 from clarion.outbound.rules import RuleBook
-from clarion.outbound.schemas import AcceptedCall, Event
-from clarion.outbound.sender import ledger_row
-from clarion.outbound.service import CALL_TASK, DIRECT_QUEUE, throttle_queue
+from clarion.outbound.schemas import AcceptedCall, CallJob, CallRecord, Event
 from clarion.queue.port import JobQueue, JobSpec
 from clarion.tenancy.principal import Principal
 
@@ -32,10 +31,13 @@ _ACTION_TTL = 1.0
 
 @dataclass(frozen=True, slots=True)
 class QueuedCall:
-    """A call ready to store: its job, its ``queued`` ledger row, the throttling configuration pacing it."""
+    """A call ready to store: its job, its ``queued`` ledger record, the throttling configuration pacing it.
+
+    ``throttle`` is None for a call sent at once.
+    """
 
     job: JobSpec
-    row: dict[str, Any]
+    record: CallRecord
     throttle: str | None
 
     @property
@@ -56,44 +58,37 @@ async def queued_call(
     request_id: str | None,
     unique_for: float = 0.0,
 ) -> QueuedCall:
-    """The job and ledger row of one call of ``spec``, in the queue its throttling rule (if any) says.
+    """The job and ledger record of one call of ``spec``, in the queue its throttling rule (if any) says.
 
     Needs no caller, so workers queue calls too (campaign custom actions); ``unique_for`` with a
     deterministic ``call`` id makes enqueueing it again a no-op.
     """
     rule = await rules.throttle_for(org_id, spec.method, spec.url)
     throttle = rule.config_uid if rule else None
-    payload: dict[str, Any] = {
-        "call": call,
-        "org": org_id,
-        "sandbox": sandbox_id,
-        "action": spec.id,
-        "actionName": spec.name,
-        "context": context,
-        "acceptedAt": accepted_at,
-        "requestId": request_id,
-        "throttle": throttle,
-    }
+    payload = CallJob(
+        call=call,
+        org=org_id,
+        sandbox=sandbox_id,
+        action=spec.id,
+        action_name=spec.name,
+        context=context,
+        accepted_at=accepted_at,
+        request_id=request_id,
+        throttle=throttle,
+    )
     queue = throttle_queue(throttle) if throttle else DIRECT_QUEUE
     job = JobSpec(CALL_TASK, payload, queue=queue, job_id=call, unique_for=unique_for)
-    return QueuedCall(job, ledger_row(payload, "queued"), throttle)
+    return QueuedCall(job, call_record(payload, "queued"), throttle)
 
 
 async def store_calls(
     unit_of_work: Callable[[], UnitOfWork], queue: JobQueue, calls: Sequence[QueuedCall]
 ) -> None:
-    """Store calls without group commit (a worker's few calls per job): jobs first, then ``queued`` rows."""
+    """Store calls without group commit (a worker's few calls per job): jobs first, then their records."""
     if not calls:
         return
     await queue.enqueue([call.job for call in calls])
-    await _record_queued(unit_of_work, [call.row for call in calls])
-
-
-async def _record_queued(unit_of_work: Callable[[], UnitOfWork], rows: Sequence[dict[str, Any]]) -> None:
-    # Insert-or-ignore: never overwrites the final row of a sender that was quicker than this write.
-    async with unit_of_work() as uow:
-        await calls_repository.insert_queued(uow.session, rows)
-        await uow.commit()
+    await record_queued(unit_of_work, [call.record for call in calls])
 
 
 class CallIntake:
@@ -108,7 +103,7 @@ class CallIntake:
         self._rules = rules
         self._actions: RefreshingCache[tuple[str, str, str], ActionSpec] = RefreshingCache()
         self._enqueue: GroupCommitter[JobSpec, str] = GroupCommitter(self._write_jobs, max_delay=0)
-        self._ledger: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_rows, max_delay=0)
+        self._ledger: GroupCommitter[CallRecord, None] = GroupCommitter(self._write_records, max_delay=0)
         self.on_queued: Callable[[str], None] = lambda config_uid: None
         """Called with a throttling configuration's uid when a call was queued for it (wakes a lane)."""
 
@@ -150,16 +145,16 @@ class CallIntake:
         # The job first: once it is stored the call will be sent. The ``queued`` row is insert-or-ignore,
         # so it never overwrites the final row of a sender that was quicker than this write.
         await asyncio.gather(*(self._enqueue.submit(call.job) for call in calls))
-        await asyncio.gather(*(self._ledger.submit(call.row) for call in calls))
+        await asyncio.gather(*(self._ledger.submit(call.record) for call in calls))
         for config_uid in {call.throttle for call in calls if call.throttle}:
             self.on_queued(config_uid)
 
     async def _write_jobs(self, jobs: Sequence[JobSpec]) -> list[str]:
         return await self._queue.enqueue(jobs)
 
-    async def _write_rows(self, rows: Sequence[dict[str, Any]]) -> list[None]:
-        await _record_queued(self._unit_of_work, rows)
-        return [None] * len(rows)
+    async def _write_records(self, records: Sequence[CallRecord]) -> list[None]:
+        await record_queued(self._unit_of_work, records)
+        return [None] * len(records)
 
     async def drain(self) -> None:
         """Wait for pending writes (shutdown)."""

@@ -1,4 +1,4 @@
-"""One custom-action call: build the request, send it with retries inside its timeout, return its ledger row.
+"""One custom-action call: build the request, send it with retries inside its timeout; its ledger record.
 
 Retry rule (contract §3.7): up to 3 retries within the call's timeout, for any failure except 401, 403 and
 404; every retry takes a slot of the configuration that paces the call (``RetrySlot``), like the first try.
@@ -9,21 +9,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
 
 import aiohttp
 
 from clarion.actions.service import ActionSpec, OutboundRequest, load_action
 from clarion.db.uow import UnitOfWork
 from clarion.kit.cache import RefreshingCache
-from clarion.kit.clock import utcnow
 from clarion.kit.secretbox import SecretBox
+from clarion.outbound.ledger import call_record, clip_response
 from clarion.outbound.rules import RuleBook
+from clarion.outbound.schemas import CallJob, CallRecord
 
 MAX_RETRIES = 3
 NOT_RETRIED = frozenset({401, 403, 404})
-_RESPONSE_CHARS = 500
 IN_FLIGHT = 64
 """Calls one process has on the wire at once (enough for 5,000/s at 25 ms, or 85/s at 750 ms each)."""
 _ACTION_TTL = 1.0
@@ -50,22 +48,22 @@ class CallSender:
         self._rules = rules
         self._actions: RefreshingCache[tuple[str, str, str], ActionSpec | None] = RefreshingCache()
 
-    async def send(self, payload: dict[str, Any], throttle_slot: RetrySlot | None = None) -> dict[str, Any]:
-        """Send the call described by a queued ``payload``; its final ledger row (sent or failed).
+    async def send(self, call: CallJob, throttle_slot: RetrySlot | None = None) -> CallRecord:
+        """Send a queued ``call``; its final ledger record (sent or failed).
 
         ``throttle_slot`` paces retries of a throttled call; a capping configuration that matches the
         request refuses (not delays) any try over its limit.
         """
-        action = await self.action(payload["org"], payload["sandbox"], payload["action"])
+        action = await self.action(call.org, call.sandbox, call.action)
         if action is None:
-            return ledger_row(payload, "failed", response="the custom action was deleted")
+            return call_record(call, "failed", response="the custom action was deleted")
         try:
-            request = action.build_request(payload.get("context") or {})
+            request = action.build_request(call.context)
         except ValueError as error:
-            return ledger_row(payload, "failed", response=f"request not built: {error}")
-        gate = await self._rules.capping_gate(payload["org"], payload["sandbox"], request.method, request.url)
+            return call_record(call, "failed", response=f"request not built: {error}")
+        gate = await self._rules.capping_gate(call.org, call.sandbox, request.method, request.url)
         if not await gate.take():
-            return ledger_row(payload, "failed", response=gate.refusal)
+            return call_record(call, "failed", response=gate.refusal)
 
         async def retry_slot(left: float) -> bool:
             if throttle_slot is not None and not await throttle_slot(left):
@@ -73,7 +71,7 @@ class CallSender:
             return await gate.take()
 
         async with gate.connection():
-            return await self._attempts(payload, request, retry_slot)
+            return await self._attempts(call, request, retry_slot)
 
     async def close(self) -> None:
         """Close the client's connections."""
@@ -89,9 +87,7 @@ class CallSender:
 
         return await self._actions.get((org_id, sandbox_id, action_id), load)
 
-    async def _attempts(
-        self, payload: dict[str, Any], request: OutboundRequest, retry_slot: RetrySlot
-    ) -> dict[str, Any]:
+    async def _attempts(self, call: CallJob, request: OutboundRequest, retry_slot: RetrySlot) -> CallRecord:
         deadline = time.monotonic() + request.timeout
         attempts = 0
         while True:
@@ -100,11 +96,11 @@ class CallSender:
             status, response = await self._try(request, seconds_left=deadline - started)
             latency_ms = (time.monotonic() - started) * 1000
             if status is not None and status < 400:
-                return ledger_row(payload, "sent", attempts, status, response, latency_ms)
+                return call_record(call, "sent", attempts, status, response, latency_ms)
             left = deadline - time.monotonic()
             give_up = status in NOT_RETRIED or attempts > MAX_RETRIES or left <= 0
             if give_up or not await retry_slot(left):
-                return ledger_row(payload, "failed", attempts, status, response, latency_ms)
+                return call_record(call, "failed", attempts, status, response, latency_ms)
 
     async def _try(self, request: OutboundRequest, *, seconds_left: float) -> tuple[int | None, str]:
         """One HTTP exchange: (status, start of the answer), or (None, why it failed)."""
@@ -125,8 +121,8 @@ class CallSender:
         except TimeoutError:
             return None, f"timeout after {request.timeout:g} s"
         except (aiohttp.ClientError, OSError) as error:
-            return None, f"{type(error).__name__}: {error}"[:_RESPONSE_CHARS]
-        return answer.status, text[:_RESPONSE_CHARS]
+            return None, clip_response(f"{type(error).__name__}: {error}")
+        return answer.status, clip_response(text)
 
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use: an aiohttp session belongs to the event loop that is running then.
@@ -134,32 +130,3 @@ class CallSender:
             connector = aiohttp.TCPConnector(limit=IN_FLIGHT, limit_per_host=0)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
-
-
-def ledger_row(
-    payload: dict[str, Any],
-    status: str,
-    attempts: int = 0,
-    response_status: int | None = None,
-    response: str | None = None,
-    latency_ms: float | None = None,
-) -> dict[str, Any]:
-    """The ``action_calls`` row of a call in ``status``."""
-    now = utcnow()
-    return {
-        "id": payload["call"],
-        "org_id": payload["org"],
-        "sandbox_id": payload["sandbox"],
-        "action_id": payload["action"],
-        "action_name": payload["actionName"],
-        "status": status,
-        "attempts": attempts,
-        "response_status": response_status,
-        "response": response or "",
-        "latency_ms": latency_ms,
-        "throttle_config_uid": payload.get("throttle"),
-        "accepted_at": datetime.fromtimestamp(payload["acceptedAt"], UTC),
-        "updated_at": now,
-        "sent_at": now if status == "sent" else None,
-        "request_id": payload.get("requestId"),
-    }

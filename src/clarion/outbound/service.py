@@ -1,110 +1,111 @@
-"""Names shared by the intake, the worker and the dispatcher, the call ledger writer, and direct calls.
-
-A call accepted by the events API is a queue job (task ``outbound.call``) whose queue says how it leaves:
-- ``outbound``: no throttling configuration matches — any worker sends it at once (capping still applies);
-- ``throttle.<config uid>``: its organization's throttling configuration matches — the ``Dispatcher``
-  sends it at the configured rate, in arrival order. This queue *is* the durable overflow queue.
-"""
+"""The outbound domain's public functions: ``ActionCalls`` queues calls of a custom action for other domains,
+``calls_for`` paces their own HTTP calls, ``list_calls``/``get_call`` read the ledger (/v1/action-calls)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
-from clarion.actions import repository as calls_repository
+from clarion.actions.service import ActionSpec
 from clarion.db.uow import UnitOfWork
-from clarion.kit.batcher import GroupCommitter
-from clarion.limiter.port import RateLimit
-from clarion.outbound.sender import CallSender, ledger_row
-from clarion.queue.port import Job, JobQueue
-from clarion.throttling.service import ThrottleRule
+from clarion.models.actions import ActionCall
+from clarion.outbound.errors import ActionCallNotFound, invalid_filter
+from clarion.outbound.intake import queued_call, store_calls
+from clarion.outbound.queues import QUEUED_LIFETIME
+from clarion.outbound.repository import ActionCallRepository
+from clarion.outbound.rules import RuleBook
+from clarion.outbound.schemas import NewCall
+from clarion.outbound.transport import calls_for
+from clarion.queue.port import JobQueue
+from clarion.tenancy.principal import Principal
 
-CALL_TASK = "outbound.call"
-DIRECT_QUEUE = "outbound"
-THROTTLE_QUEUE_PREFIX = "throttle."
-QUEUED_LIFETIME = 6 * 3600.0
-"""Calls still queued this long after acceptance expire (contract §3.6: "queued for up to 6 hours")."""
+__all__ = ["ActionCalls", "ActionLoader", "calls_for", "get_call", "list_calls"]
 
-
-def throttle_queue(config_uid: str) -> str:
-    """The overflow queue of a throttling configuration."""
-    return THROTTLE_QUEUE_PREFIX + config_uid
-
-
-def slot_key(config_uid: str) -> str:
-    """The limiter key whose slots pace a throttling configuration (shared by every process)."""
-    return f"throttle:{config_uid}"
+ActionLoader = Callable[[str, str, str], Awaitable[ActionSpec | None]]
+"""(org, sandbox, action id) → the action ready to call, or None when it was deleted."""
 
 
-def throttle_limit(rule: ThrottleRule) -> RateLimit:
-    """The rate of ``rule``'s slots (key ``slot_key``), strictly spaced: what every paced call reserves.
+class ActionCalls:
+    """Queues calls of a custom action for other domains (a campaign's action, once per sent message)."""
 
-    Burst 1: every reservation starts right behind the previous one. A tolerance would let each batch
-    start ``(burst - 1)`` slots early — one overlap per batch, i.e. a rate too high by
-    ``(burst - 1) / batch`` — and callers that sleep until their slot need none.
-    """
-    return RateLimit(rate=float(rule.max_throughput), burst=1)
-
-
-def is_expired(payload: dict[str, Any], now: float | None = None) -> bool:
-    """True when the call waited longer than ``QUEUED_LIFETIME``."""
-    return (now or time.time()) - float(payload["acceptedAt"]) > QUEUED_LIFETIME
-
-
-LEDGER_BATCH = 128
-"""Rows per ledger write. Small on purpose: building a write blocks the event loop for its whole length
-(~0.1 ms a row), and a throttle lane's sends must leave on their slot, not after a long write."""
-
-
-class CallLedger:
-    """Writes final call rows in group commits and then acknowledges their jobs (at most once each)."""
-
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], queue: JobQueue) -> None:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        queue: JobQueue,
+        rules: RuleBook,
+        actions: ActionLoader,
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._queue = queue
-        self._committer: GroupCommitter[tuple[dict[str, Any], Job | None], None] = GroupCommitter(
-            self._write, max_batch=LEDGER_BATCH, max_delay=0.002
-        )
+        self._rules = rules
+        self._actions = actions
 
-    async def record(self, row: dict[str, Any], job: Job | None = None) -> None:
-        """Store ``row``; then ack ``job`` (the dispatcher's jobs; the worker acks its own)."""
-        await self._committer.submit((row, job))
+    async def queue(
+        self,
+        org_id: str,
+        sandbox_id: str,
+        action_id: str,
+        calls: Sequence[NewCall],
+        *,
+        request_id: str | None,
+    ) -> bool:
+        """Durably queue one call of the action per item (job and ``queued`` ledger record); False, queueing
+        nothing, when the action no longer exists.
 
-    async def _write(self, items: Sequence[tuple[dict[str, Any], Job | None]]) -> list[None]:
-        async with self._unit_of_work() as uow:
-            await calls_repository.upsert_calls(uow.session, [row for row, _ in items])
-            await uow.commit()
-        jobs = [job for _, job in items if job is not None]
-        if jobs:
-            # Ledger first: a crash between the two re-sends nothing (the row is final, see ``Calls``).
-            await self._queue.ack(jobs)
-        return [None] * len(items)
-
-    async def drain(self) -> None:
-        """Write what is pending (shutdown)."""
-        await self._committer.drain()
-
-
-class Calls:
-    """The ``outbound.call`` task: sends an unthrottled call, or expires it."""
-
-    def __init__(self, sender: CallSender, ledger: CallLedger) -> None:
-        self._sender = sender
-        self._ledger = ledger
-
-    async def handle(self, job: Job) -> None:
-        """Send the call of ``job`` (the worker acks it after the ledger row is stored)."""
-        row = await self.send(job.payload)
-        await self._ledger.record(row)
-
-    async def send(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Expire or send; the final ledger row."""
-        if is_expired(payload):
-            return expired_row(payload)
-        return await self._sender.send(payload)
+        Each call goes to the queue its throttling rule says. Its id is the caller's: queueing an id again
+        while the first call may still wait (``QUEUED_LIFETIME``) is a no-op, so a retried job calls once.
+        """
+        if not calls:
+            return True
+        spec = await self._actions(org_id, sandbox_id, action_id)
+        if spec is None:
+            return False
+        accepted_at = time.time()
+        queued = [
+            await queued_call(
+                self._rules,
+                org_id,
+                sandbox_id,
+                spec,
+                call.context,
+                call=call.id,
+                accepted_at=accepted_at,
+                request_id=request_id,
+                unique_for=QUEUED_LIFETIME,
+            )
+            for call in calls
+        ]
+        await store_calls(self._unit_of_work, self._queue, queued)
+        return True
 
 
-def expired_row(payload: dict[str, Any]) -> dict[str, Any]:
-    """The ledger row of a call that waited too long."""
-    return ledger_row(payload, "expired", response="queued for more than 6 hours")
+async def list_calls(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    action_id: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ActionCall], int]:
+    """The sandbox's calls, newest first; ``since`` ≤ acceptedAt < ``until``."""
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise invalid_filter(name, "time_zone", "needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+    if since is not None and until is not None and until <= since:
+        raise invalid_filter("until", "after_since", "must be after since")
+    repo = ActionCallRepository(uow.session, principal.org_id, principal.sandbox_id)
+    return await repo.search(
+        action_id=action_id, status=status, since=since, until=until, limit=limit, offset=offset
+    )
+
+
+async def get_call(uow: UnitOfWork, principal: Principal, call_id: str) -> ActionCall:
+    """One call of the caller's sandbox."""
+    call = await ActionCallRepository(uow.session, principal.org_id, principal.sandbox_id).get(call_id)
+    if call is None:
+        raise ActionCallNotFound(f"Action call {call_id!r} does not exist")
+    return call

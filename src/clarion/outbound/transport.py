@@ -23,8 +23,8 @@ from types import TracebackType
 import httpx
 
 from clarion.limiter.port import Limiter
+from clarion.outbound.queues import slot_key, throttle_limit
 from clarion.outbound.rules import RuleBook
-from clarion.outbound.service import slot_key, throttle_limit
 
 calling_org: ContextVar[str | None] = ContextVar("calling_org", default=None)
 """The organization the outbound HTTP calls of the current task are made for (None: no throttling)."""

@@ -7,23 +7,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from clarion.actions.repository import insert_queued, upsert_calls
-from clarion.actions.service import clip_response
 from clarion.container import Container
-from tests.actions.conftest import Api, call_row, detail, report, sandbox_id
+from clarion.outbound.ledger import clip_response
+from clarion.outbound.repository import insert_queued, upsert_calls
+from clarion.outbound.schemas import CallRecord
+from tests.actions.conftest import Api, detail, report, sandbox_id
+from tests.outbound.conftest import call_row
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 async def queue(container: Container, rows: Sequence[dict[str, Any]]) -> None:
     async with container.unit_of_work() as uow:
-        await insert_queued(uow.session, rows)
+        await insert_queued(uow.session, [CallRecord(**row) for row in rows])
         await uow.commit()
 
 
 async def finish(container: Container, rows: Sequence[dict[str, Any]]) -> None:
     async with container.unit_of_work() as uow:
-        await upsert_calls(uow.session, rows)
+        await upsert_calls(uow.session, [CallRecord(**row) for row in rows])
         await uow.commit()
 
 
