@@ -212,9 +212,9 @@ def _child(argv: list[str]) -> dict[str, Any]:
 
 
 async def _clarion_export(args: argparse.Namespace) -> dict[str, Any]:
-    from clarion.activation.destinations import local_folder
-    from clarion.activation.exporter import CsvOptions, FileFormat, export_audience
-    from clarion.activation.members import STATUS_COLUMN, Audience, Columns
+    from clarion.activation.export.destinations import local_folder
+    from clarion.activation.export.exporter import CsvOptions, FileFormat, export_audience
+    from clarion.activation.export.members import STATUS_COLUMN, Audience, Columns
     from clarion.config import Settings
     from clarion.container import Container
 

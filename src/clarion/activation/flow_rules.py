@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from clarion.activation import filename_rules, filenames, profile_fields
 from clarion.activation.errors import invalid
+from clarion.activation.export import filename_rules, filenames, profile_fields
 
 TRANSFORM_NAMES = ("GeneralTransform", "General Transform")
 PARAM_KEYS = ("segmentSelectors", "profileSelectors", "profileMapping", "mandatoryFields", "primaryFields")

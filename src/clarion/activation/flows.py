@@ -10,17 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from clarion.activation import (
-    connection_rules,
-    connections,
-    filename_rules,
-    flow_rules,
-    listing,
-    schemas,
-    specs,
-)
+from clarion.activation import connection_rules, connections, flow_rules, listing, schemas, specs
 from clarion.activation.errors import VersionMismatch, catalogue, invalid
 from clarion.activation.etags import CONCURRENT_CHANGE, require_current
+from clarion.activation.export import filename_rules
 from clarion.activation.patch import apply as apply_patch
 from clarion.activation.repository import FlowServiceRepository
 from clarion.activation.service import load_flow

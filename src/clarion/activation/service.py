@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
-from clarion.activation import connection_rules, connections, filenames, profile_fields, specs
+from clarion.activation import connection_rules, connections, specs
 from clarion.activation.errors import FlowResourceNotFound, invalid
+from clarion.activation.export import filenames, profile_fields
 from clarion.activation.repository import FlowServiceRepository, enabled_flows
 from clarion.activation.views import run_view as _run_view
 from clarion.db.uow import UnitOfWork

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from clarion.activation.errors import invalid
-from clarion.activation.filenames import MACROS, UNSAFE
+from clarion.activation.export.filenames import MACROS, UNSAFE
 
 MAX_FILE_NAME = 255
 _PERCENT_PAIR = re.compile(r"%([^%]*)%")

@@ -5,12 +5,12 @@ it atomically on ``Upload.commit``: a reader never sees a partial file, and ``ab
 Failures raise ``DestinationError`` with ``kind`` (auth, network, disk, config) and ``retryable``.
 """
 
-from clarion.activation.destinations.base import Destination, Upload
-from clarion.activation.destinations.connections import from_connection
-from clarion.activation.destinations.errors import DestinationError, ErrorKind
-from clarion.activation.destinations.local import local_folder
-from clarion.activation.destinations.s3 import s3
-from clarion.activation.destinations.sftp import sftp
+from clarion.activation.export.destinations.base import Destination, Upload
+from clarion.activation.export.destinations.connections import from_connection
+from clarion.activation.export.destinations.errors import DestinationError, ErrorKind
+from clarion.activation.export.destinations.local import local_folder
+from clarion.activation.export.destinations.s3 import s3
+from clarion.activation.export.destinations.sftp import sftp
 
 __all__ = [
     "Destination",

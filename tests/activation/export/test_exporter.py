@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from clarion.activation import exporter
-from clarion.activation.exporter import CsvOptions, FileFormat, export_audience
-from clarion.activation.members import Audience, Columns
+from clarion.activation.export import exporter
+from clarion.activation.export.exporter import CsvOptions, FileFormat, export_audience
+from clarion.activation.export.members import Audience, Columns
 from clarion.container import Container
 from clarion.kit.ids import new_id
 from clarion.models.audiences import SegmentDefinition, SegmentMembership

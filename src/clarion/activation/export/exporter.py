@@ -22,11 +22,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.activation import members
-from clarion.activation.members import Audience, Columns, CopyOptions
+from clarion.activation.export import members
+from clarion.activation.export.members import Audience, Columns, CopyOptions
 
 if TYPE_CHECKING:
-    from clarion.activation.destinations import Upload
+    from clarion.activation.export.destinations import Upload
 
 FileType = Literal["CSV", "JSON", "PARQUET"]
 Compression = Literal["NONE", "GZIP"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clarion.activation.destinations import Destination, local_folder, s3, sftp
+from clarion.activation.export.destinations import Destination, local_folder, s3, sftp
 from tests.activation.servers import S3Server, SftpServer
 
 FOLDER = "exports/daily"

@@ -19,8 +19,8 @@ from pathlib import PurePosixPath
 import asyncssh
 import structlog
 
-from clarion.activation.destinations.base import Upload, clean_folder, clean_name, temporary_name
-from clarion.activation.destinations.errors import DestinationError
+from clarion.activation.export.destinations.base import Upload, clean_folder, clean_name, temporary_name
+from clarion.activation.export.destinations.errors import DestinationError
 
 log = structlog.get_logger(__name__)
 

@@ -22,8 +22,8 @@ from botocore.exceptions import (
     HTTPClientError,
 )
 
-from clarion.activation.destinations.base import Upload, clean_name, temporary_name
-from clarion.activation.destinations.errors import DestinationError
+from clarion.activation.export.destinations.base import Upload, clean_name, temporary_name
+from clarion.activation.export.destinations.errors import DestinationError
 
 PART_BYTES = 8 << 20
 _AUTH_CODES = {

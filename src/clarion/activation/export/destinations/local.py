@@ -16,8 +16,8 @@ from typing import BinaryIO, TypeVar
 
 import structlog
 
-from clarion.activation.destinations.base import Upload, clean_folder, clean_name, temporary_name
-from clarion.activation.destinations.errors import DestinationError
+from clarion.activation.export.destinations.base import Upload, clean_folder, clean_name, temporary_name
+from clarion.activation.export.destinations.errors import DestinationError
 
 _BATCH_BYTES = 1 << 20
 _T = TypeVar("_T")

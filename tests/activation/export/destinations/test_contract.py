@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from clarion.activation.destinations import DestinationError
-from clarion.activation.destinations.s3 import PART_BYTES
-from tests.activation.destinations.conftest import FOLDER, Storage
+from clarion.activation.export.destinations import DestinationError
+from clarion.activation.export.destinations.s3 import PART_BYTES
+from tests.activation.export.destinations.conftest import FOLDER, Storage
 
 TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.part$")
 
