@@ -415,7 +415,7 @@ async def _adhoc(
 
 
 async def _local_flow(client: Any, segment_id: str) -> str:
-    from clarion.activation import specs
+    from clarion.activation.flowservice import specs
 
     async def created(path: str, body: dict[str, Any]) -> str:
         response = await client.post(f"/data/foundation/flowservice/{path}", json=body)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from clarion.activation import run_store, runs
-from clarion.activation import service as flows
+from clarion.activation.flowservice import service as flows
 from clarion.activation.scheduling import first_activation, in_range
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, MessageEnvelope, NotFound

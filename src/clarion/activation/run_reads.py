@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from clarion.activation import connections, listing
+from clarion.activation import listing
 from clarion.activation.errors import FlowResourceNotFound
-from clarion.activation.service import run_view
+from clarion.activation.flowservice import connections
+from clarion.activation.flowservice.service import run_view
 from clarion.db.uow import UnitOfWork
 from clarion.models.activation import Flow, FlowRun
 from clarion.tenancy.principal import Principal

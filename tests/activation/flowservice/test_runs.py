@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from clarion.activation import specs
-from clarion.activation.views import PUBLISHER_ACTIVITY, XDM_ACTIVITY
+from clarion.activation.flowservice import specs
+from clarion.activation.flowservice.views import PUBLISHER_ACTIVITY, XDM_ACTIVITY
 from tests.activation.flowservice.conftest import FlowService, report
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

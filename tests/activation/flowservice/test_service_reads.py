@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from clarion.activation import service
 from clarion.activation.errors import FlowResourceNotFound
+from clarion.activation.flowservice import service
 from clarion.tenancy.principal import Principal, job_principal
 from tests.activation.flowservice.conftest import SFTP_PASSWORD, FlowService, add_selector, selector
 
@@ -142,7 +142,7 @@ async def test_run_view_for_the_integrator(fs: FlowService) -> None:
     flow_id = await fs.flow()
     run_id = await fs.run(flow_id)
     async with fs.container.unit_of_work() as uow:
-        from clarion.activation.repository import FlowServiceRepository
+        from clarion.activation.flowservice.repository import FlowServiceRepository
 
         run = await FlowServiceRepository(uow.session, fs.tenant.org_id, await fs.sandbox_id()).run(run_id)
     assert run is not None

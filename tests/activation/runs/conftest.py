@@ -90,7 +90,7 @@ class Activation:
     ) -> str:
         """A dataflow of ``kind`` exporting the audiences (mapping: email, first name, points, status)."""
         spec = {"sftp": "354d6aad-4754-46e4-a576-1b384561c440", "s3": "269ba276-16fc-47db-92b0-c1049a3c131f"}
-        from clarion.activation import specs
+        from clarion.activation.flowservice import specs
 
         flow_spec = spec.get(kind, specs.LOCAL_FLOW_SPEC_ID)
         target = target_id or await self.fs.target(kind)

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
+from clarion.activation.flowservice.service import Schedule, Selector
 from clarion.activation.scheduling import FlowScheduler, due_selectors, first_activation, latest_slot
-from clarion.activation.service import Schedule, Selector
 from clarion.models.activation import Flow, FlowRun
 from clarion.runtime import BackgroundServices
 from tests.activation.runs.conftest import Activation

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from clarion.activation import connection_rules, connections, flow_rules, listing, schemas, specs
+from clarion.activation import listing
 from clarion.activation.errors import VersionMismatch, catalogue, invalid
-from clarion.activation.etags import CONCURRENT_CHANGE, require_current
 from clarion.activation.export import filename_rules
-from clarion.activation.patch import apply as apply_patch
-from clarion.activation.repository import FlowServiceRepository
-from clarion.activation.service import load_flow
-from clarion.activation.views import flow_view
+from clarion.activation.flowservice import connection_rules, connections, flow_rules, schemas, specs
+from clarion.activation.flowservice.etags import CONCURRENT_CHANGE, require_current
+from clarion.activation.flowservice.patch import apply as apply_patch
+from clarion.activation.flowservice.repository import FlowServiceRepository
+from clarion.activation.flowservice.service import load_flow
+from clarion.activation.flowservice.views import flow_view
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.ids import new_id

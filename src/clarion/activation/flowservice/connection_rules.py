@@ -14,9 +14,9 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from clarion.activation import specs
 from clarion.activation.errors import FlowInvalid, catalogue, invalid
-from clarion.activation.schemas import AuthBody
+from clarion.activation.flowservice import specs
+from clarion.activation.flowservice.schemas import AuthBody
 
 MASK = "********"
 """What reads show in place of a secret; sending it back in a PATCH keeps the stored secret."""

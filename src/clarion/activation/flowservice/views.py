@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from clarion.activation import specs
-from clarion.activation.connection_rules import MASK
-from clarion.activation.etags import quoted
+from clarion.activation.flowservice import specs
+from clarion.activation.flowservice.connection_rules import MASK
+from clarion.activation.flowservice.etags import quoted
 from clarion.models.activation import Flow, FlowConnection, FlowEntity, FlowRun
 
 XDM_ACTIVITY = "Activation Batch XdmProcessor Activity"

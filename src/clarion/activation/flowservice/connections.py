@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from clarion.activation import connection_rules, listing, schemas, specs
+from clarion.activation import listing
 from clarion.activation.errors import FlowInvalid, FlowResourceNotFound, VersionMismatch, catalogue, invalid
-from clarion.activation.etags import CONCURRENT_CHANGE, require_current
-from clarion.activation.patch import apply as apply_patch
-from clarion.activation.repository import FlowServiceRepository
-from clarion.activation.views import connection_view, masked_auth_params
+from clarion.activation.flowservice import connection_rules, schemas, specs
+from clarion.activation.flowservice.etags import CONCURRENT_CHANGE, require_current
+from clarion.activation.flowservice.patch import apply as apply_patch
+from clarion.activation.flowservice.repository import FlowServiceRepository
+from clarion.activation.flowservice.views import connection_view, masked_auth_params
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.ids import new_id

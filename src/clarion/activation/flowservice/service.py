@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
-from clarion.activation import connection_rules, connections, specs
 from clarion.activation.errors import FlowResourceNotFound, invalid
 from clarion.activation.export import filenames, profile_fields
-from clarion.activation.repository import FlowServiceRepository, enabled_flows
-from clarion.activation.views import run_view as _run_view
+from clarion.activation.flowservice import connection_rules, connections, specs
+from clarion.activation.flowservice.repository import FlowServiceRepository, enabled_flows
+from clarion.activation.flowservice.views import run_view as _run_view
 from clarion.db.uow import UnitOfWork
 from clarion.kit.secretbox import SecretBox
 from clarion.models.activation import Flow, FlowConnection, FlowRun

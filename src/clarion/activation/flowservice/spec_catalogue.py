@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from clarion.activation import listing, specs
+from clarion.activation import listing
 from clarion.activation.errors import FlowResourceNotFound
+from clarion.activation.flowservice import specs
 
 SORTABLE = ("id", "name")
 
