@@ -12,8 +12,8 @@ from fastapi.openapi.utils import get_openapi
 
 from clarion import __version__
 from clarion.actions import endpoints as action_endpoints
-from clarion.activation import job_endpoints as activation_job_endpoints
 from clarion.activation.flowservice import endpoints as activation_endpoints
+from clarion.activation.runs import endpoints as activation_job_endpoints
 from clarion.api.errors import install_error_handlers
 from clarion.api.hotpath import HotPathMiddleware
 from clarion.api.middleware import GatewayMiddleware

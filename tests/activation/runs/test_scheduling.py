@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from clarion.activation.flowservice.service import Schedule, Selector
-from clarion.activation.scheduling import FlowScheduler, due_selectors, first_activation, latest_slot
+from clarion.activation.runs.scheduling import FlowScheduler, due_selectors, first_activation, latest_slot
 from clarion.models.activation import Flow, FlowRun
 from clarion.runtime import BackgroundServices
 from tests.activation.runs.conftest import Activation
@@ -96,7 +96,7 @@ async def test_ticks_create_one_run_per_slot_and_the_worker_exports_it(
 async def test_a_run_whose_worker_died_is_taken_over_and_a_live_one_is_left_alone(
     activation: Activation, worker: BackgroundServices
 ) -> None:
-    from clarion.activation import runs
+    from clarion.activation.runs import service as runs
     from clarion.queue.port import Job
 
     audience = await activation.audience([{"person": {"name": {"firstName": "Ada"}}}])

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from starlette.responses import JSONResponse
 
-from clarion.activation import listing, run_reads
+from clarion.activation import listing
 from clarion.activation.flowservice import connections, flows, spec_catalogue
 from clarion.activation.flowservice.etags import quoted
+from clarion.activation.runs import run_reads
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
 

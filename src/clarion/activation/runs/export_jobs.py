@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from clarion.activation import run_store
 from clarion.activation.export import exporter
 from clarion.activation.export.destinations import DestinationError, local_folder
 from clarion.activation.export.exporter import FileFormat
 from clarion.activation.export.members import STATUS_COLUMN, Audience, Columns
+from clarion.activation.runs import repository as run_store
 from clarion.config import Settings
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound

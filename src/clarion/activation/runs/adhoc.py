@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from clarion.activation import run_store, runs
 from clarion.activation.flowservice import service as flows
-from clarion.activation.scheduling import first_activation, in_range
+from clarion.activation.runs import repository as run_store
+from clarion.activation.runs import service as runs
+from clarion.activation.runs.scheduling import first_activation, in_range
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, MessageEnvelope, NotFound
 from clarion.models.activation import Flow, FlowRun

@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
 
-from clarion.activation import run_store, runs
 from clarion.activation.flowservice import service as flows
 from clarion.activation.flowservice.service import Schedule, Selector
+from clarion.activation.runs import repository as run_store
+from clarion.activation.runs import service as runs
 from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow

@@ -18,12 +18,12 @@ from typing import Any
 
 import structlog
 
-from clarion.activation import run_store
 from clarion.activation.export import exporter, filenames
 from clarion.activation.export.destinations import DestinationError, from_connection
 from clarion.activation.export.exporter import CsvOptions, FileFormat, FileResult
 from clarion.activation.export.members import STATUS_COLUMN, Audience, Columns
 from clarion.activation.flowservice import service as flows
+from clarion.activation.runs import repository as run_store
 from clarion.config import Settings
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow

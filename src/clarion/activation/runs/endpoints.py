@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from clarion.activation import adhoc, export_jobs
-from clarion.activation.export_jobs import ExportJobCreate
+from clarion.activation.runs import adhoc, export_jobs
+from clarion.activation.runs.export_jobs import ExportJobCreate
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
 from clarion.kit.clock import utcnow
