@@ -1,4 +1,4 @@
-"""The reads the exporter, the scheduler and ad-hoc activation call (activation/service.py)."""
+"""The reads the run executor, the scheduler and ad-hoc activation call (flowservice/service.py)."""
 
 from __future__ import annotations
 
@@ -136,17 +136,3 @@ async def test_flows_with_schedules_are_the_enabled_ones(fs: FlowService, make_f
         ids = {flow.id for flow in await service.flows_with_schedules(uow)}
     assert enabled in ids
     assert disabled not in ids
-
-
-async def test_run_view_for_the_integrator(fs: FlowService) -> None:
-    flow_id = await fs.flow()
-    run_id = await fs.run(flow_id)
-    async with fs.container.unit_of_work() as uow:
-        from clarion.activation.flowservice.repository import FlowServiceRepository
-
-        run = await FlowServiceRepository(uow.session, fs.tenant.org_id, await fs.sandbox_id()).run(run_id)
-    assert run is not None
-    view = service.run_view(run, ims_org_id="ORG@AdobeOrg", base_url="http://h/data/foundation/flowservice")
-    assert view["imsOrgId"] == "ORG@AdobeOrg"
-    assert view["_links"]["self"]["href"] == f"http://h/data/foundation/flowservice/runs/{run_id}"
-    assert "flowSpec" not in view

@@ -131,3 +131,9 @@ def run_id_of(order: dict[str, Any]) -> str:
 async def activation(client: httpx.AsyncClient, tenant: Tenant, container: Container) -> Activation:
     """One tenant's activation helper."""
     return Activation(FlowService(client, tenant, container), client, container)
+
+
+@pytest.fixture
+async def fs(client: httpx.AsyncClient, tenant: Tenant, container: Container) -> FlowService:
+    """The Flow Service client of one fresh tenant (the runs read API is tested through it)."""
+    return FlowService(client, tenant, container)

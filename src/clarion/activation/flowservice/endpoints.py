@@ -1,4 +1,4 @@
-"""HTTP endpoints of the Flow Service (``/data/foundation/flowservice``): specs, connections, flows, runs.
+"""HTTP endpoints of the Flow Service (``/data/foundation/flowservice``): specs, connections, flows.
 
 Bodies are taken as plain JSON and read by the service (Flow Service answers bad bodies in its own
 codes); list parameters are read from the raw query string, where Adobe's examples put bare filters.
@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 from starlette.responses import JSONResponse
 
-from clarion.activation import listing
 from clarion.activation.flowservice import connections, flows, spec_catalogue
 from clarion.activation.flowservice.etags import quoted
-from clarion.activation.runs import run_reads
+from clarion.activation.listing import ListQueryDep
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
 
@@ -24,31 +23,9 @@ BodyDep = Annotated[Any, Body()]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The etag read, e.g. "\\"…\\""')]
 
 
-def list_query(
-    request: Request,
-    filters: Annotated[
-        list[str] | None, Query(alias="property", description="path<op>value, repeat for AND")
-    ] = None,
-    orderby: Annotated[str | None, Query(description="Field, '-' prefix for descending")] = None,
-    limit: Annotated[str | None, Query(description="Items per page, 1-100 (default 100)")] = None,
-    count: Annotated[str | None, Query(description="true: answer {count} only")] = None,
-    continuation_token: Annotated[str | None, Query(alias="continuationToken")] = None,
-) -> listing.ListQuery:
-    """The list parameters, read from the raw query (the declared ones document them)."""
-    return listing.parse(request.url.query)
-
-
-ListQueryDep = Annotated[listing.ListQuery, Depends(list_query)]
-
-
 def created(entity_id: str, etag: str, status: int = 201) -> JSONResponse:
     """The ``{"id", "etag"}`` answer of a create (201) or an update (200)."""
     return JSONResponse({"id": entity_id, "etag": quoted(etag)}, status)
-
-
-def flowservice_root(request: Request) -> str:
-    """The absolute Flow Service root of this server (run links, ad-hoc ``statusURL``)."""
-    return str(request.base_url).rstrip("/") + PREFIX
 
 
 # Specs ---------------------------------------------------------------------------------------------------
@@ -203,22 +180,3 @@ async def act_on_flow(
     """Enable or disable a dataflow (a disabled flow is not scheduled); 200 ``{id, etag}``."""
     flow = await flows.act_on_flow(uow, principal, flow_id, op=op, if_match=if_match)
     return created(flow.id, flow.etag, 200)
-
-
-# Runs ----------------------------------------------------------------------------------------------------
-
-
-@router.get(f"{PREFIX}/runs")
-async def list_runs(
-    request: Request, principal: PrincipalDep, uow: UoWDep, query: ListQueryDep
-) -> dict[str, Any]:
-    """Dataflow runs, newest first (filters such as ``flowId==…`` or ``metrics.statusSummary.status==…``)."""
-    return await run_reads.search_runs(
-        uow, principal, query, path="/runs", base_url=flowservice_root(request)
-    )
-
-
-@router.get(f"{PREFIX}/runs/{{run_id}}")
-async def read_run(run_id: str, request: Request, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
-    """One run, as ``{items: [run], _links: {}}``."""
-    return await run_reads.run_item(uow, principal, run_id, base_url=flowservice_root(request))

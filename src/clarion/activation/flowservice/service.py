@@ -1,4 +1,4 @@
-"""The reads the exporter, the scheduler and ad-hoc activation make of dataflows, connections and runs.
+"""The reads the run executor, the scheduler and ad-hoc activation make of dataflows and connections.
 
 Flows are stored validated (``flows.py`` checks every create and patch), so these reads trust their
 shape. ``target_of`` is the only place that opens a base connection's sealed secrets.
@@ -6,6 +6,7 @@ shape. ``target_of`` is the only place that opens a base connection's sealed sec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
@@ -14,10 +15,9 @@ from clarion.activation.errors import FlowResourceNotFound, invalid
 from clarion.activation.export import filenames, profile_fields
 from clarion.activation.flowservice import connection_rules, connections, specs
 from clarion.activation.flowservice.repository import FlowServiceRepository, enabled_flows
-from clarion.activation.flowservice.views import run_view as _run_view
 from clarion.db.uow import UnitOfWork
 from clarion.kit.secretbox import SecretBox
-from clarion.models.activation import Flow, FlowConnection, FlowRun
+from clarion.models.activation import Flow, FlowConnection
 from clarion.tenancy.principal import Principal
 
 
@@ -142,11 +142,9 @@ async def flows_with_schedules(uow: UnitOfWork) -> list[Flow]:
     return await enabled_flows(uow.session)
 
 
-def run_view(
-    run: FlowRun, *, ims_org_id: str, base_url: str, flow_spec: tuple[str, str] | None = None
-) -> dict[str, Any]:
-    """A run as ``GET /runs`` shows it; ``base_url`` is the Flow Service root (``…/flowservice``)."""
-    return _run_view(run, ims_org_id=ims_org_id, base_url=base_url, flow_spec=flow_spec)
+async def flows_by_id(uow: UnitOfWork, principal: Principal, ids: Sequence[str]) -> dict[str, Flow]:
+    """The flows among ``ids`` in the principal's sandbox, by id (the run reads show their flow spec)."""
+    return await connections.repository(uow, principal).flows(ids)
 
 
 def _flow_repository(uow: UnitOfWork, flow: Flow) -> FlowServiceRepository:

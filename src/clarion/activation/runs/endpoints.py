@@ -1,4 +1,4 @@
-"""HTTP endpoints that start exports: ad-hoc activation and segmentation export jobs."""
+"""HTTP endpoints of runs: the Flow Service ``/runs`` reads, ad-hoc activation, segmentation export jobs."""
 
 from __future__ import annotations
 
@@ -8,13 +8,43 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from clarion.activation.runs import adhoc, export_jobs
+from clarion.activation.listing import ListQueryDep
+from clarion.activation.runs import adhoc, export_jobs, run_reads
 from clarion.activation.runs.export_jobs import ExportJobCreate
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
 from clarion.kit.clock import utcnow
 
+FLOWSERVICE = "/data/foundation/flowservice"
+"""The Flow Service root: ``flowservice`` serves its specs, connections and flows; runs are read here."""
 router = APIRouter(tags=["activation"])
+
+
+def flowservice_root(request: Request) -> str:
+    """The absolute Flow Service root of this server (the links of runs)."""
+    return str(request.base_url).rstrip("/") + FLOWSERVICE
+
+
+# Runs ----------------------------------------------------------------------------------------------------
+
+
+@router.get(f"{FLOWSERVICE}/runs")
+async def list_runs(
+    request: Request, principal: PrincipalDep, uow: UoWDep, query: ListQueryDep
+) -> dict[str, Any]:
+    """Dataflow runs, newest first (filters such as ``flowId==…`` or ``metrics.statusSummary.status==…``)."""
+    return await run_reads.search_runs(
+        uow, principal, query, path="/runs", base_url=flowservice_root(request)
+    )
+
+
+@router.get(f"{FLOWSERVICE}/runs/{{run_id}}")
+async def read_run(run_id: str, request: Request, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+    """One run, as ``{items: [run], _links: {}}``."""
+    return await run_reads.run_item(uow, principal, run_id, base_url=flowservice_root(request))
+
+
+# Ad-hoc activation and export jobs ----------------------------------------------------------------------
 
 
 @router.post("/data/core/activation/disflowprovider/adhocrun")

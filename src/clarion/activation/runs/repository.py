@@ -1,4 +1,5 @@
-"""SQL of the export runtime: dataflow runs, the per-audience locks of ad-hoc runs, export jobs."""
+"""SQL of runs: dataflow runs (the worker's reads and writes, and the ``/runs`` lists), the per-audience
+locks of ad-hoc runs, and export jobs."""
 
 from __future__ import annotations
 
@@ -9,12 +10,50 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clarion.activation.listing import ListQuery
+from clarion.activation.repository import Column, Found, ListingRepository, entity_columns, order_by
 from clarion.db import dialect
 from clarion.models.activation import ActiveAudienceRun, FlowRun
 from clarion.models.audiences import ExportJob, SegmentDefinition
 from clarion.models.tenancy import Organization
 
 ACTIVE = ("waiting", "processing")
+RUN_COLUMNS = {
+    **entity_columns(FlowRun),
+    "flowId": Column(FlowRun.flow_id),
+    "metrics.statusSummary.status": Column(FlowRun.status, "folded"),
+    "metrics.durationSummary.startedAtUTC": Column(FlowRun.started_at, "time"),
+    "metrics.durationSummary.completedAtUTC": Column(FlowRun.completed_at, "time"),
+    # "Runs of this audience", as the contract and Adobe's filtering guide write it.
+    "metrics.recordSummary.sourceSummaries[].id": Column(FlowRun.segment_ids, "segments"),
+    "metrics.recordSummary.sourceSummaries[].entitySummaries[].id": Column(FlowRun.segment_ids, "segments"),
+    "metrics.recordSummary.targetSummaries[].entitySummaries[].id": Column(FlowRun.segment_ids, "segments"),
+}
+RUN_ORDER = {
+    "id": FlowRun.id,
+    "flowId": FlowRun.flow_id,
+    "createdAt": FlowRun.created_at,
+    "updatedAt": FlowRun.updated_at,
+    "status": FlowRun.status,
+    "metrics.statusSummary.status": FlowRun.status,
+    "startedAt": FlowRun.started_at,
+    "metrics.durationSummary.startedAtUTC": FlowRun.started_at,
+    "completedAt": FlowRun.completed_at,
+    "metrics.durationSummary.completedAtUTC": FlowRun.completed_at,
+}
+
+
+class RunRepository(ListingRepository):
+    """The runs of one sandbox, as ``GET /runs`` reads them."""
+
+    async def run(self, run_id: str) -> FlowRun | None:
+        """The run with this id."""
+        return await self.session.scalar(self.scoped(FlowRun).where(FlowRun.id == run_id))
+
+    async def find_runs(self, query: ListQuery) -> Found[FlowRun]:
+        """A page of runs (newest first unless ``orderby`` says otherwise)."""
+        order = order_by(query.order, RUN_ORDER, FlowRun.created_at)
+        return await self.find(self.scoped(FlowRun), query, RUN_COLUMNS, [*order, FlowRun.id.desc()])
 
 
 async def run_by_id(session: AsyncSession, run_id: str) -> FlowRun | None:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clarion.activation.flowservice import specs
-from clarion.activation.flowservice.views import PUBLISHER_ACTIVITY, XDM_ACTIVITY
+from clarion.activation.runs.repository import RunRepository
+from clarion.activation.runs.views import PUBLISHER_ACTIVITY, XDM_ACTIVITY, run_view
 from tests.activation.flowservice.conftest import FlowService, report
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -163,3 +164,15 @@ async def test_run_paging_and_count(fs: FlowService) -> None:
     assert "next" in limited["_links"]
     too_many = await fs.call("GET", "/runs?limit=101", expect=400)
     assert report(too_many)["field"] == "limit"
+
+
+async def test_run_view_for_the_integrator(fs: FlowService) -> None:
+    flow_id = await fs.flow()
+    run_id = await fs.run(flow_id)
+    async with fs.container.unit_of_work() as uow:
+        run = await RunRepository(uow.session, fs.tenant.org_id, await fs.sandbox_id()).run(run_id)
+    assert run is not None
+    view = run_view(run, ims_org_id="ORG@AdobeOrg", base_url="http://h/data/foundation/flowservice")
+    assert view["imsOrgId"] == "ORG@AdobeOrg"
+    assert view["_links"]["self"]["href"] == f"http://h/data/foundation/flowservice/runs/{run_id}"
+    assert "flowSpec" not in view
