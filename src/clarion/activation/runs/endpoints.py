@@ -9,8 +9,9 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from clarion.activation.listing import ListQueryDep
-from clarion.activation.runs import adhoc, export_jobs, run_reads
-from clarion.activation.runs.export_jobs import ExportJobCreate
+from clarion.activation.runs import adhoc, export_jobs, service
+from clarion.activation.runs.schemas import ExportJobCreate
+from clarion.activation.runs.views import export_job_view
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.gateway import PrincipalDep
 from clarion.kit.clock import utcnow
@@ -33,15 +34,13 @@ async def list_runs(
     request: Request, principal: PrincipalDep, uow: UoWDep, query: ListQueryDep
 ) -> dict[str, Any]:
     """Dataflow runs, newest first (filters such as ``flowId==…`` or ``metrics.statusSummary.status==…``)."""
-    return await run_reads.search_runs(
-        uow, principal, query, path="/runs", base_url=flowservice_root(request)
-    )
+    return await service.search_runs(uow, principal, query, path="/runs", base_url=flowservice_root(request))
 
 
 @router.get(f"{FLOWSERVICE}/runs/{{run_id}}")
 async def read_run(run_id: str, request: Request, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
     """One run, as ``{items: [run], _links: {}}``."""
-    return await run_reads.run_item(uow, principal, run_id, base_url=flowservice_root(request))
+    return await service.run_item(uow, principal, run_id, base_url=flowservice_root(request))
 
 
 # Ad-hoc activation and export jobs ----------------------------------------------------------------------
@@ -72,7 +71,7 @@ async def create_export_job(
     job = await export_jobs.create(uow, principal, body, request_id=request_id)
     location = f"/data/core/ups/export/jobs/{job.id}"
     return JSONResponse(
-        export_jobs.view(job, ims_org_id=principal.ims_org_id), headers={"X-Location": location}
+        export_job_view(job, ims_org_id=principal.ims_org_id), headers={"X-Location": location}
     )
 
 
@@ -89,7 +88,7 @@ async def list_export_jobs(
     jobs, total = await export_jobs.page(uow, principal, limit=limit, offset=start, status=status)
     following = start + len(jobs)
     return {
-        "records": [export_jobs.view(job, ims_org_id=principal.ims_org_id) for job in jobs],
+        "records": [export_job_view(job, ims_org_id=principal.ims_org_id) for job in jobs],
         "page": {"sortField": "createdTime", "sort": "desc", "pageOffset": str(start), "pageSize": len(jobs)},
         "link": {
             "next": f"/data/core/ups/export/jobs?limit={limit}&offset={following}"
@@ -103,7 +102,7 @@ async def list_export_jobs(
 async def read_export_job(export_job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
     """One export job."""
     job = await export_jobs.get(uow, principal, export_job_id)
-    return export_jobs.view(job, ims_org_id=principal.ims_org_id)
+    return export_job_view(job, ims_org_id=principal.ims_org_id)
 
 
 @router.delete("/data/core/ups/export/jobs/{export_job_id}")

@@ -1,4 +1,4 @@
-"""The JSON of a dataflow run as Adobe shows it (contract §2.3): its metrics and two derived activities."""
+"""The JSON of runs: a dataflow run as Adobe shows it (contract §2.3) and a segmentation export job (§2.5)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from clarion.activation.flowservice.etags import quoted
 from clarion.activation.flowservice.views import audit_fields, epoch_ms, spec_ref
 from clarion.models.activation import FlowRun
+from clarion.models.audiences import ExportJob
 
 XDM_ACTIVITY = "Activation Batch XdmProcessor Activity"
 PUBLISHER_ACTIVITY = "Activation Batch Publisher Activity"
@@ -78,3 +79,31 @@ def _activities(run: FlowRun, metrics: dict[str, Any]) -> list[dict[str, Any]]:
         "fileSummary": {"outputFileCount": metrics.get("fileSummary", {}).get("outputFileCount", 0)},
     }
     return [processor, publisher]
+
+
+def export_job_view(job: ExportJob, *, ims_org_id: str) -> dict[str, Any]:
+    """The contract's export job record."""
+    request = job.request
+    destination = dict(request.get("destination", {}))
+    destination.update({"batchId": job.batch_id, "batches": job.metrics.get("batches", [])})
+    destination.setdefault("segmentPerBatch", False)
+    metrics = {key: value for key, value in job.metrics.items() if key != "batches"}
+    return {
+        "id": job.id,
+        "jobType": "BATCH",
+        "destination": destination,
+        "fields": request.get("fields", ""),
+        "schema": request.get("schema", {"name": "_xdm.context.profile"}),
+        "imsOrgId": ims_org_id,
+        "status": job.status,
+        "filter": request.get("filter", {}),
+        "additionalFields": request.get("additionalFields", {}),
+        "mergePolicy": request.get("mergePolicy", {}),
+        "profileInstanceId": "ups",
+        "errors": job.errors,
+        "metrics": metrics,
+        "computeGatewayJobId": {"exportJob": f"export-{job.id}", "pushJob": f"push-{job.id}"},
+        "creationTime": int(job.created_at.timestamp() * 1000),
+        "updateTime": int(job.updated_at.timestamp() * 1000),
+        "requestId": job.request_id,
+    }
