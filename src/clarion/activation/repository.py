@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 
 from sqlalchemy import ColumnElement, Select, String, cast, false, func, not_, or_, select
 
 from clarion.activation.errors import catalogue
 from clarion.activation.listing import Filter, ListQuery, Order, unknown_order_field
+from clarion.db.uow import UnitOfWork
 from clarion.kit.repository import SandboxRepository
+from clarion.tenancy.principal import Principal
 
 E = TypeVar("E")
 ColumnKind = Literal["text", "folded", "time", "segments"]
@@ -55,6 +57,11 @@ def entity_columns(model: Any) -> dict[str, Column]:
 
 class ListingRepository(SandboxRepository):
     """A sandbox's repository whose lists take the Flow Service list parameters."""
+
+    @classmethod
+    def for_principal(cls, uow: UnitOfWork, principal: Principal) -> Self:
+        """The repository of the principal's sandbox, in the unit of work's session."""
+        return cls(uow.session, principal.org_id, principal.sandbox_id)
 
     async def find(
         self, statement: Select[Any], query: ListQuery, columns: Mapping[str, Column], order: list[Any]

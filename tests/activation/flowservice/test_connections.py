@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from clarion.activation.flowservice import specs
-from clarion.activation.flowservice.connection_rules import MASK
+from clarion.activation.flowservice.parameter_rules import MASK
 from tests.activation.flowservice.conftest import (
     S3_SECRET,
     SFTP_PASSWORD,

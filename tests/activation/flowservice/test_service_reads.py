@@ -8,6 +8,7 @@ import pytest
 
 from clarion.activation.errors import FlowResourceNotFound
 from clarion.activation.flowservice import service
+from clarion.activation.flowservice.schemas import Schedule
 from clarion.tenancy.principal import Principal, job_principal
 from tests.activation.flowservice.conftest import SFTP_PASSWORD, FlowService, add_selector, selector
 
@@ -40,7 +41,7 @@ async def test_load_flow_and_selectors(fs: FlowService) -> None:
     assert found.name == "VIPs"
     assert found.export_mode == "FIRST_FULL_THEN_INCREMENTAL"
     assert found.filename_template == "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%"
-    assert found.schedule == service.Schedule(
+    assert found.schedule == Schedule(
         frequency="EVERY_6_HOURS",
         start_date=date(2030, 7, 22),
         end_date=date(2030, 8, 1),

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from clarion.activation.flowservice.service import Schedule, Selector
+from clarion.activation.flowservice.schemas import Schedule, Selector
 from clarion.activation.runs.scheduling import FlowScheduler, due_selectors, first_activation, latest_slot
 from clarion.models.activation import Flow, FlowRun
 from clarion.runtime import BackgroundServices

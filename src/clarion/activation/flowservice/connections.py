@@ -12,7 +12,7 @@ from typing import Any
 
 from clarion.activation import listing
 from clarion.activation.errors import FlowInvalid, FlowResourceNotFound, VersionMismatch, catalogue, invalid
-from clarion.activation.flowservice import connection_rules, schemas, specs
+from clarion.activation.flowservice import parameter_rules, schemas, specs
 from clarion.activation.flowservice.etags import CONCURRENT_CHANGE, require_current
 from clarion.activation.flowservice.patch import apply as apply_patch
 from clarion.activation.flowservice.repository import FlowServiceRepository
@@ -31,11 +31,6 @@ WRITABLE = {
     "source": ("name", "description", "params", "data"),
     "target": ("name", "description", "params"),
 }
-
-
-def repository(uow: UnitOfWork, principal: Principal) -> FlowServiceRepository:
-    """The Flow Service repository of the caller's sandbox."""
-    return FlowServiceRepository(uow.session, principal.org_id, principal.sandbox_id)
 
 
 def new_connection(principal: Principal, kind: str, name: str, description: str) -> FlowConnection:
@@ -72,7 +67,7 @@ async def create(
     uow: UnitOfWork, principal: Principal, kind: str, body: Any, box: SecretBox
 ) -> FlowConnection:
     """Create a base (``kind`` base), source or target connection from a create request body."""
-    repo = repository(uow, principal)
+    repo = FlowServiceRepository.for_principal(uow, principal)
     if kind == "base":
         connection = _base(principal, schemas.read(schemas.ConnectionCreate, body), box)
     elif kind == "source":
@@ -86,7 +81,7 @@ async def create(
 
 def _base(principal: Principal, request: schemas.ConnectionCreate, box: SecretBox) -> FlowConnection:
     spec = known_spec(request.connection_spec.id)
-    auth = connection_rules.check_auth(spec, request.auth)
+    auth = parameter_rules.check_auth(spec, request.auth)
     connection = new_connection(principal, "base", request.name, request.description)
     connection.connection_spec_id = request.connection_spec.id
     connection.connection_spec_version = request.connection_spec.version
@@ -126,7 +121,7 @@ async def _target(
     connection.connection_spec_id = request.connection_spec.id
     connection.connection_spec_version = request.connection_spec.version
     connection.base_connection_id = request.base_connection_id
-    connection.params = connection_rules.check_target_params(spec, request.params)
+    connection.params = parameter_rules.check_target_params(spec, request.params)
     connection.data = request.data
     return connection
 
@@ -134,7 +129,7 @@ async def _target(
 async def _base_of(repo: FlowServiceRepository, base_id: str, spec: specs.ConnectionSpec) -> FlowConnection:
     base = await repo.connection(base_id, "base")
     if base is None:
-        raise connection_rules.not_in_sandbox("baseConnectionId", "base connection", base_id)
+        raise parameter_rules.not_in_sandbox("baseConnectionId", "base connection", base_id)
     if specs.connection_spec(base.connection_spec_id) is not spec:
         raise invalid(
             "baseConnectionId",
@@ -147,7 +142,7 @@ async def _base_of(repo: FlowServiceRepository, base_id: str, spec: specs.Connec
 
 async def get(uow: UnitOfWork, principal: Principal, kind: str, connection_id: str) -> FlowConnection:
     """One connection of this kind in the caller's sandbox, or the Flow Service 404."""
-    connection = await repository(uow, principal).connection(connection_id, kind)
+    connection = await FlowServiceRepository.for_principal(uow, principal).connection(connection_id, kind)
     if connection is None:
         raise FlowResourceNotFound(RESOURCE_TYPES[kind], connection_id)
     return connection
@@ -156,7 +151,9 @@ async def get(uow: UnitOfWork, principal: Principal, kind: str, connection_id: s
 async def item(uow: UnitOfWork, principal: Principal, kind: str, connection_id: str) -> dict[str, Any]:
     """``GET /<kind>/{id}``: ``{"items": [connection]}``."""
     connection = await get(uow, principal, kind, connection_id)
-    bases = await repository(uow, principal).connections([connection.base_connection_id or ""])
+    bases = await FlowServiceRepository.for_principal(uow, principal).connections(
+        [connection.base_connection_id or ""]
+    )
     view = connection_view(
         connection, ims_org_id=principal.ims_org_id, base=bases.get(connection.base_connection_id or "")
     )
@@ -167,7 +164,7 @@ async def search(
     uow: UnitOfWork, principal: Principal, kind: str, query: listing.ListQuery, path: str
 ) -> dict[str, Any]:
     """``GET /<kind>``: one page of connections (or ``{"count": n}``)."""
-    repo = repository(uow, principal)
+    repo = FlowServiceRepository.for_principal(uow, principal)
     found = await repo.find_connections(kind, query)
     bases = await repo.connections([row.base_connection_id for row in found.rows if row.base_connection_id])
     views = [
@@ -188,7 +185,7 @@ async def patch(
     box: SecretBox,
 ) -> FlowConnection:
     """Apply a JSON Patch to a connection whose etag the caller holds; returns it with a new etag."""
-    repo = repository(uow, principal)
+    repo = FlowServiceRepository.for_principal(uow, principal)
     connection = await get(uow, principal, kind, connection_id)
     require_current(if_match, connection.etag)
     if isinstance(operations, list) and any(
@@ -241,13 +238,13 @@ def _patched_values(connection: FlowConnection, document: dict[str, Any], box: S
             body = None if auth is None else schemas.AuthBody.model_validate(auth)
         except ValueError:
             raise invalid("auth", "type", "must be {specName, params}") from None
-        checked = connection_rules.check_auth(spec, body, kept_secrets=_opened(connection, box))
+        checked = parameter_rules.check_auth(spec, body, kept_secrets=_opened(connection, box))
         values |= _auth_columns(checked, box)
     elif connection.kind == "target":
         params = document.get("params")
         if not isinstance(params, dict):
             raise invalid("params", "type", "must be an object")
-        values["params"] = connection_rules.check_target_params(spec, params)
+        values["params"] = parameter_rules.check_target_params(spec, params)
     else:
         for key in ("params", "data"):
             if not isinstance(document.get(key, {}), dict):
@@ -265,12 +262,12 @@ def text_field(value: Any, field: str, limit: int, *, required: bool) -> str:
     return value
 
 
-def _store_auth(connection: FlowConnection, auth: connection_rules.CheckedAuth, box: SecretBox) -> None:
+def _store_auth(connection: FlowConnection, auth: parameter_rules.CheckedAuth, box: SecretBox) -> None:
     for column, value in _auth_columns(auth, box).items():
         setattr(connection, column, value)
 
 
-def _auth_columns(auth: connection_rules.CheckedAuth, box: SecretBox) -> dict[str, Any]:
+def _auth_columns(auth: parameter_rules.CheckedAuth, box: SecretBox) -> dict[str, Any]:
     sealed = box.seal(json.dumps(auth.secrets)) if auth.secrets else None
     return {"auth_spec_name": auth.spec_name, "params": auth.public, "auth_sealed": sealed}
 
@@ -290,7 +287,7 @@ def opened_auth(connection: FlowConnection, box: SecretBox) -> dict[str, Any]:
 
 async def delete(uow: UnitOfWork, principal: Principal, kind: str, connection_id: str) -> None:
     """Delete a connection nothing uses (no target connection on a base one, no flow on the others)."""
-    repo = repository(uow, principal)
+    repo = FlowServiceRepository.for_principal(uow, principal)
     connection = await get(uow, principal, kind, connection_id)
     if kind == "base":
         users = await repo.targets_of_base(connection_id)

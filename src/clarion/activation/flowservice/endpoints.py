@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Response
 from starlette.responses import JSONResponse
 
-from clarion.activation.flowservice import connections, flows, spec_catalogue
+from clarion.activation.flowservice import connections, flows, specs
 from clarion.activation.flowservice.etags import quoted
 from clarion.activation.listing import ListQueryDep
 from clarion.api.deps import ContainerDep, UoWDep
@@ -34,25 +34,25 @@ def created(entity_id: str, etag: str, status: int = 201) -> JSONResponse:
 @router.get(f"{PREFIX}/connectionSpecs")
 async def list_connection_specs(principal: PrincipalDep, query: ListQueryDep) -> dict[str, Any]:
     """The connection specs Clarion serves (SFTP, Amazon S3, local folder, Profile store)."""
-    return spec_catalogue.connection_specs(query, "/connectionSpecs")
+    return specs.connection_spec_page(query, "/connectionSpecs")
 
 
 @router.get(f"{PREFIX}/connectionSpecs/{{spec_id}}")
 async def read_connection_spec(spec_id: str, principal: PrincipalDep) -> dict[str, Any]:
     """One connection spec (aliases such as the Data Landing Zone id answer with the spec they stand for)."""
-    return spec_catalogue.connection_spec(spec_id)
+    return specs.connection_spec_item(spec_id)
 
 
 @router.get(f"{PREFIX}/flowSpecs")
 async def list_flow_specs(principal: PrincipalDep, query: ListQueryDep) -> dict[str, Any]:
     """The destination flow specs Clarion serves."""
-    return spec_catalogue.flow_specs(query, "/flowSpecs")
+    return specs.flow_spec_page(query, "/flowSpecs")
 
 
 @router.get(f"{PREFIX}/flowSpecs/{{spec_id}}")
 async def read_flow_spec(spec_id: str, principal: PrincipalDep) -> dict[str, Any]:
     """One flow spec."""
-    return spec_catalogue.flow_spec(spec_id)
+    return specs.flow_spec_item(spec_id)
 
 
 # Connections (base, source, target: the same five routes each) -------------------------------------------

@@ -1,8 +1,9 @@
 """The ``/flows`` API: create, read, list, JSON Patch under ``If-Match``, enable/disable, delete.
 
-A flow is validated as a whole at creation and after every patch (``flow_rules``): the flow spec of the
-target connection's destination, connections and audiences of the sandbox, schedules, file-name
-templates, exported fields. Writes are conditional on the etag the caller read.
+A flow is validated as a whole at creation and after every patch: the flow spec of the target
+connection's destination, connections of the sandbox (here), then audiences, schedules, file-name
+templates and exported fields (``transformation_rules``). Writes are conditional on the etag the caller
+read.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from clarion.activation import listing
 from clarion.activation.errors import VersionMismatch, catalogue, invalid
 from clarion.activation.export import filename_rules
-from clarion.activation.flowservice import connection_rules, connections, flow_rules, schemas, specs
+from clarion.activation.flowservice import connections, parameter_rules, schemas, specs, transformation_rules
 from clarion.activation.flowservice.etags import CONCURRENT_CHANGE, require_current
 from clarion.activation.flowservice.patch import apply as apply_patch
 from clarion.activation.flowservice.repository import FlowServiceRepository
@@ -42,7 +43,7 @@ DEFAULT_TRANSFORMATIONS: list[dict[str, Any]] = [
 async def create_flow(uow: UnitOfWork, principal: Principal, body: Any) -> Flow:
     """``POST /flows``: a dataflow from the Profile store to one destination."""
     request = schemas.read(schemas.FlowCreate, body)
-    repo = connections.repository(uow, principal)
+    repo = FlowServiceRepository.for_principal(uow, principal)
     spec = _flow_spec(request.flow_spec.id)
     now = utcnow()
     flow = Flow(
@@ -76,7 +77,7 @@ async def patch_flow(
     uow: UnitOfWork, principal: Principal, flow_id: str, *, if_match: str | None, operations: Any
 ) -> Flow:
     """``PATCH /flows/{id}``: JSON Patch under ``If-Match``, the result validated as a whole."""
-    repo = connections.repository(uow, principal)
+    repo = FlowServiceRepository.for_principal(uow, principal)
     flow = await load_flow(uow, principal, flow_id)
     require_current(if_match, flow.etag)
     current = {
@@ -110,7 +111,9 @@ async def act_on_flow(
         )
     if if_match is not None:
         require_current(if_match, flow.etag)
-    await _write(connections.repository(uow, principal), principal, flow, {"state": state}, if_match)
+    await _write(
+        FlowServiceRepository.for_principal(uow, principal), principal, flow, {"state": state}, if_match
+    )
     await uow.commit()
     return flow
 
@@ -118,14 +121,14 @@ async def act_on_flow(
 async def delete_flow(uow: UnitOfWork, principal: Principal, flow_id: str) -> None:
     """``DELETE /flows/{id}``: the flow and, with it, its runs."""
     flow = await load_flow(uow, principal, flow_id)
-    await connections.repository(uow, principal).remove(flow)
+    await FlowServiceRepository.for_principal(uow, principal).remove(flow)
     await uow.commit()
 
 
 async def flow_item(uow: UnitOfWork, principal: Principal, flow_id: str) -> dict[str, Any]:
     """``GET /flows/{id}``: ``{"items": [flow]}``."""
     flow = await load_flow(uow, principal, flow_id)
-    linked = await _linked_connections(connections.repository(uow, principal), [flow])
+    linked = await _linked_connections(FlowServiceRepository.for_principal(uow, principal), [flow])
     return {"items": [flow_view(flow, ims_org_id=principal.ims_org_id, connections=linked)]}
 
 
@@ -133,7 +136,7 @@ async def search_flows(
     uow: UnitOfWork, principal: Principal, query: listing.ListQuery, path: str
 ) -> dict[str, Any]:
     """``GET /flows``: one page of dataflows (or ``{"count": n}``)."""
-    repo = connections.repository(uow, principal)
+    repo = FlowServiceRepository.for_principal(uow, principal)
     found = await repo.find_flows(query)
     linked = await _linked_connections(repo, found.rows)
     views = [flow_view(row, ims_org_id=principal.ims_org_id, connections=linked) for row in found.rows]
@@ -194,9 +197,9 @@ async def _checked(
     linked = await repo.connections([*source_ids, *target_ids])
     source, target = linked.get(source_ids[0]), linked.get(target_ids[0])
     if source is None or source.kind != "source":
-        raise connection_rules.not_in_sandbox("sourceConnectionIds[0]", "source connection", source_ids[0])
+        raise parameter_rules.not_in_sandbox("sourceConnectionIds[0]", "source connection", source_ids[0])
     if target is None or target.kind != "target":
-        raise connection_rules.not_in_sandbox("targetConnectionIds[0]", "target connection", target_ids[0])
+        raise parameter_rules.not_in_sandbox("targetConnectionIds[0]", "target connection", target_ids[0])
     target_spec = connections.known_spec(target.connection_spec_id)
     if specs.connection_spec(spec.target_spec_id) is not target_spec:
         raise invalid(
@@ -207,8 +210,8 @@ async def _checked(
         )
     transformations = document.get("transformations")
     previous = _stored_selectors(flow)
-    facts = flow_rules.FlowFacts(
-        audiences=await repo.audience_names(flow_rules.referenced_audiences(transformations)),
+    facts = transformation_rules.FlowFacts(
+        audiences=await repo.audience_names(transformation_rules.referenced_audiences(transformations)),
         previous=previous,
         names=filename_rules.NameValues(
             destination_name=target_spec.name,
@@ -229,7 +232,7 @@ async def _checked(
         "description": description,
         "source_connection_ids": source_ids,
         "target_connection_ids": target_ids,
-        "transformations": flow_rules.normalized(transformations, facts),
+        "transformations": transformation_rules.normalized(transformations, facts),
     }
 
 

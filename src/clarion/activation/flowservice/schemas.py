@@ -1,4 +1,5 @@
-"""Request bodies of the Flow Service API (destinations.yaml create requests), read with pydantic.
+"""Request bodies of the Flow Service API (destinations.yaml create requests), and the contracts of the
+flows that ``service.py`` hands to the runs sub-package (selectors, schedules, target, export shape).
 
 Bodies arrive as plain JSON and are read here rather than in FastAPI's signature, so that a bad body
 answers in Flow Service's own codes (1405 empty body, 1100 invalid request, 1410 ``state`` on create)
@@ -7,7 +8,9 @@ instead of the generic validation envelope.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -106,3 +109,57 @@ def _first_problem(error: ValidationError) -> FlowInvalid:
         # destinations.yaml: a spec reference without its version is a 422.
         invalid.status = 422
     return invalid
+
+
+# Contracts read by the runs sub-package ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A selector's export schedule (UTC)."""
+
+    frequency: str
+    start_date: date
+    end_date: date | None
+    start_time: time | None
+    trigger_type: str | None
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One audience of a dataflow, as stored (validated) in its transformations."""
+
+    segment_id: str
+    name: str
+    filename_template: str
+    export_mode: str
+    schedule: Schedule
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a flow's files go: destination kind, credentials in clear, and every non-secret parameter."""
+
+    kind: Literal["local", "sftp", "s3"]
+    auth: dict[str, Any]
+    params: dict[str, Any]
+    destination_name: str
+
+
+@dataclass(frozen=True)
+class ExportShape:
+    """What a flow's files hold and how they are written.
+
+    ``mandatory`` (attributes or namespaces a profile must have to be exported) and ``primary``
+    (deduplication keys) are extras beyond the brief's four fields; ``csv_options`` has every option
+    filled with Adobe's defaults.
+    """
+
+    attributes: list[str]
+    identities: list[str]
+    file_type: str
+    compression: str
+    csv_options: dict[str, Any]
+    mandatory: list[str] = field(default_factory=list)
+    primary: list[str] = field(default_factory=list)

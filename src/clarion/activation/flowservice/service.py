@@ -7,74 +7,22 @@ shape. ``target_of`` is the only place that opens a base connection's sealed sec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal
 
 from clarion.activation.errors import FlowResourceNotFound, invalid
 from clarion.activation.export import filenames, profile_fields
-from clarion.activation.flowservice import connection_rules, connections, specs
+from clarion.activation.flowservice import connections, parameter_rules, specs
 from clarion.activation.flowservice.repository import FlowServiceRepository, enabled_flows
+from clarion.activation.flowservice.schemas import ExportShape, Schedule, Selector, Target
 from clarion.db.uow import UnitOfWork
 from clarion.kit.secretbox import SecretBox
 from clarion.models.activation import Flow, FlowConnection
 from clarion.tenancy.principal import Principal
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """A selector's export schedule (UTC)."""
-
-    frequency: str
-    start_date: date
-    end_date: date | None
-    start_time: time | None
-    trigger_type: str | None
-
-
-@dataclass(frozen=True)
-class Selector:
-    """One audience of a dataflow, as stored (validated) in its transformations."""
-
-    segment_id: str
-    name: str
-    filename_template: str
-    export_mode: str
-    schedule: Schedule
-    added_at: datetime
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a flow's files go: destination kind, credentials in clear, and every non-secret parameter."""
-
-    kind: Literal["local", "sftp", "s3"]
-    auth: dict[str, Any]
-    params: dict[str, Any]
-    destination_name: str
-
-
-@dataclass(frozen=True)
-class ExportShape:
-    """What a flow's files hold and how they are written.
-
-    ``mandatory`` (attributes or namespaces a profile must have to be exported) and ``primary``
-    (deduplication keys) are extras beyond the brief's four fields; ``csv_options`` has every option
-    filled with Adobe's defaults.
-    """
-
-    attributes: list[str]
-    identities: list[str]
-    file_type: str
-    compression: str
-    csv_options: dict[str, Any]
-    mandatory: list[str] = field(default_factory=list)
-    primary: list[str] = field(default_factory=list)
-
-
 async def load_flow(uow: UnitOfWork, principal: Principal, flow_id: str) -> Flow:
     """The flow with this id in the principal's sandbox, or the Flow Service 404."""
-    flow = await connections.repository(uow, principal).flow(flow_id)
+    flow = await FlowServiceRepository.for_principal(uow, principal).flow(flow_id)
     if flow is None:
         raise FlowResourceNotFound("flows", flow_id)
     return flow
@@ -131,7 +79,7 @@ async def export_shape(uow: UnitOfWork, flow: Flow) -> ExportShape:
         identities=fields.identities,
         file_type=target.params.get("fileType", "CSV"),
         compression=target.params.get("compression", "NONE"),
-        csv_options=connection_rules.csv_options(target.params),
+        csv_options=parameter_rules.csv_options(target.params),
         mandatory=fields.mandatory,
         primary=fields.primary,
     )
@@ -144,7 +92,7 @@ async def flows_with_schedules(uow: UnitOfWork) -> list[Flow]:
 
 async def flows_by_id(uow: UnitOfWork, principal: Principal, ids: Sequence[str]) -> dict[str, Flow]:
     """The flows among ``ids`` in the principal's sandbox, by id (the run reads show their flow spec)."""
-    return await connections.repository(uow, principal).flows(ids)
+    return await FlowServiceRepository.for_principal(uow, principal).flows(ids)
 
 
 def _flow_repository(uow: UnitOfWork, flow: Flow) -> FlowServiceRepository:

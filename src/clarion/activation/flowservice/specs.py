@@ -1,4 +1,4 @@
-"""The static catalogue of connection specs and flow specs Clarion serves (contract §2.4).
+"""The static catalogue of connection specs and flow specs Clarion serves (contract §2.4), and its reads.
 
 Ids are Adobe's where Adobe has one (SFTP, Amazon S3, the Profile store source), so an Adobe client's
 requests work unchanged. Clarion's local-folder destination plays the role of Adobe's Data Landing Zone
@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from clarion.activation import listing
+from clarion.activation.errors import FlowResourceNotFound
 
 DestinationKind = Literal["local", "sftp", "s3"]
 
@@ -34,6 +37,8 @@ CSV_OPTIONS: dict[str, tuple[str, ...]] = {
     "nullValue": ("null", '""', ""),
     "emptyValue": ("null", '""', ""),
 }
+SORTABLE = ("id", "name")
+"""The fields ``GET /connectionSpecs`` and ``GET /flowSpecs`` sort on."""
 CSV_DEFAULTS = {"delimiter": ",", "quote": '"', "escape": "\\", "nullValue": "null", "emptyValue": ""}
 """destinations.yaml ``SegmentTargetConnectionParams_V2`` defaults, filled in for the exporter."""
 
@@ -272,14 +277,46 @@ def destination_kind(connection_spec_id: str) -> DestinationKind | None:
     return spec.kind
 
 
-def connection_spec_views() -> list[dict[str, Any]]:
-    """Every connection spec, as ``GET /connectionSpecs`` lists them."""
-    return [spec.view() for spec in CONNECTION_SPECS.values()]
+def connection_spec_page(query: listing.ListQuery, path: str) -> dict[str, Any]:
+    """``GET /connectionSpecs``: every connection spec, filtered, sorted and paged as the query asks."""
+    return _page([spec.view() for spec in CONNECTION_SPECS.values()], query, path)
 
 
-def flow_spec_views() -> list[dict[str, Any]]:
-    """Every flow spec, as ``GET /flowSpecs`` lists them."""
-    return [spec.view() for spec in FLOW_SPECS.values()]
+def flow_spec_page(query: listing.ListQuery, path: str) -> dict[str, Any]:
+    """``GET /flowSpecs``: every flow spec, filtered, sorted and paged as the query asks."""
+    return _page([spec.view() for spec in FLOW_SPECS.values()], query, path)
+
+
+def connection_spec_item(spec_id: str) -> dict[str, Any]:
+    """``{"items": [spec]}`` for a connection spec id or alias, or the Flow Service 404."""
+    spec = connection_spec(spec_id)
+    if spec is None:
+        raise FlowResourceNotFound("connectionSpecs", spec_id)
+    return {"items": [spec.view()]}
+
+
+def flow_spec_item(spec_id: str) -> dict[str, Any]:
+    """``{"items": [spec]}`` for a flow spec id or alias, or the Flow Service 404."""
+    spec = flow_spec(spec_id)
+    if spec is None:
+        raise FlowResourceNotFound("flowSpecs", spec_id)
+    return {"items": [spec.view()]}
+
+
+def _page(views: list[dict[str, Any]], query: listing.ListQuery, path: str) -> dict[str, Any]:
+    matching = [view for view in views if all(listing.matches(view, rule) for rule in query.filters)]
+    order = query.order
+    if order is not None:
+        if order.field not in SORTABLE:
+            raise listing.unknown_order_field(order, dict.fromkeys(SORTABLE))
+        matching.sort(key=lambda view: str(view[order.field]), reverse=order.descending)
+    if query.count:
+        return {"count": len(matching)}
+    items = matching[query.offset : query.offset + query.limit]
+    return {
+        "items": items,
+        "_links": listing.page_links(path, query, returned=len(items), total=len(matching)),
+    }
 
 
 def _object_schema(description: str, params: Iterable[Param]) -> dict[str, Any]:

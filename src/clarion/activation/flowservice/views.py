@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from clarion.activation.flowservice import specs
-from clarion.activation.flowservice.connection_rules import MASK
 from clarion.activation.flowservice.etags import quoted
+from clarion.activation.flowservice.parameter_rules import MASK
 from clarion.models.activation import Flow, FlowConnection, FlowEntity
 
 

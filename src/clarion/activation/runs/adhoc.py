@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from clarion.activation.flowservice import service as flows
-from clarion.activation.runs import repository as run_store
-from clarion.activation.runs import service as runs
+from clarion.activation.flowservice import service as flowservice
+from clarion.activation.runs import repository
 from clarion.activation.runs.scheduling import first_activation, in_range
+from clarion.activation.runs.service import audience_locks, new_run, run_job
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, MessageEnvelope, NotFound
 from clarion.models.activation import Flow, FlowRun
@@ -88,14 +88,14 @@ async def activate(
         await _check_exports(uow, principal, request.export_ids)
     planned: list[FlowRun] = []
     for flow_id, segment_ids in request.activation_info.items():
-        flow = await flows.load_flow(uow, principal, flow_id)
+        flow = await flowservice.load_flow(uow, principal, flow_id)
         await _check_flow(uow, principal, flow, segment_ids, now=now, first_run_delay=first_run_delay)
         planned += [
-            runs.new_run(principal, flow, [segment_id], trigger="adhoc", at=now) for segment_id in segment_ids
+            new_run(principal, flow, [segment_id], trigger="adhoc", at=now) for segment_id in segment_ids
         ]
-    await run_store.insert_runs(uow.session, planned)
+    await repository.insert_runs(uow.session, planned)
     for run in planned:
-        held = await run_store.lock_audiences(uow.session, runs.audience_locks(run))
+        held = await repository.lock_audiences(uow.session, audience_locks(run))
         if held is not None:
             message = (
                 f"Run already going on for audience {held.segment_id} for order {held.flow_id} "
@@ -103,14 +103,16 @@ async def activate(
             )
             await uow.rollback()
             raise AdhocRefused(message)
-    uow.defer([runs.run_job(run) for run in planned])
+    uow.defer([run_job(run) for run in planned])
     await uow.commit()
     return planned
 
 
 async def _check_exports(uow: UnitOfWork, principal: Principal, export_ids: list[str]) -> None:
     numeric = [int(item) for item in export_ids if item.isdigit()]
-    found = await run_store.existing_export_jobs(uow.session, principal.org_id, principal.sandbox_id, numeric)
+    found = await repository.existing_export_jobs(
+        uow.session, principal.org_id, principal.sandbox_id, numeric
+    )
     missing = [item for item in export_ids if not item.isdigit() or int(item) not in found]
     if missing:
         raise NotFound(f"exportIds: export job(s) {', '.join(missing)} not found in this sandbox")
@@ -127,20 +129,20 @@ async def _check_flow(
 ) -> None:
     if flow.state != "enabled":
         raise AdhocRefused(f"Dataflow {flow.id} is disabled: enable it before an ad-hoc activation")
-    scheduled = await run_store.active_scheduled_run(uow.session, flow.id, now)
+    scheduled = await repository.active_scheduled_run(uow.session, flow.id, now)
     if scheduled is not None:
         raise AdhocRefused(
             f"Run already going on for dataflow {flow.id}: scheduled export run {scheduled.id} is "
             f"{scheduled.status}; ad-hoc activation cannot run in parallel with a scheduled export"
         )
-    selectors = {selector.segment_id: selector for selector in flows.selectors(flow)}
+    selectors = {selector.segment_id: selector for selector in flowservice.selectors(flow)}
     outside = [
         segment_id
         for segment_id in segment_ids
         if segment_id not in selectors or not in_range(selectors[segment_id].schedule, now.date())
     ]
     if outside:
-        names = await run_store.segment_names(uow.session, principal.org_id, principal.sandbox_id, outside)
+        names = await repository.segment_names(uow.session, principal.org_id, principal.sandbox_id, outside)
         listed = ", ".join(names.get(segment_id, segment_id) for segment_id in outside)
         raise AdhocRefused(f"Segments {listed} are not part of this dataflow or out of schedule range!")
     for segment_id in segment_ids:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from clarion.activation.runs import repository as run_store
+from clarion.activation.runs import repository
 from clarion.activation.runs.schemas import ExportJobCreate
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound
@@ -29,7 +29,7 @@ async def create(
     """Store a NEW job (its audiences must exist) and queue its execution."""
     segment_ids = [segment.segmentId for segment in body.filter.segments or []]
     if segment_ids:
-        found = await run_store.existing_segments(
+        found = await repository.existing_segments(
             uow.session, principal.org_id, principal.sandbox_id, segment_ids
         )
         missing = [segment_id for segment_id in segment_ids if segment_id not in found]
@@ -57,7 +57,7 @@ async def get(uow: UnitOfWork, principal: Principal, job_id: str) -> ExportJob:
     """A job of the caller's sandbox."""
     job = None
     if job_id.isdigit():
-        job = await run_store.export_job(uow.session, principal.org_id, principal.sandbox_id, int(job_id))
+        job = await repository.export_job(uow.session, principal.org_id, principal.sandbox_id, int(job_id))
     if job is None:
         raise NotFound(f"Export job {job_id} not found")
     return job
@@ -67,7 +67,7 @@ async def page(
     uow: UnitOfWork, principal: Principal, *, limit: int, offset: int, status: str | None
 ) -> tuple[list[ExportJob], int]:
     """Jobs newest first, and how many match."""
-    return await run_store.export_jobs_page(
+    return await repository.export_jobs_page(
         uow.session,
         principal.org_id,
         principal.sandbox_id,

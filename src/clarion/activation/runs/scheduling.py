@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
 
-from clarion.activation.flowservice import service as flows
-from clarion.activation.flowservice.service import Schedule, Selector
-from clarion.activation.runs import repository as run_store
-from clarion.activation.runs import service as runs
+from clarion.activation.flowservice import service as flowservice
+from clarion.activation.flowservice.schemas import Schedule, Selector
+from clarion.activation.runs import repository
+from clarion.activation.runs.service import new_run, run_job, scheduled_run_id
 from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
@@ -100,9 +100,9 @@ async def _after_evaluation(
         job = await audiences.last_successful_job(uow, principal, selector.segment_id)
         if job is None or job.updated_at < selector.added_at:
             continue
-        run_id = runs.scheduled_run_id(flow.id, job.updated_at, key=f"{selector.segment_id}/{job.id}")
+        run_id = scheduled_run_id(flow.id, job.updated_at, key=f"{selector.segment_id}/{job.id}")
         planned.append(
-            runs.new_run(
+            new_run(
                 principal, flow, [selector.segment_id], trigger="scheduled", at=job.updated_at, run_id=run_id
             )
         )
@@ -113,7 +113,7 @@ def _readable_selectors(flow: Flow) -> list[Selector]:
     """The flow's selectors; a flow stored with one that cannot be read (written around the API) is logged
     and skipped, so that it cannot stop the schedules of every other flow and tenant."""
     try:
-        return flows.selectors(flow)
+        return flowservice.selectors(flow)
     except (KeyError, TypeError, ValueError):
         log.error("flow_selectors_unreadable", flow_id=flow.id)
         return []
@@ -138,28 +138,28 @@ class FlowScheduler:
         now = self._clock()
         created = 0
         async with self._unit_of_work() as uow:
-            for flow in await flows.flows_with_schedules(uow):
+            for flow in await flowservice.flows_with_schedules(uow):
                 principal = job_principal(flow.org_id, flow.sandbox_id)
                 selectors = _readable_selectors(flow)
                 candidates = [
-                    runs.new_run(
+                    new_run(
                         principal,
                         flow,
                         segment_ids,
                         trigger="scheduled",
                         at=slot,
-                        run_id=runs.scheduled_run_id(flow.id, slot),
+                        run_id=scheduled_run_id(flow.id, slot),
                     )
                     for slot, segment_ids in due_selectors(selectors, now).items()
                 ]
                 candidates += await _after_evaluation(uow, principal, flow, selectors, now)
-                inserted = set(await run_store.insert_runs(uow.session, candidates))
-                uow.defer([runs.run_job(run) for run in candidates if run.id in inserted])
+                inserted = set(await repository.insert_runs(uow.session, candidates))
+                uow.defer([run_job(run) for run in candidates if run.id in inserted])
                 created += len(inserted)
-            stalled = await run_store.stalled_runs(uow.session, now - STALLED_AFTER)
+            stalled = await repository.stalled_runs(uow.session, now - STALLED_AFTER)
             await uow.commit()
         if stalled:
-            await self._queue.enqueue([runs.run_job(run) for run in stalled])
+            await self._queue.enqueue([run_job(run) for run in stalled])
         if created:
             log.info("scheduled_runs_created", runs=created)
         return created

@@ -95,7 +95,7 @@ def audience_locks(run: FlowRun) -> list[ActiveAudienceRun]:
 
 async def run_item(uow: UnitOfWork, principal: Principal, run_id: str, *, base_url: str) -> dict[str, Any]:
     """``GET /runs/{id}``: ``{"items": [run], "_links": {}}``."""
-    run = await _repository(uow, principal).run(run_id)
+    run = await RunRepository.for_principal(uow, principal).run(run_id)
     if run is None:
         raise FlowResourceNotFound("runs", run_id)
     flows = await flowservice.flows_by_id(uow, principal, [run.flow_id])
@@ -106,7 +106,7 @@ async def search_runs(
     uow: UnitOfWork, principal: Principal, query: listing.ListQuery, *, path: str, base_url: str
 ) -> dict[str, Any]:
     """``GET /runs``: one page of runs, newest first by default (or ``{"count": n}``)."""
-    found = await _repository(uow, principal).find_runs(query)
+    found = await RunRepository.for_principal(uow, principal).find_runs(query)
     flows = await flowservice.flows_by_id(uow, principal, list({row.flow_id for row in found.rows}))
     views = [_view_of_run(row, principal, base_url, flows) for row in found.rows]
     return listing.answer(views, found.total, found.residual, query, path, folded=RUN_FOLDED)
@@ -116,7 +116,3 @@ def _view_of_run(run: FlowRun, principal: Principal, base_url: str, flows: dict[
     flow = flows.get(run.flow_id)
     flow_spec = None if flow is None else (flow.flow_spec_id, flow.flow_spec_version)
     return run_view(run, ims_org_id=principal.ims_org_id, base_url=base_url, flow_spec=flow_spec)
-
-
-def _repository(uow: UnitOfWork, principal: Principal) -> RunRepository:
-    return RunRepository(uow.session, principal.org_id, principal.sandbox_id)

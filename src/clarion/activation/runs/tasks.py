@@ -25,7 +25,7 @@ from clarion.activation.export.exporter import CsvOptions, FileFormat, FileResul
 from clarion.activation.export.members import STATUS_COLUMN, Audience, Columns
 from clarion.activation.flowservice import service as flowservice
 from clarion.activation.flowservice.views import epoch_ms
-from clarion.activation.runs import repository as run_store
+from clarion.activation.runs import repository
 from clarion.activation.runs.schemas import ExportJobCreate, QualificationTime, SegmentFilter
 from clarion.activation.runs.service import run_job
 from clarion.config import Settings
@@ -93,8 +93,8 @@ class RunExecutor:
         """Mark the run processing, unless it is finished or another worker is alive on it."""
         now = self._clock()
         async with self._unit_of_work() as uow:
-            run = await run_store.run_by_id(uow.session, run_id)
-            if run is None or run.status not in run_store.ACTIVE:
+            run = await repository.run_by_id(uow.session, run_id)
+            if run is None or run.status not in repository.ACTIVE:
                 return None
             if run.status == "processing" and run.updated_at > now - STALE_AFTER:
                 return None  # a redelivered job while the first worker still exports (its lease ran out)
@@ -108,7 +108,7 @@ class RunExecutor:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             async with self._unit_of_work() as uow:
-                await run_store.touch(uow.session, run_id, self._clock())
+                await repository.touch(uow.session, run_id, self._clock())
                 await uow.commit()
 
     async def _export(self, run: FlowRun) -> list[AudienceFile]:
@@ -117,8 +117,8 @@ class RunExecutor:
             flow = await flowservice.load_flow(uow, principal, run.flow_id)
             target = await flowservice.target_of(uow, self._secrets, flow)
             shape = await flowservice.export_shape(uow, flow)
-            names = await run_store.segment_names(uow.session, run.org_id, run.sandbox_id, run.segment_ids)
-            organization = await run_store.organization_name(uow.session, run.org_id)
+            names = await repository.segment_names(uow.session, run.org_id, run.sandbox_id, run.segment_ids)
+            organization = await repository.organization_name(uow.session, run.org_id)
         templates = {
             selector.segment_id: selector.filename_template for selector in flowservice.selectors(flow)
         }
@@ -167,14 +167,14 @@ class RunExecutor:
     async def _succeeded(self, run: FlowRun, written: list[AudienceFile]) -> None:
         now = self._clock()
         async with self._unit_of_work() as uow:
-            stored = await run_store.run_by_id(uow.session, run.id)
+            stored = await repository.run_by_id(uow.session, run.id)
             if stored is None:
                 return
             flow = await uow.session.get(Flow, run.flow_id)
             stored.status, stored.completed_at, stored.updated_at = "success", now, now
             stored.files = [_file_entry(item) for item in written]
             stored.metrics = run_metrics(stored, flow, written, status="success", errors=[])
-            await run_store.release_audiences(uow.session, run.id)
+            await repository.release_audiences(uow.session, run.id)
             await uow.commit()
         log.info("export_run_succeeded", run_id=run.id, files=len(written))
 
@@ -182,7 +182,7 @@ class RunExecutor:
         now = self._clock()
         retry = error.retryable and run.attempts < self._settings.export_max_attempts
         async with self._unit_of_work() as uow:
-            stored = await run_store.run_by_id(uow.session, run.id)
+            stored = await repository.run_by_id(uow.session, run.id)
             if stored is None:
                 return
             flow = await uow.session.get(Flow, run.flow_id)
@@ -197,7 +197,7 @@ class RunExecutor:
                 uow.defer([run_job(stored, delay=delay)])
             else:
                 stored.status, stored.completed_at = "failed", now
-                await run_store.release_audiences(uow.session, run.id)
+                await repository.release_audiences(uow.session, run.id)
             stored.metrics = run_metrics(stored, flow, [], status=stored.status, errors=[failure])
             await uow.commit()
         log.warning("export_run_failed", run_id=run.id, kind=error.kind, retry=retry, reason=str(error))
