@@ -213,8 +213,8 @@ def _child(argv: list[str]) -> dict[str, Any]:
 
 async def _clarion_export(args: argparse.Namespace) -> dict[str, Any]:
     from clarion.activation.export.destinations import local_folder
-    from clarion.activation.export.exporter import CsvOptions, FileFormat, export_audience
-    from clarion.activation.export.members import STATUS_COLUMN, Audience, Columns
+    from clarion.activation.export.schemas import STATUS_COLUMN, Audience, Columns, CsvOptions, FileFormat
+    from clarion.activation.export.service import export_audience
     from clarion.config import Settings
     from clarion.container import Container
 

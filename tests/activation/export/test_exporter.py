@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from clarion.activation.export import exporter
-from clarion.activation.export.exporter import CsvOptions, FileFormat, export_audience
-from clarion.activation.export.members import Audience, Columns
+from clarion.activation.export import service
+from clarion.activation.export.schemas import Audience, Columns, CsvOptions, FileFormat
+from clarion.activation.export.service import export_audience
 from clarion.container import Container
 from clarion.kit.ids import new_id
 from clarion.models.audiences import SegmentDefinition, SegmentMembership
@@ -155,7 +155,7 @@ async def test_parquet_holds_every_row(
     container: Container, tenant: Tenant, compression: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small Arrow pieces force several row groups and record-boundary cuts inside the stream.
-    monkeypatch.setattr(exporter, "ARROW_CHUNK_BYTES", 512)
+    monkeypatch.setattr(service, "ARROW_CHUNK_BYTES", 512)
     documents = _documents(300)
     audience = await _audience(container, tenant, documents)
     data = await _export(container, audience, FileFormat("PARQUET", compression))  # type: ignore[arg-type]

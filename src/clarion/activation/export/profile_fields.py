@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from clarion.activation.errors import invalid
+from clarion.activation.export.schemas import IDENTITY_PREFIX
 
 ATTRIBUTE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-IDENTITY_PREFIX = "identityMap."
 
 
 def profile_selectors(value: Any, field: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from clarion.activation import listing
 from clarion.activation.errors import VersionMismatch, catalogue, invalid
-from clarion.activation.export import filename_rules
+from clarion.activation.export import filenames
 from clarion.activation.flowservice import connections, parameter_rules, schemas, specs, transformation_rules
 from clarion.activation.flowservice.etags import CONCURRENT_CHANGE, require_current
 from clarion.activation.flowservice.patch import apply as apply_patch
@@ -213,7 +213,7 @@ async def _checked(
     facts = transformation_rules.FlowFacts(
         audiences=await repo.audience_names(transformation_rules.referenced_audiences(transformations)),
         previous=previous,
-        names=filename_rules.NameValues(
+        names=filenames.NameValues(
             destination_name=target_spec.name,
             segment_id="",
             segment_name="",
@@ -221,7 +221,7 @@ async def _checked(
             flow_name=name,
             organization_name=await repo.organization_name(),
             sandbox_name=principal.sandbox_name,
-            extension=filename_rules.file_extension(
+            extension=filenames.file_extension(
                 target.params.get("fileType", "CSV"), target.params.get("compression", "NONE")
             ),
         ),

@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from clarion.activation.errors import invalid
-from clarion.activation.export import filename_rules, filenames, profile_fields
+from clarion.activation.export import filenames, profile_fields
 
 TRANSFORM_NAMES = ("GeneralTransform", "General Transform")
 PARAM_KEYS = ("segmentSelectors", "profileSelectors", "profileMapping", "mandatoryFields", "primaryFields")
@@ -52,7 +52,7 @@ class FlowFacts:
     """Audience id → name, for the ids the document references that exist in the sandbox."""
     previous: Mapping[str, dict[str, Any]]
     """Audience id → selector ``value`` before this change (empty at creation)."""
-    names: filename_rules.NameValues
+    names: filenames.NameValues
     """Name values for the file-name length check (segment id and name are set per selector)."""
     now: datetime
 
@@ -182,7 +182,7 @@ def _template(value: dict[str, Any], field: str, facts: FlowFacts, audience: str
     chosen = template if template is not None else alias
     chosen = filenames.DEFAULT_TEMPLATE if chosen is None else chosen
     names = facts.names
-    values = filename_rules.NameValues(
+    values = filenames.NameValues(
         names.destination_name,
         audience,
         name,
@@ -192,7 +192,7 @@ def _template(value: dict[str, Any], field: str, facts: FlowFacts, audience: str
         names.sandbox_name,
         names.extension,
     )
-    filename_rules.check(chosen, f"{field}.filenameTemplate", values)
+    filenames.check(chosen, f"{field}.filenameTemplate", values)
     return str(chosen)
 
 

@@ -19,10 +19,18 @@ from typing import Any
 
 import structlog
 
-from clarion.activation.export import exporter, filenames
-from clarion.activation.export.destinations import DestinationError, from_connection, local_folder
-from clarion.activation.export.exporter import CsvOptions, FileFormat, FileResult
-from clarion.activation.export.members import STATUS_COLUMN, Audience, Columns
+from clarion.activation.export import filenames
+from clarion.activation.export.destinations import from_connection, local_folder
+from clarion.activation.export.errors import DestinationError
+from clarion.activation.export.schemas import (
+    STATUS_COLUMN,
+    Audience,
+    Columns,
+    CsvOptions,
+    FileFormat,
+    FileResult,
+)
+from clarion.activation.export.service import export_audience
 from clarion.activation.flowservice import service as flowservice
 from clarion.activation.flowservice.views import epoch_ms
 from clarion.activation.runs import repository
@@ -156,9 +164,7 @@ class RunExecutor:
                 upload = await destination.open(name)
                 async with self._unit_of_work() as uow:
                     audience = Audience(run.org_id, run.sandbox_id, segment_id)
-                    result = await exporter.export_audience(
-                        uow.session, audience, columns, file_format, upload
-                    )
+                    result = await export_audience(uow.session, audience, columns, file_format, upload)
                 written.append(AudienceFile(segment_id, name, result))
         finally:
             await destination.close()
@@ -323,9 +329,7 @@ class ExportJobRunner:
             columns = Columns((), (*fields, STATUS_COLUMN) if target else fields, whole_profile)
             async with self._unit_of_work() as uow:
                 upload = await destination.open(name)
-                result = await exporter.export_audience(
-                    uow.session, audience, columns, FileFormat("JSON"), upload
-                )
+                result = await export_audience(uow.session, audience, columns, FileFormat("JSON"), upload)
             await destination.close()
             exported += result.rows
             if target:

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 import pytest
 
-from clarion.activation.export.destinations import Destination, DestinationError, from_connection
+from clarion.activation.export.destinations import Destination, from_connection
+from clarion.activation.export.errors import DestinationError
 from tests.activation.servers import S3Server, SftpServer
 
 Kind = Literal["local", "sftp", "s3"]

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from clarion.activation.export.destinations import DestinationError
 from clarion.activation.export.destinations.s3 import PART_BYTES
+from clarion.activation.export.errors import DestinationError
 from tests.activation.export.destinations.conftest import FOLDER, Storage
 
 TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.part$")

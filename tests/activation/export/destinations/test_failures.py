@@ -12,7 +12,8 @@ from typing import Any
 import asyncssh
 import pytest
 
-from clarion.activation.export.destinations import Destination, DestinationError, local_folder, s3, sftp
+from clarion.activation.export.destinations import Destination, local_folder, s3, sftp
+from clarion.activation.export.errors import DestinationError
 from tests.activation.servers import S3Server, SftpServer
 
 

@@ -6,7 +6,7 @@ import secrets
 from pathlib import PurePosixPath
 from typing import Protocol
 
-from clarion.activation.export.destinations.errors import DestinationError
+from clarion.activation.export.errors import DestinationError
 
 
 class Upload(Protocol):

@@ -17,7 +17,7 @@ from typing import BinaryIO, TypeVar
 import structlog
 
 from clarion.activation.export.destinations.base import Upload, clean_folder, clean_name, temporary_name
-from clarion.activation.export.destinations.errors import DestinationError
+from clarion.activation.export.errors import DestinationError
 
 _BATCH_BYTES = 1 << 20
 _T = TypeVar("_T")

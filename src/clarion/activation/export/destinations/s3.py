@@ -23,7 +23,7 @@ from botocore.exceptions import (
 )
 
 from clarion.activation.export.destinations.base import Upload, clean_name, temporary_name
-from clarion.activation.export.destinations.errors import DestinationError
+from clarion.activation.export.errors import DestinationError
 
 PART_BYTES = 8 << 20
 _AUTH_CODES = {

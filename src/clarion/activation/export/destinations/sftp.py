@@ -20,7 +20,7 @@ import asyncssh
 import structlog
 
 from clarion.activation.export.destinations.base import Upload, clean_folder, clean_name, temporary_name
-from clarion.activation.export.destinations.errors import DestinationError
+from clarion.activation.export.errors import DestinationError
 
 log = structlog.get_logger(__name__)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from clarion.activation.export.destinations.base import Destination
-from clarion.activation.export.destinations.errors import DestinationError
 from clarion.activation.export.destinations.local import local_folder
 from clarion.activation.export.destinations.s3 import is_endpoint_url, s3
 from clarion.activation.export.destinations.sftp import is_fingerprint, read_private_key, sftp
+from clarion.activation.export.errors import DestinationError
 
 # Adobe's bucketName pattern (destinations.yaml, AmazonS3TargetConnectionRequest).
 _BUCKET_NAME = re.compile(

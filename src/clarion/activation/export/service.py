@@ -1,4 +1,5 @@
-"""The export engine: an audience's members → one full file (CSV, JSON lines or Parquet, optionally gzip).
+"""The export engine (``export_audience``): an audience's members → one full file (CSV, JSON lines or
+Parquet, optionally gzip).
 
 Three stages overlap: the database streams (PostgreSQL ``COPY`` / SQLite cursor), a worker thread encodes
 (gzip, Parquet), and the destination uploads. Queues between the stages are bounded, so memory stays flat
@@ -14,22 +15,26 @@ import io
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.activation.export import members
-from clarion.activation.export.members import Audience, Columns, CopyOptions
+from clarion.activation.export import repository
+from clarion.activation.export.repository import CopyOptions
+from clarion.activation.export.schemas import (
+    Audience,
+    Columns,
+    Compression,
+    CsvOptions,
+    FileFormat,
+    FileResult,
+)
 
 if TYPE_CHECKING:
     from clarion.activation.export.destinations import Upload
-
-FileType = Literal["CSV", "JSON", "PARQUET"]
-Compression = Literal["NONE", "GZIP"]
 
 CHUNK_BYTES = 1 << 20
 """Bytes gathered before a chunk moves to the next stage (large enough to amortize thread hops)."""
@@ -41,55 +46,6 @@ PIPELINE_DEPTH = 4
 ROWS_PER_PARTITION = 10_000
 GZIP_LEVEL = 1
 """Level 1 measured ~3 times faster than 6 here for ~15 % larger files: exports are bound by compression."""
-
-
-@dataclass(frozen=True)
-class CsvOptions:
-    """The target connection's ``csvOptions`` (contract §2.4): Adobe's defaults are ``,`` ``"`` ``\\``."""
-
-    delimiter: str = ","
-    quote: str = '"'
-    escape: str = "\\"
-    null_value: str = ""
-
-    @classmethod
-    def from_params(cls, options: dict[str, Any] | None) -> CsvOptions:
-        """Options from the connection's ``csvOptions`` (``""`` as quote means no quote character)."""
-        options = options or {}
-        quote = options.get("quote", '"')
-        null_value = options.get("nullValue", "")
-        return cls(
-            delimiter=options.get("delimiter", ","),
-            # PostgreSQL cannot turn quoting off; \x01 never appears in profile text, so nothing gets quoted.
-            quote="\x01" if quote in ("", '""', "\x00") else quote,
-            escape=options.get("escape", "\\"),
-            null_value="null" if null_value == "null" else "",
-        )
-
-
-@dataclass(frozen=True)
-class FileFormat:
-    """What the file looks like."""
-
-    file_type: FileType = "CSV"
-    compression: Compression = "NONE"
-    csv: CsvOptions = field(default_factory=CsvOptions)
-
-    @property
-    def extension(self) -> str:
-        """``csv``, ``json``, ``parquet``, with ``.gz`` when gzip-compressed (Parquet compresses inside)."""
-        base = self.file_type.lower()
-        return f"{base}.gz" if self.compression == "GZIP" and self.file_type != "PARQUET" else base
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """What one export wrote."""
-
-    rows: int
-    bytes: int
-    sha256: str
-    seconds: float
 
 
 class _Gathered:
@@ -261,8 +217,8 @@ def _copy_options(options: CsvOptions, *, header: bool = True) -> CopyOptions:
 async def _copy(
     session: AsyncSession, audience: Audience, columns: Columns, options: CopyOptions, chunks: _Chunks
 ) -> int:
-    query = members.rows_query("postgresql", audience, columns)
-    return await members.copy_csv(session, query, options, chunks.write)
+    query = repository.rows_query("postgresql", audience, columns)
+    return await repository.copy_csv(session, query, options, chunks.write)
 
 
 async def _csv_rows(
@@ -284,8 +240,8 @@ async def _csv_rows(
     )
     writer.writerow(columns.names)
     rows = 0
-    async for partition in members.stream_rows(
-        session, members.rows_query(dialect, audience, columns), batch=ROWS_PER_PARTITION
+    async for partition in repository.stream_rows(
+        session, repository.rows_query(dialect, audience, columns), batch=ROWS_PER_PARTITION
     ):
         writer.writerows(
             [options.null_value if value is None else value for value in row] for row in partition
@@ -305,11 +261,11 @@ async def _json_lines(
         # CSV with a quote and delimiter that JSON text never contains (it escapes control characters), so
         # COPY hands over each document verbatim, one per line.
         options = CopyOptions(delimiter="\x02", quote="\x01", escape="\x01", header=False)
-        query = members.json_query(dialect, audience, columns)
-        return await members.copy_csv(session, query, options, chunks.write)
+        query = repository.json_query(dialect, audience, columns)
+        return await repository.copy_csv(session, query, options, chunks.write)
     rows = 0
-    query = members.json_query(dialect, audience, columns)
-    async for partition in members.stream_rows(session, query, batch=ROWS_PER_PARTITION):
+    query = repository.json_query(dialect, audience, columns)
+    async for partition in repository.stream_rows(session, query, batch=ROWS_PER_PARTITION):
         rows += len(partition)
         await chunks.write(("\n".join(row[0] for row in partition) + "\n").encode())
     return rows
@@ -340,8 +296,8 @@ async def _tables(
     """The members as Arrow tables of string columns (PostgreSQL: COPY CSV parsed by Arrow's C++ reader)."""
     names = columns.names
     if dialect != "postgresql":
-        query = members.rows_query(dialect, audience, columns)
-        async for partition in members.stream_rows(session, query, batch=ROWS_PER_PARTITION * 5):
+        query = repository.rows_query(dialect, audience, columns)
+        async for partition in repository.stream_rows(session, query, batch=ROWS_PER_PARTITION * 5):
             arrays = [pa.array([row[i] for row in partition], pa.string()) for i in range(len(names))]
             yield pa.Table.from_arrays(arrays, names=names)
         return
@@ -354,7 +310,7 @@ async def _tables(
 
     async def produce() -> None:
         options = CopyOptions(header=False)
-        await members.copy_csv(session, members.rows_query(dialect, audience, columns), options, sink)
+        await repository.copy_csv(session, repository.rows_query(dialect, audience, columns), options, sink)
         await pieces.put(splitter.rest())
         await pieces.put(None)
 

@@ -1,4 +1,4 @@
-"""SQL that streams an audience's members for export: the exporter's only reads (a repository).
+"""SQL that streams an audience's members for export: the export engine's only reads.
 
 Columns are chosen by the dataflow (profile attribute paths, identity namespaces,
 ``segmentMembership.status``).
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,42 +29,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clarion.activation.export.schemas import IDENTITY_PREFIX, STATUS_COLUMN, Audience, Columns
 from clarion.db import dialect as sql_dialect
 from clarion.models.audiences import SegmentMembership
 from clarion.models.profiles import Profile
-
-STATUS_COLUMN = "segmentMembership.status"
-"""The pseudo attribute that exports the member's status (realized, existing, exited)."""
-
-IDENTITY_PREFIX = "identityMap."
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Which members to read: an audience of a sandbox (None: every profile), restricted to some statuses
-    and optionally to a window of qualification times."""
-
-    org_id: str
-    sandbox_id: str
-    segment_id: str | None
-    statuses: tuple[str, ...] = ("realized", "existing")
-    qualified_from: datetime | None = None
-    qualified_to: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Columns:
-    """The exported columns, in order: identity namespaces, then attribute paths."""
-
-    identities: tuple[str, ...]
-    attributes: tuple[str, ...]
-    whole_profile: bool = False
-    """JSON only: the whole attribute document, plus the listed columns."""
-
-    @property
-    def names(self) -> list[str]:
-        """Header names: ``identityMap.<namespace>`` then the dotted attribute paths."""
-        return [IDENTITY_PREFIX + namespace for namespace in self.identities] + list(self.attributes)
 
 
 def _sqlite_path(path: list[str | int]) -> str:

@@ -1,4 +1,5 @@
-"""The one error every destination raises: why a transfer failed, and whether trying again can help."""
+"""Errors of exporting: the one error every destination raises — why a transfer failed, and whether trying
+again can help (the run executor retries the retryable ones)."""
 
 from __future__ import annotations
 
