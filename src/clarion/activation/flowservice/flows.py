@@ -20,10 +20,12 @@ from clarion.activation.flowservice.patch import apply as apply_patch
 from clarion.activation.flowservice.repository import FlowServiceRepository
 from clarion.activation.flowservice.service import load_flow
 from clarion.activation.flowservice.views import flow_view
+from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.ids import new_id
 from clarion.models.activation import Flow, FlowConnection
+from clarion.tenancy import service as tenancy
 from clarion.tenancy.principal import Principal
 
 FLOW_WRITABLE = ("name", "description", "sourceConnectionIds", "targetConnectionIds", "transformations")
@@ -66,7 +68,7 @@ async def create_flow(uow: UnitOfWork, principal: Principal, body: Any) -> Flow:
         if request.transformations is not None
         else DEFAULT_TRANSFORMATIONS,
     }
-    for column, value in (await _checked(repo, principal, flow, spec, document)).items():
+    for column, value in (await _checked(uow, principal, flow, spec, document)).items():
         setattr(flow, column, value)
     repo.add(flow)
     await uow.commit()
@@ -88,7 +90,7 @@ async def patch_flow(
         "transformations": flow.transformations,
     }
     document = apply_patch(current, operations, writable=FLOW_WRITABLE)
-    values = await _checked(repo, principal, flow, _flow_spec(flow.flow_spec_id), document)
+    values = await _checked(uow, principal, flow, _flow_spec(flow.flow_spec_id), document)
     await _write(repo, principal, flow, values, if_match)
     await uow.commit()
     return flow
@@ -183,7 +185,7 @@ def _flow_spec(spec_id: str) -> specs.FlowSpec:
 
 
 async def _checked(
-    repo: FlowServiceRepository,
+    uow: UnitOfWork,
     principal: Principal,
     flow: Flow,
     spec: specs.FlowSpec,
@@ -194,7 +196,7 @@ async def _checked(
     description = connections.text_field(document.get("description", ""), "description", 4000, required=False)
     source_ids = _one_id(document.get("sourceConnectionIds"), "sourceConnectionIds")
     target_ids = _one_id(document.get("targetConnectionIds"), "targetConnectionIds")
-    linked = await repo.connections([*source_ids, *target_ids])
+    linked = await FlowServiceRepository.for_principal(uow, principal).connections([*source_ids, *target_ids])
     source, target = linked.get(source_ids[0]), linked.get(target_ids[0])
     if source is None or source.kind != "source":
         raise parameter_rules.not_in_sandbox("sourceConnectionIds[0]", "source connection", source_ids[0])
@@ -211,7 +213,9 @@ async def _checked(
     transformations = document.get("transformations")
     previous = _stored_selectors(flow)
     facts = transformation_rules.FlowFacts(
-        audiences=await repo.audience_names(transformation_rules.referenced_audiences(transformations)),
+        audiences=await _audience_names(
+            uow, principal, transformation_rules.referenced_audiences(transformations)
+        ),
         previous=previous,
         names=filenames.NameValues(
             destination_name=target_spec.name,
@@ -219,7 +223,7 @@ async def _checked(
             segment_name="",
             flow_id=flow.id,
             flow_name=name,
-            organization_name=await repo.organization_name(),
+            organization_name=(await tenancy.find_organization(uow, principal.org_id)).name,
             sandbox_name=principal.sandbox_name,
             extension=filenames.file_extension(
                 target.params.get("fileType", "CSV"), target.params.get("compression", "NONE")
@@ -234,6 +238,12 @@ async def _checked(
         "target_connection_ids": target_ids,
         "transformations": transformation_rules.normalized(transformations, facts),
     }
+
+
+async def _audience_names(uow: UnitOfWork, principal: Principal, ids: list[str]) -> dict[str, str]:
+    """Audience id → name, for the ids that exist in the sandbox."""
+    found = await audiences.bulk_segments(uow, principal, ids) if ids else {}
+    return {segment_id: segment.name for segment_id, segment in found.items()}
 
 
 def _one_id(value: Any, field: str) -> list[str]:

@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clarion.activation.listing import ListQuery
 from clarion.activation.repository import Column, Found, ListingRepository, entity_columns, order_by
 from clarion.models.activation import Flow, FlowConnection
-from clarion.models.audiences import SegmentDefinition
-from clarion.models.tenancy import Organization
 
 CONNECTION_COLUMNS = {
     **entity_columns(FlowConnection),
@@ -122,22 +120,6 @@ class FlowServiceRepository(ListingRepository):
                 model.org_id == self.org_id, model.sandbox_id == self.sandbox_id, model.id == entity.id
             )
         )
-
-    async def audience_names(self, ids: Sequence[str]) -> dict[str, str]:
-        """Audience id → name, for the ids that exist in this sandbox."""
-        if not ids:
-            return {}
-        statement = (
-            select(SegmentDefinition.id, SegmentDefinition.name)
-            .where(SegmentDefinition.org_id == self.org_id, SegmentDefinition.sandbox_id == self.sandbox_id)
-            .where(SegmentDefinition.id.in_(set(ids)))
-        )
-        return {row.id: row.name for row in await self.session.execute(statement)}
-
-    async def organization_name(self) -> str:
-        """The name of the caller's organization (for the ``%ORGANIZATION_NAME%`` macro)."""
-        name = await self.session.scalar(select(Organization.name).where(Organization.id == self.org_id))
-        return name or ""
 
     async def find_connections(self, kind: str, query: ListQuery) -> Found[FlowConnection]:
         """A page of connections of ``kind`` (newest change first unless ``orderby`` says otherwise)."""

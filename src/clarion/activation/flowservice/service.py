@@ -90,6 +90,11 @@ async def flows_with_schedules(uow: UnitOfWork) -> list[Flow]:
     return await enabled_flows(uow.session)
 
 
+async def find_flow(uow: UnitOfWork, principal: Principal, flow_id: str) -> Flow | None:
+    """The flow with this id in the principal's sandbox, or None (a run's flow may be deleted meanwhile)."""
+    return await FlowServiceRepository.for_principal(uow, principal).flow(flow_id)
+
+
 async def flows_by_id(uow: UnitOfWork, principal: Principal, ids: Sequence[str]) -> dict[str, Flow]:
     """The flows among ``ids`` in the principal's sandbox, by id (the run reads show their flow spec)."""
     return await FlowServiceRepository.for_principal(uow, principal).flows(ids)

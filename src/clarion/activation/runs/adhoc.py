@@ -15,6 +15,7 @@ from clarion.activation.flowservice import service as flowservice
 from clarion.activation.runs import repository
 from clarion.activation.runs.scheduling import first_activation, in_range
 from clarion.activation.runs.service import audience_locks, new_run, run_job
+from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, MessageEnvelope, NotFound
 from clarion.models.activation import Flow, FlowRun
@@ -142,8 +143,8 @@ async def _check_flow(
         if segment_id not in selectors or not in_range(selectors[segment_id].schedule, now.date())
     ]
     if outside:
-        names = await repository.segment_names(uow.session, principal.org_id, principal.sandbox_id, outside)
-        listed = ", ".join(names.get(segment_id, segment_id) for segment_id in outside)
+        found = await audiences.bulk_segments(uow, principal, outside)
+        listed = ", ".join(found[item].name if item in found else item for item in outside)
         raise AdhocRefused(f"Segments {listed} are not part of this dataflow or out of schedule range!")
     for segment_id in segment_ids:
         ready = first_activation(selectors[segment_id]) + first_run_delay

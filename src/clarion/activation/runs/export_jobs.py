@@ -13,6 +13,7 @@ import uuid
 
 from clarion.activation.runs import repository
 from clarion.activation.runs.schemas import ExportJobCreate
+from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound
 from clarion.kit.clock import utcnow
@@ -29,9 +30,7 @@ async def create(
     """Store a NEW job (its audiences must exist) and queue its execution."""
     segment_ids = [segment.segmentId for segment in body.filter.segments or []]
     if segment_ids:
-        found = await repository.existing_segments(
-            uow.session, principal.org_id, principal.sandbox_id, segment_ids
-        )
+        found = await audiences.bulk_segments(uow, principal, segment_ids)
         missing = [segment_id for segment_id in segment_ids if segment_id not in found]
         if missing:
             raise Invalid(f"filter.segments: segment definition(s) {', '.join(missing)} not found")
@@ -46,8 +45,7 @@ async def create(
         errors=[],
         request_id=request_id,
     )
-    uow.session.add(job)
-    await uow.session.flush()
+    await repository.add_export_job(uow.session, job)
     uow.defer([JobSpec(EXPORT_JOB_TASK, {"export_job_id": job.id}, job_id=f"export-job-{job.id}")])
     await uow.commit()
     return job

@@ -14,8 +14,7 @@ from clarion.activation.listing import ListQuery
 from clarion.activation.repository import Column, Found, ListingRepository, entity_columns, order_by
 from clarion.db import dialect
 from clarion.models.activation import ActiveAudienceRun, FlowRun
-from clarion.models.audiences import ExportJob, SegmentDefinition
-from clarion.models.tenancy import Organization
+from clarion.models.audiences import ExportJob
 
 ACTIVE = ("waiting", "processing")
 RUN_COLUMNS = {
@@ -118,38 +117,20 @@ async def stalled_runs(session: AsyncSession, before: datetime) -> list[FlowRun]
     return list(await session.scalars(statement))
 
 
-async def segment_names(
-    session: AsyncSession, org_id: str, sandbox_id: str, ids: Sequence[str]
-) -> dict[str, str]:
-    """Names of audiences by id."""
-    statement = select(SegmentDefinition.id, SegmentDefinition.name).where(
-        SegmentDefinition.org_id == org_id,
-        SegmentDefinition.sandbox_id == sandbox_id,
-        SegmentDefinition.id.in_(list(ids)),
-    )
-    return {row[0]: row[1] for row in await session.execute(statement)}
-
-
-async def organization_name(session: AsyncSession, org_id: str) -> str:
-    """The organization's display name (a file-name macro)."""
-    return await session.scalar(select(Organization.name).where(Organization.id == org_id)) or ""
-
-
 async def touch(session: AsyncSession, run_id: str, moment: datetime) -> None:
     """Mark a run as just handled (the stalled-run sweeper looks at ``updated_at``)."""
     await session.execute(update(FlowRun).where(FlowRun.id == run_id).values(updated_at=moment))
 
 
-async def existing_segments(
-    session: AsyncSession, org_id: str, sandbox_id: str, ids: Sequence[str]
-) -> set[str]:
-    """Which of ``ids`` are audiences of the sandbox."""
-    statement = select(SegmentDefinition.id).where(
-        SegmentDefinition.org_id == org_id,
-        SegmentDefinition.sandbox_id == sandbox_id,
-        SegmentDefinition.id.in_(list(ids)),
-    )
-    return set(await session.scalars(statement))
+async def add_export_job(session: AsyncSession, job: ExportJob) -> None:
+    """Insert a new export job (its id is known afterwards)."""
+    session.add(job)
+    await session.flush()
+
+
+async def export_job_by_id(session: AsyncSession, job_id: int) -> ExportJob | None:
+    """An export job by id, whatever its tenant (the worker acts for the job's own tenant)."""
+    return await session.get(ExportJob, job_id)
 
 
 async def existing_export_jobs(

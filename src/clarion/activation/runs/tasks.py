@@ -36,6 +36,7 @@ from clarion.activation.flowservice.views import epoch_ms
 from clarion.activation.runs import repository
 from clarion.activation.runs.schemas import ExportJobCreate, QualificationTime, SegmentFilter
 from clarion.activation.runs.service import run_job
+from clarion.audiences import service as audiences
 from clarion.config import Settings
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
@@ -43,6 +44,7 @@ from clarion.kit.secretbox import SecretBox
 from clarion.models.activation import Flow, FlowRun
 from clarion.models.audiences import ExportJob
 from clarion.queue.port import Job, backoff_seconds
+from clarion.tenancy import service as tenancy
 from clarion.tenancy.principal import job_principal
 
 log = structlog.get_logger()
@@ -125,8 +127,9 @@ class RunExecutor:
             flow = await flowservice.load_flow(uow, principal, run.flow_id)
             target = await flowservice.target_of(uow, self._secrets, flow)
             shape = await flowservice.export_shape(uow, flow)
-            names = await repository.segment_names(uow.session, run.org_id, run.sandbox_id, run.segment_ids)
-            organization = await repository.organization_name(uow.session, run.org_id)
+            segments = await audiences.bulk_segments(uow, principal, run.segment_ids)
+            names = {segment_id: segment.name for segment_id, segment in segments.items()}
+            organization = (await tenancy.find_organization(uow, run.org_id)).name
         templates = {
             selector.segment_id: selector.filename_template for selector in flowservice.selectors(flow)
         }
@@ -176,7 +179,7 @@ class RunExecutor:
             stored = await repository.run_by_id(uow.session, run.id)
             if stored is None:
                 return
-            flow = await uow.session.get(Flow, run.flow_id)
+            flow = await flowservice.find_flow(uow, job_principal(run.org_id, run.sandbox_id), run.flow_id)
             stored.status, stored.completed_at, stored.updated_at = "success", now, now
             stored.files = [_file_entry(item) for item in written]
             stored.metrics = run_metrics(stored, flow, written, status="success", errors=[])
@@ -191,7 +194,7 @@ class RunExecutor:
             stored = await repository.run_by_id(uow.session, run.id)
             if stored is None:
                 return
-            flow = await uow.session.get(Flow, run.flow_id)
+            flow = await flowservice.find_flow(uow, job_principal(run.org_id, run.sandbox_id), run.flow_id)
             failure = {"code": f"ACTIVATION_BATCH-{error.kind.upper()}", "message": str(error)}
             stored.errors = [*stored.errors, {**failure, "attempt": stored.attempts}]
             stored.updated_at = now
@@ -289,7 +292,7 @@ class ExportJobRunner:
     async def handle(self, job: Job) -> None:
         """Run the export job named in the payload (nothing when it is finished or cancelled)."""
         async with self._unit_of_work() as uow:
-            record = await uow.session.get(ExportJob, int(job.payload["export_job_id"]))
+            record = await repository.export_job_by_id(uow.session, int(job.payload["export_job_id"]))
             if record is None or record.status not in ("NEW", "PROCESSING"):
                 return
             record.status, record.updated_at = "PROCESSING", utcnow()
@@ -360,7 +363,7 @@ class ExportJobRunner:
             "totalTimeInMs": int((ended - started) * 1000),
         }
         async with self._unit_of_work() as uow:
-            stored = await uow.session.get(ExportJob, record.id)
+            stored = await repository.export_job_by_id(uow.session, record.id)
             if stored is None:
                 return
             if stored.status == "PROCESSING":
