@@ -1,4 +1,4 @@
-"""Rules of base, source and target connections (the three connection resources of Flow Service).
+"""The connection resources of Flow Service (base, source, target): create, read, list, patch, delete.
 
 A base connection holds a destination's credentials: the secret ones sealed with the secret box, the
 others in ``params``; reads show the secrets masked. A target connection names a base connection of
