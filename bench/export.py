@@ -206,9 +206,9 @@ def _child(argv: list[str]) -> dict[str, Any]:
 
 
 async def _clarion_export(args: argparse.Namespace) -> dict[str, Any]:
-    from clarion.activation.destinations import local_folder
-    from clarion.activation.exporter import CsvOptions, FileFormat, export_audience
-    from clarion.activation.members import STATUS_COLUMN, Audience, Columns
+    from clarion.activation.export.destinations import local_folder
+    from clarion.activation.export.schemas import STATUS_COLUMN, Audience, Columns, CsvOptions, FileFormat
+    from clarion.activation.export.service import export_audience
     from clarion.config import Settings
     from clarion.container import Container
 
@@ -409,7 +409,7 @@ async def _adhoc(
 
 
 async def _local_flow(client: Any, segment_id: str) -> str:
-    from clarion.activation import specs
+    from clarion.activation.flowservice import specs
 
     async def created(path: str, body: dict[str, Any]) -> str:
         response = await client.post(f"/data/foundation/flowservice/{path}", json=body)

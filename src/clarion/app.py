@@ -12,8 +12,8 @@ from fastapi.openapi.utils import get_openapi
 
 from clarion import __version__
 from clarion.actions import endpoints as action_endpoints
-from clarion.activation import endpoints as activation_endpoints
-from clarion.activation import job_endpoints as activation_job_endpoints
+from clarion.activation.flowservice import endpoints as flowservice_endpoints
+from clarion.activation.runs import endpoints as runs_endpoints
 from clarion.api.errors import install_error_handlers
 from clarion.api.hotpath import HotPathMiddleware
 from clarion.api.middleware import GatewayMiddleware
@@ -84,8 +84,8 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(outbound_endpoints.calls_router)
     app.include_router(profile_endpoints.router)
     app.include_router(audience_endpoints.router)
-    app.include_router(activation_endpoints.router)
-    app.include_router(activation_job_endpoints.router)
+    app.include_router(flowservice_endpoints.router)
+    app.include_router(runs_endpoints.router)
     for prefix in throttling_endpoints.PREFIXES:
         app.include_router(throttling_endpoints.router, prefix=prefix)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -14,7 +14,7 @@ from typing import IO
 
 import structlog
 
-from clarion.activation.scheduling import TICK_SECONDS, FlowScheduler
+from clarion.activation.runs.scheduling import TICK_SECONDS, FlowScheduler
 from clarion.audiences.scheduler import due_segment_jobs
 from clarion.container import Container
 from clarion.devsmtp.outbox import Outbox

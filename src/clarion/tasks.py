@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from clarion.activation.export_jobs import EXPORT_JOB_TASK, ExportJobRunner
-from clarion.activation.runs import EXPORT_TASK, RunExecutor
+from clarion.activation.runs.export_jobs import EXPORT_JOB_TASK
+from clarion.activation.runs.service import EXPORT_TASK
+from clarion.activation.runs.tasks import ExportJobRunner, RunExecutor
 from clarion.audiences.tasks import EVALUATE_TASK, SegmentJobs
 from clarion.container import Container
 from clarion.delivery.bundle import BundleCache

@@ -107,7 +107,7 @@ async def populate_audiences(client: httpx.AsyncClient, alice: Tenant, owned: Ow
 
 async def populate_activation(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
     """Connections, a dataflow mapping A's audience, and an ad-hoc run of it."""
-    from clarion.activation import specs
+    from clarion.activation.flowservice import specs
 
     headers = alice.headers()
     base_url = "/data/foundation/flowservice"

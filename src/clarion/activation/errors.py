@@ -1,5 +1,8 @@
 """Errors of the Flow Service API, with the codes of Adobe's Flow Service error catalogue.
 
+Shared at ``activation/`` level: flowservice raises them for every rule, runs for an unknown run, and
+export's file-name and profile-field checks (run when a dataflow is saved) answer with them.
+
 Adobe documents ``FLOW-<code>-<status>`` codes (Flow Service error messages page; the 404 and 403
 envelopes in contract §2.1). The AEP envelope renders ``type`` as ``…/errors/<code>-<status>``, so each
 class carries the catalogue number as its ``code``. Our own rules (connection parameters, segment

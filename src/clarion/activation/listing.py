@@ -7,7 +7,9 @@ examples also write a second filter as a bare ``&metrics.statusSummary.status==s
 piece that is not a known parameter but holds an operator is read as a filter too. ``count=true``
 answers ``{"count": n}`` only and cannot be combined with ``limit`` (catalogue code 1401).
 
-Repositories push the filters they can onto SQL columns; the rest are evaluated here on the views.
+Repositories push the filters they can onto SQL columns (``repository.py``); the rest are evaluated
+here on the views. Shared at ``activation/`` level because two sub-packages answer lists with it:
+``flowservice`` (specs, connections, flows) and ``runs`` (dataflow runs).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote_plus, urlencode
+
+from fastapi import Depends, Query, Request
 
 from clarion.activation.errors import FlowInvalid, catalogue
 
@@ -299,3 +303,21 @@ def answer(
     if query.count:
         return {"count": total}
     return {"items": views, "_links": page_links(path, query, returned=len(views), total=total)}
+
+
+def list_query(
+    request: Request,
+    filters: Annotated[
+        list[str] | None, Query(alias="property", description="path<op>value, repeat for AND")
+    ] = None,
+    orderby: Annotated[str | None, Query(description="Field, '-' prefix for descending")] = None,
+    limit: Annotated[str | None, Query(description="Items per page, 1-100 (default 100)")] = None,
+    count: Annotated[str | None, Query(description="true: answer {count} only")] = None,
+    continuation_token: Annotated[str | None, Query(alias="continuationToken")] = None,
+) -> ListQuery:
+    """The list parameters, read from the raw query (the declared ones document them)."""
+    return parse(request.url.query)
+
+
+ListQueryDep = Annotated[ListQuery, Depends(list_query)]
+"""The endpoints' parameter: the list query of the request."""

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from clarion.activation import specs
+from clarion.activation.flowservice import specs
 from clarion.container import Container
 from clarion.kit.ids import new_id
 from clarion.models.activation import FlowRun

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from clarion.activation import specs
-from clarion.activation.connection_rules import MASK
+from clarion.activation.flowservice import specs
+from clarion.activation.flowservice.parameter_rules import MASK
 from tests.activation.flowservice.conftest import (
     S3_SECRET,
     SFTP_PASSWORD,
@@ -131,8 +131,8 @@ async def test_patch_replaces_auth_and_keeps_masked_secret(fs: FlowService) -> N
 
 
 async def _opened_password(fs: FlowService, connection_id: str) -> str:
-    from clarion.activation import connections
-    from clarion.activation.repository import FlowServiceRepository
+    from clarion.activation.flowservice import connections
+    from clarion.activation.flowservice.repository import FlowServiceRepository
 
     async with fs.container.unit_of_work() as uow:
         repo = FlowServiceRepository(uow.session, fs.tenant.org_id, await fs.sandbox_id())

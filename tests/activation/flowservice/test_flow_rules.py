@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from clarion.activation import specs
+from clarion.activation.flowservice import specs
 from tests.activation.flowservice.conftest import FlowService, add_selector, report, selector
 
 Change = Callable[[dict[str, Any]], None]

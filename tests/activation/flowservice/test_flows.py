@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clarion.activation import specs
+from clarion.activation.flowservice import specs
 from tests.activation.flowservice.conftest import FlowService, add_selector, detail, report, selector
 
 

@@ -1,4 +1,4 @@
-"""The reads the exporter, the scheduler and ad-hoc activation call (activation/service.py)."""
+"""The reads the run executor, the scheduler and ad-hoc activation call (flowservice/service.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from clarion.activation import service
 from clarion.activation.errors import FlowResourceNotFound
+from clarion.activation.flowservice import service
+from clarion.activation.flowservice.schemas import Schedule
 from clarion.tenancy.principal import Principal, job_principal
 from tests.activation.flowservice.conftest import SFTP_PASSWORD, FlowService, add_selector, selector
 
@@ -40,7 +41,7 @@ async def test_load_flow_and_selectors(fs: FlowService) -> None:
     assert found.name == "VIPs"
     assert found.export_mode == "FIRST_FULL_THEN_INCREMENTAL"
     assert found.filename_template == "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%"
-    assert found.schedule == service.Schedule(
+    assert found.schedule == Schedule(
         frequency="EVERY_6_HOURS",
         start_date=date(2030, 7, 22),
         end_date=date(2030, 8, 1),
@@ -136,17 +137,3 @@ async def test_flows_with_schedules_are_the_enabled_ones(fs: FlowService, make_f
         ids = {flow.id for flow in await service.flows_with_schedules(uow)}
     assert enabled in ids
     assert disabled not in ids
-
-
-async def test_run_view_for_the_integrator(fs: FlowService) -> None:
-    flow_id = await fs.flow()
-    run_id = await fs.run(flow_id)
-    async with fs.container.unit_of_work() as uow:
-        from clarion.activation.repository import FlowServiceRepository
-
-        run = await FlowServiceRepository(uow.session, fs.tenant.org_id, await fs.sandbox_id()).run(run_id)
-    assert run is not None
-    view = service.run_view(run, ims_org_id="ORG@AdobeOrg", base_url="http://h/data/foundation/flowservice")
-    assert view["imsOrgId"] == "ORG@AdobeOrg"
-    assert view["_links"]["self"]["href"] == f"http://h/data/foundation/flowservice/runs/{run_id}"
-    assert "flowSpec" not in view

@@ -90,7 +90,7 @@ class Activation:
     ) -> str:
         """A dataflow of ``kind`` exporting the audiences (mapping: email, first name, points, status)."""
         spec = {"sftp": "354d6aad-4754-46e4-a576-1b384561c440", "s3": "269ba276-16fc-47db-92b0-c1049a3c131f"}
-        from clarion.activation import specs
+        from clarion.activation.flowservice import specs
 
         flow_spec = spec.get(kind, specs.LOCAL_FLOW_SPEC_ID)
         target = target_id or await self.fs.target(kind)
@@ -131,3 +131,9 @@ def run_id_of(order: dict[str, Any]) -> str:
 async def activation(client: httpx.AsyncClient, tenant: Tenant, container: Container) -> Activation:
     """One tenant's activation helper."""
     return Activation(FlowService(client, tenant, container), client, container)
+
+
+@pytest.fixture
+async def fs(client: httpx.AsyncClient, tenant: Tenant, container: Container) -> FlowService:
+    """The Flow Service client of one fresh tenant (the runs read API is tested through it)."""
+    return FlowService(client, tenant, container)

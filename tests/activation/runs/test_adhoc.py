@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from clarion.activation import specs
+from clarion.activation.flowservice import specs
 from clarion.config import Settings
 from clarion.runtime import BackgroundServices
 from tests.activation.runs.conftest import Activation, run_id_of

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from clarion.activation.scheduling import FlowScheduler, due_selectors, first_activation, latest_slot
-from clarion.activation.service import Schedule, Selector
+from clarion.activation.flowservice.schemas import Schedule, Selector
+from clarion.activation.runs.scheduling import FlowScheduler, due_selectors, first_activation, latest_slot
 from clarion.models.activation import Flow, FlowRun
 from clarion.runtime import BackgroundServices
 from tests.activation.runs.conftest import Activation
@@ -96,7 +96,8 @@ async def test_ticks_create_one_run_per_slot_and_the_worker_exports_it(
 async def test_a_run_whose_worker_died_is_taken_over_and_a_live_one_is_left_alone(
     activation: Activation, worker: BackgroundServices
 ) -> None:
-    from clarion.activation import runs
+    from clarion.activation.runs.service import EXPORT_TASK
+    from clarion.activation.runs.tasks import RunExecutor
     from clarion.queue.port import Job
 
     audience = await activation.audience([{"person": {"name": {"firstName": "Ada"}}}])
@@ -118,14 +119,14 @@ async def test_a_run_whose_worker_died_is_taken_over_and_a_live_one_is_left_alon
     # A redelivered job of a run whose worker still beats does nothing.
     job = Job(
         id="j",
-        task=runs.EXPORT_TASK,
+        task=EXPORT_TASK,
         payload={"run_id": alive},
         queue="default",
         attempts=2,
         max_attempts=1,
         receipt="r",
     )
-    handler = runs.RunExecutor(
+    handler = RunExecutor(
         activation.container.unit_of_work, activation.container.secrets, activation.container.settings
     )
     await handler.handle(job)

@@ -1,0 +1,1 @@
+"""Runs: dataflow runs (scheduled, ad hoc) executed by the worker, their reads, and export jobs."""
