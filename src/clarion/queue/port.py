@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 import msgspec
 
-
 Payload = dict[str, Any] | msgspec.Struct
 """What a job carries: a msgspec Struct (a domain's contract) or a plain JSON object."""
 
