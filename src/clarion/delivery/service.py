@@ -24,8 +24,8 @@ import structlog
 from clarion.actions.service import ActionSpec
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import repository
-from clarion.delivery.bundle import Bundle, BundleCache, skeleton_for
-from clarion.delivery.channels.base import SendResult
+from clarion.delivery.bundle import Bundle, BundleCache
+from clarion.delivery.channels.base import Attempt, SendResult
 from clarion.delivery.channels.webhook import post_event
 from clarion.delivery.schemas import (
     DeliveryEvent,
@@ -54,6 +54,7 @@ _CALL_NAMESPACE = uuid.UUID("6f1c2a0e-3b7d-5c41-9a8e-2d4b6c8e0f13")
 """Namespace of the uuid5 ids of campaign custom-action calls (derived from message ids)."""
 _STATUS_OF: dict[str, MessageStatus] = {"sent": "sent", "failed": "failed"}
 """Ledger status of a send outcome; ``retry`` leaves the message ``accepted``."""
+_GONE = Attempt(SendResult("failed", "campaign or its channel configuration no longer exists"), "", 0)
 
 ActionLoader = Callable[[str, str, str], Awaitable[ActionSpec | None]]
 """(org, sandbox, action id) → the action ready to call, or None when it was deleted."""
@@ -163,7 +164,7 @@ class Delivery:
         self,
         payload: DeliveryJob,
         recipient: Recipient,
-        outcome: _Outcome,
+        outcome: Attempt,
         accepted_at: datetime,
         now: datetime,
     ) -> LedgerRow:
@@ -252,30 +253,16 @@ class Delivery:
         await self._bundles.close()
 
 
-class _Outcome:
-    __slots__ = ("address", "result", "size")
-
-    def __init__(self, result: SendResult, address: str, size: int) -> None:
-        self.result = result
-        self.address = address
-        self.size = size
-
-
-async def _send_one(bundle: Bundle | None, recipient: Recipient) -> _Outcome:
+async def _send_one(bundle: Bundle | None, recipient: Recipient) -> Attempt:
     if bundle is None:
-        return _Outcome(SendResult("failed", "campaign or its channel configuration no longer exists"), "", 0)
-    variables = {"context": recipient.context or {}, "profile": recipient.profile or {}}
+        return _GONE
     try:
-        if bundle.settings.channel == "email":
-            return await _send_email(bundle, recipient, variables)
-        if bundle.settings.channel == "sms":
-            return await _send_sms(bundle, recipient, variables)
-        return await _send_push(bundle, recipient, variables)
+        return await bundle.channel.send(recipient)
     except ValueError as error:  # an address or header that cannot be sent (e.g. injection attempt)
-        return _Outcome(SendResult("failed", f"invalid message: {error}"), "", 0)
+        return Attempt(SendResult("failed", f"invalid message: {error}"), "", 0)
 
 
-async def _each(sends: Iterable[Coroutine[Any, Any, _Outcome]]) -> list[_Outcome]:
+async def _each(sends: Iterable[Coroutine[Any, Any, Attempt]]) -> list[Attempt]:
     """Run the sends concurrently; one send (most jobs: HT requests name one recipient) without a task."""
     pending = list(sends)
     if len(pending) == 1:
@@ -323,76 +310,6 @@ def delivery_event(row: LedgerRow) -> DeliveryEvent:
         response=row["response"],
         timestamp=iso_milli(row["updated_at"]),
     )
-
-
-def _email_address(recipient: Recipient) -> str:
-    channel_data = recipient.channelData
-    if channel_data is not None and channel_data.emailAddress:
-        return channel_data.emailAddress
-    profile = recipient.profile or {}
-    personal = profile.get("personalEmail")
-    address = personal.get("address") if isinstance(personal, dict) else None
-    if address:
-        return str(address)
-    if recipient.namespace.lower() == "email" or "@" in recipient.userId:
-        return recipient.userId
-    return ""
-
-
-async def _send_email(bundle: Bundle, recipient: Recipient, variables: dict[str, Any]) -> _Outcome:
-    address = _email_address(recipient)
-    if not address:
-        return _Outcome(SendResult("failed", "no email address: set channelData.emailAddress"), "", 0)
-    if bundle.smtp is None:
-        return _Outcome(SendResult("failed", "the channel configuration has no IP pool"), address, 0)
-    configuration = bundle.settings.configuration
-    skeleton = bundle.skeleton
-    sender = {name: template.render(variables) for name, template in bundle.sender_templates.items()}
-    if skeleton is None:
-        skeleton = skeleton_for(configuration, sender)
-    message = skeleton.render(
-        to=address,
-        subject=bundle.render("subject", variables) or "",
-        html=bundle.render("html", variables),
-        text=bundle.render("text", variables),
-    )
-    mail_from = (
-        sender.get("errorAddress")
-        or configuration.get("errorAddress")
-        or sender.get("fromAddress")
-        or configuration["fromAddress"]
-    )
-    result = await bundle.smtp.send(mail_from, [address], message.raw)
-    return _Outcome(result, address, len(message.raw))
-
-
-async def _send_sms(bundle: Bundle, recipient: Recipient, variables: dict[str, Any]) -> _Outcome:
-    channel_data = recipient.channelData
-    profile = recipient.profile or {}
-    number: str | None = (channel_data.mobilePhoneNumber if channel_data else None) or (
-        profile.get("mobilePhone") or {}
-    ).get("number")
-    if not number and recipient.namespace.lower() == "phone":
-        number = recipient.userId
-    if not number or bundle.sms is None:
-        return _Outcome(SendResult("failed", "no phone number: set channelData.mobilePhoneNumber"), "", 0)
-    body = bundle.render("body", variables) or ""
-    return _Outcome(await bundle.sms.send(number, body), number, len(body.encode()))
-
-
-async def _send_push(bundle: Bundle, recipient: Recipient, variables: dict[str, Any]) -> _Outcome:
-    push_info = (recipient.channelData.pushInfo if recipient.channelData else None) or {}
-    token = push_info.get("token") or ""
-    if not token or bundle.push is None:
-        return _Outcome(SendResult("failed", "no push token: set channelData.pushInfo.token"), "", 0)
-    data = {
-        name.removeprefix("data."): bundle.render(name, variables) or ""
-        for name in bundle.templates
-        if name.startswith("data.")
-    }
-    title, body = bundle.render("title", variables) or "", bundle.render("body", variables) or ""
-    result = await bundle.push.send(token, title=title, body=body, data=data or None)
-    return _Outcome(result, token[:32], len(title) + len(body))
 
 
 async def resend(
