@@ -1,15 +1,14 @@
 """A campaign version ready to send: its delivery settings and its channel adapter (content compiled once).
 
-Bundles are cached per process for a few seconds, so an edited campaign, configuration or IP pool is picked
-up by the next messages without a restart. SMTP pools are not the bundles' own: each IP pool has one
-``PoolRef``, shared by every bundle using it and switched to a new pool (the old one closed) when the pool's
-version changes, so a bundle still cached never sends through a pool another campaign's reload closed.
+Bundles are cached per process (``kit.cache.RefreshingCache``: one load per key however many jobs ask, a
+bounded number of entries) and reloaded every few seconds, so an edited campaign, configuration or IP pool
+is picked up by the next messages without a restart. While a bundle is reloaded the previous one keeps being
+served; that is safe because SMTP pools are not the bundles' own: each IP pool has one ``PoolRef``, shared
+by every bundle using it and switched to a new pool (the old one closed) when the pool's version changes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +23,14 @@ from clarion.delivery.channels.email.channel import EmailChannel, PoolRef
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool
 from clarion.delivery.channels.push import FcmPush, PushChannel
 from clarion.delivery.channels.sms import SmsChannel, TwilioSms
+from clarion.kit.cache import RefreshingCache
 from clarion.kit.secretbox import SecretBox
 
-_BUNDLE_TTL = 5.0
+BUNDLE_TTL = 2.5
+"""Seconds a bundle is fresh; reloaded in the background after that, so what is sent is at most about this
+old (and never more than twice this, when a reload is slow)."""
+MAX_BUNDLES = 1_000
+"""Campaign versions a worker keeps compiled (past this the cache starts over)."""
 
 _BundleKey = tuple[str, str, str, int]
 
@@ -43,31 +47,33 @@ class BundleCache:
     """Bundles by campaign version; SMTP pools by IP pool, shared by every campaign using the pool."""
 
     def __init__(
-        self, unit_of_work: Callable[[], UnitOfWork], secrets: SecretBox, http: httpx.AsyncClient
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        secrets: SecretBox,
+        http: httpx.AsyncClient,
+        *,
+        ttl: float = BUNDLE_TTL,
+        limit: int = MAX_BUNDLES,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._secrets = secrets
         self._http = http
-        self._bundles: dict[_BundleKey, tuple[Bundle | None, float]] = {}
+        self._ttl = ttl
+        self._bundles: RefreshingCache[_BundleKey, Bundle | None] = RefreshingCache(limit=limit)
         self._pools: dict[str, PoolRef] = {}
-        self._loading: dict[_BundleKey, asyncio.Future[Bundle | None]] = {}
 
     async def get(self, org_id: str, sandbox_id: str, campaign_id: str, version: int) -> Bundle | None:
         """The bundle of a campaign version, or None when the campaign (or its configuration) is gone.
 
-        Concurrent callers of an expired or missing entry share one load (a worker starts dozens of jobs
-        of the same campaign at once; each loading it would be a stampede on the database).
+        Concurrent callers of a missing entry share one load (a worker starts dozens of jobs of the same
+        campaign at once; each loading it would be a stampede on the database).
         """
         key = (org_id, sandbox_id, campaign_id, version)
-        cached = self._bundles.get(key)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        loading = self._loading.get(key)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load(key))
-            self._loading[key] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(key, None))
-        return await asyncio.shield(loading)
+
+        async def load() -> tuple[Bundle | None, float]:
+            return await self._load(key), self._ttl
+
+        return await self._bundles.get(key, load)
 
     async def close(self) -> None:
         """Close every SMTP pool."""
@@ -81,9 +87,9 @@ class BundleCache:
             settings = await campaigns.delivery_settings(
                 uow, org_id=org_id, sandbox_id=sandbox_id, campaign_id=campaign_id
             )
-        bundle = None if settings is None else Bundle(settings, await self._channel(settings))
-        self._bundles[key] = (bundle, time.monotonic() + _BUNDLE_TTL)
-        return bundle
+        if settings is None:
+            return None
+        return Bundle(settings, await self._channel(settings))
 
     async def _channel(self, settings: DeliverySettings) -> Channel:
         """The adapter of the campaign's channel (the only place that tells the channels apart)."""
