@@ -1,11 +1,11 @@
 """Delivering an accepted execution: render, send, record in the ledger, retry what failed for a while.
 
-One job per accepted request carries its recipients. For each recipient the worker renders the compiled
-templates, writes MIME (email) or calls the provider (SMS, push), and records the outcome in the ledger
-through a group committer (many jobs' rows in one transaction). Temporary failures go to a follow-up job
-for just those recipients, with exponential backoff, until ``max_attempts`` or the validity window ends.
-A redelivered job skips recipients whose ledger row is already final, so a crash repeats nothing that
-was recorded.
+One job per accepted request carries its recipients (a ``schemas.DeliveryJob``). For each recipient the
+campaign's channel adapter (``channels``: email, SMS, push) finds the address, renders the compiled templates
+and sends; the worker records the outcome in the ledger through a group committer (many jobs' rows in one
+transaction). Temporary failures go to a follow-up job for just those recipients, with exponential backoff,
+until ``max_attempts`` or the validity window ends. A redelivered job skips recipients whose ledger row is
+already final, so a crash repeats nothing that was recorded.
 """
 
 from __future__ import annotations
