@@ -134,7 +134,7 @@ async def prepare(
 
 def sample_message() -> bytes:
     """One message as Clarion renders it (compiled templates + MIME skeleton), for the baseline."""
-    from clarion.delivery.bundle import skeleton_for
+    from clarion.delivery.channels.email.channel import skeleton_for
     from clarion.delivery.channels.email.html_text import html_to_text
     from clarion.templating import compile_template
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.db.dialect import dialect_of
+from clarion.delivery.schemas import LedgerRow
 from clarion.kit.repository import SandboxRepository
 from clarion.models.messages import Message
 
@@ -26,7 +27,7 @@ _UPDATED_ON_CONFLICT = (
 )
 
 
-async def upsert_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+async def upsert_messages(session: AsyncSession, rows: Sequence[LedgerRow]) -> None:
     """Write ledger rows (workers write for many organizations at once, so this is not tenant-scoped:
     every row carries its own ``org_id``/``sandbox_id`` from the job, never from a request)."""
     if not rows:

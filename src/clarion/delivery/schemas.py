@@ -1,10 +1,16 @@
-"""Wire shapes of the delivery ledger API (/v1/messages) and the outbox (/v1/outbox)."""
+"""Wire shapes of the delivery ledger API (/v1/messages) and the outbox (/v1/outbox); the delivery job.
+
+The job is delivery's contract with the domains that queue it (executions; delivery itself for retries and
+resends): msgspec Structs whose field names are today's JSON keys, so queued jobs and stored payloads keep
+decoding across upgrades.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -62,3 +68,134 @@ class CapturedMailRead(BaseModel):
 
 
 MessageStatus = Literal["accepted", "sent", "failed", "expired"]
+
+
+# --- The delivery job: produced by executions (and by delivery's retries and resends), run by the worker.
+# Field names are the JSON keys of jobs already sitting in queues and of ``messages.payload``: never rename.
+
+
+class ChannelData(msgspec.Struct):
+    """A recipient's address overrides, as the request gave them (every key present, unset ones null)."""
+
+    emailAddress: str | None = None
+    mobilePhoneNumber: str | None = None
+    pushInfo: dict[str, Any] | None = None
+    """``{"token": …}`` and whatever else the caller sent (kept as is: resends carry it on)."""
+
+
+class Recipient(msgspec.Struct, omit_defaults=True):
+    """One recipient of a delivery job; optional keys are left out of the JSON when unset."""
+
+    index: int
+    """Position in the execution: the message id is ``<execution>:<index>``."""
+    userId: str
+    namespace: str
+    channelData: ChannelData | None = None
+    context: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+    """Standard mode only: the stored profile merged with the request's."""
+    attempt: int = 1
+    """Which attempt this is (retries count up; absent on a first attempt)."""
+
+
+class JobHeader(msgspec.Struct, kw_only=True):
+    """What every message of a delivery job shares: whose campaign version, which execution, when accepted."""
+
+    org: str
+    sandbox: str
+    campaign: str
+    version: int
+    channel: str = ""
+    execution: str
+    requestId: str = ""
+    acceptedAt: str
+    """ISO 8601 with milliseconds and ``Z``; the validity window counts from it."""
+
+
+class DeliveryJob(JobHeader, kw_only=True):
+    """The payload of a ``delivery.send`` job: one accepted request (or a retry of some of its recipients)."""
+
+    recipients: list[Recipient]
+
+    def stored(self, recipient: Recipient) -> StoredMessage:
+        """What the ledger keeps of one recipient's message so that it can be resent."""
+        return StoredMessage(
+            org=self.org,
+            sandbox=self.sandbox,
+            campaign=self.campaign,
+            version=self.version,
+            channel=self.channel,
+            execution=self.execution,
+            requestId=self.requestId,
+            acceptedAt=self.acceptedAt,
+            recipient=recipient,
+        )
+
+
+class StoredMessage(JobHeader, kw_only=True):
+    """``messages.payload``: a message not (yet) sent, enough to queue it again (``/v1/messages/resend``)."""
+
+    recipient: Recipient
+
+    def resend(self, accepted_at: str) -> DeliveryJob:
+        """A fresh job for this recipient: a first attempt, accepted at ``accepted_at``."""
+        return DeliveryJob(
+            org=self.org,
+            sandbox=self.sandbox,
+            campaign=self.campaign,
+            version=self.version,
+            channel=self.channel,
+            execution=self.execution,
+            requestId=self.requestId,
+            acceptedAt=accepted_at,
+            recipients=[msgspec.structs.replace(self.recipient, attempt=1)],
+        )
+
+
+class LedgerRow(TypedDict):
+    """One ``messages`` row as the worker writes it (a plain dict at run time: the insert takes dicts)."""
+
+    id: str
+    org_id: str
+    sandbox_id: str
+    campaign_id: str
+    execution_id: str
+    request_id: str
+    user_id: str
+    recipient: str
+    channel: str
+    status: MessageStatus
+    attempts: int
+    response: str
+    rendered_size: int
+    accepted_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    payload: dict[str, Any] | None
+    """``StoredMessage`` as JSON, kept while the message is not sent."""
+
+
+class DeliveryEvent(msgspec.Struct):
+    """The JSON event POSTed to a campaign's webhook for a final message status."""
+
+    eventType: str
+    messageId: str
+    executionId: str
+    campaignId: str
+    requestId: str
+    userId: str
+    recipient: str
+    status: str
+    attempts: int
+    response: str
+    timestamp: str
+
+
+class WebhookRetry(msgspec.Struct):
+    """The payload of a ``delivery.webhook`` job: an event whose endpoint asked to be tried again."""
+
+    url: str
+    event: dict[str, Any]
+    """A ``DeliveryEvent`` as JSON (read back as it was stored)."""
+    org: str | None = None
+    """The organization whose throttling paces the call (retries queued before it was recorded: none)."""

@@ -1,11 +1,11 @@
 """Delivering an accepted execution: render, send, record in the ledger, retry what failed for a while.
 
-One job per accepted request carries its recipients. For each recipient the worker renders the compiled
-templates, writes MIME (email) or calls the provider (SMS, push), and records the outcome in the ledger
-through a group committer (many jobs' rows in one transaction). Temporary failures go to a follow-up job
-for just those recipients, with exponential backoff, until ``max_attempts`` or the validity window ends.
-A redelivered job skips recipients whose ledger row is already final, so a crash repeats nothing that
-was recorded.
+One job per accepted request carries its recipients (a ``schemas.DeliveryJob``). For each recipient the
+campaign's channel adapter (``channels``: email, SMS, push) finds the address, renders the compiled templates
+and sends; the worker records the outcome in the ledger through a group committer (many jobs' rows in one
+transaction). Temporary failures go to a follow-up job for just those recipients, with exponential backoff,
+until ``max_attempts`` or the validity window ends. A redelivered job skips recipients whose ledger row is
+already final, so a crash repeats nothing that was recorded.
 """
 
 from __future__ import annotations
@@ -17,13 +17,23 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import msgspec
 import structlog
 
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import repository
-from clarion.delivery.bundle import Bundle, BundleCache, skeleton_for
-from clarion.delivery.channels.base import SendResult
+from clarion.delivery.bundle import Bundle, BundleCache
+from clarion.delivery.channels.base import Attempt, SendResult
 from clarion.delivery.channels.webhook import post_event
+from clarion.delivery.schemas import (
+    DeliveryEvent,
+    DeliveryJob,
+    LedgerRow,
+    MessageStatus,
+    Recipient,
+    StoredMessage,
+    WebhookRetry,
+)
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.clock import iso_milli, utcnow
 from clarion.outbound.schemas import NewCall
@@ -38,6 +48,9 @@ QUEUE = "delivery"
 MAX_ATTEMPTS = 8
 _CALL_NAMESPACE = uuid.UUID("6f1c2a0e-3b7d-5c41-9a8e-2d4b6c8e0f13")
 """Namespace of the uuid5 ids of campaign custom-action calls (derived from message ids)."""
+_STATUS_OF: dict[str, MessageStatus] = {"sent": "sent", "failed": "failed"}
+"""Ledger status of a send outcome; ``retry`` leaves the message ``accepted``."""
+_GONE = Attempt(SendResult("failed", "campaign or its channel configuration no longer exists"), "", 0)
 
 
 class Delivery:
@@ -61,41 +74,39 @@ class Delivery:
         self._http = http
         self._validity = validity_seconds
         self._backoff_base = backoff_base
-        self._ledger: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_rows, max_delay=0.002)
+        self._ledger: GroupCommitter[LedgerRow, None] = GroupCommitter(self._write_rows, max_delay=0.002)
 
     async def send(self, job: Job) -> None:
         """Handle one ``delivery.send`` job."""
-        payload = job.payload
-        recipients: list[dict[str, Any]] = payload["recipients"]
-        pending = await self._not_yet_final(job, recipients)
+        payload = msgspec.convert(job.payload, DeliveryJob)
+        pending = await self._not_yet_final(job, payload)
         if not pending:
             return
-        bundle = await self._bundles.get(
-            payload["org"], payload["sandbox"], payload["campaign"], payload["version"]
-        )
-        with calls_for(payload["org"]):  # the organization's throttling configuration paces SMS and push
-            results = await _each(self._send_one(bundle, payload, recipient) for recipient in pending)
+        bundle = await self._bundles.get(payload.org, payload.sandbox, payload.campaign, payload.version)
+        with calls_for(payload.org):  # the organization's throttling configuration paces SMS and push
+            attempts = await _each(_send_one(bundle, recipient) for recipient in pending)
         now = utcnow()
+        accepted_at = datetime.fromisoformat(payload.acceptedAt.replace("Z", "+00:00"))
         rows = [
-            self._row(payload, recipient, result, now)
-            for recipient, result in zip(pending, results, strict=True)
+            self._row(payload, recipient, attempt, accepted_at, now)
+            for recipient, attempt in zip(pending, attempts, strict=True)
         ]
         if bundle is not None and bundle.settings.custom_action_id:
             await self._call_action(payload, bundle.settings.custom_action_id, pending, rows)
         await self._ledger.submit_all(rows)
         await self._follow_up(payload, pending, rows)
         if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
-            with calls_for(payload["org"]):
+            with calls_for(payload.org):
                 await self._webhooks(
                     bundle.settings.webhook_url, [row for row in rows if row["status"] != "accepted"]
                 )
 
     async def _call_action(
         self,
-        payload: dict[str, Any],
+        payload: DeliveryJob,
         action_id: str,
-        pending: list[dict[str, Any]],
-        rows: list[dict[str, Any]],
+        pending: list[Recipient],
+        rows: list[LedgerRow],
     ) -> None:
         """Queue one call of the campaign's custom action per message just sent (before its ledger row).
 
@@ -112,47 +123,34 @@ class Delivery:
             NewCall(action_call_id(row["id"]), action_context(recipient, row)) for recipient, row in sent
         ]
         queued = await self._action_calls.queue(
-            payload["org"], payload["sandbox"], action_id, calls, request_id=payload.get("requestId") or None
+            payload.org, payload.sandbox, action_id, calls, request_id=payload.requestId or None
         )
         if not queued:
-            log.warning("delivery.custom_action_missing", campaign=payload["campaign"], action=action_id)
+            log.warning("delivery.custom_action_missing", campaign=payload.campaign, action=action_id)
 
-    async def _not_yet_final(self, job: Job, recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _not_yet_final(self, job: Job, payload: DeliveryJob) -> list[Recipient]:
         """Recipients whose message is not final yet. A first delivery of a first attempt cannot have a
         ledger row (ids are fresh), so only redeliveries and retries pay for the lookup."""
-        if job.attempts == 1 and all(int(recipient.get("attempt", 1)) == 1 for recipient in recipients):
+        recipients = payload.recipients
+        if job.attempts == 1 and all(recipient.attempt == 1 for recipient in recipients):
             return recipients
-        payload = job.payload
         ids = [message_id(payload, recipient) for recipient in recipients]
         async with self._unit_of_work() as uow:
             done = await repository.final_ids(uow.session, ids)
         return [recipient for recipient, mid in zip(recipients, ids, strict=True) if mid not in done]
 
-    async def _send_one(
-        self, bundle: Bundle | None, payload: dict[str, Any], recipient: dict[str, Any]
-    ) -> _Outcome:
-        if bundle is None:
-            return _Outcome(
-                SendResult("failed", "campaign or its channel configuration no longer exists"), "", 0
-            )
-        variables = {"context": recipient.get("context") or {}, "profile": recipient.get("profile") or {}}
-        try:
-            if bundle.settings.channel == "email":
-                return await _send_email(bundle, recipient, variables)
-            if bundle.settings.channel == "sms":
-                return await _send_sms(bundle, recipient, variables)
-            return await _send_push(bundle, recipient, variables)
-        except ValueError as error:  # an address or header that cannot be sent (e.g. injection attempt)
-            return _Outcome(SendResult("failed", f"invalid message: {error}"), "", 0)
-
     def _row(
-        self, payload: dict[str, Any], recipient: dict[str, Any], outcome: _Outcome, now: datetime
-    ) -> dict[str, Any]:
-        attempt = int(recipient.get("attempt", 1))
+        self,
+        payload: DeliveryJob,
+        recipient: Recipient,
+        outcome: Attempt,
+        accepted_at: datetime,
+        now: datetime,
+    ) -> LedgerRow:
+        attempt = recipient.attempt
         result = outcome.result
-        status = {"sent": "sent", "failed": "failed"}.get(result.outcome, "accepted")
+        status = _STATUS_OF.get(result.outcome, "accepted")
         response = result.response
-        accepted_at = datetime.fromisoformat(payload["acceptedAt"].replace("Z", "+00:00"))
         if status == "accepted":
             if attempt >= MAX_ATTEMPTS:
                 status, response = "failed", f"gave up after {attempt} attempts; last answer: {response}"
@@ -161,43 +159,42 @@ class Delivery:
                     "expired",
                     f"not delivered within the validity window; last answer: {response}",
                 )
-        keep_payload = status != "sent"
+        sent = status == "sent"
         return {
             "id": message_id(payload, recipient),
-            "org_id": payload["org"],
-            "sandbox_id": payload["sandbox"],
-            "campaign_id": payload["campaign"],
-            "execution_id": payload["execution"],
-            "request_id": payload.get("requestId", ""),
-            "user_id": recipient["userId"],
+            "org_id": payload.org,
+            "sandbox_id": payload.sandbox,
+            "campaign_id": payload.campaign,
+            "execution_id": payload.execution,
+            "request_id": payload.requestId,
+            "user_id": recipient.userId,
             "recipient": outcome.address,
-            "channel": payload.get("channel", ""),
+            "channel": payload.channel,
             "status": status,
             "attempts": attempt,
             "response": response,
             "rendered_size": outcome.size,
             "accepted_at": accepted_at,
             "updated_at": now,
-            "sent_at": now if status == "sent" else None,
-            "payload": _resend_payload(payload, recipient) if keep_payload else None,
+            "sent_at": now if sent else None,
+            # Kept while not sent, for ``/v1/messages/resend``.
+            "payload": None if sent else msgspec.to_builtins(payload.stored(recipient)),
         }
 
-    async def _follow_up(
-        self, payload: dict[str, Any], pending: list[dict[str, Any]], rows: list[dict[str, Any]]
-    ) -> None:
+    async def _follow_up(self, payload: DeliveryJob, pending: list[Recipient], rows: list[LedgerRow]) -> None:
         again = [
-            {**recipient, "attempt": int(recipient.get("attempt", 1)) + 1}
+            msgspec.structs.replace(recipient, attempt=recipient.attempt + 1)
             for recipient, row in zip(pending, rows, strict=True)
             if row["status"] == "accepted"
         ]
         if not again:
             return
-        attempt = again[0]["attempt"]
+        attempt = again[0].attempt
         delay = backoff_seconds(attempt - 1, base=self._backoff_base, cap=3600.0)
-        job_id = f"{payload['execution']}:retry:{attempt}:{again[0]['index']}"
+        job_id = f"{payload.execution}:retry:{attempt}:{again[0].index}"
         spec = JobSpec(
             SEND_TASK,
-            {**payload, "recipients": again},
+            msgspec.structs.replace(payload, recipients=again),
             queue=QUEUE,
             delay=delay,
             job_id=job_id,
@@ -205,24 +202,25 @@ class Delivery:
         )
         await self._queue.enqueue([spec])
 
-    async def _webhooks(self, url: str, rows: list[dict[str, Any]]) -> None:
+    async def _webhooks(self, url: str, rows: list[LedgerRow]) -> None:
         for row in rows:
             event = delivery_event(row)
             result = await post_event(self._http, url, event)
             if result.outcome == "retry":
-                retry = {"url": url, "event": event, "org": row["org_id"]}
+                retry = WebhookRetry(url=url, event=msgspec.to_builtins(event), org=row["org_id"])
                 await self._queue.enqueue([JobSpec(WEBHOOK_TASK, retry, queue=QUEUE, delay=30)])
             elif result.outcome == "failed":
                 log.warning("delivery.webhook_refused", url=url, response=result.response)
 
     async def webhook(self, job: Job) -> None:
         """Handle a ``delivery.webhook`` retry: raising lets the queue back off and try again."""
-        with calls_for(job.payload.get("org")):  # retries queued before the org was recorded: unpaced
-            result = await post_event(self._http, job.payload["url"], job.payload["event"])
+        retry = msgspec.convert(job.payload, WebhookRetry)
+        with calls_for(retry.org):  # retries queued before the org was recorded: unpaced
+            result = await post_event(self._http, retry.url, retry.event)
         if result.outcome == "retry":
             raise RuntimeError(f"webhook not delivered: {result.response}")
 
-    async def _write_rows(self, rows: Sequence[dict[str, Any]]) -> list[None]:
+    async def _write_rows(self, rows: Sequence[LedgerRow]) -> list[None]:
         async with self._unit_of_work() as uow:
             await repository.upsert_messages(uow.session, rows)
             await uow.commit()
@@ -234,16 +232,16 @@ class Delivery:
         await self._bundles.close()
 
 
-class _Outcome:
-    __slots__ = ("address", "result", "size")
+async def _send_one(bundle: Bundle | None, recipient: Recipient) -> Attempt:
+    if bundle is None:
+        return _GONE
+    try:
+        return await bundle.channel.send(recipient)
+    except ValueError as error:  # an address or header that cannot be sent (e.g. injection attempt)
+        return Attempt(SendResult("failed", f"invalid message: {error}"), "", 0)
 
-    def __init__(self, result: SendResult, address: str, size: int) -> None:
-        self.result = result
-        self.address = address
-        self.size = size
 
-
-async def _each(sends: Iterable[Coroutine[Any, Any, _Outcome]]) -> list[_Outcome]:
+async def _each(sends: Iterable[Coroutine[Any, Any, Attempt]]) -> list[Attempt]:
     """Run the sends concurrently; one send (most jobs: HT requests name one recipient) without a task."""
     pending = list(sends)
     if len(pending) == 1:
@@ -251,9 +249,9 @@ async def _each(sends: Iterable[Coroutine[Any, Any, _Outcome]]) -> list[_Outcome
     return await asyncio.gather(*pending)
 
 
-def message_id(payload: dict[str, Any], recipient: dict[str, Any]) -> str:
+def message_id(payload: DeliveryJob, recipient: Recipient) -> str:
     """The ledger id of a recipient's message: stable across redeliveries and retries."""
-    return f"{payload['execution']}:{recipient['index']}"
+    return f"{payload.execution}:{recipient.index}"
 
 
 def action_call_id(message: str) -> str:
@@ -261,7 +259,7 @@ def action_call_id(message: str) -> str:
     return str(uuid.uuid5(_CALL_NAMESPACE, message))
 
 
-def action_context(recipient: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+def action_context(recipient: Recipient, row: LedgerRow) -> dict[str, Any]:
     """The context of a campaign's custom-action call: the recipient's ``context`` plus ``message``.
 
     ``message`` is ``{id, executionId, campaignId, recipient}`` (``recipient``: the address the message
@@ -273,100 +271,24 @@ def action_context(recipient: dict[str, Any], row: dict[str, Any]) -> dict[str, 
         "campaignId": row["campaign_id"],
         "recipient": row["recipient"],
     }
-    return {**(recipient.get("context") or {}), "message": message}
+    return {**(recipient.context or {}), "message": message}
 
 
-def delivery_event(row: dict[str, Any]) -> dict[str, Any]:
-    """The JSON event POSTed to a campaign's webhook for a final message status."""
-    return {
-        "eventType": f"message.{row['status']}",
-        "messageId": row["id"],
-        "executionId": row["execution_id"],
-        "campaignId": row["campaign_id"],
-        "requestId": row["request_id"],
-        "userId": row["user_id"],
-        "recipient": row["recipient"],
-        "status": row["status"],
-        "attempts": row["attempts"],
-        "response": row["response"],
-        "timestamp": iso_milli(row["updated_at"]),
-    }
-
-
-def _resend_payload(payload: dict[str, Any], recipient: dict[str, Any]) -> dict[str, Any]:
-    """What ``/v1/messages/resend`` needs to send this recipient again."""
-    return {**{key: value for key, value in payload.items() if key != "recipients"}, "recipient": recipient}
-
-
-def _email_address(recipient: dict[str, Any]) -> str:
-    channel_data = recipient.get("channelData") or {}
-    if channel_data.get("emailAddress"):
-        return str(channel_data["emailAddress"])
-    profile = recipient.get("profile") or {}
-    address = (
-        (profile.get("personalEmail") or {}).get("address")
-        if isinstance(profile.get("personalEmail"), dict)
-        else None
+def delivery_event(row: LedgerRow) -> DeliveryEvent:
+    """The event POSTed to a campaign's webhook for a final message status."""
+    return DeliveryEvent(
+        eventType=f"message.{row['status']}",
+        messageId=row["id"],
+        executionId=row["execution_id"],
+        campaignId=row["campaign_id"],
+        requestId=row["request_id"],
+        userId=row["user_id"],
+        recipient=row["recipient"],
+        status=row["status"],
+        attempts=row["attempts"],
+        response=row["response"],
+        timestamp=iso_milli(row["updated_at"]),
     )
-    if address:
-        return str(address)
-    if recipient.get("namespace", "").lower() == "email" or "@" in recipient.get("userId", ""):
-        return str(recipient["userId"])
-    return ""
-
-
-async def _send_email(bundle: Bundle, recipient: dict[str, Any], variables: dict[str, Any]) -> _Outcome:
-    address = _email_address(recipient)
-    if not address:
-        return _Outcome(SendResult("failed", "no email address: set channelData.emailAddress"), "", 0)
-    if bundle.smtp is None:
-        return _Outcome(SendResult("failed", "the channel configuration has no IP pool"), address, 0)
-    configuration = bundle.settings.configuration
-    skeleton = bundle.skeleton
-    sender = {name: template.render(variables) for name, template in bundle.sender_templates.items()}
-    if skeleton is None:
-        skeleton = skeleton_for(configuration, sender)
-    message = skeleton.render(
-        to=address,
-        subject=bundle.render("subject", variables) or "",
-        html=bundle.render("html", variables),
-        text=bundle.render("text", variables),
-    )
-    mail_from = (
-        sender.get("errorAddress")
-        or configuration.get("errorAddress")
-        or sender.get("fromAddress")
-        or configuration["fromAddress"]
-    )
-    result = await bundle.smtp.send(mail_from, [address], message.raw)
-    return _Outcome(result, address, len(message.raw))
-
-
-async def _send_sms(bundle: Bundle, recipient: dict[str, Any], variables: dict[str, Any]) -> _Outcome:
-    channel_data = recipient.get("channelData") or {}
-    profile = recipient.get("profile") or {}
-    number = channel_data.get("mobilePhoneNumber") or (profile.get("mobilePhone") or {}).get("number")
-    if not number and recipient.get("namespace", "").lower() == "phone":
-        number = recipient["userId"]
-    if not number or bundle.sms is None:
-        return _Outcome(SendResult("failed", "no phone number: set channelData.mobilePhoneNumber"), "", 0)
-    body = bundle.render("body", variables) or ""
-    return _Outcome(await bundle.sms.send(number, body), number, len(body.encode()))
-
-
-async def _send_push(bundle: Bundle, recipient: dict[str, Any], variables: dict[str, Any]) -> _Outcome:
-    push_info = (recipient.get("channelData") or {}).get("pushInfo") or {}
-    token = push_info.get("token") or ""
-    if not token or bundle.push is None:
-        return _Outcome(SendResult("failed", "no push token: set channelData.pushInfo.token"), "", 0)
-    data = {
-        name.removeprefix("data."): bundle.render(name, variables) or ""
-        for name in bundle.templates
-        if name.startswith("data.")
-    }
-    title, body = bundle.render("title", variables) or "", bundle.render("body", variables) or ""
-    result = await bundle.push.send(token, title=title, body=body, data=data or None)
-    return _Outcome(result, token[:32], len(title) + len(body))
 
 
 async def resend(
@@ -375,12 +297,11 @@ async def resend(
     """Queue failed/expired messages matching ``filters`` again, each as a fresh attempt series."""
     repo = repository.MessageRepository(uow.session, principal_org, principal_sandbox)
     messages = await repo.failed(filters, limit=limit)
-    jobs = []
-    for message in messages:
-        payload = dict(message.payload or {})
-        recipient = {**payload.pop("recipient"), "attempt": 1}
-        payload["acceptedAt"] = iso_milli(utcnow())
-        jobs.append(JobSpec(SEND_TASK, {**payload, "recipients": [recipient]}, queue=QUEUE))
+    accepted_at = iso_milli(utcnow())
+    jobs = [
+        JobSpec(SEND_TASK, msgspec.convert(message.payload, StoredMessage).resend(accepted_at), queue=QUEUE)
+        for message in messages
+    ]
     ids = [message.id for message in messages]
     await repo.mark_requeued(ids, utcnow())
     uow.defer(jobs)

@@ -12,6 +12,8 @@ import msgspec
 from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import service as delivery
+from clarion.delivery.schemas import ChannelData, DeliveryJob
+from clarion.delivery.schemas import Recipient as JobRecipient
 from clarion.executions import errors
 from clarion.executions.schemas import (
     AepRecipient,
@@ -163,27 +165,36 @@ def delivery_job(
     """
     recipients = []
     for index, recipient in enumerate(request.recipients, start=first_index):
-        item: dict[str, Any] = {"index": index, "userId": recipient.userId, "namespace": recipient.namespace}
-        if recipient.channelData is not None:
-            item["channelData"] = msgspec.structs.asdict(recipient.channelData)
+        channel_data = recipient.channelData
         context = {**(shared_context or {}), **(recipient.context or {})}
-        if context:
-            item["context"] = context
-        if profiles is not None:
-            # Standard mode: the stored profile, overridden by the request's own ``profile`` object.
-            item["profile"] = _merge(profiles.get(recipient.userId, {}), recipient.profile or {})
-        recipients.append(item)
-    payload = {
-        "org": principal.org_id,
-        "sandbox": principal.sandbox_id,
-        "campaign": snapshot.id,
-        "version": snapshot.version,
-        "channel": snapshot.channel,
-        "execution": execution,
-        "requestId": request.requestId,
-        "acceptedAt": accepted_at,
-        "recipients": recipients,
-    }
+        recipients.append(
+            JobRecipient(
+                index=index,
+                userId=recipient.userId,
+                namespace=recipient.namespace,
+                channelData=None
+                if channel_data is None
+                else ChannelData(
+                    channel_data.emailAddress, channel_data.mobilePhoneNumber, channel_data.pushInfo
+                ),
+                context=context or None,
+                # Standard mode: the stored profile, overridden by the request's own ``profile`` object.
+                profile=None
+                if profiles is None
+                else _merge(profiles.get(recipient.userId, {}), recipient.profile or {}),
+            )
+        )
+    payload = DeliveryJob(
+        org=principal.org_id,
+        sandbox=principal.sandbox_id,
+        campaign=snapshot.id,
+        version=snapshot.version,
+        channel=snapshot.channel,
+        execution=execution,
+        requestId=request.requestId,
+        acceptedAt=accepted_at,
+        recipients=recipients,
+    )
     return JobSpec(
         delivery.SEND_TASK,
         payload,

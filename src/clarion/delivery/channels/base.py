@@ -1,8 +1,12 @@
-"""What every delivery channel answers, and the HTTP exchange the provider adapters share.
+"""The channel port (``Channel``), what every channel answers, and the HTTP exchange the providers share.
 
 A channel never raises for a delivery problem: it returns a ``SendResult`` whose ``outcome`` tells the worker
 what to do (``retry`` = temporary, try again with backoff; ``failed`` = permanent, record and stop) and whose
 ``response`` is the server's final answer as it would be shown in the message ledger.
+
+Each channel adapter (``email.channel.EmailChannel``, ``sms.SmsChannel``, ``push.PushChannel``) holds one
+campaign version's compiled content and its provider client, and owns the rest of a message's journey: where
+the recipient's address comes from, how the content is rendered, and how it is sent.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Protocol
 
 import httpx
+
+from clarion.delivery.schemas import Recipient
 
 Outcome = Literal["sent", "retry", "failed"]
 
@@ -31,6 +37,29 @@ class SendResult:
     outcome: Outcome
     response: str
     provider_id: str | None = None
+
+
+class Attempt(NamedTuple):
+    """One recipient's delivery attempt: the channel's answer, the address used ("" when none), the size of
+    what was sent (for the ledger)."""
+
+    result: SendResult
+    address: str
+    size: int
+
+
+class Channel(Protocol):
+    """A campaign version on one channel: addresses, renders and sends one recipient's message."""
+
+    async def send(self, recipient: Recipient) -> Attempt:
+        """Send ``recipient`` their message; a delivery problem is a result, not an exception (a message that
+        cannot be written at all, such as a header injection attempt, raises ``ValueError``)."""
+        ...
+
+
+def template_variables(recipient: Recipient) -> dict[str, Any]:
+    """The root of a recipient's personalization: ``context`` and ``profile`` (empty when absent)."""
+    return {"context": recipient.context or {}, "profile": recipient.profile or {}}
 
 
 def clip(text: str, limit: int = RESPONSE_LIMIT) -> str:

@@ -1,4 +1,5 @@
-"""Push notifications through an FCM HTTP v1-style API (``projects/{project}/messages:send``)."""
+"""Push notifications through an FCM HTTP v1-style API (``projects/{project}/messages:send``), and the push
+channel."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ from urllib.parse import quote
 
 import httpx
 
-from clarion.delivery.channels.base import HttpReply, Outcome, SendResult, http_exchange, http_outcome
+from clarion.delivery.channels.base import (
+    Attempt,
+    HttpReply,
+    Outcome,
+    SendResult,
+    http_exchange,
+    http_outcome,
+    template_variables,
+)
+from clarion.delivery.schemas import Recipient
+from clarion.templating import Template, compile_template
 
 # FCM error codes (``error.status`` or the FcmError ``errorCode`` detail) that promise a later attempt may
 # succeed; every other error (UNREGISTERED, INVALID_ARGUMENT, NOT_FOUND, SENDER_ID_MISMATCH, …) is final.
 _TEMPORARY = frozenset({"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED"})
 _FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+_NO_TOKEN = Attempt(SendResult("failed", "no push token: set channelData.pushInfo.token"), "", 0)
 
 
 class FcmPush:
@@ -62,6 +74,32 @@ class FcmPush:
                 return SendResult("sent", reply.describe(name), provider_id=name)
             return SendResult("sent", reply.describe())
         return _error(reply, document)
+
+
+class PushChannel:
+    """A push campaign version: compiled ``title``, ``body`` and ``data`` values, sent through the
+    configuration's provider to the recipient's device token."""
+
+    def __init__(self, content: Mapping[str, Any], client: FcmPush) -> None:
+        self._title = compile_template(content["title"], autoescape=False)
+        self._body = compile_template(content["body"], autoescape=False)
+        self._data: dict[str, Template] = {
+            key: compile_template(value, autoescape=False)
+            for key, value in (content.get("data") or {}).items()
+        }
+        self._client = client
+
+    async def send(self, recipient: Recipient) -> Attempt:
+        """Notify the device of ``channelData.pushInfo.token`` (the ledger shows its first 32 characters)."""
+        push_info = (recipient.channelData.pushInfo if recipient.channelData else None) or {}
+        token = push_info.get("token") or ""
+        if not token:
+            return _NO_TOKEN
+        variables = template_variables(recipient)
+        data = {key: template.render(variables) for key, template in self._data.items()}
+        title, body = self._title.render(variables), self._body.render(variables)
+        result = await self._client.send(token, title=title, body=body, data=data or None)
+        return Attempt(result, token[:32], len(title) + len(body))
 
 
 def _error(reply: HttpReply, document: dict[str, Any]) -> SendResult:

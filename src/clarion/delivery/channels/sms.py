@@ -1,13 +1,25 @@
-"""SMS through a Twilio-style REST API (Programmable Messaging, ``Messages.json``)."""
+"""SMS through a Twilio-style REST API (Programmable Messaging, ``Messages.json``), and the SMS channel."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
 
-from clarion.delivery.channels.base import HttpReply, SendResult, http_exchange, http_outcome
+from clarion.delivery.channels.base import (
+    Attempt,
+    HttpReply,
+    SendResult,
+    http_exchange,
+    http_outcome,
+    template_variables,
+)
+from clarion.delivery.schemas import Recipient
+from clarion.templating import compile_template
+
+_NO_NUMBER = Attempt(SendResult("failed", "no phone number: set channelData.mobilePhoneNumber"), "", 0)
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 
@@ -64,3 +76,31 @@ def _error_text(reply: HttpReply, document: dict[str, Any]) -> str:
     if message is None:
         return reply.describe()
     return reply.describe(f"{code} {message}" if code is not None else str(message))
+
+
+class SmsChannel:
+    """An SMS campaign version: the compiled ``body`` sent through the configuration's provider."""
+
+    def __init__(self, content: Mapping[str, Any], client: TwilioSms) -> None:
+        self._body = compile_template(content["body"], autoescape=False)
+        self._client = client
+
+    async def send(self, recipient: Recipient) -> Attempt:
+        """Text ``recipient`` at the number of ``phone_number``."""
+        number = phone_number(recipient)
+        if not number:
+            return _NO_NUMBER
+        body = self._body.render(template_variables(recipient))
+        return Attempt(await self._client.send(number, body), number, len(body.encode()))
+
+
+def phone_number(recipient: Recipient) -> str | None:
+    """``channelData.mobilePhoneNumber``, else the profile's ``mobilePhone.number``, else a phone user id."""
+    channel_data = recipient.channelData
+    profile = recipient.profile or {}
+    number: str | None = (channel_data.mobilePhoneNumber if channel_data else None) or (
+        profile.get("mobilePhone") or {}
+    ).get("number")
+    if not number and recipient.namespace.lower() == "phone":
+        number = recipient.userId
+    return number

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import msgspec
 
 from clarion.delivery.channels.base import SendResult, http_exchange, http_outcome
 
@@ -17,7 +18,7 @@ _JSON = {"Content-Type": "application/json"}
 async def post_event(
     client: httpx.AsyncClient,
     url: str,
-    event: Mapping[str, Any],
+    event: Mapping[str, Any] | msgspec.Struct,
     *,
     timeout: float = 10.0,  # noqa: ASYNC109
 ) -> SendResult:
@@ -37,7 +38,10 @@ async def post_event(
 
 
 def _plain(value: object) -> dict[str, Any]:
-    """``json.dumps`` hook: nested read-only mappings (``MappingProxyType`` …) are encoded as objects."""
+    """``json.dumps`` hook: Structs (``DeliveryEvent``) and read-only mappings (``MappingProxyType`` …) are
+    encoded as objects."""
+    if isinstance(value, msgspec.Struct):
+        return msgspec.structs.asdict(value)
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
