@@ -11,6 +11,7 @@ from clarion.actions.request import ActionSpec, OutboundRequest, QueryParameter,
 from clarion.actions.schemas import Authentication, CustomActionWrite
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.kit.secretbox import SecretBox
 from clarion.models.actions import CustomAction
 from clarion.tenancy.principal import Principal
@@ -48,9 +49,7 @@ async def create_action(
 async def get_action(uow: UnitOfWork, principal: Principal, action_id: str) -> CustomAction:
     """One custom action of the caller's sandbox."""
     action = await _actions(uow, principal).get(action_id)
-    if action is None:
-        raise CustomActionNotFound(f"Custom action {action_id!r} does not exist")
-    return action
+    return require(action, CustomActionNotFound(f"Custom action {action_id!r} does not exist"))
 
 
 async def list_actions(
@@ -173,9 +172,10 @@ async def find_action(
     uow: UnitOfWork, principal: Principal, name_or_id: str, *, box: SecretBox
 ) -> ActionSpec:
     """The caller's action by id or name, ready to call; 404 naming it when the sandbox has none."""
-    action = await _actions(uow, principal).by_name_or_id(name_or_id)
-    if action is None:
-        raise CustomActionNotFound(f"Custom action {name_or_id!r} does not exist in this sandbox")
+    action = require(
+        await _actions(uow, principal).by_name_or_id(name_or_id),
+        CustomActionNotFound(f"Custom action {name_or_id!r} does not exist in this sandbox"),
+    )
     return action_spec(action, box)
 
 

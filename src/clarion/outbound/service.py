@@ -9,6 +9,7 @@ from datetime import datetime
 
 from clarion.actions.service import ActionSpec
 from clarion.db.uow import UnitOfWork
+from clarion.kit.repository import require
 from clarion.models.actions import ActionCall
 from clarion.outbound.errors import ActionCallNotFound, invalid_filter
 from clarion.outbound.intake import queued_call, store_calls
@@ -106,6 +107,4 @@ async def list_calls(
 async def get_call(uow: UnitOfWork, principal: Principal, call_id: str) -> ActionCall:
     """One call of the caller's sandbox."""
     call = await ActionCallRepository(uow.session, principal.org_id, principal.sandbox_id).get(call_id)
-    if call is None:
-        raise ActionCallNotFound(f"Action call {call_id!r} does not exist")
-    return call
+    return require(call, ActionCallNotFound(f"Action call {call_id!r} does not exist"))

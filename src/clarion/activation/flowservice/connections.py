@@ -20,6 +20,7 @@ from clarion.activation.flowservice.views import connection_view, masked_auth_pa
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.ids import new_id
+from clarion.kit.repository import require
 from clarion.kit.secretbox import SecretBox
 from clarion.models.activation import FlowConnection
 from clarion.tenancy.principal import Principal
@@ -127,9 +128,10 @@ async def _target(
 
 
 async def _base_of(repo: FlowServiceRepository, base_id: str, spec: specs.ConnectionSpec) -> FlowConnection:
-    base = await repo.connection(base_id, "base")
-    if base is None:
-        raise parameter_rules.not_in_sandbox("baseConnectionId", "base connection", base_id)
+    base = require(
+        await repo.connection(base_id, "base"),
+        parameter_rules.not_in_sandbox("baseConnectionId", "base connection", base_id),
+    )
     if specs.connection_spec(base.connection_spec_id) is not spec:
         raise invalid(
             "baseConnectionId",
@@ -143,9 +145,7 @@ async def _base_of(repo: FlowServiceRepository, base_id: str, spec: specs.Connec
 async def get(uow: UnitOfWork, principal: Principal, kind: str, connection_id: str) -> FlowConnection:
     """One connection of this kind in the caller's sandbox, or the Flow Service 404."""
     connection = await FlowServiceRepository.for_principal(uow, principal).connection(connection_id, kind)
-    if connection is None:
-        raise FlowResourceNotFound(RESOURCE_TYPES[kind], connection_id)
-    return connection
+    return require(connection, FlowResourceNotFound(RESOURCE_TYPES[kind], connection_id))
 
 
 async def item(uow: UnitOfWork, principal: Principal, kind: str, connection_id: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from clarion.activation.flowservice import connections, parameter_rules, specs
 from clarion.activation.flowservice.repository import FlowServiceRepository, enabled_flows
 from clarion.activation.flowservice.schemas import ExportShape, Schedule, Selector, Target
 from clarion.db.uow import UnitOfWork
+from clarion.kit.repository import require
 from clarion.kit.secretbox import SecretBox
 from clarion.models.activation import Flow, FlowConnection
 from clarion.tenancy.principal import Principal
@@ -23,9 +24,7 @@ from clarion.tenancy.principal import Principal
 async def load_flow(uow: UnitOfWork, principal: Principal, flow_id: str) -> Flow:
     """The flow with this id in the principal's sandbox, or the Flow Service 404."""
     flow = await FlowServiceRepository.for_principal(uow, principal).flow(flow_id)
-    if flow is None:
-        raise FlowResourceNotFound("flows", flow_id)
-    return flow
+    return require(flow, FlowResourceNotFound("flows", flow_id))
 
 
 def selectors(flow: Flow) -> list[Selector]:
@@ -108,8 +107,8 @@ async def _target_and_base(
     repo: FlowServiceRepository, flow: Flow
 ) -> tuple[FlowConnection, FlowConnection | None]:
     target_id = flow.target_connection_ids[0]
-    target = await repo.connection(target_id, "target")
-    if target is None:
-        raise FlowResourceNotFound("targetConnections", target_id)
+    target = require(
+        await repo.connection(target_id, "target"), FlowResourceNotFound("targetConnections", target_id)
+    )
     base = await repo.connection(target.base_connection_id, "base") if target.base_connection_id else None
     return target, base

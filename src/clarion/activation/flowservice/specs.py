@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from clarion.activation import listing
 from clarion.activation.errors import FlowResourceNotFound
+from clarion.kit.repository import require
 
 DestinationKind = Literal["local", "sftp", "s3"]
 
@@ -289,17 +290,13 @@ def flow_spec_page(query: listing.ListQuery, path: str) -> dict[str, Any]:
 
 def connection_spec_item(spec_id: str) -> dict[str, Any]:
     """``{"items": [spec]}`` for a connection spec id or alias, or the Flow Service 404."""
-    spec = connection_spec(spec_id)
-    if spec is None:
-        raise FlowResourceNotFound("connectionSpecs", spec_id)
+    spec = require(connection_spec(spec_id), FlowResourceNotFound("connectionSpecs", spec_id))
     return {"items": [spec.view()]}
 
 
 def flow_spec_item(spec_id: str) -> dict[str, Any]:
     """``{"items": [spec]}`` for a flow spec id or alias, or the Flow Service 404."""
-    spec = flow_spec(spec_id)
-    if spec is None:
-        raise FlowResourceNotFound("flowSpecs", spec_id)
+    spec = require(flow_spec(spec_id), FlowResourceNotFound("flowSpecs", spec_id))
     return {"items": [spec.view()]}
 
 

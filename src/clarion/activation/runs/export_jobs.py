@@ -17,6 +17,7 @@ from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound
 from clarion.kit.clock import utcnow
+from clarion.kit.repository import require
 from clarion.models.audiences import ExportJob
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal
@@ -56,9 +57,7 @@ async def get(uow: UnitOfWork, principal: Principal, job_id: str) -> ExportJob:
     job = None
     if job_id.isdigit():
         job = await repository.export_job(uow.session, principal.org_id, principal.sandbox_id, int(job_id))
-    if job is None:
-        raise NotFound(f"Export job {job_id} not found")
-    return job
+    return require(job, NotFound(f"Export job {job_id} not found"))
 
 
 async def page(

@@ -17,6 +17,7 @@ from clarion.activation.flowservice import service as flowservice
 from clarion.activation.runs.repository import RunRepository
 from clarion.activation.runs.views import run_view
 from clarion.db.uow import UnitOfWork
+from clarion.kit.repository import require
 from clarion.models.activation import ActiveAudienceRun, Flow, FlowRun
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal
@@ -95,9 +96,9 @@ def audience_locks(run: FlowRun) -> list[ActiveAudienceRun]:
 
 async def run_item(uow: UnitOfWork, principal: Principal, run_id: str, *, base_url: str) -> dict[str, Any]:
     """``GET /runs/{id}``: ``{"items": [run], "_links": {}}``."""
-    run = await RunRepository.for_principal(uow, principal).run(run_id)
-    if run is None:
-        raise FlowResourceNotFound("runs", run_id)
+    run = require(
+        await RunRepository.for_principal(uow, principal).run(run_id), FlowResourceNotFound("runs", run_id)
+    )
     flows = await flowservice.flows_by_id(uow, principal, [run.flow_id])
     return {"items": [_view_of_run(run, principal, base_url, flows)], "_links": {}}
 
