@@ -58,6 +58,15 @@ def test_phone_number_comes_from_channel_data_then_profile_then_user_id() -> Non
     assert not phone_number(recipient())
 
 
+@pytest.mark.parametrize("stored", ["+1555", ["+1555"], {"nested": 1}, None, 42, True])
+def test_a_profile_of_any_shape_gives_a_number_or_none(stored: object) -> None:
+    number = phone_number(recipient(profile={"mobilePhone": stored}))
+    assert number is None
+    assert phone_number(recipient(profile={"mobilePhone": {"number": stored}})) == (
+        str(stored) if isinstance(stored, str | int) and not isinstance(stored, bool) else None
+    )
+
+
 async def test_missing_addresses_are_failed_with_the_field_to_set(http_client: httpx.AsyncClient) -> None:
     sms = SmsChannel(
         {"body": "x"},

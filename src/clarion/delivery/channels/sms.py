@@ -97,10 +97,13 @@ class SmsChannel:
 def phone_number(recipient: Recipient) -> str | None:
     """``channelData.mobilePhoneNumber``, else the profile's ``mobilePhone.number``, else a phone user id."""
     channel_data = recipient.channelData
-    profile = recipient.profile or {}
-    number: str | None = (channel_data.mobilePhoneNumber if channel_data else None) or (
-        profile.get("mobilePhone") or {}
-    ).get("number")
+    if channel_data is not None and channel_data.mobilePhoneNumber:
+        return channel_data.mobilePhoneNumber
+    # A stored profile is free-form JSON: ``mobilePhone`` may be anything, so read it defensively (a profile
+    # of the wrong shape is a message without a number, never a failed job).
+    mobile = (recipient.profile or {}).get("mobilePhone")
+    stored = mobile.get("number") if isinstance(mobile, dict) else None
+    number = str(stored) if (isinstance(stored, str) and stored) or type(stored) is int else None
     if not number and recipient.namespace.lower() == "phone":
         number = recipient.userId
     return number
