@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement
 
 from clarion.audiences.errors import JOB_CAP_MESSAGE, InvalidSegment, SegmentJobNotFound, TooManySegmentJobs
 from clarion.audiences.repository import FINISHED, SegmentJobRepository, SegmentRepository
+from clarion.audiences.schemas import EvaluateJob
 from clarion.audiences.service import parse_sort
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
@@ -47,7 +48,7 @@ def evaluate_spec(job_id: str, *, org_id: str, sandbox_id: str) -> JobSpec:
     """The queue job that evaluates segment job ``job_id`` (its id de-duplicates redundant enqueues)."""
     return JobSpec(
         EVALUATE_TASK,
-        {"jobId": job_id, "orgId": org_id, "sandboxId": sandbox_id},
+        EvaluateJob(jobId=job_id, orgId=org_id, sandboxId=sandbox_id),
         job_id=f"segment-job:{job_id}",
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 PROFILE_SCHEMA = "_xdm.context.profile"
@@ -105,3 +106,11 @@ SegmentJobCreate = (
     Annotated[list[SegmentRef], Field(min_length=1, max_length=MAX_BULK_IDS)] | SegmentJobsObject
 )
 """``POST /segment/jobs``: ``[{"segmentId": …}]`` or ``{"segments": [{"segmentId": "*"}]}``."""
+
+
+class EvaluateJob(msgspec.Struct, frozen=True):
+    """Payload of the ``audiences.evaluate`` task: which segment job, of which organization and sandbox."""
+
+    jobId: str
+    orgId: str
+    sandboxId: str

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
 import structlog
 
 from clarion.audiences.evaluation import Evaluation, JobScope
 from clarion.audiences.jobs import EVALUATE_TASK
+from clarion.audiences.schemas import EvaluateJob
 from clarion.db.uow import UnitOfWork
 from clarion.queue.port import Job
 
@@ -24,8 +26,8 @@ class SegmentJobs:
 
     async def evaluate(self, job: Job) -> None:
         """Evaluate the segment job named by the queue job's payload (safe to run again: idempotent)."""
-        payload = job.payload
-        scope = JobScope(org_id=payload["orgId"], sandbox_id=payload["sandboxId"], job_id=payload["jobId"])
+        payload = msgspec.convert(job.payload, EvaluateJob)
+        scope = JobScope(org_id=payload.orgId, sandbox_id=payload.sandboxId, job_id=payload.jobId)
         evaluation = Evaluation(self._unit_of_work, scope)
         try:
             await evaluation.run()

@@ -7,6 +7,7 @@ be evaluated, recipients are given explicitly in the request (Clarion's ``recipi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from clarion.executions.schemas import (
     ExecutionStatusResponse,
     Recipient,
     ScheduledExecutionResponse,
+    TriggerJob,
     audience_request_decoder,
 )
 from clarion.kit.clock import iso_milli, utcnow
@@ -80,7 +82,7 @@ async def submit(
         )
     ExecutionRepository(uow.session, principal.org_id, principal.sandbox_id).add(execution)
     delay = (execute_at - now).total_seconds() if execute_at else 0.0
-    payload = {"org": principal.org_id, "sandbox": principal.sandbox_id, "execution": execution.id}
+    payload = TriggerJob(principal.org_id, principal.sandbox_id, execution.id)
     uow.defer(
         [JobSpec(TRIGGER_TASK, payload, delay=delay, job_id=f"trigger:{execution.id}", unique_for=86400)]
     )
@@ -155,11 +157,12 @@ def _check_campaign(
     service.check_campaign(snapshot, request_ids, service.STANDARD, at)
 
 
-async def trigger(uow: UnitOfWork, payload: dict[str, Any]) -> None:
+async def trigger(uow: UnitOfWork, job_payload: Mapping[str, Any]) -> None:
     """Task ``executions.trigger``: fan the recipients out into delivery jobs (or record why not)."""
-    principal = job_principal(payload["org"], payload["sandbox"])
+    payload = msgspec.convert(job_payload, TriggerJob)
+    principal = job_principal(payload.org, payload.sandbox)
     repo = ExecutionRepository(uow.session, principal.org_id, principal.sandbox_id)
-    execution = await repo.get(payload["execution"])
+    execution = await repo.get(payload.execution)
     if execution is None or execution.schedule_status == "Cancelled" or execution.status != "InProgress":
         return
     if execution.schedule_status == "Triggered":

@@ -111,3 +111,11 @@ class ScheduledExecutionResponse(msgspec.Struct, omit_defaults=True):
 execution_request_decoder = msgspec.json.Decoder(ExecutionRequest)
 audience_request_decoder = msgspec.json.Decoder(AudienceRequest)
 encoder = msgspec.json.Encoder()
+
+
+class TriggerJob(msgspec.Struct, frozen=True):
+    """Payload of the ``executions.trigger`` task: the audience execution to fan out."""
+
+    org: str
+    sandbox: str
+    execution: str

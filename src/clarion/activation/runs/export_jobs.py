@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 from clarion.activation.runs import repository
-from clarion.activation.runs.schemas import ExportJobCreate
+from clarion.activation.runs.schemas import ExportJobCreate, ExportJobRun
 from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound
@@ -47,7 +47,7 @@ async def create(
         request_id=request_id,
     )
     await repository.add_export_job(uow.session, job)
-    uow.defer([JobSpec(EXPORT_JOB_TASK, {"export_job_id": job.id}, job_id=f"export-job-{job.id}")])
+    uow.defer([JobSpec(EXPORT_JOB_TASK, ExportJobRun(job.id), job_id=f"export-job-{job.id}")])
     await uow.commit()
     return job
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 STATUSES = ("realized", "existing", "exited")
@@ -60,3 +61,15 @@ class ExportJobCreate(BaseModel):
     additionalFields: dict[str, Any] | None = None
     destination: DatasetDestination
     schema_: dict[str, Any] = Field(default_factory=lambda: {"name": "_xdm.context.profile"}, alias="schema")
+
+
+class RunJob(msgspec.Struct, frozen=True):
+    """Payload of the ``activation.export`` task: the dataflow run to execute."""
+
+    run_id: str
+
+
+class ExportJobRun(msgspec.Struct, frozen=True):
+    """Payload of the ``audiences.export`` task: the segmentation export job to write."""
+
+    export_job_id: int

@@ -15,6 +15,7 @@ from clarion.activation import listing
 from clarion.activation.errors import FlowResourceNotFound
 from clarion.activation.flowservice import service as flowservice
 from clarion.activation.runs.repository import RunRepository
+from clarion.activation.runs.schemas import RunJob
 from clarion.activation.runs.views import run_view
 from clarion.db.uow import UnitOfWork
 from clarion.kit.repository import require
@@ -39,7 +40,7 @@ def run_job(run: FlowRun, *, delay: float = 0.0) -> JobSpec:
     """The queue job that executes ``run`` (one id per attempt, so a retry is a new job)."""
     return JobSpec(
         EXPORT_TASK,
-        {"run_id": run.id},
+        RunJob(run.id),
         delay=delay,
         job_id=f"{run.id}:{run.attempts}",
         unique_for=RUN_JOB_UNIQUE_SECONDS,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 import structlog
 
 from clarion.activation.export import filenames
@@ -34,7 +35,13 @@ from clarion.activation.export.service import export_audience
 from clarion.activation.flowservice import service as flowservice
 from clarion.activation.flowservice.views import epoch_ms
 from clarion.activation.runs import repository
-from clarion.activation.runs.schemas import ExportJobCreate, QualificationTime, SegmentFilter
+from clarion.activation.runs.schemas import (
+    ExportJobCreate,
+    ExportJobRun,
+    QualificationTime,
+    RunJob,
+    SegmentFilter,
+)
 from clarion.activation.runs.service import run_job
 from clarion.audiences import service as audiences
 from clarion.config import Settings
@@ -83,7 +90,7 @@ class RunExecutor:
 
     async def handle(self, job: Job) -> None:
         """Execute the run named by the job (nothing when it has finished already)."""
-        run = await self._claim(str(job.payload["run_id"]))
+        run = await self._claim(msgspec.convert(job.payload, RunJob).run_id)
         if run is None:
             return
         heartbeat = asyncio.create_task(self._beat(run.id))
@@ -292,7 +299,8 @@ class ExportJobRunner:
     async def handle(self, job: Job) -> None:
         """Run the export job named in the payload (nothing when it is finished or cancelled)."""
         async with self._unit_of_work() as uow:
-            record = await repository.export_job_by_id(uow.session, int(job.payload["export_job_id"]))
+            export_job_id = msgspec.convert(job.payload, ExportJobRun).export_job_id
+            record = await repository.export_job_by_id(uow.session, export_job_id)
             if record is None or record.status not in ("NEW", "PROCESSING"):
                 return
             record.status, record.updated_at = "PROCESSING", utcnow()
