@@ -35,6 +35,135 @@ from clarion.models.audiences import SegmentMembership
 from clarion.models.profiles import Profile
 
 
+class MemberQueries:
+    """The two member queries of an export; the JSON reads they are built from differ by database.
+
+    One subclass per dialect, chosen with the way rows are read (``service._members``), so no query branches.
+    """
+
+    def rows(self, audience: Audience, columns: Columns) -> Select[Any]:
+        """One text value per column per member."""
+        members = audience.segment_id is not None
+        return _members(
+            audience,
+            [self._column(name, as_json=False, members=members).label(name) for name in columns.names],
+        )
+
+    def documents(self, audience: Audience, columns: Columns) -> Select[Any]:
+        """One JSON document per member, nested by path (``person.name.firstName`` → ``{"person": {…}}``)."""
+        tree: dict[str, Any] = {}
+        members = audience.segment_id is not None
+        for name in columns.names:
+            node = tree
+            keys = name.split(".", 1) if name.startswith(IDENTITY_PREFIX) else name.split(".")
+            for key in keys[:-1]:
+                node = node.setdefault(key, {})
+            node[keys[-1]] = self._column(name, as_json=True, members=members)
+        if columns.whole_profile:
+            tree.setdefault("identityMap", self.json_value(Profile.identities, []))
+
+        def render(node: dict[str, Any]) -> ColumnElement[Any]:
+            arguments: list[Any] = []
+            for key, child in node.items():
+                arguments += [literal(key), render(child) if isinstance(child, dict) else child]
+            return self.json_object(arguments)
+
+        document = render(tree)
+        if columns.whole_profile:
+            # Every attribute, with the identities beside them (export jobs without ``fields``).
+            document = self.over_attributes(document)
+        return _members(audience, [self.as_text(document)])
+
+    def _column(self, name: str, *, as_json: bool, members: bool) -> ColumnElement[Any]:
+        if name == STATUS_COLUMN:
+            return SegmentMembership.__table__.c.status if members else null()
+        value = self.json_value if as_json else self.text_value
+        if name.startswith(IDENTITY_PREFIX):
+            namespace = name[len(IDENTITY_PREFIX) :]
+            # Text formats carry the first (primary) identity; JSON carries them all.
+            return value(Profile.identities, [namespace] if as_json else [namespace, 0])
+        return value(Profile.attributes, list(name.split(".")))
+
+    def text_value(self, document: Any, path: list[str | int]) -> ColumnElement[Any]:
+        """A JSON value as text: strings bare, numbers/booleans as JSON spells them, objects as JSON text."""
+        raise NotImplementedError
+
+    def json_value(self, document: Any, path: list[str | int]) -> ColumnElement[Any]:
+        """A JSON value kept as JSON (for JSON-lines exports)."""
+        raise NotImplementedError
+
+    def json_object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        """A JSON object from alternating keys and values."""
+        raise NotImplementedError
+
+    def over_attributes(self, document: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The profile's attributes with ``document``'s keys laid over them."""
+        raise NotImplementedError
+
+    def as_text(self, document: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A JSON document as the text a JSON-lines file holds."""
+        raise NotImplementedError
+
+
+class PostgresMembers(MemberQueries):
+    """JSONB path operators (``#>>``, ``#>``), ``jsonb_build_object``, ``||``."""
+
+    def text_value(self, document: Any, path: list[str | int]) -> ColumnElement[Any]:
+        """``document #>> path``."""
+        return type_coerce(document, JSONB).op("#>>")(_pg_path(path))
+
+    def json_value(self, document: Any, path: list[str | int]) -> ColumnElement[Any]:
+        """``document #> path``."""
+        return type_coerce(document, JSONB).op("#>")(_pg_path(path))
+
+    def json_object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        """``jsonb_build_object(…)``."""
+        built: ColumnElement[Any] = func.jsonb_build_object(*arguments)
+        return built
+
+    def over_attributes(self, document: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``attributes || document``."""
+        return type_coerce(Profile.attributes, JSONB).op("||")(document)
+
+    def as_text(self, document: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``document::text``."""
+        return cast(document, String)
+
+
+class SqliteMembers(MemberQueries):
+    """JSON1: ``json_type``/``json_extract`` with quoted paths, ``json_object``, ``json_patch``."""
+
+    def text_value(self, document: Any, path: list[str | int]) -> ColumnElement[Any]:
+        """``json_extract``, with true/false spelled as JSON (and PostgreSQL) spell them, not 1/0."""
+        json_path = _sqlite_path(path)
+        kind = func.json_type(document, json_path)
+        return case(
+            (kind == "true", literal("true")),
+            (kind == "false", literal("false")),
+            (kind.in_(("object", "array")), func.json_extract(document, json_path).cast(String)),
+            else_=cast(func.json_extract(document, json_path), String),
+        )
+
+    def json_value(self, document: Any, path: list[str | int]) -> ColumnElement[Any]:
+        """``json(document -> path)``."""
+        value: ColumnElement[Any] = func.json(document.op("->")(_sqlite_path(path)))
+        return value
+
+    def json_object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        """``json_object(…)``."""
+        built: ColumnElement[Any] = func.json_object(*arguments)
+        return built
+
+    def over_attributes(self, document: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``json_patch(attributes, document)``."""
+        patched: ColumnElement[Any] = func.json_patch(Profile.attributes, document)
+        return patched
+
+    def as_text(self, document: ColumnElement[Any]) -> ColumnElement[Any]:
+        """SQLite's JSON functions already return text."""
+        return document
+
+
 def _sqlite_path(path: list[str | int]) -> str:
     """A SQLite JSON path; keys are quoted (they may hold dots), integers index arrays."""
     return "$" + "".join(
@@ -44,39 +173,6 @@ def _sqlite_path(path: list[str | int]) -> str:
 
 def _pg_path(path: list[str | int]) -> ColumnElement[Any]:
     return cast(literal([str(key) for key in path]), ARRAY(String))
-
-
-def _text_value(dialect: str, document: Any, path: list[str | int]) -> ColumnElement[Any]:
-    """A JSON value as text: strings bare, numbers/booleans as JSON spells them, objects as JSON text."""
-    if dialect == "postgresql":
-        return type_coerce(document, JSONB).op("#>>")(_pg_path(path))
-    json_path = _sqlite_path(path)
-    kind = func.json_type(document, json_path)
-    # json_extract turns true/false into 1/0; spell them as JSON (and PostgreSQL) do.
-    return case(
-        (kind == "true", literal("true")),
-        (kind == "false", literal("false")),
-        (kind.in_(("object", "array")), func.json_extract(document, json_path).cast(String)),
-        else_=cast(func.json_extract(document, json_path), String),
-    )
-
-
-def _json_value(dialect: str, document: Any, path: list[str | int]) -> ColumnElement[Any]:
-    """A JSON value kept as JSON (for JSON-lines exports)."""
-    if dialect == "postgresql":
-        return type_coerce(document, JSONB).op("#>")(_pg_path(path))
-    return func.json(document.op("->")(_sqlite_path(path)))
-
-
-def _column(dialect: str, name: str, *, as_json: bool, members: bool = True) -> ColumnElement[Any]:
-    if name == STATUS_COLUMN:
-        return SegmentMembership.__table__.c.status if members else null()
-    value = _json_value if as_json else _text_value
-    if name.startswith(IDENTITY_PREFIX):
-        namespace = name[len(IDENTITY_PREFIX) :]
-        # Text formats carry the first (primary) identity; JSON carries them all.
-        return value(dialect, Profile.identities, [namespace] if as_json else [namespace, 0])
-    return value(dialect, Profile.attributes, list(name.split(".")))
 
 
 def _members(audience: Audience, columns: Sequence[ColumnElement[Any]]) -> Select[Any]:
@@ -100,45 +196,6 @@ def _members(audience: Audience, columns: Sequence[ColumnElement[Any]]) -> Selec
         .join(Profile, Profile.id == SegmentMembership.profile_id)
         .where(and_(*conditions))
     )
-
-
-def rows_query(dialect: str, audience: Audience, columns: Columns) -> Select[Any]:
-    """One text value per column per member."""
-    members = audience.segment_id is not None
-    return _members(
-        audience,
-        [_column(dialect, name, as_json=False, members=members).label(name) for name in columns.names],
-    )
-
-
-def json_query(dialect: str, audience: Audience, columns: Columns) -> Select[Any]:
-    """One JSON document per member, nested by path (``person.name.firstName`` → ``{"person": {…}}``)."""
-    tree: dict[str, Any] = {}
-    members = audience.segment_id is not None
-    for name in columns.names:
-        node = tree
-        keys = name.split(".", 1) if name.startswith(IDENTITY_PREFIX) else name.split(".")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = _column(dialect, name, as_json=True, members=members)
-    if columns.whole_profile:
-        tree.setdefault("identityMap", _json_value(dialect, Profile.identities, []))
-    build = func.jsonb_build_object if dialect == "postgresql" else func.json_object
-
-    def render(node: dict[str, Any]) -> ColumnElement[Any]:
-        arguments: list[Any] = []
-        for key, child in node.items():
-            arguments += [literal(key), render(child) if isinstance(child, dict) else child]
-        return build(*arguments)
-
-    document = render(tree)
-    if columns.whole_profile:
-        # Every attribute, with the identities beside them (export jobs without ``fields``).
-        if dialect == "postgresql":
-            document = type_coerce(Profile.attributes, JSONB).op("||")(document)
-        else:
-            document = func.json_patch(Profile.attributes, document)
-    return _members(audience, [cast(document, String) if dialect == "postgresql" else document])
 
 
 @dataclass(frozen=True)

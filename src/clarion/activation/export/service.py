@@ -135,12 +135,12 @@ async def export_audience(
     """Write the members of ``audience`` to ``upload`` and commit it; abort it on any failure."""
     started = time.perf_counter()
     output = _Output(upload)
-    dialect = dialect_of(session).name
+    members = _members(session, audience, columns)
     try:
         if file_format.file_type == "PARQUET":
-            rows = await _parquet(session, dialect, audience, columns, file_format, output)
+            rows = await _parquet(members, columns, file_format, output)
         else:
-            rows = await _text(session, dialect, audience, columns, file_format, output)
+            rows = await _text(members, file_format, output)
         await output.flush()
         await upload.commit()
     except BaseException:
@@ -149,23 +149,14 @@ async def export_audience(
     return FileResult(rows, output.size, output.digest.hexdigest(), time.perf_counter() - started)
 
 
-async def _text(
-    session: AsyncSession,
-    dialect: str,
-    audience: Audience,
-    columns: Columns,
-    file_format: FileFormat,
-    output: _Output,
-) -> int:
+async def _text(members: _Members, file_format: FileFormat, output: _Output) -> int:
     gzip = _Gzip(output) if file_format.compression == "GZIP" else None
     write: Callable[[bytes], Awaitable[None]] = gzip.write if gzip else output.write
     chunks = _Chunks()
     if file_format.file_type == "JSON":
-        producer = _json_lines(session, dialect, audience, columns, chunks)
-    elif dialect == "postgresql":
-        producer = _copy(session, audience, columns, _copy_options(file_format.csv), chunks)
+        producer = members.json_lines(chunks)
     else:
-        producer = _csv_rows(session, dialect, audience, columns, file_format.csv, chunks)
+        producer = members.csv(file_format.csv, chunks)
     rows = await _pipe(producer, chunks, write)
     if gzip is not None:
         await gzip.close()
@@ -205,84 +196,10 @@ async def _pipe(producer: Awaitable[int], chunks: _Chunks, write: Callable[[byte
     return produced.result()
 
 
-def _copy_options(options: CsvOptions, *, header: bool = True) -> CopyOptions:
-    return CopyOptions(
-        delimiter=options.delimiter,
-        quote=options.quote,
-        escape=options.escape,
-        null=options.null_value,
-        header=header,
-    )
-
-
-async def _copy(
-    session: AsyncSession, audience: Audience, columns: Columns, options: CopyOptions, chunks: _Chunks
-) -> int:
-    query = repository.rows_query("postgresql", audience, columns)
-    return await repository.copy_csv(session, query, options, chunks.write)
-
-
-async def _csv_rows(
-    session: AsyncSession,
-    dialect: str,
-    audience: Audience,
-    columns: Columns,
-    options: CsvOptions,
-    chunks: _Chunks,
-) -> int:
-    buffer = io.StringIO()
-    writer = csv.writer(
-        buffer,
-        delimiter=options.delimiter,
-        quotechar=options.quote,
-        escapechar=options.escape,
-        doublequote=options.escape == options.quote,
-        lineterminator="\n",
-    )
-    writer.writerow(columns.names)
-    rows = 0
-    async for partition in repository.stream_rows(
-        session, repository.rows_query(dialect, audience, columns), batch=ROWS_PER_PARTITION
-    ):
-        writer.writerows(
-            [options.null_value if value is None else value for value in row] for row in partition
-        )
-        rows += len(partition)
-        await chunks.write(buffer.getvalue().encode())
-        buffer.seek(0)
-        buffer.truncate()
-    await chunks.write(buffer.getvalue().encode())
-    return rows
-
-
-async def _json_lines(
-    session: AsyncSession, dialect: str, audience: Audience, columns: Columns, chunks: _Chunks
-) -> int:
-    if dialect == "postgresql":
-        # CSV with a quote and delimiter that JSON text never contains (it escapes control characters), so
-        # COPY hands over each document verbatim, one per line.
-        options = CopyOptions(delimiter="\x02", quote="\x01", escape="\x01", header=False)
-        query = repository.json_query(dialect, audience, columns)
-        return await repository.copy_csv(session, query, options, chunks.write)
-    rows = 0
-    query = repository.json_query(dialect, audience, columns)
-    async for partition in repository.stream_rows(session, query, batch=ROWS_PER_PARTITION):
-        rows += len(partition)
-        await chunks.write(("\n".join(row[0] for row in partition) + "\n").encode())
-    return rows
-
-
-async def _parquet(
-    session: AsyncSession,
-    dialect: str,
-    audience: Audience,
-    columns: Columns,
-    file_format: FileFormat,
-    output: _Output,
-) -> int:
+async def _parquet(members: _Members, columns: Columns, file_format: FileFormat, output: _Output) -> int:
     parquet = _Parquet(output, columns.names, file_format.compression)
     rows = 0
-    async for table in _tables(session, dialect, audience, columns):
+    async for table in members.tables():
         rows += table.num_rows
         await parquet.write_table(table)
     if rows == 0:
@@ -291,38 +208,132 @@ async def _parquet(
     return rows
 
 
-async def _tables(
-    session: AsyncSession, dialect: str, audience: Audience, columns: Columns
-) -> AsyncIterator[pa.Table]:
-    """The members as Arrow tables of string columns (PostgreSQL: COPY CSV parsed by Arrow's C++ reader)."""
-    names = columns.names
-    if dialect != "postgresql":
-        query = repository.rows_query(dialect, audience, columns)
-        async for partition in repository.stream_rows(session, query, batch=ROWS_PER_PARTITION * 5):
+class _Members:
+    """An audience's members, read for the encoders in the three shapes they take."""
+
+    def __init__(self, session: AsyncSession, audience: Audience, columns: Columns) -> None:
+        self._session = session
+        self._audience = audience
+        self._columns = columns
+
+    async def csv(self, options: CsvOptions, chunks: _Chunks) -> int:
+        """CSV text with a header line into ``chunks``; the number of members."""
+        raise NotImplementedError
+
+    async def json_lines(self, chunks: _Chunks) -> int:
+        """One JSON document per line into ``chunks``; the number of members."""
+        raise NotImplementedError
+
+    def tables(self) -> AsyncIterator[pa.Table]:
+        """The members as Arrow tables of string columns."""
+        raise NotImplementedError
+
+
+def _members(session: AsyncSession, audience: Audience, columns: Columns) -> _Members:
+    """The export engine's one dialect choice: PostgreSQL hands rows over with COPY, never decoded in Python;
+    SQLite has no COPY, so rows come from a cursor in partitions."""
+    if dialect_of(session).name == "postgresql":
+        return _CopiedMembers(session, audience, columns)
+    return _CursorMembers(session, audience, columns)
+
+
+class _CopiedMembers(_Members):
+    """PostgreSQL: ``COPY (SELECT …) TO STDOUT`` as CSV, parsed by Arrow's C++ reader for Parquet."""
+
+    _queries = repository.PostgresMembers()
+
+    async def csv(self, options: CsvOptions, chunks: _Chunks) -> int:
+        """COPY with a header, in the dataflow's CSV options."""
+        copy = CopyOptions(
+            delimiter=options.delimiter,
+            quote=options.quote,
+            escape=options.escape,
+            null=options.null_value,
+            header=True,
+        )
+        query = self._queries.rows(self._audience, self._columns)
+        return await repository.copy_csv(self._session, query, copy, chunks.write)
+
+    async def json_lines(self, chunks: _Chunks) -> int:
+        """COPY of the documents, handed over verbatim one per line."""
+        # CSV with a quote and delimiter that JSON text never contains (it escapes control characters), so
+        # COPY hands over each document verbatim, one per line.
+        options = CopyOptions(delimiter="\x02", quote="\x01", escape="\x01", header=False)
+        query = self._queries.documents(self._audience, self._columns)
+        return await repository.copy_csv(self._session, query, options, chunks.write)
+
+    async def tables(self) -> AsyncIterator[pa.Table]:
+        """COPY as CSV, cut at record boundaries into ~``ARROW_CHUNK_BYTES`` pieces, parsed in a thread."""
+        names = self._columns.names
+        pieces: asyncio.Queue[bytes | None] = asyncio.Queue(2)
+        splitter = _RecordSplitter()
+
+        async def sink(data: bytes) -> None:
+            for piece in splitter.feed(data):
+                await pieces.put(piece)
+
+        async def produce() -> None:
+            query = self._queries.rows(self._audience, self._columns)
+            await repository.copy_csv(self._session, query, CopyOptions(header=False), sink)
+            await pieces.put(splitter.rest())
+            await pieces.put(None)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (piece := await pieces.get()) is not None:
+                if piece:
+                    yield await asyncio.to_thread(_parse_csv, piece, names)
+            await producer
+        finally:
+            producer.cancel()
+
+
+class _CursorMembers(_Members):
+    """SQLite: a server-side cursor read in partitions of ``ROWS_PER_PARTITION``."""
+
+    _queries = repository.SqliteMembers()
+
+    async def csv(self, options: CsvOptions, chunks: _Chunks) -> int:
+        """Rows written by the ``csv`` module, one partition at a time."""
+        buffer = io.StringIO()
+        writer = csv.writer(
+            buffer,
+            delimiter=options.delimiter,
+            quotechar=options.quote,
+            escapechar=options.escape,
+            doublequote=options.escape == options.quote,
+            lineterminator="\n",
+        )
+        writer.writerow(self._columns.names)
+        rows = 0
+        query = self._queries.rows(self._audience, self._columns)
+        async for partition in repository.stream_rows(self._session, query, batch=ROWS_PER_PARTITION):
+            writer.writerows(
+                [options.null_value if value is None else value for value in row] for row in partition
+            )
+            rows += len(partition)
+            await chunks.write(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+        await chunks.write(buffer.getvalue().encode())
+        return rows
+
+    async def json_lines(self, chunks: _Chunks) -> int:
+        """The documents SQLite built, joined by newlines."""
+        rows = 0
+        query = self._queries.documents(self._audience, self._columns)
+        async for partition in repository.stream_rows(self._session, query, batch=ROWS_PER_PARTITION):
+            rows += len(partition)
+            await chunks.write(("\n".join(row[0] for row in partition) + "\n").encode())
+        return rows
+
+    async def tables(self) -> AsyncIterator[pa.Table]:
+        """Partitions of rows turned into Arrow string arrays."""
+        names = self._columns.names
+        query = self._queries.rows(self._audience, self._columns)
+        async for partition in repository.stream_rows(self._session, query, batch=ROWS_PER_PARTITION * 5):
             arrays = [pa.array([row[i] for row in partition], pa.string()) for i in range(len(names))]
             yield pa.Table.from_arrays(arrays, names=names)
-        return
-    pieces: asyncio.Queue[bytes | None] = asyncio.Queue(2)
-    splitter = _RecordSplitter()
-
-    async def sink(data: bytes) -> None:
-        for piece in splitter.feed(data):
-            await pieces.put(piece)
-
-    async def produce() -> None:
-        options = CopyOptions(header=False)
-        await repository.copy_csv(session, repository.rows_query(dialect, audience, columns), options, sink)
-        await pieces.put(splitter.rest())
-        await pieces.put(None)
-
-    producer = asyncio.create_task(produce())
-    try:
-        while (piece := await pieces.get()) is not None:
-            if piece:
-                yield await asyncio.to_thread(_parse_csv, piece, names)
-        await producer
-    finally:
-        producer.cancel()
 
 
 class _RecordSplitter:
