@@ -111,6 +111,10 @@ class JobHeader(msgspec.Struct, kw_only=True):
     acceptedAt: str
     """ISO 8601 with milliseconds and ``Z``; the validity window counts from it."""
 
+    def header(self) -> dict[str, Any]:
+        """The shared fields, to build another job or stored message of the same request."""
+        return {name: getattr(self, name) for name in JobHeader.__struct_fields__}
+
 
 class DeliveryJob(JobHeader, kw_only=True):
     """The payload of a ``delivery.send`` job: one accepted request (or a retry of some of its recipients)."""
@@ -119,17 +123,7 @@ class DeliveryJob(JobHeader, kw_only=True):
 
     def stored(self, recipient: Recipient) -> StoredMessage:
         """What the ledger keeps of one recipient's message so that it can be resent."""
-        return StoredMessage(
-            org=self.org,
-            sandbox=self.sandbox,
-            campaign=self.campaign,
-            version=self.version,
-            channel=self.channel,
-            execution=self.execution,
-            requestId=self.requestId,
-            acceptedAt=self.acceptedAt,
-            recipient=recipient,
-        )
+        return StoredMessage(**self.header(), recipient=recipient)
 
 
 class StoredMessage(JobHeader, kw_only=True):
@@ -139,17 +133,8 @@ class StoredMessage(JobHeader, kw_only=True):
 
     def resend(self, accepted_at: str) -> DeliveryJob:
         """A fresh job for this recipient: a first attempt, accepted at ``accepted_at``."""
-        return DeliveryJob(
-            org=self.org,
-            sandbox=self.sandbox,
-            campaign=self.campaign,
-            version=self.version,
-            channel=self.channel,
-            execution=self.execution,
-            requestId=self.requestId,
-            acceptedAt=accepted_at,
-            recipients=[msgspec.structs.replace(self.recipient, attempt=1)],
-        )
+        header = {**self.header(), "acceptedAt": accepted_at}
+        return DeliveryJob(**header, recipients=[msgspec.structs.replace(self.recipient, attempt=1)])
 
 
 class LedgerRow(TypedDict):
