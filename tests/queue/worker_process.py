@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from clarion.db.engine import create_engine, create_sessionmaker
-from clarion.queue import ledger
+from clarion.models.jobs import claim
 from clarion.queue.port import Job, JobQueue
 from clarion.queue.redis_streams import RedisStreamQueue
 from clarion.queue.sqlite import SqliteQueue
@@ -78,7 +78,7 @@ async def main(args: argparse.Namespace) -> None:
                 )
         await asyncio.sleep(args.work_ms / 1000)
         async with sessions.begin() as session:
-            kind = "effect" if await ledger.claim(session, job) else "skip"
+            kind = "effect" if await claim(session, job) else "skip"
             await session.execute(
                 insert(table).values(job_id=job.id, kind=kind, attempts=job.attempts, pid=pid)
             )

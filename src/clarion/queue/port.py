@@ -5,7 +5,7 @@ Semantics every backend keeps:
 - ``reserve`` leases jobs to the caller for ``lease_seconds``; a job whose lease expires without ``ack``
   (crashed worker) becomes reservable again and counts one more attempt.
 - ``retry`` puts a job back with exponential backoff, or dead-letters it once ``max_attempts`` is reached.
-- Jobs carry ids; handlers are idempotent (see ``queue.ledger``), so a redelivery changes nothing.
+- Jobs carry ids; handlers are idempotent (see ``models.jobs.claim``), so a redelivery changes nothing.
 """
 
 from __future__ import annotations

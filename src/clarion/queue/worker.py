@@ -2,7 +2,7 @@
 
 A batch is held under one lease, so ``lease_seconds`` must exceed the time a batch takes
 (about ``batch_size / concurrency`` times the slowest handler); otherwise another worker takes the jobs over
-and they run twice (harmless for handlers that use ``queue.ledger``, but wasted work).
+and they run twice (harmless for handlers that use ``models.jobs.claim``, but wasted work).
 """
 
 from __future__ import annotations
