@@ -33,6 +33,13 @@ class MessageEnvelope:
     """Mixin: the body is only ``{"message": …}``, the shape the ad-hoc activation API documents."""
 
 
+class JourneyInternalError:
+    """Mixin: Journey Orchestration answers this error as its generic ``500``/``4000`` "INTERNAL ERROR".
+
+    That is what JO documents for a sandbox that does not exist (contract §3.5).
+    """
+
+
 class Invalid(ClarionError):
     """The request breaks a documented rule (a field, a value, a combination)."""
 

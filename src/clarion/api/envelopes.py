@@ -19,13 +19,13 @@ from clarion import __version__
 from clarion.errors import (
     ClarionError,
     GatewayError,
+    JourneyInternalError,
     MessageEnvelope,
     ObjectEnvelope,
     RateLimited,
     UnsupportedMediaType,
 )
 from clarion.kit import ids
-from clarion.tenancy.errors import SandboxNotFound
 
 AEP_ERROR_TYPE = "https://ns.adobe.com/aep/errors/"
 JO_SERVICE = "clarion-authoring-api"
@@ -114,8 +114,7 @@ def _render_jo(error: ClarionError, request_id: str, headers: dict[str, str]) ->
     code: int | str = int(error.code) if error.code.isdigit() else error.code
     family = "INPUT_OUTPUT_ERROR" if status < 500 else "INTERNAL_ERROR"
     message = error.detail
-    if isinstance(error, SandboxNotFound):
-        # Documented behaviour of Journey Orchestration for a sandbox that does not exist (contract §3.5).
+    if isinstance(error, JourneyInternalError):
         status, code, family, message = 500, 4000, "INTERNAL_ERROR", "INTERNAL ERROR"
     inner: dict[str, Any] = {
         "code": code,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clarion.errors import Conflict, GatewayError, Invalid, NotFound
+from clarion.errors import Conflict, GatewayError, Invalid, JourneyInternalError, NotFound
 
 
 def missing_token() -> GatewayError:
@@ -35,7 +35,7 @@ def org_not_entitled() -> GatewayError:
     return GatewayError(403, "403025", "Profile is not valid")
 
 
-class SandboxNotFound(NotFound):
+class SandboxNotFound(JourneyInternalError, NotFound):
     """``x-sandbox-name`` names no sandbox of the organization."""
 
     code = "CLARION-1404"
