@@ -6,18 +6,24 @@ Pure ASGI (not ``BaseHTTPMiddleware``) because it wraps every request, including
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clarion.api.envelopes import family_for, new_request_id, render
 from clarion.errors import ClarionError, PayloadTooLarge, UnsupportedMediaType
-from clarion.ops.metrics import Metrics
 
 log = structlog.get_logger()
 
 _BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+
+
+class RequestMetrics(Protocol):
+    """Where answered requests are counted (``ops.metrics.Metrics``; api sits below ops)."""
+
+    def record_request(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """Count one answered request and observe its latency."""
 
 
 class _Exchange:
@@ -42,7 +48,7 @@ class _Exchange:
 class GatewayMiddleware:
     """Rejects oversized or non-JSON bodies before any handler runs and records request metrics."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: RequestMetrics) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics

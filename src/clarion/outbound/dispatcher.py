@@ -22,13 +22,12 @@ import contextlib
 import math
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import structlog
 
 from clarion.limiter.port import Limiter, RateLimit
-from clarion.ops.metrics import Metrics
 from clarion.outbound.ledger import CallLedger, expired_record
 from clarion.outbound.queues import is_expired, slot_key, throttle_limit, throttle_queue
 from clarion.outbound.rules import RuleBook
@@ -55,6 +54,16 @@ Taken = tuple[Job, CallJob]
 """A call taken from an overflow queue: its job (to acknowledge) and its payload."""
 
 
+class ThrottleMetrics(Protocol):
+    """Where lanes report (``ops.metrics.Metrics``; domains do not import ops)."""
+
+    def record_throttled_call(self, config_uid: str, status: str) -> None:
+        """Count one call of a throttling configuration that reached a final status."""
+
+    def record_throttle_wait(self, config_uid: str, seconds: float) -> None:
+        """The age of the oldest call just taken from a configuration's overflow queue."""
+
+
 class Dispatcher:
     """Runs one lane per active throttling configuration until ``stop()``."""
 
@@ -67,7 +76,7 @@ class Dispatcher:
         ledger: CallLedger,
         *,
         refresh_seconds: float = 0.25,
-        metrics: Metrics | None = None,
+        metrics: ThrottleMetrics | None = None,
     ) -> None:
         self._queue = queue
         self._limiter = limiter
@@ -137,7 +146,7 @@ class _Lane:
         limiter: Limiter,
         sender: CallSender,
         ledger: CallLedger,
-        metrics: Metrics | None,
+        metrics: ThrottleMetrics | None,
     ) -> None:
         self.rule = rule
         self._queue = queue
