@@ -9,7 +9,6 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from clarion.api.gateway import Gateway
 from clarion.config import Settings
 from clarion.db.engine import create_engine, create_sessionmaker
 from clarion.db.uow import UnitOfWork
@@ -20,6 +19,7 @@ from clarion.outbound.intake import CallIntake
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.transport import ThrottledTransport
 from clarion.queue.port import JobQueue
+from clarion.tenancy.gateway import Gateway
 
 
 @dataclass

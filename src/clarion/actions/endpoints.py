@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Response
 from clarion.actions import service
 from clarion.actions.schemas import CustomActionRead, CustomActionWrite
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["custom actions"])
 PageDep = Annotated[PageParams, Depends(page_params)]

@@ -8,7 +8,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.audiences import jobs, service
 from clarion.audiences.schemas import (
     BulkGet,
@@ -17,6 +16,7 @@ from clarion.audiences.schemas import (
     SegmentJobCreate,
 )
 from clarion.audiences.views import BASE_PATH, definition_view, job_view
+from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(prefix="/data/core/ups", tags=["audiences"])
 

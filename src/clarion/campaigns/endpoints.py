@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.campaigns import adobe_view, channel_configurations, ip_pools
 from clarion.campaigns import service as campaigns
 from clarion.campaigns.schemas import (
@@ -19,6 +18,7 @@ from clarion.campaigns.schemas import (
     IpPoolWrite,
 )
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 PageDep = Annotated[PageParams, Depends(page_params)]

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.delivery import service
 from clarion.delivery.repository import MessageRepository
 from clarion.delivery.schemas import CapturedMailRead, MessageRead, MessageStatus, ResendRequest, ResendResult
@@ -16,6 +15,7 @@ from clarion.devsmtp.outbox import Outbox
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.kit.repository import require
+from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
 

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clarion.api.deps import UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.container import Container
 from clarion.executions import audience, service
@@ -23,6 +22,7 @@ from clarion.executions.schemas import (
     encoder,
 )
 from clarion.kit.clock import iso_milli, utcnow
+from clarion.tenancy.gateway import PrincipalDep
 from clarion.tenancy.principal import Principal
 
 JSON = "application/json"

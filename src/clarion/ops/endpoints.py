@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from clarion.api.deps import ContainerDep
-from clarion.api.gateway import PrincipalDep
 from clarion.container import Container
+from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(tags=["operations"])
 

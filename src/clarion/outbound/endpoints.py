@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.errors import Invalid
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.outbound import service
@@ -26,6 +25,7 @@ from clarion.outbound.schemas import (
     EventBatch,
     encoder,
 )
+from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["Events"])
 calls_router = APIRouter(prefix="/v1", tags=["custom actions"])

@@ -11,10 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.profiles import service
 from clarion.profiles.schemas import BatchResult, ProfileBatch, ProfileRead, ProfileWrite
+from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["profiles"])
 PageDep = Annotated[PageParams, Depends(page_params)]

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from clarion.api.deps import UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.tenancy import service
+from clarion.tenancy.gateway import PrincipalDep
 from clarion.tenancy.schemas import OrganizationRead, SandboxCreate, SandboxRead
 
 router = APIRouter(prefix="/v1", tags=["tenancy"])

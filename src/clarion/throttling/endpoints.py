@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.db.uow import UnitOfWork
+from clarion.tenancy.gateway import PrincipalDep
 from clarion.throttling import capping, service
 from clarion.throttling.errors import state_codes
 from clarion.throttling.lifecycle import Caller

@@ -15,7 +15,7 @@ from clarion.activation.flowservice import connections, flows, specs
 from clarion.activation.flowservice.etags import quoted
 from clarion.activation.listing import ListQueryDep
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.gateway import PrincipalDep
+from clarion.tenancy.gateway import PrincipalDep
 
 PREFIX = "/data/foundation/flowservice"
 router = APIRouter(tags=["activation"])

@@ -13,8 +13,8 @@ from clarion.activation.runs import adhoc, export_jobs, service
 from clarion.activation.runs.schemas import ExportJobCreate
 from clarion.activation.runs.views import export_job_view
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.gateway import PrincipalDep
 from clarion.kit.clock import utcnow
+from clarion.tenancy.gateway import PrincipalDep
 
 FLOWSERVICE = "/data/foundation/flowservice"
 """The Flow Service root: ``flowservice`` serves its specs, connections and flows; runs are read here."""
