@@ -93,9 +93,10 @@ async def prepare(
                     client, tenant, smtp_port=smtp_port, max_connections=connections
                 )
         container = app.state.container
+        services = app.state.services
         headers = {key.lower(): value for key, value in tenant.headers().items()}
-        principal = await container.gateway.authenticate(headers)
-        snapshot = await container.intake.snapshot(principal, campaign_id)
+        principal = await services.gateway.authenticate(headers)
+        snapshot = await services.intake.snapshot(principal, campaign_id)
         started = time.perf_counter()
         batch = []
         for index in range(messages):

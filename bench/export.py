@@ -379,8 +379,8 @@ async def _adhoc(
             "x-gw-ims-org-id": org.ims_org_id,
             "x-sandbox-name": "prod",
         }
-        services = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
-        await services.start()
+        workers = BackgroundServices(app.state.services, Metrics(), run_worker=True, capture_smtp=False)
+        await workers.start()
         try:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
@@ -403,7 +403,7 @@ async def _adhoc(
                     await asyncio.sleep(0.05)
                 seconds = time.perf_counter() - started
         finally:
-            await services.stop()
+            await workers.stop()
     records = run["metrics"]["recordSummary"]["outputRecordCount"]
     return {"seconds": seconds, "status": status, "records": records}
 

@@ -25,6 +25,7 @@ from clarion.db.migrate import upgrade
 from clarion.kit.secretbox import new_key
 from clarion.ops.metrics import Metrics
 from clarion.runtime import BackgroundServices
+from clarion.services import Services
 from clarion.tenancy import service
 from tests.builders import Api, Tenant
 
@@ -84,6 +85,13 @@ def container(app: FastAPI) -> Container:
 
 
 @pytest.fixture
+def services(app: FastAPI) -> Services:
+    """The running application's domain runtime (gateway, intakes, rule book, throttled HTTP client)."""
+    built: Services = app.state.services
+    return built
+
+
+@pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the app in-process."""
     transport = httpx.ASGITransport(app=app)
@@ -95,12 +103,12 @@ TenantFactory = Callable[..., Awaitable[Tenant]]
 
 
 @pytest.fixture
-async def worker(container: Container) -> AsyncIterator[BackgroundServices]:
+async def worker(services: Services) -> AsyncIterator[BackgroundServices]:
     """The background services of a `clarion serve` process: queue worker and throttle dispatcher."""
-    services = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
-    await services.start()
-    yield services
-    await services.stop()
+    background = BackgroundServices(services, Metrics(), run_worker=True, capture_smtp=False)
+    await background.start()
+    yield background
+    await background.stop()
 
 
 @pytest.fixture

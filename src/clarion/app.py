@@ -1,4 +1,4 @@
-"""``create_app(settings)`` → the FastAPI application; the lifespan builds and closes the Container."""
+"""``create_app(settings)`` → the FastAPI app; its lifespan builds and closes the Container and Services."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from clarion.api.middleware import GatewayMiddleware
 from clarion.audiences import endpoints as audience_endpoints
 from clarion.campaigns import endpoints as campaign_endpoints
 from clarion.config import Settings
-from clarion.container import Container
 from clarion.delivery import endpoints as delivery_endpoints
 from clarion.executions import endpoints as execution_endpoints
 from clarion.ops import endpoints as ops_endpoints
@@ -30,6 +29,7 @@ from clarion.ops.tuning import tune_garbage_collector
 from clarion.outbound import endpoints as outbound_endpoints
 from clarion.profiles import endpoints as profile_endpoints
 from clarion.runtime import BackgroundServices
+from clarion.services import open_services
 from clarion.tenancy import endpoints as tenancy_endpoints
 from clarion.throttling import endpoints as throttling_endpoints
 
@@ -46,19 +46,21 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = Container.build(settings)
-        app.state.container = container
-        services = (
-            BackgroundServices(container, metrics, run_worker=settings.serve_worker) if background else None
-        )
         try:
-            if services is not None:
-                await services.start()
-            yield
+            async with open_services(settings) as services:
+                app.state.container = services.container
+                app.state.services = services
+                workers = None
+                if background:
+                    workers = BackgroundServices(services, metrics, run_worker=settings.serve_worker)
+                try:
+                    if workers is not None:
+                        await workers.start()
+                    yield
+                finally:
+                    if workers is not None:
+                        await workers.stop()
         finally:
-            if services is not None:
-                await services.stop()
-            await container.close()
             log.info("clarion_stopped")
 
     app = FastAPI(

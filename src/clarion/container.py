@@ -1,73 +1,48 @@
-"""The ONLY place that turns configuration URLs into backends: database, queue, limiter, gateway."""
+"""The ONLY place that turns configuration URLs into backends: database, queue, limiter, secret box.
+
+A ``Container`` holds backends only and imports no domain; the domain runtime built on it is ``services.py``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from clarion.config import Settings
 from clarion.db.engine import create_engine, create_sessionmaker
 from clarion.db.uow import UnitOfWork
-from clarion.executions.intake import Intake
 from clarion.kit.secretbox import SecretBox, load_or_create_key
 from clarion.limiter.port import Limiter
-from clarion.outbound.intake import CallIntake
-from clarion.outbound.rules import RuleBook
-from clarion.outbound.transport import ThrottledTransport
 from clarion.queue.port import JobQueue
-from clarion.tenancy.gateway import Gateway
 
 
 @dataclass
 class Container:
-    """Every long-lived collaborator of a process, built once and closed once."""
+    """The backends of a process, built once and closed once."""
 
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
     queue: JobQueue
     limiter: Limiter
-    gateway: Gateway
     secrets: SecretBox
-    intake: Intake
-    http: httpx.AsyncClient
-    rules: RuleBook
-    calls: CallIntake
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
         """Choose and construct the backends named by ``settings``; opens no connection yet."""
         settings.home.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.database_url)
-        sessions = create_sessionmaker(engine)
-        queue = build_queue(settings)
-        limiter = build_limiter(settings)
-
-        def unit_of_work() -> UnitOfWork:
-            return UnitOfWork(sessions, queue)
-
-        gateway = Gateway(unit_of_work, cache_seconds=settings.auth_cache_seconds)
-        intake = Intake(unit_of_work, queue, limiter)
-        rules = RuleBook(unit_of_work, limiter)
-        http = httpx.AsyncClient(
-            transport=ThrottledTransport(
-                httpx.AsyncHTTPTransport(
-                    limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
-                ),
-                rules,
-                limiter,
-                max_wait=settings.http_throttle_max_wait_seconds,
-            ),
-            timeout=httpx.Timeout(settings.http_timeout_seconds),
-            follow_redirects=False,
+        return cls(
+            settings,
+            engine,
+            create_sessionmaker(engine),
+            build_queue(settings),
+            build_limiter(settings),
+            SecretBox(secret_key(settings)),
         )
-        box = SecretBox(secret_key(settings))
-        calls = CallIntake(unit_of_work, queue, rules, box)
-        return cls(settings, engine, sessions, queue, limiter, gateway, box, intake, http, rules, calls)
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this process's database and queue."""
@@ -83,10 +58,7 @@ class Container:
         await self.queue.stats()
 
     async def close(self) -> None:
-        """Flush and release everything."""
-        await self.intake.drain()
-        await self.calls.drain()
-        await self.http.aclose()
+        """Release the backends (after ``Services.close`` flushed what was accepted)."""
         await self.queue.close()
         await self.limiter.close()
         await self.engine.dispose()

@@ -16,13 +16,13 @@ import structlog
 
 from clarion.activation.runs.scheduling import TICK_SECONDS, FlowScheduler
 from clarion.audiences.scheduler import due_segment_jobs
-from clarion.container import Container
 from clarion.devsmtp.outbox import Outbox
 from clarion.devsmtp.server import CaptureServer
 from clarion.kit.clock import utcnow
 from clarion.ops.metrics import Metrics
 from clarion.outbound.dispatcher import Dispatcher
 from clarion.queue.worker import Worker
+from clarion.services import Services
 from clarion.tasks import QUEUES, Tasks
 
 log = structlog.get_logger()
@@ -33,16 +33,19 @@ class BackgroundServices:
 
     def __init__(
         self,
-        container: Container,
+        services: Services,
         metrics: Metrics,
         *,
         run_worker: bool = True,
         capture_smtp: bool | None = None,
     ) -> None:
-        self.container = container
+        self.services = services
+        self.container = services.container
         self.metrics = metrics
         self.run_worker = run_worker
-        self.capture_smtp = container.settings.should_capture_smtp if capture_smtp is None else capture_smtp
+        self.capture_smtp = (
+            self.container.settings.should_capture_smtp if capture_smtp is None else capture_smtp
+        )
         self._worker: Worker | None = None
         self._tasks: Tasks | None = None
         self._worker_task: asyncio.Task[None] | None = None
@@ -57,7 +60,7 @@ class BackgroundServices:
         """Start what this process should run."""
         settings = self.container.settings
         if self.run_worker:
-            self._tasks = Tasks(self.container)
+            self._tasks = Tasks(self.services)
             self._worker = Worker(
                 self.container.queue,
                 self._tasks.registry,
@@ -71,12 +74,12 @@ class BackgroundServices:
             self._dispatcher = Dispatcher(
                 self.container.queue,
                 self.container.limiter,
-                self.container.rules,
+                self.services.rules,
                 self._tasks.call_sender,
                 self._tasks.call_ledger,
                 metrics=self.metrics,
             )
-            self.container.calls.on_queued = self._dispatcher.wake
+            self.services.calls.on_queued = self._dispatcher.wake
             self._dispatcher_task = asyncio.create_task(self._dispatcher.run(), name="clarion-throttle")
             self._schedulers_task = asyncio.create_task(self._run_schedulers(), name="clarion-schedulers")
         if self.capture_smtp and self._take_capture_lock():

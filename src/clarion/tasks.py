@@ -6,7 +6,6 @@ from clarion.activation.runs.export_jobs import EXPORT_JOB_TASK
 from clarion.activation.runs.service import EXPORT_TASK
 from clarion.activation.runs.tasks import ExportJobRunner, RunExecutor
 from clarion.audiences.tasks import EVALUATE_TASK, SegmentJobs
-from clarion.container import Container
 from clarion.delivery.bundle import BundleCache
 from clarion.delivery.service import QUEUE as DELIVERY_QUEUE
 from clarion.delivery.service import SEND_TASK, WEBHOOK_TASK, Delivery
@@ -19,26 +18,28 @@ from clarion.outbound.service import ActionCalls
 from clarion.outbound.tasks import Calls
 from clarion.queue.port import Job
 from clarion.queue.worker import TaskRegistry
+from clarion.services import Services
 
 QUEUES: tuple[str, ...] = (DELIVERY_QUEUE, OUTBOUND_QUEUE, "default")
 """Queue names a worker consumes."""
 
 
 class Tasks:
-    """The registry of ``domain.verb`` handlers bound to a process's container, and what they hold open."""
+    """The registry of ``domain.verb`` handlers bound to a process's services, and what they hold open."""
 
-    def __init__(self, container: Container) -> None:
-        bundles = BundleCache(container.unit_of_work, container.secrets, container.http)
-        self.call_sender = CallSender(container.unit_of_work, container.rules, container.secrets)
+    def __init__(self, services: Services) -> None:
+        container = services.container
+        bundles = BundleCache(container.unit_of_work, container.secrets, services.http)
+        self.call_sender = CallSender(container.unit_of_work, services.rules, container.secrets)
         self.delivery = Delivery(
             container.unit_of_work,
             container.queue,
             bundles,
-            container.http,
+            services.http,
             validity_seconds=container.settings.message_validity_seconds,
             backoff_base=container.settings.retry_base_seconds,
             action_calls=ActionCalls(
-                container.unit_of_work, container.queue, container.rules, self.call_sender.action
+                container.unit_of_work, container.queue, services.rules, self.call_sender.action
             ),
         )
         self.call_ledger = CallLedger(container.unit_of_work, container.queue)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from clarion.campaigns import service as campaigns
-from clarion.container import Container
 from clarion.delivery.bundle import Bundle, BundleCache
 from clarion.delivery.schemas import Recipient
+from clarion.services import Services
 from tests.builders import Api
 from tests.delivery.servers import SmtpServer
 
@@ -22,17 +22,18 @@ TTL = 0.05
 class Campaign:
     """A campaign sending through an IP pool whose relay is ``server``, and a cache to load it with."""
 
-    def __init__(self, api: Api, container: Container, server: SmtpServer) -> None:
+    def __init__(self, api: Api, services: Services, server: SmtpServer) -> None:
         self.api = api
-        self.container = container
+        self.services = services
         self.server = server
-        self.cache = BundleCache(container.unit_of_work, container.secrets, container.http, ttl=TTL)
+        container = services.container
+        self.cache = BundleCache(container.unit_of_work, container.secrets, services.http, ttl=TTL)
 
     async def create(self) -> None:
         self.pool = await self.api.pool("bundlepool", port=self.server.port)
         configuration = await self.api.configuration(self.pool["id"])
         self.campaign = (await self.api.campaign(configuration["id"]))["id"]
-        principal = await self.container.gateway.authenticate(
+        principal = await self.services.gateway.authenticate(
             {key.lower(): value for key, value in self.api.tenant.headers().items()}
         )
         self.key = (principal.org_id, principal.sandbox_id, self.campaign, 1)
@@ -60,8 +61,8 @@ async def second() -> AsyncIterator[SmtpServer]:
 
 
 @pytest.fixture
-async def campaign(api: Api, container: Container, first: SmtpServer) -> AsyncIterator[Campaign]:
-    created = Campaign(api, container, first)
+async def campaign(api: Api, services: Services, first: SmtpServer) -> AsyncIterator[Campaign]:
+    created = Campaign(api, services, first)
     await created.create()
     try:
         yield created

@@ -17,6 +17,7 @@ from clarion.models.campaigns import Campaign
 from clarion.outbound.schemas import NewCall
 from clarion.outbound.service import ActionCalls, ActionLoader
 from clarion.runtime import BackgroundServices
+from clarion.services import Services
 from tests.builders import Api
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer
 from tests.executions.conftest import Live
@@ -77,7 +78,7 @@ async def test_unknown_action_is_refused_at_save(live: Live, hook: HttpServer) -
 
 
 async def test_each_sent_message_calls_the_action_once(
-    live: Live, hook: HttpServer, worker: BackgroundServices, container: Container
+    live: Live, hook: HttpServer, worker: BackgroundServices, container: Container, services: Services
 ) -> None:
     action_id = await action(live.api, hook)
     campaign = await ht_campaign(live, customActionId=action_id)
@@ -119,7 +120,7 @@ async def test_each_sent_message_calls_the_action_once(
     # A redelivered job queues the same calls again: same ids, unique jobs, insert-or-ignore ledger rows.
     org_id, sandbox_id = await campaign_sandbox(container, campaign["id"])
     action_calls = ActionCalls(
-        container.unit_of_work, container.queue, container.rules, worker_loader(container)
+        container.unit_of_work, container.queue, services.rules, worker_loader(container)
     )
     again = [
         NewCall(action_call_id(f"{execution}:{i}"), {"seq": str(i), "message": {"id": f"{execution}:{i}"}})

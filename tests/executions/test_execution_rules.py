@@ -109,9 +109,9 @@ async def test_campaign_rules(live: Live) -> None:
     assert "trigger it with /unitary" in message(response)
 
 
-async def test_stopped_campaign_is_refused(live: Live, container: Any) -> None:
+async def test_stopped_campaign_is_refused(live: Live, services: Any) -> None:
     await live.api.call("POST", f"/v1/campaigns/{live.ht_campaign}/stop", expect=200)
-    container.intake.forget()
+    services.intake.forget()
     response = await post(live, HT, live.body())
     assert response.status_code == 400
     assert "campaign is Stopped; only Live campaigns run" in message(response)

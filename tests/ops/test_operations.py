@@ -14,6 +14,7 @@ from clarion.config import Settings
 from clarion.container import Container, build_queue
 from clarion.db.engine import create_engine
 from clarion.ops.logging import configure_logging
+from clarion.services import Services
 from tests.conftest import Tenant
 
 DEAD_POSTGRES = "postgresql://postgres@127.0.0.1:1/nothing"
@@ -47,11 +48,12 @@ async def test_health_is_503_when_a_dependency_is_down(
     app: FastAPI,
     client: httpx.AsyncClient,
     container: Container,
+    services: Services,
     settings: Settings,
     tenant: Tenant,
     broken: str,
 ) -> None:
-    container.gateway._cache_seconds = 60  # authenticate once while the database is up
+    services.gateway._cache_seconds = 60  # authenticate once while the database is up
     assert (await client.get("/ajo/im/health", headers=tenant.headers())).status_code == 200
     if broken == "database":
         healthy_engine, container.engine = container.engine, create_engine(DEAD_POSTGRES)

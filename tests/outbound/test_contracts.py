@@ -7,6 +7,7 @@ import msgspec
 from clarion.container import Container
 from clarion.outbound.schemas import CallJob, NewCall
 from clarion.outbound.service import ActionCalls
+from clarion.services import Services
 
 QUEUED_BEFORE = {
     "call": "c-1",
@@ -38,13 +39,15 @@ def test_a_whole_second_acceptance_time_decodes() -> None:
     assert msgspec.convert({**QUEUED_BEFORE, "acceptedAt": 1780000000}, CallJob).accepted_at == 1780000000.0
 
 
-async def test_queueing_calls_of_a_deleted_action_queues_nothing(container: Container) -> None:
+async def test_queueing_calls_of_a_deleted_action_queues_nothing(
+    container: Container, services: Services
+) -> None:
     loaded: list[tuple[str, str, str]] = []
 
     async def deleted(org_id: str, sandbox_id: str, action_id: str) -> None:
         loaded.append((org_id, sandbox_id, action_id))
 
-    calls = ActionCalls(container.unit_of_work, container.queue, container.rules, deleted)
+    calls = ActionCalls(container.unit_of_work, container.queue, services.rules, deleted)
     assert await calls.queue("org-1", "sb-1", "a-1", [], request_id=None)
     assert loaded == []  # nothing to queue: the action is not even loaded
     assert not await calls.queue("org-1", "sb-1", "a-1", [NewCall("c-1", {})], request_id=None)

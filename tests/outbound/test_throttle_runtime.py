@@ -11,6 +11,7 @@ from clarion.ops.metrics import Metrics
 from clarion.outbound.queues import CALL_TASK, throttle_queue
 from clarion.queue.port import JobSpec
 from clarion.runtime import BackgroundServices
+from clarion.services import Services
 from tests.builders import Api
 from tests.outbound.conftest import (
     THROTTLING,
@@ -64,18 +65,18 @@ async def test_calls_without_a_configuration_are_sent_at_once_and_recorded(
 
 
 async def test_queued_calls_survive_a_restart_and_are_sent_once(
-    api: Api, target: Target, container: Container
+    api: Api, target: Target, services: Services
 ) -> None:
     action = await make_action(api, target)
     await deploy_throttle(api, target, rate=200)
     await fire(api, action["name"], range(150))
-    first = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
+    first = BackgroundServices(services, Metrics(), run_worker=True, capture_smtp=False)
     await first.start()
     target.expected = 20
     await eventually(lambda: _arrived(target))
     await first.stop()  # graceful: calls already taken finish, the rest stay queued
     assert len(target.arrivals) < 150
-    second = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
+    second = BackgroundServices(services, Metrics(), run_worker=True, capture_smtp=False)
     await second.start()
     try:
         target.expected = 150
@@ -110,7 +111,7 @@ async def test_undeploy_stops_throttling_new_calls_while_queued_ones_drain(
     uid = await deploy_throttle(api, target, rate=200)
     queued = await fire(api, action["name"], range(40))
     await api.call("POST", f"{THROTTLING}/{uid}/undeploy", expect=204)
-    worker.container.rules.forget()
+    worker.services.rules.forget()
     later = await fire(api, action["name"], range(40, 45))
     assert all(call["throttled"] for call in queued)
     assert not any(call["throttled"] for call in later)

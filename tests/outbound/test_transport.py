@@ -17,6 +17,7 @@ from clarion.outbound.queues import slot_key, throttle_limit
 from clarion.outbound.transport import Throttled, calls_for
 from clarion.queue.port import JobSpec
 from clarion.runtime import BackgroundServices
+from clarion.services import Services
 from tests.builders import Api
 from tests.conftest import TenantFactory
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer, TwilioServer
@@ -79,25 +80,26 @@ async def twilio() -> AsyncIterator[TimedTwilio]:
     assert server.http.errors == []
 
 
-async def book_ahead(container: Container, org_id: str, url: str, seconds: float) -> float:
+async def book_ahead(services: Services, org_id: str, url: str, seconds: float) -> float:
     """Take the slots of the configuration covering ``url`` for the next ``seconds``, as a backlog of other
     calls would; the monotonic time before which no further slot starts."""
-    rule = await container.rules.throttle_for(org_id, "POST", url)
+    rule = await services.rules.throttle_for(org_id, "POST", url)
     assert rule is not None
     started = time.monotonic()
     limit = throttle_limit(rule)
     cost = round(seconds * limit.rate)
-    decision = await container.limiter.reserve(slot_key(rule.config_uid), limit, cost=cost, max_wait=60)
+    limiter = services.container.limiter
+    decision = await limiter.reserve(slot_key(rule.config_uid), limit, cost=cost, max_wait=60)
     assert decision.allowed
     return started + cost / limit.rate
 
 
 async def test_calls_for_an_organization_are_paced_at_its_configured_rate(
-    api: Api, hook: Hook, container: Container
+    api: Api, hook: Hook, services: Services
 ) -> None:
     await deploy_throttle(api, Target(hook.server), rate=RATE)
     with calls_for(api.tenant.org_id):
-        answers = await asyncio.gather(*(container.http.post(hook.url, content=b"x") for _ in range(60)))
+        answers = await asyncio.gather(*(services.http.post(hook.url, content=b"x") for _ in range(60)))
     assert {answer.status_code for answer in answers} == {204}
     span = max(hook.arrivals) - min(hook.arrivals)
     # 60 calls take 59 slots 5 ms apart (0.295 s), less the first call's extra connection set-up time;
@@ -106,40 +108,40 @@ async def test_calls_for_an_organization_are_paced_at_its_configured_rate(
 
 
 async def test_calls_outside_the_organization_or_its_configuration_are_not_paced(
-    api: Api, hook: Hook, container: Container, make_tenant: TenantFactory
+    api: Api, hook: Hook, services: Services, make_tenant: TenantFactory
 ) -> None:
     await deploy_throttle(api, Target(hook.server), rate=RATE)
-    await book_ahead(container, api.tenant.org_id, hook.url, 5.0)  # a paced call would raise Throttled
+    await book_ahead(services, api.tenant.org_id, hook.url, 5.0)  # a paced call would raise Throttled
     other = await make_tenant()
-    assert (await container.http.post(hook.url, content=b"no org")).status_code == 204
+    assert (await services.http.post(hook.url, content=b"no org")).status_code == 204
     with calls_for(other.org_id):
-        assert (await container.http.post(hook.url, content=b"another org")).status_code == 204
+        assert (await services.http.post(hook.url, content=b"another org")).status_code == 204
     with calls_for(api.tenant.org_id):
-        assert (await container.http.get(hook.url)).status_code == 204  # the configuration is POST only
+        assert (await services.http.get(hook.url)).status_code == 204  # the configuration is POST only
         with calls_for(None):
-            assert (await container.http.post(hook.url, content=b"none")).status_code == 204
+            assert (await services.http.post(hook.url, content=b"none")).status_code == 204
         with pytest.raises(Throttled):
-            await container.http.post(hook.url, content=b"paced")
+            await services.http.post(hook.url, content=b"paced")
     assert len(hook.arrivals) == 4
 
 
 async def test_a_call_whose_slot_is_too_far_away_raises_throttled_unsent(
-    api: Api, hook: Hook, container: Container
+    api: Api, hook: Hook, services: Services
 ) -> None:
     await deploy_throttle(api, Target(hook.server), rate=RATE)
-    free_at = await book_ahead(container, api.tenant.org_id, hook.url, 0.5)
+    free_at = await book_ahead(services, api.tenant.org_id, hook.url, 0.5)
     with calls_for(api.tenant.org_id):
         # The request's pool timeout (the time it may wait for its turn) lowers the bound...
         with pytest.raises(Throttled) as raised:
-            await container.http.post(hook.url, content=b"x", timeout=httpx.Timeout(5.0, pool=0.1))
+            await services.http.post(hook.url, content=b"x", timeout=httpx.Timeout(5.0, pool=0.1))
         assert isinstance(raised.value, httpx.TransportError)  # what delivery retries later
         assert hook.arrivals == []
         # ... the transport's own bound (1 s here) allows the wait: the call goes out at its slot.
-        assert (await container.http.post(hook.url, content=b"x")).status_code == 204
+        assert (await services.http.post(hook.url, content=b"x")).status_code == 204
         assert hook.arrivals[0] >= free_at - 0.01
-        await book_ahead(container, api.tenant.org_id, hook.url, 2 * MAX_WAIT)
+        await book_ahead(services, api.tenant.org_id, hook.url, 2 * MAX_WAIT)
         with pytest.raises(Throttled, match="more than 1 s away"):
-            await container.http.post(hook.url, content=b"x")
+            await services.http.post(hook.url, content=b"x")
     assert len(hook.arrivals) == 1
 
 
@@ -157,12 +159,12 @@ async def test_sms_to_a_throttled_provider_are_paced_and_delivered(
 
 
 async def test_sms_whose_slot_is_too_far_away_is_retried_later_and_delivered(
-    api: Api, twilio: TimedTwilio, worker: BackgroundServices, container: Container
+    api: Api, twilio: TimedTwilio, worker: BackgroundServices, services: Services
 ) -> None:
     await deploy_throttle(api, Target(twilio.http), rate=RATE)
     campaign = await sms_campaign(api, twilio)
     url = f"{twilio.http.url}/2010-04-01/Accounts/{twilio.account_sid}/Messages.json"
-    free_at = await book_ahead(container, api.tenant.org_id, url, 1.5 * MAX_WAIT)
+    free_at = await book_ahead(services, api.tenant.org_id, url, 1.5 * MAX_WAIT)
     execution = await trigger(api, campaign, [0])
     row = (await final(api, execution))[0]
     assert row["status"] == "sent"
@@ -172,10 +174,10 @@ async def test_sms_whose_slot_is_too_far_away_is_retried_later_and_delivered(
 
 
 async def test_queued_webhook_retries_are_paced_for_their_organization(
-    api: Api, hook: Hook, worker: BackgroundServices, container: Container
+    api: Api, hook: Hook, worker: BackgroundServices, container: Container, services: Services
 ) -> None:
     await deploy_throttle(api, Target(hook.server), rate=RATE)
-    free_at = await book_ahead(container, api.tenant.org_id, hook.url, 0.5)
+    free_at = await book_ahead(services, api.tenant.org_id, hook.url, 0.5)
     payload = {"url": hook.url, "event": {"eventType": "message.sent"}, "org": api.tenant.org_id}
     await container.queue.enqueue([JobSpec(WEBHOOK_TASK, payload, queue=QUEUE)])
 

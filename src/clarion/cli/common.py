@@ -1,10 +1,10 @@
-"""Helpers shared by CLI commands: settings from flags, a container for one command, readable errors."""
+"""Helpers shared by CLI commands: settings from flags, the backends of one command, readable errors."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
@@ -15,6 +15,7 @@ from clarion.config import Settings
 from clarion.container import Container
 from clarion.db.migrate import upgrade
 from clarion.errors import ClarionError
+from clarion.services import Services, open_services
 
 T = TypeVar("T")
 # Piped output (scripts, CI logs) gets wide lines instead of 80-column folding.
@@ -29,8 +30,6 @@ def load_settings(**overrides: Any) -> Settings:
 
 def run_with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
     """Run ``work`` with a container (migrating first when embedded); print domain errors, exit 1."""
-    if settings.should_migrate:
-        upgrade(settings.database_url)
 
     async def main() -> T:
         container = Container.build(settings)
@@ -39,6 +38,22 @@ def run_with_container(settings: Settings, work: Callable[[Container], Awaitable
         finally:
             await container.close()
 
+    return _run(settings, main)
+
+
+def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Like ``run_with_container``, for commands that need the domain runtime too (the worker)."""
+
+    async def main() -> T:
+        async with open_services(settings) as services:
+            return await work(services)
+
+    return _run(settings, main)
+
+
+def _run(settings: Settings, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    if settings.should_migrate:
+        upgrade(settings.database_url)
     try:
         # uvloop: the worker's event loop is its hot path (SMTP, queue, ledger I/O); uvicorn uses it too.
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -12,14 +12,14 @@ import typer
 import uvicorn
 
 from clarion.app import create_app
-from clarion.cli.common import console, load_settings, run_with_container
+from clarion.cli.common import console, load_settings, run_with_container, run_with_services
 from clarion.config import Settings
-from clarion.container import Container
 from clarion.db.migrate import upgrade
 from clarion.ops.logging import configure_logging
 from clarion.ops.metrics import Metrics
 from clarion.ops.tuning import tune_garbage_collector
 from clarion.runtime import BackgroundServices
+from clarion.services import Services
 from clarion.tenancy.bootstrap import DevCredentials, ensure_dev_credentials
 
 WORKER_START_SECONDS = 60
@@ -84,19 +84,19 @@ def worker(
     settings = load_settings(worker_concurrency=concurrency)
     configure_logging(settings.log_format, settings.log_level)
 
-    async def work(container: Container) -> None:
-        services = BackgroundServices(container, Metrics(), run_worker=True, capture_smtp=False)
+    async def work(services: Services) -> None:
+        workers = BackgroundServices(services, Metrics(), run_worker=True, capture_smtp=False)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
-        await services.start()
+        await workers.start()
         tune_garbage_collector()
         console.print("[green]worker running[/green] (Ctrl-C to stop)")
         await stopping.wait()
-        await services.stop()
+        await workers.stop()
 
-    run_with_container(settings, work)
+    run_with_services(settings, work)
 
 
 def migrate(

@@ -5,6 +5,7 @@ msgspec decoding, dispatched ahead of FastAPI's router (``api.hotpath``), and do
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -14,15 +15,16 @@ from starlette.responses import Response
 
 from clarion.api.deps import UoWDep
 from clarion.campaigns.schemas import CampaignSnapshot
-from clarion.container import Container
+from clarion.db.uow import UnitOfWork
 from clarion.executions import audience, service
+from clarion.executions.intake import Intake
 from clarion.executions.schemas import (
     ExecutionRequest,
     ExecutionResponse,
     encoder,
 )
 from clarion.kit.clock import iso_milli, utcnow
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import Gateway, PrincipalDep
 from clarion.tenancy.principal import Principal
 
 JSON = "application/json"
@@ -39,20 +41,23 @@ async def high_throughput(request: Request) -> Response:
 
 
 async def _execute(request: Request, mode: service.Mode) -> Response:
-    container: Container = request.app.state.container
-    principal = await container.gateway.authenticate(request.headers)
-    await container.intake.check_rate(principal, mode)
+    container = request.app.state.container
+    services = request.app.state.services
+    gateway: Gateway = services.gateway
+    intake: Intake = services.intake
+    principal = await gateway.authenticate(request.headers)
+    await intake.check_rate(principal, mode)
     body = await request.body()
     parsed = service.decode(body)
     service.check_request(parsed, mode, body_size=len(body))
     now = utcnow()
     ids = {"requestId": parsed.requestId, "campaignId": parsed.campaignId}
-    snapshot = service.check_campaign(
-        await container.intake.snapshot(principal, parsed.campaignId), ids, mode, now
-    )
+    snapshot = service.check_campaign(await intake.snapshot(principal, parsed.campaignId), ids, mode, now)
     key = request.headers.get("x-request-id") or None
     execution = service.execution_id(principal, key)
-    resolved = None if mode.high_throughput else await _profiles(container, principal, parsed, snapshot)
+    resolved = (
+        None if mode.high_throughput else await _profiles(container.unit_of_work, principal, parsed, snapshot)
+    )
     accepted_at = iso_milli(now)
     job = service.delivery_job(
         principal,
@@ -63,7 +68,7 @@ async def _execute(request: Request, mode: service.Mode) -> Response:
         profiles=resolved,
         dedupe_seconds=container.settings.idempotency_seconds if key else 0.0,
     )
-    await container.intake.accept(job)
+    await intake.accept(job)
     answer = ExecutionResponse(
         executionId=execution,
         requestId=parsed.requestId,
@@ -76,9 +81,12 @@ async def _execute(request: Request, mode: service.Mode) -> Response:
 
 
 async def _profiles(
-    container: Container, principal: Principal, parsed: ExecutionRequest, snapshot: CampaignSnapshot
+    unit_of_work: Callable[[], UnitOfWork],
+    principal: Principal,
+    parsed: ExecutionRequest,
+    snapshot: CampaignSnapshot,
 ) -> dict[str, dict[str, Any]]:
-    async with container.unit_of_work() as uow:
+    async with unit_of_work() as uow:
         return await service.resolve_profiles(uow, principal, parsed, snapshot)
 
 

@@ -10,10 +10,11 @@ import msgspec
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.deps import UoWDep
 from clarion.errors import Invalid
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.outbound import service
+from clarion.outbound.intake import CallIntake
 from clarion.outbound.schemas import (
     MAX_CONTEXT_BYTES,
     MAX_EVENTS,
@@ -31,6 +32,15 @@ router = APIRouter(prefix="/v1", tags=["Events"])
 calls_router = APIRouter(prefix="/v1", tags=["custom actions"])
 """The ledger API, documented with the custom actions it records."""
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def call_intake(request: Request) -> CallIntake:
+    """The process's call intake (built by ``services.py``)."""
+    intake: CallIntake = request.app.state.services.calls
+    return intake
+
+
+CallIntakeDep = Annotated[CallIntake, Depends(call_intake)]
 
 _EVENT_EXAMPLE = {"action": "notify_crm", "context": {"userId": "u-1", "plan": "gold"}}
 
@@ -64,10 +74,10 @@ _EVENT_EXAMPLE = {"action": "notify_crm", "context": {"userId": "u-1", "plan": "
         }
     },
 )
-async def post_events(request: Request, principal: PrincipalDep, container: ContainerDep) -> Response:
+async def post_events(request: Request, principal: PrincipalDep, intake: CallIntakeDep) -> Response:
     """Queue one call of a custom action per event; ``{"events": [...]}`` queues up to 1,000 at once."""
     events, batch = decode(await request.body())
-    calls = await container.calls.accept(principal, events, request.headers.get("x-request-id"))
+    calls = await intake.accept(principal, events, request.headers.get("x-request-id"))
     body: Any = AcceptedBatch(calls) if batch else calls[0]
     return Response(encoder.encode(body), status_code=202, media_type="application/json")
 

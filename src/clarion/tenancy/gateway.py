@@ -68,7 +68,7 @@ def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
 
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller."""
-    gateway: Gateway = request.app.state.container.gateway
+    gateway: Gateway = request.app.state.services.gateway
     principal = await gateway.authenticate(request.headers)
     request.state.principal = principal
     return principal

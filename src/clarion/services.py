@@ -1,0 +1,88 @@
+"""The domain runtime of one process, built from its backends: ``Services.build(container)``.
+
+``container.py`` turns configuration into backends (database, queue, limiter, secret box); this module builds
+what the domains keep for the life of a process on top of them: the gateway, the execution intake, the
+outbound rule book, the throttled HTTP client and the call intake. The app's lifespan and the CLI build a
+``Container`` then its ``Services`` (``open_services``), and close them in the reverse order.
+
+Endpoints reach these collaborators as ``request.app.state.services.<name>``, annotated with their domain's
+own type, never by importing this module; ``tasks.py`` and ``runtime.py`` take a ``Services``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from clarion.config import Settings
+from clarion.container import Container
+from clarion.executions.intake import Intake
+from clarion.limiter.port import Limiter
+from clarion.outbound.intake import CallIntake
+from clarion.outbound.rules import RuleBook
+from clarion.outbound.transport import ThrottledTransport
+from clarion.tenancy.gateway import Gateway
+
+
+@dataclass
+class Services:
+    """Every long-lived domain collaborator of a process, built once from its container and closed once."""
+
+    container: Container
+    gateway: Gateway
+    intake: Intake
+    rules: RuleBook
+    http: httpx.AsyncClient
+    calls: CallIntake
+
+    @classmethod
+    def build(cls, container: Container) -> Services:
+        """Construct the domain runtime on ``container``'s backends; opens no connection yet."""
+        settings = container.settings
+        unit_of_work = container.unit_of_work
+        rules = RuleBook(unit_of_work, container.limiter)
+        return cls(
+            container=container,
+            gateway=Gateway(unit_of_work, cache_seconds=settings.auth_cache_seconds),
+            intake=Intake(unit_of_work, container.queue, container.limiter),
+            rules=rules,
+            http=throttled_http_client(settings, rules, container.limiter),
+            calls=CallIntake(unit_of_work, container.queue, rules, container.secrets),
+        )
+
+    async def close(self) -> None:
+        """Flush what was accepted and release connections; the container closes after this."""
+        await self.intake.drain()
+        await self.calls.drain()
+        await self.http.aclose()
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """The backends, then the domain runtime on them; on exit the runtime closes first, then the backends."""
+    container = Container.build(settings)
+    try:
+        services = Services.build(container)
+        try:
+            yield services
+        finally:
+            await services.close()
+    finally:
+        await container.close()
+
+
+def throttled_http_client(settings: Settings, rules: RuleBook, limiter: Limiter) -> httpx.AsyncClient:
+    """The HTTP client of outgoing calls: paced by the organizations' throttling rules, no redirects."""
+    return httpx.AsyncClient(
+        transport=ThrottledTransport(
+            httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)),
+            rules,
+            limiter,
+            max_wait=settings.http_throttle_max_wait_seconds,
+        ),
+        timeout=httpx.Timeout(settings.http_timeout_seconds),
+        follow_redirects=False,
+    )
