@@ -77,9 +77,9 @@ class BackgroundServices:
                 self.services.rules,
                 self._tasks.call_sender,
                 self._tasks.call_ledger,
+                self.services.lane_wakeups,
                 metrics=self.metrics,
             )
-            self.services.calls.on_queued = self._dispatcher.wake
             self._dispatcher_task = asyncio.create_task(self._dispatcher.run(), name="clarion-throttle")
             self._schedulers_task = asyncio.create_task(self._run_schedulers(), name="clarion-schedulers")
         if self.capture_smtp and self._take_capture_lock():

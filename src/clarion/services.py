@@ -24,6 +24,7 @@ from clarion.limiter.port import Limiter
 from clarion.outbound.intake import CallIntake
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.transport import ThrottledTransport
+from clarion.outbound.wakeups import LaneWakeups
 from clarion.tenancy.gateway import Gateway
 
 
@@ -36,6 +37,8 @@ class Services:
     intake: Intake
     rules: RuleBook
     http: httpx.AsyncClient
+    lane_wakeups: LaneWakeups
+    """Rung by ``calls`` when it queues a throttled call; the dispatcher's lanes listen (runtime.py)."""
     calls: CallIntake
 
     @classmethod
@@ -44,13 +47,15 @@ class Services:
         settings = container.settings
         unit_of_work = container.unit_of_work
         rules = RuleBook(unit_of_work, container.limiter)
+        lane_wakeups = LaneWakeups()
         return cls(
             container=container,
             gateway=Gateway(unit_of_work, cache_seconds=settings.auth_cache_seconds),
             intake=Intake(unit_of_work, container.queue, container.limiter),
             rules=rules,
             http=throttled_http_client(settings, rules, container.limiter),
-            calls=CallIntake(unit_of_work, container.queue, rules, container.secrets),
+            lane_wakeups=lane_wakeups,
+            calls=CallIntake(unit_of_work, container.queue, rules, container.secrets, lane_wakeups),
         )
 
     async def close(self) -> None:

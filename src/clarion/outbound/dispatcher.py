@@ -33,6 +33,7 @@ from clarion.outbound.queues import is_expired, slot_key, throttle_limit, thrott
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.schemas import CallJob
 from clarion.outbound.sender import CallSender
+from clarion.outbound.wakeups import LaneWakeups
 from clarion.queue.port import Job, JobQueue
 from clarion.throttling.service import ThrottleRule
 
@@ -74,6 +75,7 @@ class Dispatcher:
         rules: RuleBook,
         sender: CallSender,
         ledger: CallLedger,
+        wakeups: LaneWakeups,
         *,
         refresh_seconds: float = 0.25,
         metrics: ThrottleMetrics | None = None,
@@ -83,6 +85,7 @@ class Dispatcher:
         self._rules = rules
         self._sender = sender
         self._ledger = ledger
+        self._wakeups = wakeups
         self._refresh = refresh_seconds
         self._metrics = metrics
         self._lanes: dict[str, _Lane] = {}
@@ -96,18 +99,14 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._refresh)
         finally:
+            for uid, lane in self._lanes.items():
+                self._wakeups.stop_listening(uid, lane.wake)
             await asyncio.gather(*(lane.stop() for lane in self._lanes.values()))
             self._lanes.clear()
 
     def stop(self) -> None:
         """Stop taking calls; ``run`` returns once the calls already taken are sent and recorded."""
         self._stopping.set()
-
-    def wake(self, config_uid: str) -> None:
-        """A call was just queued for ``config_uid`` in this process: look at once instead of polling."""
-        lane = self._lanes.get(config_uid)
-        if lane is not None:
-            lane.wake()
 
     async def _follow_rules(self) -> None:
         try:
@@ -118,11 +117,15 @@ class Dispatcher:
         for uid, rule in active.items():
             lane = self._lanes.get(uid)
             if lane is None:
-                self._lanes[uid] = self._lane(rule)
+                lane = self._lanes[uid] = self._lane(rule)
+                # A call queued for this configuration in this process wakes the lane at once.
+                self._wakeups.listen(uid, lane.wake)
             else:
                 lane.rule = rule
         for uid in [uid for uid in self._lanes if uid not in active]:
-            await self._lanes.pop(uid).stop()
+            lane = self._lanes.pop(uid)
+            self._wakeups.stop_listening(uid, lane.wake)
+            await lane.stop()
 
     def _lane(self, rule: ThrottleRule) -> _Lane:
         return _Lane(

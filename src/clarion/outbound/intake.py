@@ -23,6 +23,7 @@ from clarion.outbound.ledger import call_record, record_queued
 from clarion.outbound.queues import CALL_TASK, DIRECT_QUEUE, throttle_queue
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.schemas import AcceptedCall, CallJob, CallRecord, Event
+from clarion.outbound.wakeups import LaneWakeups
 from clarion.queue.port import JobQueue, JobSpec
 from clarion.tenancy.principal import Principal
 
@@ -95,7 +96,12 @@ class CallIntake:
     """Turns events into queued calls; one per process."""
 
     def __init__(
-        self, unit_of_work: Callable[[], UnitOfWork], queue: JobQueue, rules: RuleBook, box: SecretBox
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        queue: JobQueue,
+        rules: RuleBook,
+        box: SecretBox,
+        wakeups: LaneWakeups,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._box = box
@@ -104,8 +110,7 @@ class CallIntake:
         self._actions: RefreshingCache[tuple[str, str, str], ActionSpec] = RefreshingCache()
         self._enqueue: GroupCommitter[JobSpec, str] = GroupCommitter(self._write_jobs, max_delay=0)
         self._ledger: GroupCommitter[CallRecord, None] = GroupCommitter(self._write_records, max_delay=0)
-        self.on_queued: Callable[[str], None] = lambda config_uid: None
-        """Called with a throttling configuration's uid when a call was queued for it (wakes a lane)."""
+        self._wakeups = wakeups
 
     async def accept(
         self, principal: Principal, events: Sequence[Event], request_id: str | None
@@ -147,7 +152,7 @@ class CallIntake:
         await asyncio.gather(*(self._enqueue.submit(call.job) for call in calls))
         await asyncio.gather(*(self._ledger.submit(call.record) for call in calls))
         for config_uid in {call.throttle for call in calls if call.throttle}:
-            self.on_queued(config_uid)
+            self._wakeups.ring(config_uid)
 
     async def _write_jobs(self, jobs: Sequence[JobSpec]) -> list[str]:
         return await self._queue.enqueue(jobs)
