@@ -96,7 +96,7 @@ async def prepare(
         services = app.state.services
         headers = {key.lower(): value for key, value in tenant.headers().items()}
         principal = await services.gateway.authenticate(headers)
-        snapshot = await services.intake.snapshot(principal, campaign_id)
+        snapshot = await services.executions.snapshot(principal, campaign_id)
         started = time.perf_counter()
         batch = []
         for index in range(messages):

@@ -19,7 +19,7 @@ import httpx
 
 from clarion.config import Settings
 from clarion.container import Container
-from clarion.executions.intake import Intake
+from clarion.executions.service import Executions
 from clarion.limiter.port import Limiter
 from clarion.outbound.intake import CallIntake
 from clarion.outbound.rules import RuleBook
@@ -34,7 +34,7 @@ class Services:
 
     container: Container
     gateway: Gateway
-    intake: Intake
+    executions: Executions
     rules: RuleBook
     http: httpx.AsyncClient
     lane_wakeups: LaneWakeups
@@ -51,7 +51,12 @@ class Services:
         return cls(
             container=container,
             gateway=Gateway(unit_of_work, cache_seconds=settings.auth_cache_seconds),
-            intake=Intake(unit_of_work, container.queue, container.limiter),
+            executions=Executions(
+                unit_of_work,
+                container.queue,
+                container.limiter,
+                idempotency_seconds=settings.idempotency_seconds,
+            ),
             rules=rules,
             http=throttled_http_client(settings, rules, container.limiter),
             lane_wakeups=lane_wakeups,
@@ -60,7 +65,7 @@ class Services:
 
     async def close(self) -> None:
         """Flush what was accepted and release connections; the container closes after this."""
-        await self.intake.drain()
+        await self.executions.drain()
         await self.calls.drain()
         await self.http.aclose()
 

@@ -111,7 +111,7 @@ async def test_campaign_rules(live: Live) -> None:
 
 async def test_stopped_campaign_is_refused(live: Live, services: Any) -> None:
     await live.api.call("POST", f"/v1/campaigns/{live.ht_campaign}/stop", expect=200)
-    services.intake.forget()
+    services.executions.forget()
     response = await post(live, HT, live.body())
     assert response.status_code == 400
     assert "campaign is Stopped; only Live campaigns run" in message(response)

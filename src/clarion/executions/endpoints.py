@@ -5,7 +5,6 @@ msgspec decoding, dispatched ahead of FastAPI's router (``api.hotpath``), and do
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -14,18 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clarion.api.deps import UoWDep
-from clarion.campaigns.schemas import CampaignSnapshot
-from clarion.db.uow import UnitOfWork
 from clarion.executions import audience, service
-from clarion.executions.intake import Intake
 from clarion.executions.schemas import (
     ExecutionRequest,
     ExecutionResponse,
     encoder,
 )
-from clarion.kit.clock import iso_milli, utcnow
 from clarion.tenancy.gateway import Gateway, PrincipalDep
-from clarion.tenancy.principal import Principal
 
 JSON = "application/json"
 
@@ -41,53 +35,15 @@ async def high_throughput(request: Request) -> Response:
 
 
 async def _execute(request: Request, mode: service.Mode) -> Response:
-    container = request.app.state.container
+    # The hot path: authenticate at the HTTP edge, one call into the domain, encode the answer.
     services = request.app.state.services
     gateway: Gateway = services.gateway
-    intake: Intake = services.intake
+    executions: service.Executions = services.executions
     principal = await gateway.authenticate(request.headers)
-    await intake.check_rate(principal, mode)
-    body = await request.body()
-    parsed = service.decode(body)
-    service.check_request(parsed, mode, body_size=len(body))
-    now = utcnow()
-    ids = {"requestId": parsed.requestId, "campaignId": parsed.campaignId}
-    snapshot = service.check_campaign(await intake.snapshot(principal, parsed.campaignId), ids, mode, now)
-    key = request.headers.get("x-request-id") or None
-    execution = service.execution_id(principal, key)
-    resolved = (
-        None if mode.high_throughput else await _profiles(container.unit_of_work, principal, parsed, snapshot)
-    )
-    accepted_at = iso_milli(now)
-    job = service.delivery_job(
-        principal,
-        parsed,
-        snapshot,
-        execution=execution,
-        accepted_at=accepted_at,
-        profiles=resolved,
-        dedupe_seconds=container.settings.idempotency_seconds if key else 0.0,
-    )
-    await intake.accept(job)
-    answer = ExecutionResponse(
-        executionId=execution,
-        requestId=parsed.requestId,
-        createdAt=accepted_at,
-        createdBy=principal.technical_account,
-        modifiedAt=accepted_at,
-        modifiedBy=principal.technical_account,
+    answer = await executions.trigger(
+        principal, request.body, mode, request.headers.get("x-request-id") or None
     )
     return Response(encoder.encode(answer), status_code=202, media_type=JSON)
-
-
-async def _profiles(
-    unit_of_work: Callable[[], UnitOfWork],
-    principal: Principal,
-    parsed: ExecutionRequest,
-    snapshot: CampaignSnapshot,
-) -> dict[str, dict[str, Any]]:
-    async with unit_of_work() as uow:
-        return await service.resolve_profiles(uow, principal, parsed, snapshot)
 
 
 HOT_ROUTES = {

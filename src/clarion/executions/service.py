@@ -1,14 +1,23 @@
-"""Rules of the execution API (contract §1.3-1.7): request checks, campaign checks, the delivery job."""
+"""The execution API (contract §1.3-1.7): ``Executions.trigger`` and its rules (request checks, campaign
+checks, the delivery job), which audience executions share.
+
+Nothing here reads the database per request on the high-throughput path: campaigns come from a short-lived
+cache (a stopped campaign keeps accepting for at most ``snapshot_ttl`` seconds plus one reload), the caps
+from the limiter, and accepted requests reach the queue in batches: whatever arrived while the previous
+batch was being written.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from clarion.campaigns import service as campaigns
 from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import service as delivery
@@ -18,13 +27,17 @@ from clarion.executions import errors
 from clarion.executions.schemas import (
     AepRecipient,
     ExecutionRequest,
+    ExecutionResponse,
     ExternalRecipient,
     execution_request_decoder,
 )
-from clarion.kit.clock import iso_milli
+from clarion.kit.batcher import GroupCommitter
+from clarion.kit.cache import RefreshingCache
+from clarion.kit.clock import iso_milli, utcnow
 from clarion.kit.ids import new_reference
+from clarion.limiter.port import Limiter, RateLimit, default_burst
 from clarion.profiles import service as profiles
-from clarion.queue.port import JobSpec
+from clarion.queue.port import JobQueue, JobSpec
 from clarion.tenancy.principal import Principal
 
 MAX_RECIPIENTS = 20
@@ -42,6 +55,105 @@ class Mode:
 
 STANDARD = Mode("standard", high_throughput=False)
 HIGH_THROUGHPUT = Mode("high-throughput", high_throughput=True)
+
+
+class Executions:
+    """Accepts unitary and high-throughput executions durably and cheaply; one per process."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        queue: JobQueue,
+        limiter: Limiter,
+        *,
+        idempotency_seconds: float,
+        snapshot_ttl: float = 1.0,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._queue = queue
+        self._limiter = limiter
+        self._idempotency_seconds = idempotency_seconds
+        self._snapshot_ttl = snapshot_ttl
+        self._snapshots: RefreshingCache[tuple[str, str, str], CampaignSnapshot | None] = RefreshingCache()
+        self._committer: GroupCommitter[JobSpec, str] = GroupCommitter(self._write, max_delay=0)
+
+    async def trigger(
+        self,
+        principal: Principal,
+        read_body: Callable[[], Awaitable[bytes]],
+        mode: Mode,
+        idempotency_key: str | None,
+    ) -> ExecutionResponse:
+        """Accept one request, durably: the cap, the body and campaign rules, profiles (standard mode), the
+        delivery job. The body is read after the cap check, so a caller over its cap costs little."""
+        await self._check_rate(principal, mode)
+        body = await read_body()
+        parsed = decode(body)
+        check_request(parsed, mode, body_size=len(body))
+        now = utcnow()
+        ids = {"requestId": parsed.requestId, "campaignId": parsed.campaignId}
+        snapshot = check_campaign(await self.snapshot(principal, parsed.campaignId), ids, mode, now)
+        execution = execution_id(principal, idempotency_key)
+        resolved = None if mode.high_throughput else await self._profiles(principal, parsed, snapshot)
+        accepted_at = iso_milli(now)
+        job = delivery_job(
+            principal,
+            parsed,
+            snapshot,
+            execution=execution,
+            accepted_at=accepted_at,
+            profiles=resolved,
+            dedupe_seconds=self._idempotency_seconds if idempotency_key else 0.0,
+        )
+        # Returns once the job is durable (it shares one queue write with its neighbours in time).
+        await self._committer.submit(job)
+        return ExecutionResponse(
+            executionId=execution,
+            requestId=parsed.requestId,
+            createdAt=accepted_at,
+            createdBy=principal.technical_account,
+            modifiedAt=accepted_at,
+            modifiedBy=principal.technical_account,
+        )
+
+    async def snapshot(self, principal: Principal, campaign_id: str) -> CampaignSnapshot | None:
+        """The campaign as of at most ``snapshot_ttl`` seconds ago (None: it does not exist)."""
+        key = (principal.org_id, principal.sandbox_id, campaign_id)
+
+        async def load() -> tuple[CampaignSnapshot | None, float]:
+            async with self._unit_of_work() as uow:
+                return await campaigns.snapshot(uow, principal, campaign_id), self._snapshot_ttl
+
+        return await self._snapshots.get(key, load)
+
+    async def _check_rate(self, principal: Principal, mode: Mode) -> None:
+        """429 when the organization is over its requests-per-second cap for the mode."""
+        rate = (
+            principal.high_throughput_rate_per_second
+            if mode.high_throughput
+            else principal.standard_rate_per_second
+        )
+        limit = RateLimit(rate=rate, burst=default_burst(rate))
+        decision = await self._limiter.check(f"cap:{principal.org_id}:{mode.name}", limit)
+        if not decision.allowed:
+            raise errors.over_rate(rate, mode.name, decision.wait)
+
+    async def _profiles(
+        self, principal: Principal, request: ExecutionRequest, snapshot: CampaignSnapshot
+    ) -> dict[str, dict[str, Any]]:
+        async with self._unit_of_work() as uow:
+            return await resolve_profiles(uow, principal, request, snapshot)
+
+    async def _write(self, jobs: Sequence[JobSpec]) -> list[str]:
+        return await self._queue.enqueue(jobs)
+
+    async def drain(self) -> None:
+        """Wait for pending writes (shutdown)."""
+        await self._committer.drain()
+
+    def forget(self) -> None:
+        """Drop cached snapshots (tests; a campaign just changed)."""
+        self._snapshots.forget()
 
 
 def decode(body: bytes) -> ExecutionRequest:
