@@ -1,8 +1,9 @@
 """The domain runtime of one process, built from its backends: ``Services.build(container)``.
 
 ``container.py`` turns configuration into backends (database, queue, limiter, secret box); this module builds
-what the domains keep for the life of a process on top of them: the gateway, the execution intake, the
-outbound rule book, the throttled HTTP client and the call intake. The app's lifespan and the CLI build a
+what the domains keep for the life of a process on top of them: the gateway, the executions service, the
+outbound rule book, the throttled HTTP client, the call intake (and the lane wakeups it rings for the throttle
+dispatcher), and the domains that delete their rows with a sandbox. The app's lifespan and the CLI build a
 ``Container`` then its ``Services`` (``open_services``), and close them in the reverse order.
 
 Endpoints reach these collaborators as ``request.app.state.services.<name>``, annotated with their domain's
@@ -25,7 +26,9 @@ from clarion.outbound.intake import CallIntake
 from clarion.outbound.rules import RuleBook
 from clarion.outbound.transport import ThrottledTransport
 from clarion.outbound.wakeups import LaneWakeups
+from clarion.profiles import service as profiles
 from clarion.tenancy.gateway import Gateway
+from clarion.tenancy.service import SandboxDataOwner
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Services:
     lane_wakeups: LaneWakeups
     """Rung by ``calls`` when it queues a throttled call; the dispatcher's lanes listen (runtime.py)."""
     calls: CallIntake
+    sandbox_data_owners: tuple[SandboxDataOwner, ...]
+    """Called when a sandbox is deleted, in its unit of work (tenancy imports no domain built on it)."""
 
     @classmethod
     def build(cls, container: Container) -> Services:
@@ -61,6 +66,7 @@ class Services:
             http=throttled_http_client(settings, rules, container.limiter),
             lane_wakeups=lane_wakeups,
             calls=CallIntake(unit_of_work, container.queue, rules, container.secrets, lane_wakeups),
+            sandbox_data_owners=(profiles.delete_sandbox_profiles,),
         )
 
     async def close(self) -> None:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from clarion.api.deps import UoWDep
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.tenancy import service
 from clarion.tenancy.gateway import PrincipalDep
 from clarion.tenancy.schemas import OrganizationRead, SandboxCreate, SandboxRead
+from clarion.tenancy.service import SandboxDataOwner
 
 router = APIRouter(prefix="/v1", tags=["tenancy"])
+
+
+def sandbox_data_owners(request: Request) -> Sequence[SandboxDataOwner]:
+    """The domains that delete their rows with a sandbox (named by ``services.py``)."""
+    owners: Sequence[SandboxDataOwner] = request.app.state.services.sandbox_data_owners
+    return owners
+
+
+SandboxDataOwnersDep = Annotated[Sequence[SandboxDataOwner], Depends(sandbox_data_owners)]
 
 
 @router.get("/organization", response_model=OrganizationRead)
@@ -54,7 +65,9 @@ async def read_sandbox(name: str, principal: PrincipalDep, uow: UoWDep) -> Sandb
 
 
 @router.delete("/sandboxes/{name}", status_code=204)
-async def delete_sandbox(name: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_sandbox(
+    name: str, principal: PrincipalDep, uow: UoWDep, data_owners: SandboxDataOwnersDep
+) -> Response:
     """Delete a sandbox (never ``prod``)."""
-    await service.delete_sandbox(uow, principal, name)
+    await service.delete_sandbox(uow, principal, name, data_owners=data_owners)
     return Response(status_code=204)

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.ids import hash_secret, new_ims_org_id, new_secret
 from clarion.kit.repository import require
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
-from clarion.profiles import service as profiles_service
 from clarion.tenancy import errors
 from clarion.tenancy.principal import Principal
 from clarion.tenancy.repository import CredentialRepository, OrganizationRepository, SandboxRepository
 
 PRODUCTION_SANDBOX = "prod"
 SANDBOX_TYPES = ("production", "development")
+
+
+class SandboxDataOwner(Protocol):
+    """A domain keeping rows per sandbox without a foreign key to it (bulk writes are faster without).
+
+    Called with the sandbox being deleted, in the unit of work that deletes it; deletes its rows, no commit.
+    The wiring (``services.py``) names the owners: tenancy does not know the domains built on it.
+    """
+
+    async def __call__(self, uow: UnitOfWork, org_id: str, sandbox_id: str, /) -> None:
+        """Delete the sandbox's rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +132,15 @@ async def get_sandbox(uow: UnitOfWork, principal: Principal, name: str) -> Sandb
     )
 
 
-async def delete_sandbox(uow: UnitOfWork, principal: Principal, name: str) -> None:
-    """Delete a sandbox other than ``prod``."""
+async def delete_sandbox(
+    uow: UnitOfWork, principal: Principal, name: str, *, data_owners: Sequence[SandboxDataOwner]
+) -> None:
+    """Delete a sandbox other than ``prod``, with the rows ``data_owners`` keep for it, in one transaction."""
     sandbox = await get_sandbox(uow, principal, name)
     if sandbox.is_default:
         raise errors.SandboxInvalid(f"name: the default production sandbox {name!r} cannot be deleted")
-    # Profiles have no foreign key to their sandbox (bulk writes are faster without): remove them here.
-    await profiles_service.delete_sandbox_profiles(uow, principal.org_id, sandbox.id)
+    for delete_rows in data_owners:
+        await delete_rows(uow, principal.org_id, sandbox.id)
     await SandboxRepository(uow.session, principal.org_id).remove(sandbox)
     await uow.commit()
 
