@@ -202,6 +202,9 @@ def _date_width(pattern: str) -> int:
 
 
 def file_extension(file_type: str, compression: str) -> str:
-    """The extension of an exported file: ``csv``, ``json`` or ``parquet``, with ``.gz`` when gzipped."""
+    """The extension of an exported file: ``csv``, ``json`` or ``parquet``, with ``.gz`` when gzipped.
+
+    A gzipped Parquet file stays ``.parquet``: Parquet compresses its pages inside the file.
+    """
     base = {"CSV": "csv", "JSON": "json", "PARQUET": "parquet"}.get(file_type, "csv")
-    return f"{base}.gz" if compression == "GZIP" else base
+    return f"{base}.gz" if compression == "GZIP" and file_type != "PARQUET" else base

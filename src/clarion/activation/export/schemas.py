@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from clarion.activation.export.filenames import file_extension
+
 FileType = Literal["CSV", "JSON", "PARQUET"]
 Compression = Literal["NONE", "GZIP"]
 STATUS_COLUMN = "segmentMembership.status"
@@ -82,8 +84,7 @@ class FileFormat:
     @property
     def extension(self) -> str:
         """``csv``, ``json``, ``parquet``, with ``.gz`` when gzip-compressed (Parquet compresses inside)."""
-        base = self.file_type.lower()
-        return f"{base}.gz" if self.compression == "GZIP" and self.file_type != "PARQUET" else base
+        return file_extension(self.file_type, self.compression)
 
 
 @dataclass(frozen=True)
