@@ -61,7 +61,7 @@ _DATE_PART_WIDTH = {"yyyy": 4, "YYYY": 4, "SSS": 3, "-": 1, "_": 1, ".": 1}
 
 @dataclass(frozen=True)
 class NameContext:
-    """What the macros refer to."""
+    """What the name macros stand for (the time macros take the moment given to ``render``)."""
 
     destination_name: str
     segment_id: str
@@ -70,37 +70,36 @@ class NameContext:
     flow_name: str
     organization_name: str
     sandbox_name: str
-    moment: datetime
+
+    def macro_texts(self) -> dict[str, str]:
+        """The text of every macro except the time ones (``%TIMESTAMP%``, ``%DATETIME(…)%``)."""
+        return {
+            "DESTINATION": self.destination_name,
+            "DESTINATION_NAME": self.destination_name,
+            "SEGMENT_ID": self.segment_id,
+            "SEGMENT_NAME": self.segment_name,
+            "DESTINATION_INSTANCE_ID": self.flow_id,
+            "DESTINATION_INSTANCE_NAME": self.flow_name,
+            "ORGANIZATION_NAME": self.organization_name,
+            "SANDBOX_NAME": self.sandbox_name,
+        }
 
 
-def render(template: str | None, context: NameContext, *, extension: str) -> str:
-    """The file name for ``context``: macros replaced, unknown ``%text%`` kept as custom text."""
+def render(template: str | None, context: NameContext, *, moment: datetime, extension: str) -> str:
+    """The file name at ``moment``: macros replaced, unknown ``%text%`` kept as custom text."""
+    texts = {**context.macro_texts(), "TIMESTAMP": str(int(moment.timestamp()))}
 
     def fill(match: re.Match[str]) -> str:
         macro, argument = match.group(1).upper(), match.group(2)
-        value = _macro_value(macro, argument, context)
+        if macro == "DATETIME":
+            pattern = argument or "YYYYMMdd_HHmmss"
+            value: str | None = _DATE_TOKENS.sub(lambda token: _date_part(token.group(0), moment), pattern)
+        else:
+            value = texts.get(macro)
         return match.group(0).strip("%") if value is None else UNSAFE.sub("_", value)
 
     name = _MACRO_IN_TEMPLATE.sub(fill, template or DEFAULT_TEMPLATE)
     return f"{name}.{extension}"
-
-
-def _macro_value(macro: str, argument: str | None, context: NameContext) -> str | None:
-    values = {
-        "DESTINATION": context.destination_name,
-        "DESTINATION_NAME": context.destination_name,
-        "SEGMENT_ID": context.segment_id,
-        "SEGMENT_NAME": context.segment_name,
-        "DESTINATION_INSTANCE_ID": context.flow_id,
-        "DESTINATION_INSTANCE_NAME": context.flow_name,
-        "ORGANIZATION_NAME": context.organization_name,
-        "SANDBOX_NAME": context.sandbox_name,
-        "TIMESTAMP": str(int(context.moment.timestamp())),
-    }
-    if macro == "DATETIME":
-        pattern = argument or "YYYYMMdd_HHmmss"
-        return _DATE_TOKENS.sub(lambda token: _date_part(token.group(0), context.moment), pattern)
-    return values.get(macro)
 
 
 def _date_part(token: str, moment: datetime) -> str:
@@ -112,30 +111,17 @@ def _date_part(token: str, moment: datetime) -> str:
 # Checking --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NameValues:
-    """What the macros of one file name stand for (only their lengths matter here)."""
-
-    destination_name: str
-    segment_id: str
-    segment_name: str
-    flow_id: str
-    flow_name: str
-    organization_name: str
-    sandbox_name: str
-    extension: str
-
-
-def check(template: str, field: str, values: NameValues) -> None:
+def check(template: str, field: str, context: NameContext, *, extension: str) -> None:
     """Refuse a template with an unknown macro, unsafe text, a missing required macro, or too long."""
     if not isinstance(template, str) or not template:
         raise invalid(field, "type", "must be a non-empty string")
+    widths = {macro: len(text) for macro, text in context.macro_texts().items()} | {"TIMESTAMP": 10}
     macros: list[str] = []
     length = 0
     position = 0
     for found in _PERCENT_PAIR.finditer(template):
         length += _literal_length(template[position : found.start()], field)
-        name, width = _macro(found.group(1), field, values)
+        name, width = _macro(found.group(1), field, widths)
         if name:
             macros.append(name)
         length += width
@@ -145,7 +131,7 @@ def check(template: str, field: str, values: NameValues) -> None:
         raise invalid(field, "required_macro", "must contain %DESTINATION_NAME% or %DESTINATION%")
     if "SEGMENT_ID" not in macros:
         raise invalid(field, "required_macro", "must contain %SEGMENT_ID%")
-    total = length + len(values.extension) + 1
+    total = length + len(extension) + 1
     if total > MAX_FILE_NAME:
         raise invalid(
             field,
@@ -162,7 +148,7 @@ def _literal_length(text: str, field: str) -> int:
     return len(text)
 
 
-def _macro(inner: str, field: str, values: NameValues) -> tuple[str, int]:
+def _macro(inner: str, field: str, widths: dict[str, int]) -> tuple[str, int]:
     """(macro name or "" for custom text, rendered width)."""
     found = _MACRO_NAME.match(inner)
     if found is None:
@@ -183,17 +169,6 @@ def _macro(inner: str, field: str, values: NameValues) -> tuple[str, int]:
         return name, _date_width(argument)
     if argument is not None:
         raise invalid(field, "macro_argument", f"%{name}% takes no argument")
-    widths = {
-        "DESTINATION": len(values.destination_name),
-        "DESTINATION_NAME": len(values.destination_name),
-        "SEGMENT_ID": len(values.segment_id),
-        "SEGMENT_NAME": len(values.segment_name),
-        "DESTINATION_INSTANCE_ID": len(values.flow_id),
-        "DESTINATION_INSTANCE_NAME": len(values.flow_name),
-        "ORGANIZATION_NAME": len(values.organization_name),
-        "SANDBOX_NAME": len(values.sandbox_name),
-        "TIMESTAMP": 10,
-    }
     return name, widths[name]
 
 

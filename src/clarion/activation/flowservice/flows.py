@@ -217,7 +217,7 @@ async def _checked(
             uow, principal, transformation_rules.referenced_audiences(transformations)
         ),
         previous=previous,
-        names=filenames.NameValues(
+        names=filenames.NameContext(
             destination_name=target_spec.name,
             segment_id="",
             segment_name="",
@@ -225,9 +225,9 @@ async def _checked(
             flow_name=name,
             organization_name=(await tenancy.find_organization(uow, principal.org_id)).name,
             sandbox_name=principal.sandbox_name,
-            extension=filenames.file_extension(
-                target.params.get("fileType", "CSV"), target.params.get("compression", "NONE")
-            ),
+        ),
+        extension=filenames.file_extension(
+            target.params.get("fileType", "CSV"), target.params.get("compression", "NONE")
         ),
         now=utcnow(),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
 
@@ -52,8 +52,10 @@ class FlowFacts:
     """Audience id → name, for the ids the document references that exist in the sandbox."""
     previous: Mapping[str, dict[str, Any]]
     """Audience id → selector ``value`` before this change (empty at creation)."""
-    names: filenames.NameValues
-    """Name values for the file-name length check (segment id and name are set per selector)."""
+    names: filenames.NameContext
+    """Macro values for the file-name length check (segment id and name are set per selector)."""
+    extension: str
+    """The extension of the files the dataflow writes (counted in the length)."""
     now: datetime
 
 
@@ -181,18 +183,8 @@ def _template(value: dict[str, Any], field: str, facts: FlowFacts, audience: str
         )
     chosen = template if template is not None else alias
     chosen = filenames.DEFAULT_TEMPLATE if chosen is None else chosen
-    names = facts.names
-    values = filenames.NameValues(
-        names.destination_name,
-        audience,
-        name,
-        names.flow_id,
-        names.flow_name,
-        names.organization_name,
-        names.sandbox_name,
-        names.extension,
-    )
-    filenames.check(chosen, f"{field}.filenameTemplate", values)
+    context = replace(facts.names, segment_id=audience, segment_name=name)
+    filenames.check(chosen, f"{field}.filenameTemplate", context, extension=facts.extension)
     return str(chosen)
 
 

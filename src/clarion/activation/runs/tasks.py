@@ -168,9 +168,13 @@ class RunExecutor:
                     flow_name=flow.name,
                     organization_name=organization,
                     sandbox_name=flow.sandbox_name,
-                    moment=run.scheduled_for,
                 )
-                name = filenames.render(templates.get(segment_id), context, extension=file_format.extension)
+                name = filenames.render(
+                    templates.get(segment_id),
+                    context,
+                    moment=run.scheduled_for,
+                    extension=file_format.extension,
+                )
                 upload = await destination.open(name)
                 async with self._unit_of_work() as uow:
                     audience = Audience(run.org_id, run.sandbox_id, segment_id)
