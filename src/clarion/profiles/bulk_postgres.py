@@ -69,45 +69,42 @@ class BulkPostgresStore:
 
     async def owners(self, identities: Collection[Identity]) -> dict[Identity, str]:
         """The profile owning each identity that has one (one query)."""
-        return await owners(self._session, self._org_id, self._sandbox_id, identities)
+        if not identities:
+            return {}
+        namespaces, values = zip(*sorted(identities), strict=True)
+        rows: Any = await self._session.execute(
+            _OWNERS,
+            {
+                "namespaces": list(namespaces),
+                "values": list(values),
+                "org": self._org_id,
+                "sandbox": self._sandbox_id,
+            },
+        )
+        return {(namespace, value): profile_id for namespace, value, profile_id in rows}
 
     async def load(self, profile_ids: Collection[str]) -> dict[str, StoredProfile]:
-        """The profiles to write, locked in id order (one query)."""
-        return await load(self._session, self._org_id, self._sandbox_id, profile_ids)
+        """The profiles to write, locked in id order (so batches cannot deadlock) until commit (one query)."""
+        if not profile_ids:
+            return {}
+        rows: Any = await self._session.execute(
+            _LOAD, {"ids": sorted(profile_ids), "org": self._org_id, "sandbox": self._sandbox_id}
+        )
+        # Freshly decoded: the plan may change them without the copies ``StoredProfile.from_row`` makes.
+        return {
+            profile_id: StoredProfile(profile_id, _decode_json(attributes), _decode_json(identities))
+            for profile_id, attributes, identities in rows
+        }
 
     async def store(self, plan: Plan, *, now: datetime) -> None:
-        """Write the plan with COPY and one set-based update."""
-        await store(self._session, self._org_id, self._sandbox_id, plan, now=now)
-
-
-async def owners(
-    session: AsyncSession, org_id: str, sandbox_id: str, identities: Collection[Identity]
-) -> dict[Identity, str]:
-    """The profile owning each identity that has one (one query)."""
-    if not identities:
-        return {}
-    namespaces, values = zip(*sorted(identities), strict=True)
-    rows: Any = await session.execute(
-        _OWNERS,
-        {"namespaces": list(namespaces), "values": list(values), "org": org_id, "sandbox": sandbox_id},
-    )
-    return {(namespace, value): profile_id for namespace, value, profile_id in rows}
-
-
-async def load(
-    session: AsyncSession, org_id: str, sandbox_id: str, profile_ids: Collection[str]
-) -> dict[str, StoredProfile]:
-    """The profiles to write, locked in id order (so batches cannot deadlock) until commit (one query)."""
-    if not profile_ids:
-        return {}
-    rows: Any = await session.execute(
-        _LOAD, {"ids": sorted(profile_ids), "org": org_id, "sandbox": sandbox_id}
-    )
-    # Freshly decoded: the plan may change them without the copies ``StoredProfile.from_row`` makes.
-    return {
-        profile_id: StoredProfile(profile_id, _decode_json(attributes), _decode_json(identities))
-        for profile_id, attributes, identities in rows
-    }
+        """Write a plan: COPY new profiles and identities, stage and apply the changed profiles."""
+        try:
+            await _store(self._session, self._org_id, self._sandbox_id, plan, now=now)
+        except asyncpg.PostgresError as error:
+            # The raw COPYs bypass SQLAlchemy, so their errors arrive untranslated.
+            if error.sqlstate in RACE_STATES:
+                raise LostRace(str(error)) from error
+            raise
 
 
 async def analyze_if_grown(session: AsyncSession, created: int) -> None:
@@ -119,17 +116,6 @@ async def analyze_if_grown(session: AsyncSession, created: int) -> None:
     estimate = await session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'profiles'"))
     if created >= 0.1 * max(float(estimate or 0), 0.0):
         await session.execute(text("ANALYZE profiles, profile_identities"))
-
-
-async def store(session: AsyncSession, org_id: str, sandbox_id: str, plan: Plan, *, now: datetime) -> None:
-    """Write a plan: COPY new profiles and identities, stage and apply the changed profiles."""
-    try:
-        await _store(session, org_id, sandbox_id, plan, now=now)
-    except asyncpg.PostgresError as error:
-        # The raw COPYs bypass SQLAlchemy, so their errors arrive untranslated.
-        if error.sqlstate in RACE_STATES:
-            raise LostRace(str(error)) from error
-        raise
 
 
 async def _store(session: AsyncSession, org_id: str, sandbox_id: str, plan: Plan, *, now: datetime) -> None:
