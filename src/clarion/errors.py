@@ -11,6 +11,8 @@ class ClarionError(Exception):
     status: int = 400
     code: str = "CLARION-0400"
     title: str = "Bad request"
+    retry_after: float | None = None
+    """Seconds after which a retry may succeed; sent as ``Retry-After`` when set (429, 503)."""
 
     def __init__(
         self, detail: str, *, code: str | None = None, context: dict[str, Any] | None = None
@@ -106,6 +108,22 @@ class Unavailable(ClarionError):
     status = 503
     code = "CLARION-0503"
     title = "Service unavailable"
+
+
+class ServiceUnavailable(Unavailable):
+    """A dependency (``database``, ``queue``) did not answer: an outage, not a bug; retry after a few seconds.
+
+    ``kit.outages.outage_of`` is the one place that recognizes the drivers' exceptions as this error.
+    """
+
+    def __init__(self, dependency: str, *, retry_after: float = 5.0) -> None:
+        super().__init__(
+            f"The {dependency} is unavailable; nothing of this request was accepted. "
+            f"Retry in {retry_after:g} seconds.",
+            context={"dependency": dependency},
+        )
+        self.dependency = dependency
+        self.retry_after = retry_after
 
 
 class GatewayError(ClarionError):

@@ -22,7 +22,6 @@ from clarion.errors import (
     JourneyInternalError,
     MessageEnvelope,
     ObjectEnvelope,
-    RateLimited,
     UnsupportedMediaType,
 )
 from clarion.kit import ids
@@ -56,7 +55,7 @@ def new_request_id() -> str:
 def render(error: ClarionError, family: Family, request_id: str) -> JSONResponse:
     """The response for ``error`` in the envelope of ``family``."""
     headers = {"x-request-id": request_id}
-    if isinstance(error, RateLimited):
+    if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after + 0.499)))
     if isinstance(error, GatewayError):
         return JSONResponse({"error_code": error.code, "message": error.detail}, error.status, headers)

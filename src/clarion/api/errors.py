@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from clarion.api.envelopes import family_for, new_request_id, render
 from clarion.errors import ClarionError, Invalid, NotFound
+from clarion.kit.outages import outage_of
 
 log = structlog.get_logger()
 
@@ -72,8 +73,29 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled_error", path=request.url.path, method=request.method)
-    return render(internal_error(), family_for(request.url.path), _request_id(request))
+    return unexpected_error_response(exc, request.url.path, request.method, _request_id(request))
+
+
+def unexpected_error_response(exc: BaseException, path: str, method: str, request_id: str) -> Response:
+    """An exception no handler knew: a 503 when a dependency is down (``kit.outages``), else a logged 500.
+
+    Both log lines carry the request id (bound by ``GatewayMiddleware``; passed here too for the rare
+    error raised outside it), so the id in the answer finds the line.
+    """
+    family = family_for(path)
+    outage = outage_of(exc)
+    if outage is not None:
+        log.warning(
+            "dependency_unavailable",
+            dependency=outage.dependency,
+            error=f"{type(exc).__name__}: {exc}",
+            path=path,
+            method=method,
+            request_id=request_id,
+        )
+        return render(outage, family, request_id)
+    log.error("unhandled_error", path=path, method=method, request_id=request_id, exc_info=exc)
+    return render(internal_error(), family, request_id)
 
 
 def internal_error() -> InternalError:

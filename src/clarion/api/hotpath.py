@@ -2,8 +2,9 @@
 
 FastAPI's router tries every route in turn (about 40 here), and that scan measured more than half of the
 CPU of a high-throughput trigger. This middleware answers the registered hot paths itself, before routing,
-with the same envelopes: a ``ClarionError`` is rendered for its API family, anything else is logged and
-rendered as a 500. Every other request goes on to FastAPI unchanged.
+with the same envelopes: a ``ClarionError`` is rendered for its API family, an outage as a 503
+(``kit.outages``), anything else is logged and rendered as a 500. Every other request goes on to FastAPI
+unchanged.
 """
 
 from __future__ import annotations
@@ -11,16 +12,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clarion.api.envelopes import family_for, new_request_id, render
-from clarion.api.errors import internal_error
+from clarion.api.errors import unexpected_error_response
 from clarion.errors import ClarionError
-
-log = structlog.get_logger()
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -55,9 +53,9 @@ class HotPathMiddleware:
             response = await route.endpoint(request)
         except ClarionError as error:
             response = render(error, family_for(route.path), _request_id(scope))
-        except Exception:
-            log.exception("unhandled_error", path=route.path)
-            response = render(internal_error(), family_for(route.path), _request_id(scope))
+        except Exception as error:
+            # An outage (Redis or the database down) is a 503 with Retry-After, anything else a logged 500.
+            response = unexpected_error_response(error, route.path, scope["method"], _request_id(scope))
         await response(scope, receive, send)
 
 

@@ -1,6 +1,9 @@
 """Pure-ASGI middleware: request ids, body size and content-type rules, errors in the right envelope, metrics.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) because it wraps every request, including the hot execution path.
+The request id is bound to structlog's context variables for the whole request, so every log line of the
+request (error lines included) carries ``request_id``. An exception no handler answered is answered here, in
+the route's envelope, while that binding holds: a 503 for an outage, a 500 for a bug (``api.errors``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clarion.api.envelopes import family_for, new_request_id, render
+from clarion.api.errors import unexpected_error_response
 from clarion.errors import ClarionError, PayloadTooLarge, UnsupportedMediaType
 
 log = structlog.get_logger()
@@ -32,6 +36,7 @@ class _Exchange:
     def __init__(self, send: Send) -> None:
         self._send = send
         self.status = 500
+        self.started = False
         self.closed = False
 
     async def send(self, message: Message) -> None:
@@ -39,6 +44,7 @@ class _Exchange:
             return
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            self.started = True
         await self._send(message)
 
     def close(self) -> None:
@@ -63,12 +69,19 @@ class GatewayMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         exchange = _Exchange(send)
         error = self._reject(scope, headers)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             if error is not None:
                 await render(error, family_for(scope["path"]), request_id)(scope, receive, exchange.send)
             else:
                 await self.app(scope, self._limited(scope, receive, exchange, request_id), exchange.send)
+        except Exception as unexpected:
+            if exchange.started:
+                raise  # half a response is out: nothing better to do than let the server cut it
+            response = unexpected_error_response(unexpected, scope["path"], scope["method"], request_id)
+            await response(scope, receive, exchange.send)
         finally:
+            structlog.contextvars.reset_contextvars(**bound)
             self._record(scope, exchange.status, time.perf_counter() - started)
 
     def _reject(self, scope: Scope, headers: dict[str, str]) -> ClarionError | None:

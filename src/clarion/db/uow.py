@@ -39,6 +39,10 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Commit the transaction, then enqueue the deferred jobs."""
+        if self._jobs:
+            # A queue that is down now fails the request before anything is committed (a 503, no rows
+            # without their jobs). Only a queue lost between this check and the enqueue can still leave them.
+            await self._queue.ping()
         if self._session is not None:
             await self._session.commit()
         if self._jobs:

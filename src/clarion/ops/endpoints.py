@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -12,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from clarion.api.deps import ContainerDep
 from clarion.container import Container
 from clarion.tenancy.gateway import PrincipalDep
+
+log = structlog.get_logger()
 
 router = APIRouter(tags=["operations"])
 
@@ -31,11 +34,26 @@ async def _probe(container: Container) -> dict[str, str]:
     return results
 
 
-def _health_response(results: dict[str, str], *, with_components: bool) -> JSONResponse:
+async def _warnings(container: Container, results: dict[str, str]) -> list[str]:
+    """Configuration that endangers "202 means durable" (Redis without AOF); never fails readiness."""
+    if results.get("queue") != "UP":
+        return []
+    try:
+        return await asyncio.wait_for(container.queue_warnings(), CHECK_TIMEOUT_SECONDS)
+    except Exception as error:
+        log.warning("readyz_persistence_check_failed", error=f"{type(error).__name__}: {error}")
+        return ["Could not read the queue's persistence settings (CONFIG GET and INFO both failed)"]
+
+
+def _health_response(
+    results: dict[str, str], *, with_components: bool, warnings: list[str] | None = None
+) -> JSONResponse:
     up = all(state == "UP" for state in results.values())
     body: dict[str, Any] = {"status": "UP" if up else "DOWN"}
     if with_components:
         body["components"] = {name: {"status": state} for name, state in results.items()}
+    if warnings is not None:
+        body["warnings"] = warnings
     return JSONResponse(body, status_code=200 if up else 503)
 
 
@@ -53,8 +71,13 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Readiness")
 async def readyz(container: ContainerDep) -> JSONResponse:
-    """Ready when the database and the queue answer; lists each component."""
-    return _health_response(await _probe(container), with_components=True)
+    """Ready (200) when the database and the queue answer, else 503; lists each component.
+
+    ``warnings`` names configuration that does not stop service but breaks a promise, e.g. a Redis that
+    does not persist (a restart would lose acknowledged jobs); it never turns readiness off.
+    """
+    results = await _probe(container)
+    return _health_response(results, with_components=True, warnings=await _warnings(container, results))
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

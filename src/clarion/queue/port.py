@@ -94,6 +94,10 @@ class JobQueue(Protocol):
         """Counts per queue; raises when the backend is unreachable (health checks rely on it)."""
         ...
 
+    async def ping(self) -> None:
+        """Raise unless the backend would take a write now (cheap: no scan)."""
+        ...
+
     async def close(self) -> None:
         """Flush pending writes and release connections."""
         ...

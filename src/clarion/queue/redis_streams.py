@@ -308,6 +308,10 @@ class RedisStreamQueue:
             stats.dead[name] = dead
         return stats
 
+    async def ping(self) -> None:
+        """``PING`` (raises when Redis does not answer)."""
+        await self._redis.ping()
+
     async def close(self) -> None:
         """Close the connection pool (every write was already acknowledged by Redis)."""
         await self._redis.aclose()

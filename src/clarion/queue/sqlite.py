@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue as thread_queue
 import sqlite3
 import threading
@@ -137,6 +138,15 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return connection
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of the file at ``path``, or ``None`` when nothing is there."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def _enable_wal(connection: sqlite3.Connection) -> None:
     """Switch to WAL, waiting out other connections that open the same new file at the same moment.
 
@@ -180,29 +190,55 @@ class _WriterThread(threading.Thread):
         self._path = path
         self._synchronous = synchronous
         self.inbox: thread_queue.SimpleQueue[_Pending | None] = thread_queue.SimpleQueue()
+        self._connection: sqlite3.Connection
+        self._identity: tuple[int, int] | None = None
 
     def run(self) -> None:
         """Open the connection, then commit batches until the ``None`` sentinel arrives."""
         try:
-            connection = _connect(self._path, self._synchronous)
+            self._connection = _connect(self._path, self._synchronous)
         except Exception as exc:
             self._fail_forever(exc)
             return
+        self._identity = _file_identity(self._path)
         try:
-            while self._commit_next_batch(connection):
+            while self._commit_next_batch():
                 pass
         finally:
-            connection.close()
+            self._connection.close()
             self._fail_leftovers(RuntimeError("the SQLite queue is closed"))
 
-    def _commit_next_batch(self, connection: sqlite3.Connection) -> bool:
+    def _commit_next_batch(self) -> bool:
         """Block for one operation, take everything else pending, commit them together; False on close."""
         first = self.inbox.get()
         if first is None:
             return False
         batch, keep_running = self._drain(first)
-        _deliver(batch, _run_in_transaction(connection, batch))
+        unreachable = self._check_file()
+        if unreachable is not None:
+            _deliver(batch, [(False, unreachable)] * len(batch))
+        else:
+            _deliver(batch, _run_in_transaction(self._connection, batch))
         return keep_running
+
+    def _check_file(self) -> sqlite3.Error | None:
+        """The error to fail a batch with when the queue file is not where it was opened (one ``stat``).
+
+        An open connection would keep writing to a renamed or deleted file and report success: such a
+        commit is not durable where anyone will look. A file that reappears (the same one moved back, or a
+        replacement) is used again, reopened if it is another file.
+        """
+        identity = _file_identity(self._path)
+        if identity is None:
+            return sqlite3.OperationalError(f"unable to open database file: {self._path} is gone")
+        if identity != self._identity:
+            try:
+                replacement = _connect(self._path, self._synchronous)
+            except sqlite3.Error as exc:
+                return exc
+            self._connection.close()
+            self._connection, self._identity = replacement, identity
+        return None
 
     def _drain(self, first: _Pending) -> tuple[list[_Pending], bool]:
         """Collect the operations already waiting (bounded, to keep commit latency low)."""
@@ -363,6 +399,10 @@ class SqliteQueue:
             stats.leased[name] = leased
             stats.dead[name] = dead
         return stats
+
+    async def ping(self) -> None:
+        """An empty write transaction through the writer thread (takes the write lock, checks the file)."""
+        await self._submit(lambda _connection: None)
 
     async def close(self) -> None:
         """Let the writer commit what is pending, then stop it and close the connection."""
