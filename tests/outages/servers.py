@@ -131,9 +131,7 @@ class TcpProxy:
             client_writer.transport.abort()
             return
         self._writers.update((client_writer, upstream_writer))
-        await asyncio.gather(
-            _pipe(client_reader, upstream_writer), _pipe(upstream_reader, client_writer)
-        )
+        await asyncio.gather(_pipe(client_reader, upstream_writer), _pipe(upstream_reader, client_writer))
         self._writers.difference_update((client_writer, upstream_writer))
 
     async def __aenter__(self) -> TcpProxy:

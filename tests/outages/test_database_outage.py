@@ -84,7 +84,13 @@ async def test_a_database_outage_is_503_then_service_resumes_without_partial_wri
     headers = api.tenant.headers()
     await take_away()
 
-    assert_aep_503(await client.post("/v1/ip-pools", json={"name": "lost", "relays": [{"host": "127.0.0.1", "port": 2525}]}, headers=headers))
+    assert_aep_503(
+        await client.post(
+            "/v1/ip-pools",
+            json={"name": "lost", "relays": [{"host": "127.0.0.1", "port": 2525}]},
+            headers=headers,
+        )
+    )
     assert_aep_503(await client.get("/v1/campaigns", headers=headers))
     hot = await client.post(HT, json=trigger_body(campaign_id), headers=headers)
     assert hot.status_code == 503, hot.text

@@ -1,4 +1,4 @@
-"""Redis killed and restarted under a running API: 503 + Retry-After while it is down, service by itself after.
+"""Redis killed and restarted under a running API: 503 + Retry-After while it is down, then service by itself.
 
 Each test runs its own ``redis-server`` (AOF on, ``appendfsync always``), so these run on either backend run.
 """
@@ -94,7 +94,7 @@ async def test_a_redis_restart_is_503_then_service_resumes_and_nothing_acknowled
     assert body["report"]["additionalContext"]["requestId"] == during.headers["x-request-id"]
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     outage_lines = [line for line in logged if line.get("event") == "dependency_unavailable"]
-    assert outage_lines and outage_lines[0]["request_id"] == "during-the-outage"
+    assert [line["request_id"] for line in outage_lines] == ["during-the-outage"]
 
     ready = await client.get("/readyz")
     assert ready.status_code == 503
@@ -124,4 +124,32 @@ async def test_readyz_warns_when_redis_does_not_persist(
     redis_server.start()
     ready, _ = await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200)
     (warning,) = ready.json()["warnings"]
-    assert "appendonly" in warning and "202" in warning
+    assert "appendonly no" in warning
+    assert "202" in warning
+
+
+async def test_work_that_hands_jobs_to_a_dead_queue_is_refused_before_anything_is_committed(
+    api: Api, client: httpx.AsyncClient, redis_server: RedisServer
+) -> None:
+    ups = "/data/core/ups"
+    headers = api.tenant.headers()
+    definition = {
+        "name": "buyers",
+        "expression": {"type": "PQL", "format": "pql/text", "value": 'person.name.firstName = "Ada"'},
+        "schema": {"name": "_xdm.context.profile"},
+    }
+    created = await client.post(f"{ups}/segment/definitions", json=definition, headers=headers)
+    assert created.status_code == 200, created.text
+    redis_server.kill()
+
+    refused = await client.post(
+        f"{ups}/segment/jobs", json=[{"segmentId": created.json()["id"]}], headers=headers
+    )
+
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.json()["report"]["dependency"] == "queue"
+    # The segment job row would wait forever for a job that was never queued: it was not written.
+    listed = await client.get(f"{ups}/segment/jobs", headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["children"] == []
