@@ -30,6 +30,7 @@ runner = CliRunner()
         ["sandbox", "create"],
         ["credentials", "create"],
         ["outbox"],
+        ["doctor"],
         ["profiles"],
         ["profiles", "import"],
     ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clarion.campaigns.errors import InUse, InvalidCampaign, IpPoolNotFound, NameTaken
-from clarion.campaigns.repository import IpPoolRepository
+from clarion.campaigns.repository import IpPoolRepository, relays_of_every_pool
 from clarion.campaigns.schemas import IpPoolWrite
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
@@ -13,6 +13,17 @@ from clarion.kit.repository import require
 from clarion.kit.secretbox import SecretBox
 from clarion.models.campaigns import IpPool
 from clarion.tenancy.principal import Principal
+
+
+async def instance_relays(uow: UnitOfWork) -> list[tuple[str, int]]:
+    """Every distinct SMTP relay ``(host, port)`` any organization sends through (``clarion doctor``)."""
+    found = {
+        (str(relay["host"]), int(relay.get("port", 25)))
+        for relays in await relays_of_every_pool(uow.session)
+        for relay in relays
+        if relay.get("host")
+    }
+    return sorted(found)
 
 
 async def create(uow: UnitOfWork, principal: Principal, body: IpPoolWrite, box: SecretBox) -> IpPool:

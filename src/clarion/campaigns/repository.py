@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.kit.repository import SandboxRepository, TenantRepository
 from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
@@ -41,6 +44,11 @@ class IpPoolRepository(TenantRepository):
     async def remove(self, pool: IpPool) -> None:
         """Delete the pool."""
         await self.session.execute(delete(IpPool).where(IpPool.org_id == self.org_id, IpPool.id == pool.id))
+
+
+async def relays_of_every_pool(session: AsyncSession) -> list[list[dict[str, Any]]]:
+    """The ``relays`` of every IP pool of the instance (all organizations: operator tooling only)."""
+    return list(await session.scalars(select(IpPool.relays)))
 
 
 class ChannelConfigurationRepository(SandboxRepository):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from clarion.cli import serve as serve_commands
+from clarion.cli.doctor import doctor
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
 from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token
@@ -19,6 +20,7 @@ app.command()(serve_commands.serve)
 app.command()(serve_commands.worker)
 app.command()(serve_commands.migrate)
 app.command()(token)
+app.command()(doctor)
 app.add_typer(org_app, name="org")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(credentials_app, name="credentials")
