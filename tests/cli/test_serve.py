@@ -97,8 +97,13 @@ async def test_newcomer_flow(
     message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "Welcome"
     message.set_content("hello from the test")
     await aiosmtplib.send(message, hostname="127.0.0.1", port=int(embedded_env["CLARION_SMTP_CAPTURE_PORT"]))
+    # Mail that no organization sent is the operator's: not the development organization's outbox.
     listing = subprocess.run(
         [CLARION, "outbox"], env=embedded_env, capture_output=True, text=True, check=True
+    )
+    assert "Welcome" not in listing.stdout
+    listing = subprocess.run(
+        [CLARION, "outbox", "--unattributed"], env=embedded_env, capture_output=True, text=True, check=True
     )
     assert "Welcome" in listing.stdout
     assert "b@example.com" in listing.stdout

@@ -18,6 +18,7 @@ import httpx
 from clarion.campaigns import service as campaigns
 from clarion.campaigns.schemas import DeliverySettings
 from clarion.db.uow import UnitOfWork
+from clarion.delivery.attribution import tenant_tag
 from clarion.delivery.channels.base import Channel
 from clarion.delivery.channels.email.channel import EmailChannel, PoolRef
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool
@@ -89,14 +90,15 @@ class BundleCache:
             )
         if settings is None:
             return None
-        return Bundle(settings, await self._channel(settings))
+        return Bundle(settings, await self._channel(settings, tenant_tag(self._secrets, org_id, sandbox_id)))
 
-    async def _channel(self, settings: DeliverySettings) -> Channel:
+    async def _channel(self, settings: DeliverySettings, message_id_tag: str) -> Channel:
         """The adapter of the campaign's channel (the only place that tells the channels apart)."""
         content = settings.content.get(settings.channel) or {}
         configuration = settings.configuration
         if settings.channel == "email":
-            return EmailChannel(configuration, content, await self._pool(settings))
+            pool = await self._pool(settings)
+            return EmailChannel(configuration, content, pool, message_id_tag=message_id_tag)
         if settings.channel == "sms":
             return SmsChannel(content, self._sms(configuration))
         return PushChannel(content, self._push(configuration))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.delivery import service
+from clarion.delivery import captured, service
 from clarion.delivery.repository import MessageRepository
 from clarion.delivery.schemas import CapturedMailRead, MessageRead, MessageStatus, ResendRequest, ResendResult
 from clarion.devsmtp.outbox import Outbox
@@ -67,16 +66,18 @@ async def list_outbox(
     page: Annotated[PageParams, Depends(page_params)],
     recipient: str | None = None,
 ) -> Page[CapturedMailRead]:
-    """Mail captured by the bundled SMTP server, newest first (embedded mode only).
+    """Mail captured by the bundled SMTP server that the caller's organization sent from this sandbox.
 
-    The capture server is a development tool of the whole instance: every organization of an embedded
-    instance sees the same outbox. It does not exist in production mode.
+    Newest first. Only where the instance captures mail (embedded mode, or ``CLARION_SMTP_CAPTURE=1``).
+    Mail that no organization sent (written to the capture port directly) is for the operator's
+    ``clarion outbox --unattributed``, never for an API caller.
     """
-    if not container.settings.embedded:
-        raise NotFound("The outbox exists only in embedded mode (the bundled SMTP capture server)")
-    del principal  # authenticated; the outbox is instance-wide by nature
-    outbox = Outbox(container.settings.outbox_path)
-    mails = await asyncio.to_thread(outbox.list, limit=page.limit, offset=page.offset, recipient=recipient)
-    total = await asyncio.to_thread(outbox.count, recipient=recipient)
-    items = [CapturedMailRead.model_validate(mail) for mail in mails]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    settings = container.settings
+    if not settings.should_capture_smtp:
+        raise NotFound("The outbox exists only where the bundled SMTP capture server runs (embedded mode)")
+    scope = captured.caller_scope(container.secrets, principal)
+    found = await captured.page(
+        Outbox(settings.outbox_path), scope, limit=page.limit, offset=page.offset, recipient=recipient
+    )
+    items = [CapturedMailRead.model_validate(mail) for mail in found.items]
+    return Page(items=items, total=found.total, limit=page.limit, offset=page.offset)

@@ -4,7 +4,7 @@ Layout of ``folder``::
 
     <id>.eml           the message exactly as received (CRLF, after SMTP dot-unstuffing)
     index.jsonl        one JSON object per message, in arrival order (id, received_at, mail_from, rcpt_tos,
-                       subject, size, file_name)
+                       subject, size, file_name, message_id: the Message-ID header, "" when absent)
     .lock              flock(2) target: serializes writers, also across processes (``serve`` vs the CLI)
     .incoming-*.tmp    a message being written; renamed to ``<id>.eml`` once complete
 
@@ -59,6 +59,8 @@ class CapturedMail:
     subject: str
     size: int
     file_name: str
+    message_id: str = ""
+    """The ``Message-ID`` header as received (whose mail it is: ``delivery/attribution.py``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The index line's object (``received_at`` as ISO-8601 UTC with ``Z``)."""
@@ -70,6 +72,7 @@ class CapturedMail:
             "subject": self.subject,
             "size": self.size,
             "file_name": self.file_name,
+            "message_id": self.message_id,
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class CapturedMail:
             subject=str(data["subject"]),
             size=int(data["size"]),
             file_name=str(data["file_name"]),
+            message_id=str(data.get("message_id", "")),  # absent from lines written before it existed
         )
 
 
@@ -107,15 +111,23 @@ def bodies_of(message: EmailMessage) -> MailBodies:
 
 def subject_of(data: bytes) -> str:
     """The decoded (RFC 2047, unfolded) ``Subject`` of a raw message; ``""`` if absent or unreadable."""
+    return _headers_of(data)[0]
+
+
+def _headers_of(data: bytes) -> tuple[str, str]:
+    """``(Subject, Message-ID)`` of a raw message, each ``""`` if absent or unreadable."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         end = data.find(b"\n\n")
     head = data if end < 0 else data[: end + 2]  # parse the header block only, not a 30 MB body
     try:
-        subject = BytesHeaderParser(policy=policy.default).parsebytes(head).get("subject")
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(head)
+        subject, message_id = headers.get("subject"), headers.get("message-id")
     except Exception:  # metadata is best effort: a hostile header must never make a capture fail
-        return ""
-    return "" if subject is None else _clean(str(subject))
+        return "", ""
+    return ("" if subject is None else _clean(str(subject))), (
+        "" if message_id is None else _clean(str(message_id)).strip()
+    )
 
 
 class Outbox:
@@ -137,14 +149,16 @@ class Outbox:
         """File one accepted message: its bytes in ``<id>.eml`` (temp file + rename), then its index line."""
         self._folder.mkdir(parents=True, exist_ok=True)
         mail_id = new_id()
+        subject, message_id = _headers_of(data)
         mail = CapturedMail(
             id=mail_id,
             received_at=self._clock(),
             mail_from=_clean(mail_from),
             rcpt_tos=tuple(_clean(rcpt) for rcpt in rcpt_tos),
-            subject=subject_of(data),
+            subject=subject,
             size=len(data),
             file_name=mail_id + EML_SUFFIX,
+            message_id=message_id,
         )
         final_path = self._folder / mail.file_name
         fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=self._folder)
@@ -162,9 +176,15 @@ class Outbox:
         return mail
 
     def list(
-        self, *, limit: int = 50, offset: int = 0, recipient: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        recipient: str | None = None,
+        keep: Callable[[CapturedMail], bool] | None = None,
     ) -> builtins.list[CapturedMail]:
-        """Captured messages, newest first; ``recipient`` keeps those sent to that address (any case)."""
+        """Captured messages, newest first; ``recipient`` keeps those sent to that address (any case),
+        ``keep`` those it returns True for (whose mail a reader may see)."""
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         wanted = None if recipient is None else recipient.casefold()
@@ -175,6 +195,8 @@ class Outbox:
             for mail in reversed(self._cache.entries):
                 if len(page) >= limit:
                     break
+                if keep is not None and not keep(mail):
+                    continue
                 if wanted is not None and wanted not in {rcpt.casefold() for rcpt in mail.rcpt_tos}:
                     continue
                 if skipped < offset:
@@ -183,15 +205,20 @@ class Outbox:
                 page.append(mail)
         return page
 
-    def count(self, *, recipient: str | None = None) -> int:
-        """How many messages ``list`` would page through with the same filter."""
+    def count(
+        self, *, recipient: str | None = None, keep: Callable[[CapturedMail], bool] | None = None
+    ) -> int:
+        """How many messages ``list`` would page through with the same filters."""
         wanted = None if recipient is None else recipient.casefold()
         with self._mutex:
             self._refresh_locked()
-            if wanted is None:
+            if wanted is None and keep is None:
                 return len(self._cache.entries)
             return sum(
-                1 for mail in self._cache.entries if wanted in {rcpt.casefold() for rcpt in mail.rcpt_tos}
+                1
+                for mail in self._cache.entries
+                if (keep is None or keep(mail))
+                and (wanted is None or wanted in {rcpt.casefold() for rcpt in mail.rcpt_tos})
             )
 
     def get(self, id: str) -> CapturedMail | None:

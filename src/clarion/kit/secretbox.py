@@ -7,6 +7,9 @@ so they are encrypted with a key kept outside the database (``CLARION_SECRET_KEY
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -18,6 +21,16 @@ class SecretBox:
 
     def __init__(self, key: str) -> None:
         self._fernet = Fernet(key.encode())
+        self._key = key.encode()
+
+    def tag(self, purpose: str, value: str, *, length: int = 20) -> str:
+        """An opaque, unforgeable label of ``value`` (lowercase base32 of an HMAC-SHA256, ``length`` chars).
+
+        The same key, purpose and value always give the same tag; without the key nobody can make one, nor
+        tell the value from it. ``purpose`` keeps the tags of different uses apart.
+        """
+        digest = hmac.new(self._key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
+        return base64.b32encode(digest).decode("ascii").lower()[:length]
 
     def seal(self, secret: str) -> str:
         """Encrypt ``secret`` for storage."""

@@ -36,6 +36,12 @@ class OrganizationRepository:
         return list(await self.session.scalars(select(Organization).order_by(Organization.created_at)))
 
 
+async def every_sandbox_row(session: AsyncSession) -> list[tuple[str, str, str]]:
+    """``(org_id, sandbox_id, sandbox name)`` of every sandbox of the instance (CLI only)."""
+    rows = await session.execute(select(Sandbox.org_id, Sandbox.id, Sandbox.name))
+    return [(org_id, sandbox_id, name) for org_id, sandbox_id, name in rows]
+
+
 class SandboxRepository(TenantRepository):
     """Sandboxes of one organization."""
 

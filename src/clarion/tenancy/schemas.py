@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -42,3 +43,12 @@ class OrganizationRead(BaseModel):
     standardRatePerSecond: int
     highThroughputRatePerSecond: int
     sandbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSandbox:
+    """A sandbox and its organization, as the operator's tools see every tenant."""
+
+    org_id: str
+    sandbox_id: str
+    name: str

@@ -14,7 +14,13 @@ from clarion.kit.repository import require
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
 from clarion.tenancy import errors
 from clarion.tenancy.principal import Principal
-from clarion.tenancy.repository import CredentialRepository, OrganizationRepository, SandboxRepository
+from clarion.tenancy.repository import (
+    CredentialRepository,
+    OrganizationRepository,
+    SandboxRepository,
+    every_sandbox_row,
+)
+from clarion.tenancy.schemas import TenantSandbox
 
 PRODUCTION_SANDBOX = "prod"
 SANDBOX_TYPES = ("production", "development")
@@ -100,6 +106,11 @@ async def update_entitlements(
 async def list_organizations(uow: UnitOfWork) -> list[Organization]:
     """Every organization (CLI only)."""
     return await OrganizationRepository(uow.session).list()
+
+
+async def every_sandbox(uow: UnitOfWork) -> list[TenantSandbox]:
+    """Every sandbox of the instance with its organization (CLI only: the operator's view)."""
+    return [TenantSandbox(*row) for row in await every_sandbox_row(uow.session)]
 
 
 async def create_sandbox(

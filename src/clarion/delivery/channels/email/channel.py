@@ -42,6 +42,7 @@ class EmailChannel:
         "_configuration",
         "_html",
         "_mail_from",
+        "_message_id_tag",
         "_pool",
         "_sender",
         "_skeleton",
@@ -50,7 +51,12 @@ class EmailChannel:
     )
 
     def __init__(
-        self, configuration: Mapping[str, Any], content: Mapping[str, Any], pool: PoolRef | None
+        self,
+        configuration: Mapping[str, Any],
+        content: Mapping[str, Any],
+        pool: PoolRef | None,
+        *,
+        message_id_tag: str = "",
     ) -> None:
         self._configuration = configuration
         self._subject = compile_template(content["subject"], autoescape=False)
@@ -60,7 +66,8 @@ class EmailChannel:
         text = content.get("text") or (html_to_text(html) if html else None)
         self._text = compile_template(text, autoescape=False) if text else None
         self._sender = _sender_templates(configuration)
-        self._skeleton = None if self._sender else skeleton_for(configuration, {})
+        self._message_id_tag = message_id_tag
+        self._skeleton = None if self._sender else skeleton_for(configuration, {}, message_id_tag)
         self._mail_from: str = (
             "" if self._sender else configuration.get("errorAddress") or configuration["fromAddress"]
         )
@@ -96,7 +103,7 @@ class EmailChannel:
             or sender["fromAddress"]
             or configuration["fromAddress"]
         )
-        return skeleton_for(configuration, sender), mail_from
+        return skeleton_for(configuration, sender, self._message_id_tag), mail_from
 
 
 def email_address(recipient: Recipient) -> str:
@@ -122,7 +129,9 @@ def _sender_templates(configuration: Mapping[str, Any]) -> dict[str, Template]:
     return {name: compile_template(value, autoescape=False) for name, value in fields.items()}
 
 
-def skeleton_for(configuration: Mapping[str, Any], sender: Mapping[str, str]) -> MessageSkeleton:
+def skeleton_for(
+    configuration: Mapping[str, Any], sender: Mapping[str, str], message_id_tag: str = ""
+) -> MessageSkeleton:
     """The MIME skeleton of a configuration, with rendered sender fields when they are personalized."""
     from_address = sender.get("fromAddress") or configuration["fromAddress"]
     return build_skeleton(
@@ -132,4 +141,5 @@ def skeleton_for(configuration: Mapping[str, Any], sender: Mapping[str, str]) ->
         headers=configuration.get("headers") or {},
         list_unsubscribe=configuration.get("listUnsubscribe"),
         message_id_domain=from_address.rpartition("@")[2] or "clarion.local",
+        message_id_tag=message_id_tag,
     )
