@@ -6,6 +6,7 @@ give its path parameters a value owned by organization A in ``owned_by_a`` below
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -15,15 +16,27 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from clarion.config import Settings
 from clarion.container import Container
 from clarion.delivery.repository import upsert_messages
+from clarion.devsmtp.outbox import Outbox
+from clarion.devsmtp.server import CaptureServer
+from clarion.ops.metrics import Metrics
 from clarion.outbound.repository import insert_queued
 from clarion.outbound.schemas import CallRecord
+from clarion.runtime import BackgroundServices
+from clarion.services import Services
 from tests.conftest import Tenant, TenantFactory
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 UPSERTS = {"/v1/profiles/{namespace}/{identity_value}"}
 """Paths whose PUT creates in the caller's own sandbox: after B's PUT, B reads and deletes its own profile."""
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings with the capture outbox on (``GET /v1/outbox`` exists), on either backend."""
+    return settings.model_copy(update={"smtp_capture": True})
 
 
 @dataclass
@@ -34,9 +47,12 @@ class OwnedByA:
     secrets: list[str] = field(default_factory=list)
 
 
-async def populate(client: httpx.AsyncClient, alice: Tenant, container: Container) -> OwnedByA:
+async def populate(
+    client: httpx.AsyncClient, alice: Tenant, container: Container, services: Services
+) -> OwnedByA:
     """Create one resource of every kind as A. Extend this as domains add resources."""
     owned = OwnedByA()
+    await populate_outbox(client, alice, owned, services)
     sandbox = f"a-{secrets.token_hex(4)}"
     response = await client.post(
         "/v1/sandboxes", json={"name": sandbox, "title": "A's private title"}, headers=alice.headers()
@@ -51,6 +67,70 @@ async def populate(client: httpx.AsyncClient, alice: Tenant, container: Containe
     await populate_audiences(client, alice, owned)
     await populate_activation(client, alice, owned)
     return owned
+
+
+async def populate_outbox(
+    client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA, services: Services
+) -> None:
+    """A message of A's, sent by a real worker through the bundled SMTP capture (first: queue is empty)."""
+    headers = alice.headers()
+    outbox = Outbox(services.container.settings.outbox_path)
+    capture = CaptureServer(outbox, port=0)
+    await capture.start()
+    worker = BackgroundServices(services, Metrics(), run_worker=True, capture_smtp=False)
+    await worker.start()
+    try:
+        pool = await client.post(
+            "/v1/ip-pools",
+            json={"name": "aliceCapture", "relays": [{"host": "127.0.0.1", "port": capture.port}]},
+            headers=headers,
+        )
+        assert pool.status_code == 201, pool.text
+        configuration = await client.post(
+            "/v1/channel-configurations",
+            json={
+                "name": "aliceHt",
+                "channel": "email",
+                "highThroughput": True,
+                "email": {"fromAddress": "receipts@alice-shop.example", "ipPoolId": pool.json()["id"]},
+            },
+            headers=headers,
+        )
+        assert configuration.status_code == 201, configuration.text
+        campaign = await client.post(
+            "/v1/campaigns",
+            json={
+                "name": "Alice receipts",
+                "channel": "email",
+                "channelConfigurationId": configuration.json()["id"],
+                "highThroughputMode": True,
+                "content": {"email": {"subject": "Alice private receipt", "html": "<p>Thanks</p>"}},
+            },
+            headers=headers,
+        )
+        assert campaign.status_code == 201, campaign.text
+        campaign_id = campaign.json()["id"]
+        activated = await client.post(f"/v1/campaigns/{campaign_id}/activate", headers=headers)
+        assert activated.status_code == 200, activated.text
+        recipient = {"type": "external", "userId": "alice.customer@alice-shop.example", "namespace": "email"}
+        trigger = await client.post(
+            "/ajo/im/executions/highthroughput",
+            json={"requestId": "alice", "campaignId": campaign_id, "recipients": [recipient]},
+            headers=headers,
+        )
+        assert trigger.status_code == 202, trigger.text
+        deadline = asyncio.get_running_loop().time() + 30
+        while outbox.count() == 0:
+            assert asyncio.get_running_loop().time() < deadline, "A's message never reached the capture"
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+        await capture.stop()
+    owned.secrets += [
+        "Alice private receipt",
+        "alice.customer@alice-shop.example",
+        "receipts@alice-shop.example",
+    ]
 
 
 async def populate_audiences(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
@@ -417,10 +497,14 @@ async def test_every_private_route_requires_credentials(app: FastAPI, client: ht
 
 
 async def test_no_route_crosses_organizations(
-    app: FastAPI, client: httpx.AsyncClient, make_tenant: TenantFactory, container: Container
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_tenant: TenantFactory,
+    container: Container,
+    services: Services,
 ) -> None:
-    alice, bob = await make_tenant(), await make_tenant()
-    owned = await populate(client, alice, container)
+    alice, bob = await make_tenant(high_throughput=True), await make_tenant()
+    owned = await populate(client, alice, container, services)
     for method, path in api_routes(app):
         if path in PUBLIC:
             continue
@@ -456,6 +540,10 @@ async def test_no_route_crosses_organizations(
         fill("/data/foundation/flowservice/flows/{flow_id}", owned.params), headers=alice.headers()
     )
     assert flow.status_code == 200
+    # A's captured mail: A sees it; B's outbox is empty (the sweep above found none of its strings).
+    mail = (await client.get("/v1/outbox", headers=alice.headers())).json()
+    assert [item["subject"] for item in mail["items"]] == ["Alice private receipt"]
+    assert (await client.get("/v1/outbox", headers=bob.headers())).json()["total"] == 0
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC))
