@@ -94,7 +94,8 @@ async def test_a_redis_restart_is_503_then_service_resumes_and_nothing_acknowled
     assert body["report"]["additionalContext"]["requestId"] == during.headers["x-request-id"]
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     outage_lines = [line for line in logged if line.get("event") == "dependency_unavailable"]
-    assert [line["request_id"] for line in outage_lines] == ["during-the-outage"]
+    assert [line["request_id"] for line in outage_lines] == [during.headers["x-request-id"]]
+    assert during.headers["x-request-id"] == "during-the-outage"
 
     ready = await client.get("/readyz")
     assert ready.status_code == 503
