@@ -16,6 +16,8 @@ from clarion.kit.outages import outage_of
 
 log = structlog.get_logger()
 
+NEWLINE = "\n"
+
 
 class MethodNotAllowed(ClarionError):
     """The path exists but not with this method."""
@@ -88,7 +90,8 @@ def unexpected_error_response(exc: BaseException, path: str, method: str, reques
         log.warning(
             "dependency_unavailable",
             dependency=outage.dependency,
-            error=f"{type(exc).__name__}: {exc}",
+            # The first line only: SQLAlchemy appends the statement and its parameters (customer data).
+            error=f"{type(exc).__name__}: {str(exc).partition(NEWLINE)[0]}",
             path=path,
             method=method,
             request_id=request_id,
