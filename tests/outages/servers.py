@@ -41,10 +41,12 @@ async def eventually(
 class RedisServer:
     """A ``redis-server`` on a free port with its data folder; ``kill`` (SIGKILL) and ``start`` again."""
 
-    def __init__(self, folder: Path, *, appendonly: bool = True) -> None:
+    def __init__(self, folder: Path, *, appendonly: bool = True, extra: tuple[str, ...] = ()) -> None:
         self.folder = folder
         self.port = free_port()
         self.appendonly = appendonly
+        self.extra = extra
+        """More ``redis-server`` arguments (e.g. ``--rename-command CONFIG ""``, as managed services do)."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,6 +71,7 @@ class RedisServer:
             "yes" if self.appendonly else "no",
             "--appendfsync",
             "always",
+            *self.extra,
         ]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

@@ -17,6 +17,7 @@ import pytest
 from clarion.config import Settings
 from clarion.container import Container
 from clarion.ops.logging import configure_logging
+from clarion.queue.redis_persistence import AOF_OFF, persistence_warnings
 from tests.builders import Api
 from tests.conftest import TEST_SECRET_KEY
 from tests.outages.servers import RedisServer, eventually
@@ -160,3 +161,11 @@ async def test_work_that_hands_jobs_to_a_dead_queue_is_refused_before_anything_i
     listed = await client.get(f"{ups}/segment/jobs", headers=headers)
     assert listed.status_code == 200, listed.text
     assert listed.json()["children"] == []
+
+
+async def test_a_redis_that_refuses_config_is_still_checked_through_info(tmp_path: Path) -> None:
+    no_config = ("--rename-command", "CONFIG", "")  # what managed services do
+    with RedisServer(tmp_path / "managed", appendonly=False, extra=no_config) as managed:
+        assert await persistence_warnings(managed.url) == [AOF_OFF]
+    with RedisServer(tmp_path / "managed-aof", appendonly=True, extra=no_config) as managed:
+        assert await persistence_warnings(managed.url) == []
