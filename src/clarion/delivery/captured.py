@@ -8,7 +8,9 @@ pass of string comparisons, no database read per mail).
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 from clarion.db.uow import UnitOfWork
 from clarion.delivery.attribution import OutboxScope, tenant_scope, unattributed_scope
@@ -25,6 +27,13 @@ class CapturedPage:
 
     items: list[CapturedMail]
     total: int
+
+
+@functools.lru_cache(maxsize=16)
+def outbox_at(folder: Path) -> Outbox:
+    """The process's ``Outbox`` of ``folder``: kept, so each read parses only the index lines appended since
+    the last one (a new ``Outbox`` per request would parse the whole index every time)."""
+    return Outbox(folder)
 
 
 async def page(

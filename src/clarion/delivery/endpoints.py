@@ -10,7 +10,6 @@ from clarion.api.deps import ContainerDep, UoWDep
 from clarion.delivery import captured, service
 from clarion.delivery.repository import MessageRepository
 from clarion.delivery.schemas import CapturedMailRead, MessageRead, MessageStatus, ResendRequest, ResendResult
-from clarion.devsmtp.outbox import Outbox
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.kit.repository import require
@@ -77,7 +76,11 @@ async def list_outbox(
         raise NotFound("The outbox exists only where the bundled SMTP capture server runs (embedded mode)")
     scope = captured.caller_scope(container.secrets, principal)
     found = await captured.page(
-        Outbox(settings.outbox_path), scope, limit=page.limit, offset=page.offset, recipient=recipient
+        captured.outbox_at(settings.outbox_path),
+        scope,
+        limit=page.limit,
+        offset=page.offset,
+        recipient=recipient,
     )
     items = [CapturedMailRead.model_validate(mail) for mail in found.items]
     return Page(items=items, total=found.total, limit=page.limit, offset=page.offset)
