@@ -50,7 +50,19 @@ async def populate(client: httpx.AsyncClient, alice: Tenant, container: Containe
     await populate_actions(client, alice, owned, container)
     await populate_audiences(client, alice, owned)
     await populate_activation(client, alice, owned)
+    await populate_credentials(client, alice, owned)
     return owned
+
+
+async def populate_credentials(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
+    """A second API key of A's with a token: B must neither see, revoke nor issue for them."""
+    created = await client.post(
+        "/v1/credentials", json={"name": "Alice ops key", "role": "developer"}, headers=alice.headers()
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()
+    owned.params |= {"client_id": key["clientId"], "token_id": key["tokenId"]}
+    owned.secrets += [key["clientId"], key["tokenId"], key["accessToken"], "Alice ops key", alice.api_key]
 
 
 async def populate_audiences(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
@@ -456,6 +468,12 @@ async def test_no_route_crosses_organizations(
         fill("/data/foundation/flowservice/flows/{flow_id}", owned.params), headers=alice.headers()
     )
     assert flow.status_code == 200
+    key = await client.get(fill("/v1/credentials/{client_id}", owned.params), headers=alice.headers())
+    assert key.json()["revokedAt"] is None
+    tokens = await client.get(
+        fill("/v1/credentials/{client_id}/tokens", owned.params), headers=alice.headers()
+    )
+    assert [token["revokedAt"] for token in tokens.json()] == [None]
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC))
