@@ -15,6 +15,10 @@ from fastapi import FastAPI
 
 from clarion.app import create_app
 from clarion.config import Settings
+from clarion.container import Container
+from clarion.tenancy import service
+from clarion.tenancy.bootstrap import ensure_dev_credentials
+from clarion.tenancy.principal import Role
 from tests.builders import Tenant
 from tests.conftest import TenantFactory
 
@@ -168,3 +172,16 @@ async def test_another_organization_cannot_touch_the_keys(
         assert response.status_code == 404, (method, path, response.text)
     still = with_key(alice, issued)
     assert (await client.get("/v1/organization", headers=still.headers())).status_code == 200
+
+
+async def test_serve_replaces_a_revoked_development_key(container: Container) -> None:
+    first = await ensure_dev_credentials(container)
+    async with container.unit_of_work() as uow:
+        org = await service.find_organization(uow, first.orgId)
+        await service.revoke_credential(uow, org, first.apiKey)
+    second = await ensure_dev_credentials(container)
+    assert second.orgId == first.orgId
+    assert second.apiKey != first.apiKey
+    async with container.unit_of_work() as uow:
+        keys = await service.list_credentials(uow, org, include_revoked=False)
+    assert [(key.client_id, key.role) for key in keys] == [(second.apiKey, Role.ADMIN)]
