@@ -55,6 +55,10 @@ class RevisionWatch:
         self._checked_at = float("-inf")  # when the last successful read started
         self._task: asyncio.Task[None] | None = None
 
+    def is_fresh(self) -> bool:
+        """True when the counter was read less than half an interval ago (no await needed: the hot path)."""
+        return self._clock() - self._checked_at < self._interval / 2
+
     async def ensure_fresh(self) -> None:
         """Return at once when the counter is fresh; refresh in the background, or wait when overdue."""
         age = self._clock() - self._checked_at
@@ -108,7 +112,8 @@ class Gateway:
                 )
             return principal, min(self._cache_seconds, valid_for)
 
-        if self._cache_seconds > 0:  # nothing is cached otherwise: every request reads the database
+        # Nothing is cached without cache_seconds: every request reads the database anyway.
+        if self._cache_seconds > 0 and not self._revisions.is_fresh():
             await self._revisions.ensure_fresh()
         principal = await self._cache.get(key, verify)
         if not principal.role.includes(role):

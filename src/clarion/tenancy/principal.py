@@ -22,17 +22,13 @@ class Role(StrEnum):
     DEVELOPER = "developer"
     ADMIN = "admin"
 
-    @property
-    def rank(self) -> int:
-        """Position in the chain, read-only lowest."""
-        return ROLE_ORDER.index(self)
-
     def includes(self, required: Role) -> bool:
         """True when this role may do what ``required`` may."""
-        return self.rank >= required.rank
+        return _RANK[self] >= _RANK[required]
 
 
 ROLE_ORDER = (Role.READ_ONLY, Role.USER, Role.DEVELOPER, Role.ADMIN)
+_RANK = {role: rank for rank, role in enumerate(ROLE_ORDER)}  # a dict: checked on every request
 
 
 @dataclass(frozen=True, slots=True)
