@@ -128,6 +128,8 @@ async def test_keys_are_listed_with_role_and_last_use(client: httpx.AsyncClient,
     assert keys[used.api_key]["lastUsedAt"] is not None
     assert keys[unused["clientId"]]["lastUsedAt"] is None
     assert keys[unused["clientId"]]["role"] == "read-only"
+    me = (await client.get("/v1/organization", headers=used.headers())).json()
+    assert me["role"] == "developer"
     assert all("accessToken" not in key for key in listed["items"])
     # Last use is written at most once a minute per key, not per request.
     first = keys[used.api_key]["lastUsedAt"]

@@ -45,6 +45,7 @@ async def read_organization(principal: ReaderDep) -> OrganizationRead:
         standardRatePerSecond=principal.standard_rate_per_second,
         highThroughputRatePerSecond=principal.high_throughput_rate_per_second,
         sandbox=principal.sandbox_name,
+        role=principal.role.value,
     )
 
 

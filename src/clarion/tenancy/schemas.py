@@ -42,6 +42,7 @@ class OrganizationRead(BaseModel):
     standardRatePerSecond: int
     highThroughputRatePerSecond: int
     sandbox: str
+    role: str = Field(description="The role of the calling API key")
 
 
 RoleName = Literal["admin", "developer", "user", "read-only"]
