@@ -131,11 +131,13 @@ class CredentialRepository:
 
     async def bump_revision(self) -> None:
         """Tell every gateway that a credential or token was revoked (they poll ``revision``)."""
-        await self.session.execute(
+        result = await self.session.execute(
             update(CredentialRevision)
             .where(CredentialRevision.id == 1)
             .values(revision=CredentialRevision.revision + 1)
         )
+        if result.rowcount == 0:  # type: ignore[attr-defined]  # a schema made without the migration's row
+            self.session.add(CredentialRevision(id=1, revision=1))
 
     async def revision(self) -> int:
         """The current revocation counter."""
