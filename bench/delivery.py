@@ -83,6 +83,7 @@ async def prepare(
     from clarion.executions import service
     from clarion.executions.schemas import ExecutionRequest, ExternalRecipient
     from clarion.kit.clock import iso_milli, utcnow
+    from clarion.tenancy.principal import Role
 
     app = create_app(settings_for(backend))
     async with app.router.lifespan_context(app):
@@ -95,7 +96,7 @@ async def prepare(
         container = app.state.container
         services = app.state.services
         headers = {key.lower(): value for key, value in tenant.headers().items()}
-        principal = await services.gateway.authenticate(headers)
+        principal = await services.gateway.authenticate(headers, role=Role.USER)
         snapshot = await services.executions.snapshot(principal, campaign_id)
         started = time.perf_counter()
         batch = []

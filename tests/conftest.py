@@ -27,6 +27,7 @@ from clarion.ops.metrics import Metrics
 from clarion.runtime import BackgroundServices
 from clarion.services import Services
 from clarion.tenancy import service
+from clarion.tenancy.principal import Role
 from tests.builders import Api, Tenant
 
 DATABASE_URL = os.environ.get("CLARION_TEST_DATABASE_URL", "")
@@ -113,15 +114,37 @@ async def worker(services: Services) -> AsyncIterator[BackgroundServices]:
 
 @pytest.fixture
 def make_tenant(container: Container) -> TenantFactory:
-    """Create organizations with a credential, through the real services."""
+    """Create organizations with a credential (``admin``: full power, unless ``role`` says otherwise)."""
 
-    async def make(name: str = "", *, high_throughput: bool = False, ttl_seconds: int = 3600) -> Tenant:
+    async def make(
+        name: str = "", *, high_throughput: bool = False, ttl_seconds: int = 3600, role: Role = Role.ADMIN
+    ) -> Tenant:
         async with container.unit_of_work() as uow:
             org = await service.create_organization(
                 uow, name or f"org-{secrets.token_hex(4)}", high_throughput=high_throughput
             )
-            credential = await service.create_credential(uow, org, name="tests", ttl_seconds=ttl_seconds)
+            credential = await service.create_credential(
+                uow, org, name="tests", ttl_seconds=ttl_seconds, role=role
+            )
         return Tenant(org.id, org.ims_org_id, credential.client_id, credential.token.access_token)
+
+    return make
+
+
+KeyFactory = Callable[[Tenant, Role], Awaitable[Tenant]]
+
+
+@pytest.fixture
+def make_key(container: Container) -> KeyFactory:
+    """Another API key of a tenant's organization, with the given role: the same data, less power."""
+
+    async def make(tenant: Tenant, role: Role) -> Tenant:
+        async with container.unit_of_work() as uow:
+            org = await service.find_organization(uow, tenant.ims_org_id)
+            credential = await service.create_credential(
+                uow, org, name=f"tests-{role.value}", ttl_seconds=3600, role=role
+            )
+        return Tenant(tenant.org_id, tenant.ims_org_id, credential.client_id, credential.token.access_token)
 
     return make
 

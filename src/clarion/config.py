@@ -5,10 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["auto", "json", "pretty"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong: the CLI prints the message as one line, never a traceback."""
+
+
+def describe_invalid(error: ValidationError) -> list[str]:
+    """One line per wrong setting of a failed ``Settings(...)``: the variable, the rule, the value."""
+    lines = []
+    for problem in error.errors():
+        name = "_".join(str(part) for part in problem["loc"]) or "settings"
+        variable = f"CLARION_{name.upper()}"
+        given = problem.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{variable}: {message[:1].lower()}{message[1:]}{shown}")
+    return lines
 
 
 class Settings(BaseSettings):
@@ -109,6 +126,20 @@ class Settings(BaseSettings):
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
 
+    @field_validator("queue_url")
+    @classmethod
+    def _known_queue(cls, value: str) -> str:
+        if value != "sqlite" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be 'sqlite' or a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:///path or postgresql://… URL")
+        return value
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
@@ -116,6 +147,13 @@ class Settings(BaseSettings):
         if self.landing_zone is None:
             self.landing_zone = self.home / "landing"
         return self
+
+    def require_secret_key(self) -> None:
+        """Raise ``SettingsError`` when production mode has no ``CLARION_SECRET_KEY``."""
+        if not self.secret_key and not self.embedded:
+            raise SettingsError(
+                "CLARION_SECRET_KEY must be set when running on PostgreSQL (see README: Production)"
+            )
 
     @property
     def embedded(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from clarion.config import Settings
+from clarion.config import Settings, SettingsError
 from clarion.db.engine import create_engine, create_sessionmaker
 from clarion.db.uow import UnitOfWork
 from clarion.kit.secretbox import SecretBox, load_or_create_key
@@ -74,10 +74,9 @@ class Container:
 
 def secret_key(settings: Settings) -> str:
     """The configured key; embedded mode keeps one in its home folder, production must configure it."""
+    settings.require_secret_key()
     if settings.secret_key:
         return settings.secret_key
-    if not settings.embedded:
-        raise ValueError("CLARION_SECRET_KEY must be set when running on PostgreSQL (see README: Production)")
     return load_or_create_key(settings.home / "secret.key")
 
 
@@ -94,8 +93,8 @@ def build_queue(settings: Settings) -> JobQueue:
         return RedisStreamQueue(
             settings.queue_url, prefix=settings.redis_prefix, max_attempts=settings.queue_max_attempts
         )
-    if settings.queue_url != "sqlite":
-        raise ValueError(f"CLARION_QUEUE_URL must be 'sqlite' or redis://… (got {settings.queue_url!r})")
+    if settings.queue_url != "sqlite":  # Settings already refuses any other value; this guards direct use
+        raise SettingsError(f"CLARION_QUEUE_URL must be 'sqlite' or redis://… (got {settings.queue_url!r})")
     from clarion.queue.sqlite import SqliteQueue
 
     return SqliteQueue(settings.queue_path, max_attempts=settings.queue_max_attempts)

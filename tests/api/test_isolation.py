@@ -66,6 +66,7 @@ async def populate(
     await populate_actions(client, alice, owned, container)
     await populate_audiences(client, alice, owned)
     await populate_activation(client, alice, owned)
+    await populate_credentials(client, alice, owned)
     return owned
 
 
@@ -131,6 +132,17 @@ async def populate_outbox(
         "alice.customer@alice-shop.example",
         "receipts@alice-shop.example",
     ]
+
+
+async def populate_credentials(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
+    """A second API key of A's with a token: B must neither see, revoke nor issue for them."""
+    created = await client.post(
+        "/v1/credentials", json={"name": "Alice ops key", "role": "developer"}, headers=alice.headers()
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()
+    owned.params |= {"client_id": key["clientId"], "token_id": key["tokenId"]}
+    owned.secrets += [key["clientId"], key["tokenId"], key["accessToken"], "Alice ops key", alice.api_key]
 
 
 async def populate_audiences(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
@@ -544,6 +556,12 @@ async def test_no_route_crosses_organizations(
     mail = (await client.get("/v1/outbox", headers=alice.headers())).json()
     assert [item["subject"] for item in mail["items"]] == ["Alice private receipt"]
     assert (await client.get("/v1/outbox", headers=bob.headers())).json()["total"] == 0
+    key = await client.get(fill("/v1/credentials/{client_id}", owned.params), headers=alice.headers())
+    assert key.json()["revokedAt"] is None
+    tokens = await client.get(
+        fill("/v1/credentials/{client_id}/tokens", owned.params), headers=alice.headers()
+    )
+    assert [token["revokedAt"] for token in tokens.json()] == [None]
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC))

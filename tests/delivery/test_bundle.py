@@ -13,6 +13,7 @@ from clarion.campaigns import service as campaigns
 from clarion.delivery.bundle import Bundle, BundleCache
 from clarion.delivery.schemas import Recipient
 from clarion.services import Services
+from clarion.tenancy.principal import Role
 from tests.builders import Api
 from tests.delivery.servers import SmtpServer
 
@@ -34,7 +35,7 @@ class Campaign:
         configuration = await self.api.configuration(self.pool["id"])
         self.campaign = (await self.api.campaign(configuration["id"]))["id"]
         principal = await self.services.gateway.authenticate(
-            {key.lower(): value for key, value in self.api.tenant.headers().items()}
+            {key.lower(): value for key, value in self.api.tenant.headers().items()}, role=Role.READ_ONLY
         )
         self.key = (principal.org_id, principal.sandbox_id, self.campaign, 1)
 

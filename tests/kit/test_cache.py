@@ -132,3 +132,23 @@ async def test_a_cancelled_caller_does_not_cancel_the_load_of_the_others() -> No
     source.release.set()
     assert await second == "v1"
     assert source.calls == 1
+
+
+async def test_forget_is_a_barrier_for_loads_in_flight() -> None:
+    # A verification that read a token before its revocation must not be cached, nor shared, after it.
+    cache: RefreshingCache[str, str] = RefreshingCache()
+    before = Source()
+    early = asyncio.ensure_future(cache.get("k", before.load))
+    await asyncio.sleep(0)
+    cache.forget()
+    after = Source()
+    after.value = "v2"
+    late = asyncio.ensure_future(cache.get("k", after.load))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert after.calls == 1  # the late caller did not join the early load
+    before.release.set()
+    assert await early == "v1"
+    after.release.set()
+    assert await late == "v2"
+    assert await cache.get("k", Source().load) == "v2"  # the early result never filled the cache

@@ -10,7 +10,7 @@ from clarion.actions import service
 from clarion.actions.schemas import CustomActionRead, CustomActionWrite
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.kit.pagination import Page, PageParams, page_params
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 
 router = APIRouter(prefix="/v1", tags=["custom actions"])
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -18,7 +18,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 @router.post("/custom-actions", status_code=201, response_model=CustomActionRead)
 async def create_custom_action(
-    body: CustomActionWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    body: CustomActionWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> CustomActionRead:
     """Create a custom action in the sandbox."""
     action = await service.create_action(
@@ -28,7 +28,7 @@ async def create_custom_action(
 
 
 @router.get("/custom-actions", response_model=Page[CustomActionRead])
-async def list_custom_actions(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> Page[CustomActionRead]:
+async def list_custom_actions(principal: ReaderDep, uow: UoWDep, page: PageDep) -> Page[CustomActionRead]:
     """The sandbox's custom actions, by name."""
     rows, total = await service.list_actions(uow, principal, limit=page.limit, offset=page.offset)
     items = [CustomActionRead.model_validate(service.action_view(row)) for row in rows]
@@ -36,7 +36,7 @@ async def list_custom_actions(principal: PrincipalDep, uow: UoWDep, page: PageDe
 
 
 @router.get("/custom-actions/{action_id}", response_model=CustomActionRead)
-async def read_custom_action(action_id: str, principal: PrincipalDep, uow: UoWDep) -> CustomActionRead:
+async def read_custom_action(action_id: str, principal: ReaderDep, uow: UoWDep) -> CustomActionRead:
     """One custom action (never its secrets)."""
     action = await service.get_action(uow, principal, action_id)
     return CustomActionRead.model_validate(service.action_view(action))
@@ -44,7 +44,7 @@ async def read_custom_action(action_id: str, principal: PrincipalDep, uow: UoWDe
 
 @router.put("/custom-actions/{action_id}", response_model=CustomActionRead)
 async def replace_custom_action(
-    action_id: str, body: CustomActionWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    action_id: str, body: CustomActionWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> CustomActionRead:
     """Replace a custom action (a new version); omitted secrets are kept."""
     action = await service.replace_action(
@@ -59,7 +59,7 @@ async def replace_custom_action(
 
 
 @router.delete("/custom-actions/{action_id}", status_code=204)
-async def delete_custom_action(action_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_custom_action(action_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete a custom action (its recorded calls stay in the ledger)."""
     await service.delete_action(uow, principal, action_id)
     return Response(status_code=204)

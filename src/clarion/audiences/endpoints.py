@@ -16,7 +16,7 @@ from clarion.audiences.schemas import (
     SegmentJobCreate,
 )
 from clarion.audiences.views import BASE_PATH, definition_view, job_view
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import DeveloperDep, ReaderDep, UserDep
 
 router = APIRouter(prefix="/data/core/ups", tags=["audiences"])
 
@@ -27,7 +27,7 @@ Sort = Annotated[str | None, Query(description="[attribute]:[asc|desc], comma-se
 
 @router.post("/segment/definitions")
 async def create_segment_definition(
-    body: SegmentDefinitionCreate, principal: PrincipalDep, uow: UoWDep
+    body: SegmentDefinitionCreate, principal: DeveloperDep, uow: UoWDep
 ) -> dict[str, Any]:
     """Create a segment definition (an audience) from a PQL expression."""
     return definition_view(await service.create_segment(uow, principal, body), principal)
@@ -35,7 +35,7 @@ async def create_segment_definition(
 
 @router.get("/segment/definitions")
 async def list_segment_definitions(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     uow: UoWDep,
     start: Start = None,
     limit: Limit = 100,
@@ -63,7 +63,7 @@ async def list_segment_definitions(
 
 
 @router.post("/segment/definitions/bulk-get", status_code=207)
-async def bulk_get_segment_definitions(body: BulkGet, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def bulk_get_segment_definitions(body: BulkGet, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """Several segment definitions by id (207); ids not found are listed under ``errors``."""
     ids = [item.id for item in body.ids]
     found = await service.bulk_segments(uow, principal, ids)
@@ -73,21 +73,21 @@ async def bulk_get_segment_definitions(body: BulkGet, principal: PrincipalDep, u
 
 
 @router.get("/segment/definitions/{segment_id}")
-async def read_segment_definition(segment_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def read_segment_definition(segment_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One segment definition."""
     return definition_view(await service.get_segment(uow, principal, segment_id), principal)
 
 
 @router.patch("/segment/definitions/{segment_id}")
 async def update_segment_definition(
-    segment_id: str, body: SegmentDefinitionUpdate, principal: PrincipalDep, uow: UoWDep
+    segment_id: str, body: SegmentDefinitionUpdate, principal: DeveloperDep, uow: UoWDep
 ) -> dict[str, Any]:
     """Overwrite the fields given of a segment definition."""
     return definition_view(await service.update_segment(uow, principal, segment_id, body), principal)
 
 
 @router.delete("/segment/definitions/{segment_id}")
-async def delete_segment_definition(segment_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def delete_segment_definition(segment_id: str, principal: DeveloperDep, uow: UoWDep) -> dict[str, Any]:
     """Delete a segment definition and its memberships (refused while a dataflow activates it)."""
     await service.delete_segment(uow, principal, segment_id)
     return {"status": True, "message": f"Segment definition with id '{segment_id}' has been deleted"}
@@ -95,7 +95,7 @@ async def delete_segment_definition(segment_id: str, principal: PrincipalDep, uo
 
 @router.post("/segment/jobs")
 async def create_segment_job(
-    body: SegmentJobCreate, request: Request, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    body: SegmentJobCreate, request: Request, principal: UserDep, uow: UoWDep, container: ContainerDep
 ) -> dict[str, Any]:
     """Evaluate audiences into a membership snapshot (asynchronously: poll the job)."""
     refs = body if isinstance(body, list) else body.segments
@@ -111,7 +111,7 @@ async def create_segment_job(
 
 @router.get("/segment/jobs")
 async def list_segment_jobs(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     uow: UoWDep,
     start: Start = None,
     limit: Limit = 100,
@@ -140,7 +140,7 @@ async def list_segment_jobs(
 
 
 @router.post("/segment/jobs/bulk-get", status_code=207)
-async def bulk_get_segment_jobs(body: BulkGet, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def bulk_get_segment_jobs(body: BulkGet, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """Several segment jobs by id (207); ids not found are listed under ``errors``."""
     ids = [item.id for item in body.ids]
     found = await jobs.bulk_jobs(uow, principal, ids)
@@ -150,14 +150,14 @@ async def bulk_get_segment_jobs(body: BulkGet, principal: PrincipalDep, uow: UoW
 
 
 @router.get("/segment/jobs/{job_id}")
-async def read_segment_job(job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def read_segment_job(job_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One segment job: its status and, once evaluated, its metrics."""
     job = await jobs.get_job(uow, principal, job_id)
     return job_view(job, principal, await jobs.segments_of(uow, principal, [job]))
 
 
 @router.delete("/segment/jobs/{job_id}", status_code=204)
-async def delete_segment_job(job_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_segment_job(job_id: str, principal: UserDep, uow: UoWDep) -> Response:
     """Mark a job for cancellation (204); a finished job's record is deleted."""
     await jobs.cancel_job(uow, principal, job_id)
     return Response(status_code=204)

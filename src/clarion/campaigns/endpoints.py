@@ -18,7 +18,7 @@ from clarion.campaigns.schemas import (
     IpPoolWrite,
 )
 from clarion.kit.pagination import Page, PageParams, page_params
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -26,7 +26,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 @router.post("/ip-pools", status_code=201)
 async def create_ip_pool(
-    body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    body: IpPoolWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Create an IP pool (organization-wide)."""
     pool = await ip_pools.create(uow, principal, body, container.secrets)
@@ -34,7 +34,7 @@ async def create_ip_pool(
 
 
 @router.get("/ip-pools")
-async def list_ip_pools(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> Page[IpPoolRead]:
+async def list_ip_pools(principal: ReaderDep, uow: UoWDep, page: PageDep) -> Page[IpPoolRead]:
     """The organization's IP pools."""
     pools, total = await ip_pools.page(uow, principal, limit=page.limit, offset=page.offset)
     items = [IpPoolRead.from_model(pool) for pool in pools]
@@ -42,14 +42,14 @@ async def list_ip_pools(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> 
 
 
 @router.get("/ip-pools/{pool_id}")
-async def read_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> IpPoolRead:
+async def read_ip_pool(pool_id: str, principal: ReaderDep, uow: UoWDep) -> IpPoolRead:
     """One IP pool."""
     return IpPoolRead.from_model(await ip_pools.get(uow, principal, pool_id))
 
 
 @router.put("/ip-pools/{pool_id}")
 async def replace_ip_pool(
-    pool_id: str, body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    pool_id: str, body: IpPoolWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Replace an IP pool's relays and settings (its name is fixed)."""
     pool = await ip_pools.replace(uow, principal, pool_id, body, container.secrets)
@@ -57,7 +57,7 @@ async def replace_ip_pool(
 
 
 @router.delete("/ip-pools/{pool_id}", status_code=204)
-async def delete_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_ip_pool(pool_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete an IP pool no channel configuration uses (409 otherwise)."""
     await ip_pools.delete(uow, principal, pool_id)
     return Response(status_code=204)
@@ -65,7 +65,7 @@ async def delete_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> 
 
 @router.post("/channel-configurations", status_code=201)
 async def create_channel_configuration(
-    body: ChannelConfigurationWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    body: ChannelConfigurationWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> ChannelConfigurationRead:
     """Create a channel configuration in the sandbox."""
     configuration = await channel_configurations.create(uow, principal, body, container.secrets)
@@ -74,7 +74,7 @@ async def create_channel_configuration(
 
 @router.get("/channel-configurations")
 async def list_channel_configurations(
-    principal: PrincipalDep, uow: UoWDep, page: PageDep
+    principal: ReaderDep, uow: UoWDep, page: PageDep
 ) -> Page[ChannelConfigurationRead]:
     """The sandbox's channel configurations."""
     rows, total = await channel_configurations.page(uow, principal, limit=page.limit, offset=page.offset)
@@ -84,7 +84,7 @@ async def list_channel_configurations(
 
 @router.get("/channel-configurations/{configuration_id}")
 async def read_channel_configuration(
-    configuration_id: str, principal: PrincipalDep, uow: UoWDep
+    configuration_id: str, principal: ReaderDep, uow: UoWDep
 ) -> ChannelConfigurationRead:
     """One channel configuration."""
     configuration = await channel_configurations.get(uow, principal, configuration_id)
@@ -95,7 +95,7 @@ async def read_channel_configuration(
 async def replace_channel_configuration(
     configuration_id: str,
     body: ChannelConfigurationWrite,
-    principal: PrincipalDep,
+    principal: DeveloperDep,
     uow: UoWDep,
     container: ContainerDep,
 ) -> ChannelConfigurationRead:
@@ -108,7 +108,7 @@ async def replace_channel_configuration(
 
 @router.delete("/channel-configurations/{configuration_id}", status_code=204)
 async def delete_channel_configuration(
-    configuration_id: str, principal: PrincipalDep, uow: UoWDep
+    configuration_id: str, principal: DeveloperDep, uow: UoWDep
 ) -> Response:
     """Delete a channel configuration no campaign uses (409 otherwise)."""
     await channel_configurations.delete(uow, principal, configuration_id)
@@ -116,14 +116,14 @@ async def delete_channel_configuration(
 
 
 @router.post("/campaigns", status_code=201)
-async def create_campaign(body: CampaignWrite, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+async def create_campaign(body: CampaignWrite, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
     """Create a Draft campaign."""
     return CampaignRead.from_model(await campaigns.create(uow, principal, body))
 
 
 @router.get("/campaigns")
 async def list_campaigns(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     uow: UoWDep,
     page: PageDep,
     status: Annotated[str | None, Query(description="Draft, Scheduled, Live, Stopped, Completed")] = None,
@@ -138,14 +138,14 @@ async def list_campaigns(
 
 
 @router.get("/campaigns/{campaign_id}")
-async def read_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+async def read_campaign(campaign_id: str, principal: ReaderDep, uow: UoWDep) -> CampaignRead:
     """One campaign."""
     return CampaignRead.from_model(await campaigns.get(uow, principal, campaign_id))
 
 
 @router.put("/campaigns/{campaign_id}")
 async def replace_campaign(
-    campaign_id: str, body: CampaignWrite, principal: PrincipalDep, uow: UoWDep
+    campaign_id: str, body: CampaignWrite, principal: DeveloperDep, uow: UoWDep
 ) -> CampaignRead:
     """Replace a Draft campaign."""
     campaign = await campaigns.replace(uow, principal, campaign_id, body)
@@ -153,21 +153,21 @@ async def replace_campaign(
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204)
-async def delete_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete a Draft campaign (409 otherwise)."""
     await campaigns.delete(uow, principal, campaign_id)
     return Response(status_code=204)
 
 
 @router.post("/campaigns/{campaign_id}/activate")
-async def activate_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+async def activate_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
     """Draft → Live (or Scheduled when its start date lies ahead)."""
     campaign = await campaigns.activate(uow, principal, campaign_id)
     return CampaignRead.from_model(campaign)
 
 
 @router.post("/campaigns/{campaign_id}/stop")
-async def stop_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+async def stop_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
     """Live or Scheduled → Stopped."""
     campaign = await campaigns.stop(uow, principal, campaign_id)
     return CampaignRead.from_model(campaign)
@@ -178,7 +178,7 @@ read_router = APIRouter(prefix="/journey/campaigns/service", tags=["campaign rea
 
 @read_router.get("/campaigns")
 async def adobe_list_campaigns(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     uow: UoWDep,
     container: ContainerDep,
     count: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -199,7 +199,7 @@ async def adobe_list_campaigns(
 
 @read_router.get("/campaigns/{campaign_id}")
 async def adobe_read_campaign(
-    campaign_id: str, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    campaign_id: str, principal: ReaderDep, uow: UoWDep, container: ContainerDep
 ) -> dict[str, object]:
     """AJO ``getCampaign``: the Campaign Model."""
     campaign = await campaigns.get(uow, principal, campaign_id)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 import uvloop
+from pydantic import ValidationError
 from rich.console import Console
 
-from clarion.config import Settings
+from clarion.config import Settings, SettingsError, describe_invalid
 from clarion.container import Container
 from clarion.db.migrate import upgrade
 from clarion.errors import ClarionError
@@ -24,8 +25,19 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from ``CLARION_*`` with the flags that were given on top."""
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    """Settings from ``CLARION_*`` with the flags that were given on top; a wrong one exits with one line."""
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        for line in describe_invalid(error):
+            err_console.print(f"[red]error:[/red] {line}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on stderr and exit 1 (user mistakes never end in a traceback)."""
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def run_with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
@@ -52,6 +64,10 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
 
 
 def _run(settings: Settings, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        settings.require_secret_key()
+    except SettingsError as error:
+        fail(str(error))
     if settings.should_migrate:
         upgrade(settings.database_url)
     try:
@@ -59,5 +75,6 @@ def _run(settings: Settings, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             return runner.run(main())
     except ClarionError as error:
-        err_console.print(f"[red]error:[/red] {error.detail}")
-        raise typer.Exit(1) from None
+        fail(error.detail)
+    except SettingsError as error:
+        fail(str(error))

@@ -8,7 +8,7 @@ from clarion.cli import serve as serve_commands
 from clarion.cli.doctor import doctor
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
-from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token
+from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token_app
 
 app = typer.Typer(
     name="clarion",
@@ -19,10 +19,10 @@ app = typer.Typer(
 app.command()(serve_commands.serve)
 app.command()(serve_commands.worker)
 app.command()(serve_commands.migrate)
-app.command()(token)
 app.command()(doctor)
 app.add_typer(org_app, name="org")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(token_app, name="token")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(profiles_app, name="profiles")

@@ -12,8 +12,8 @@ import typer
 import uvicorn
 
 from clarion.app import create_app
-from clarion.cli.common import console, load_settings, run_with_container, run_with_services
-from clarion.config import Settings
+from clarion.cli.common import console, fail, load_settings, run_with_container, run_with_services
+from clarion.config import Settings, SettingsError
 from clarion.db.migrate import upgrade
 from clarion.ops.logging import configure_logging
 from clarion.ops.metrics import Metrics
@@ -40,6 +40,10 @@ def serve(
 ) -> None:
     """Run the API with its embedded worker (and, on SQLite, the SMTP capture server) in this process."""
     settings = load_settings(host=host, port=port, serve_worker=worker)
+    try:
+        settings.require_secret_key()  # checked here too: in the app's lifespan it would be a traceback
+    except SettingsError as error:
+        fail(str(error))
     configure_logging(settings.log_format, settings.log_level)
     if settings.should_migrate:
         upgrade(settings.database_url)

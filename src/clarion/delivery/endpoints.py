@@ -13,14 +13,14 @@ from clarion.delivery.schemas import CapturedMailRead, MessageRead, MessageStatu
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.kit.repository import require
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import ReaderDep, UserDep
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
 
 
 @router.get("/messages", response_model=Page[MessageRead])
 async def list_messages(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     uow: UoWDep,
     page: Annotated[PageParams, Depends(page_params)],
     execution_id: Annotated[str | None, Query(alias="executionId")] = None,
@@ -42,14 +42,14 @@ async def list_messages(
 
 
 @router.get("/messages/{message_id}", response_model=MessageRead)
-async def read_message(message_id: str, principal: PrincipalDep, uow: UoWDep) -> MessageRead:
+async def read_message(message_id: str, principal: ReaderDep, uow: UoWDep) -> MessageRead:
     """One ledger row."""
     row = await MessageRepository(uow.session, principal.org_id, principal.sandbox_id).get(message_id)
     return MessageRead.model_validate(require(row, NotFound(f"Message {message_id!r} does not exist")))
 
 
 @router.post("/messages/resend", response_model=ResendResult)
-async def resend_messages(body: ResendRequest, principal: PrincipalDep, uow: UoWDep) -> ResendResult:
+async def resend_messages(body: ResendRequest, principal: UserDep, uow: UoWDep) -> ResendResult:
     """Queue failed or expired messages again (filter by execution, campaign or recipient)."""
     filters = {"executionId": body.execution_id, "campaignId": body.campaign_id, "recipient": body.recipient}
     if not any(filters.values()):
@@ -60,7 +60,7 @@ async def resend_messages(body: ResendRequest, principal: PrincipalDep, uow: UoW
 
 @router.get("/outbox", response_model=Page[CapturedMailRead])
 async def list_outbox(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     container: ContainerDep,
     page: Annotated[PageParams, Depends(page_params)],
     recipient: str | None = None,

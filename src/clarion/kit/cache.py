@@ -5,6 +5,10 @@ start the same database read (a stampede that shows up as p99 spikes). Here one 
 that find an entry expired less than ``ttl`` ago keep getting it while that load runs, so a value served is
 never older than twice ``ttl`` (and with ``ttl = 0`` never stale at all). A failed load drops the entry, so
 the next caller sees the error (a revoked token or a deleted campaign stops being served).
+
+``forget()`` is a hard barrier: a load that started before it neither fills the cache nor is shared with a
+caller that arrives after it (the gateway relies on this: a verification that read a token before its
+revocation must not be cached after the revocation was noticed).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class RefreshingCache(Generic[K, V]):
         self._clock = clock
         self._entries: dict[K, tuple[V, float, float]] = {}  # value, fresh until, servable until
         self._loading: dict[K, asyncio.Task[V]] = {}
+        self._generation = 0
 
     async def get(self, key: K, load: Loader[V]) -> V:
         """The cached value of ``key``, loading it (once, however many callers wait) when absent."""
@@ -47,28 +52,33 @@ class RefreshingCache(Generic[K, V]):
         return await asyncio.shield(task)
 
     def forget(self) -> None:
-        """Drop every entry (tests; the cached objects changed)."""
+        """Drop every entry, and detach the loads in flight (their results are no longer cached or shared)."""
+        self._generation += 1
         self._entries.clear()
+        self._loading.clear()
 
     def _start(self, key: K, load: Loader[V]) -> asyncio.Task[V]:
-        task = asyncio.ensure_future(self._load(key, load))
+        task = asyncio.ensure_future(self._load(key, load, self._generation))
         self._loading[key] = task
         return task
 
-    async def _load(self, key: K, load: Loader[V]) -> V:
+    async def _load(self, key: K, load: Loader[V], generation: int) -> V:
         try:
             value, ttl = await load()
         except BaseException:
-            self._entries.pop(key, None)
+            if generation == self._generation:
+                self._entries.pop(key, None)
             raise
         else:
-            if len(self._entries) >= self._limit:
-                self._entries.clear()
-            expires = self._clock() + ttl
-            self._entries[key] = (value, expires, expires + ttl)
+            if generation == self._generation:
+                if len(self._entries) >= self._limit:
+                    self._entries.clear()
+                expires = self._clock() + ttl
+                self._entries[key] = (value, expires, expires + ttl)
             return value
         finally:
-            self._loading.pop(key, None)
+            if generation == self._generation:
+                self._loading.pop(key, None)
 
 
 def _consume_error(task: asyncio.Task[object]) -> None:

@@ -51,8 +51,12 @@ class ApiCredential(Base):
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     technical_account: Mapped[str] = mapped_column(String(200))
+    # admin | developer | user | read-only (tenancy/principal.Role); rows older than roles are admins.
+    role: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written by the gateway when it re-verifies a token, at most once a minute per key (not per request).
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AccessToken(Base):
@@ -68,3 +72,18 @@ class AccessToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CredentialRevision(Base):
+    """One row: a counter bumped by every revocation, in the revoking transaction.
+
+    Each process's gateway reads it every ``REVISION_CHECK_SECONDS`` (one indexed read per process, not per
+    request) and drops its cache of verified tokens when it moved, so a revocation is effective everywhere
+    within a second.
+    """
+
+    __tablename__ = "credential_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(default=0)

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from clarion.api.deps import ContainerDep
 from clarion.container import Container
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import ReaderDep
 
 log = structlog.get_logger()
 
@@ -58,7 +58,7 @@ def _health_response(
 
 
 @router.get("/ajo/im/health", summary="AJO execution service health")
-async def ajo_health(_principal: PrincipalDep, container: ContainerDep) -> JSONResponse:
+async def ajo_health(_principal: ReaderDep, container: ContainerDep) -> JSONResponse:
     """200 ``{"status":"UP"}`` when the database and queue answer, else 503 ``{"status":"DOWN"}``."""
     return _health_response(await _probe(container), with_components=False)
 

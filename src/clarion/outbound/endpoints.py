@@ -26,7 +26,7 @@ from clarion.outbound.schemas import (
     EventBatch,
     encoder,
 )
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import ReaderDep, UserDep
 
 router = APIRouter(prefix="/v1", tags=["Events"])
 calls_router = APIRouter(prefix="/v1", tags=["custom actions"])
@@ -74,7 +74,7 @@ _EVENT_EXAMPLE = {"action": "notify_crm", "context": {"userId": "u-1", "plan": "
         }
     },
 )
-async def post_events(request: Request, principal: PrincipalDep, intake: CallIntakeDep) -> Response:
+async def post_events(request: Request, principal: UserDep, intake: CallIntakeDep) -> Response:
     """Queue one call of a custom action per event; ``{"events": [...]}`` queues up to 1,000 at once."""
     events, batch = decode(await request.body())
     calls = await intake.accept(principal, events, request.headers.get("x-request-id"))
@@ -111,7 +111,7 @@ def openapi_components() -> dict[str, Any]:
 
 @calls_router.get("/action-calls", response_model=Page[ActionCallRead])
 async def list_action_calls(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     uow: UoWDep,
     page: PageDep,
     action_id: Annotated[str | None, Query(alias="actionId")] = None,
@@ -135,6 +135,6 @@ async def list_action_calls(
 
 
 @calls_router.get("/action-calls/{call_id}", response_model=ActionCallRead)
-async def read_action_call(call_id: str, principal: PrincipalDep, uow: UoWDep) -> ActionCallRead:
+async def read_action_call(call_id: str, principal: ReaderDep, uow: UoWDep) -> ActionCallRead:
     """One call of the ledger."""
     return ActionCallRead.model_validate(await service.get_call(uow, principal, call_id))

@@ -14,7 +14,7 @@ from clarion.api.deps import UoWDep
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.profiles import service
 from clarion.profiles.schemas import BatchResult, ProfileBatch, ProfileRead, ProfileWrite
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import ReaderDep, UserDep
 
 router = APIRouter(prefix="/v1", tags=["profiles"])
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -22,7 +22,7 @@ PROFILE_PATH = "/profiles/{namespace}/{identity_value:path}"
 
 
 @router.post("/profiles:batch", response_model=BatchResult, response_model_exclude_none=True)
-async def write_profiles(body: ProfileBatch, principal: PrincipalDep, uow: UoWDep) -> BatchResult:
+async def write_profiles(body: ProfileBatch, principal: UserDep, uow: UoWDep) -> BatchResult:
     """Upsert up to 1,000 profiles in one transaction; a result per item (200, 201 or 4xx with the reason)."""
     return BatchResult.model_validate({"results": await service.write_batch(uow, principal, body.profiles)})
 
@@ -32,7 +32,7 @@ async def upsert_profile(
     namespace: str,
     identity_value: str,
     body: ProfileWrite,
-    principal: PrincipalDep,
+    principal: UserDep,
     uow: UoWDep,
     response: Response,
 ) -> ProfileRead:
@@ -43,17 +43,13 @@ async def upsert_profile(
 
 
 @router.get(PROFILE_PATH, response_model=ProfileRead)
-async def read_profile(
-    namespace: str, identity_value: str, principal: PrincipalDep, uow: UoWDep
-) -> ProfileRead:
+async def read_profile(namespace: str, identity_value: str, principal: ReaderDep, uow: UoWDep) -> ProfileRead:
     """The profile owning this identity, with its audience memberships."""
     return ProfileRead.model_validate(await service.get(uow, principal, namespace, identity_value))
 
 
 @router.delete(PROFILE_PATH, status_code=204)
-async def delete_profile(
-    namespace: str, identity_value: str, principal: PrincipalDep, uow: UoWDep
-) -> Response:
+async def delete_profile(namespace: str, identity_value: str, principal: UserDep, uow: UoWDep) -> Response:
     """Delete the profile owning this identity, with all its identities and audience memberships."""
     await service.delete(uow, principal, namespace, identity_value)
     return Response(status_code=204)
@@ -61,7 +57,7 @@ async def delete_profile(
 
 @router.get("/profiles", response_model=Page[ProfileRead])
 async def list_profiles(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     uow: UoWDep,
     page: PageDep,
     namespace: Annotated[str | None, Query(description="Only profiles with an identity here")] = None,

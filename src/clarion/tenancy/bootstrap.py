@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from clarion.config import Settings
 from clarion.container import Container
 from clarion.tenancy import errors, service
+from clarion.tenancy.principal import Role
 
 DEV_ORG_NAME = "Development"
 
@@ -40,12 +41,18 @@ async def ensure_dev_credentials(container: Container) -> DevCredentials:
     async with container.unit_of_work() as uow:
         try:
             org = await service.find_organization(uow, previous.orgId if previous else DEV_ORG_NAME)
-            issued = await service.issue_token(
-                uow,
-                org,
-                client_id=previous.apiKey if previous else None,
-                ttl_seconds=settings.token_ttl_seconds,
-            )
+            try:
+                issued = await service.issue_token(
+                    uow,
+                    org,
+                    client_id=previous.apiKey if previous else None,
+                    ttl_seconds=settings.token_ttl_seconds,
+                )
+            except errors.CredentialNotFound:
+                # The key of the file was revoked: the development organization gets a new admin key.
+                issued = await service.create_credential(
+                    uow, org, name="development", role=Role.ADMIN, ttl_seconds=settings.token_ttl_seconds
+                )
         except errors.OrganizationNotFound:
             org = await service.create_organization(uow, DEV_ORG_NAME, high_throughput=True)
             issued = await service.create_credential(

@@ -35,6 +35,21 @@ def org_not_entitled() -> GatewayError:
     return GatewayError(403, "403025", "Profile is not valid")
 
 
+def role_required(required: str, role: str) -> GatewayError:
+    """The credential's role is below what the route needs (Clarion's code; Adobe's gateway has none)."""
+    return GatewayError(
+        403, "403040", f"Forbidden: this API key has role '{role}'; the request requires role '{required}'"
+    )
+
+
+class CredentialNotFound(NotFound):
+    """No API key or token with that id in the organization."""
+
+
+class CredentialInvalid(Invalid):
+    """A credential request breaks a rule (unknown role, revoking the key in use)."""
+
+
 class SandboxNotFound(JourneyInternalError, NotFound):
     """``x-sandbox-name`` names no sandbox of the organization."""
 

@@ -3,6 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a credential may do. Each role includes every lower one: admin ⊇ developer ⊇ user ⊇ read-only.
+
+    - ``read-only``: reads (GET, and the few POST routes that only read: list, bulk-get, canDeploy).
+    - ``user``: runs things: executions, events, ad-hoc activation, segment and export jobs, profile writes,
+      message resends.
+    - ``developer``: builds things: IP pools, channel configurations, campaigns, custom actions, throttling
+      and capping configurations, segment definitions, Flow Service connections and dataflows.
+    - ``admin``: the organization itself: sandboxes, API keys and tokens.
+    """
+
+    READ_ONLY = "read-only"
+    USER = "user"
+    DEVELOPER = "developer"
+    ADMIN = "admin"
+
+    def includes(self, required: Role) -> bool:
+        """True when this role may do what ``required`` may."""
+        return _RANK[self] >= _RANK[required]
+
+
+ROLE_ORDER = (Role.READ_ONLY, Role.USER, Role.DEVELOPER, Role.ADMIN)
+_RANK = {role: rank for rank, role in enumerate(ROLE_ORDER)}  # a dict: checked on every request
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +45,7 @@ class Principal:
     high_throughput_entitled: bool
     standard_rate_per_second: int
     high_throughput_rate_per_second: int
+    role: Role = Role.ADMIN
 
     @property
     def is_production(self) -> bool:
@@ -39,4 +66,5 @@ def job_principal(org_id: str, sandbox_id: str) -> Principal:
         high_throughput_entitled=False,
         standard_rate_per_second=0,
         high_throughput_rate_per_second=0,
+        role=Role.ADMIN,
     )

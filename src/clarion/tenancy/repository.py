@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.kit.repository import TenantRepository
-from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
+from clarion.models.tenancy import AccessToken, ApiCredential, CredentialRevision, Organization, Sandbox
 
 
 class OrganizationRepository:
@@ -92,14 +92,65 @@ class CredentialRepository:
             )
         )
 
-    async def for_org(self, org_id: str) -> list[ApiCredential]:
-        """Live credentials of an organization, oldest first."""
+    async def any_by_client_id(self, client_id: str) -> ApiCredential | None:
+        """The credential with this ``x-api-key``, revoked or not."""
+        return await self.session.scalar(select(ApiCredential).where(ApiCredential.client_id == client_id))
+
+    async def for_org(self, org_id: str, *, include_revoked: bool = False) -> list[ApiCredential]:
+        """Credentials of an organization (live only by default), oldest first."""
+        query = select(ApiCredential).where(ApiCredential.org_id == org_id)
+        if not include_revoked:
+            query = query.where(ApiCredential.revoked_at.is_(None))
+        rows = await self.session.scalars(query.order_by(ApiCredential.created_at, ApiCredential.id))
+        return list(rows)
+
+    async def tokens_of(self, credential_id: str, now: datetime) -> list[AccessToken]:
+        """The unexpired tokens of a credential (revoked ones included), newest first."""
         rows = await self.session.scalars(
-            select(ApiCredential)
-            .where(ApiCredential.org_id == org_id, ApiCredential.revoked_at.is_(None))
-            .order_by(ApiCredential.created_at)
+            select(AccessToken)
+            .where(AccessToken.credential_id == credential_id, AccessToken.expires_at > now)
+            .order_by(AccessToken.created_at.desc(), AccessToken.id)
         )
         return list(rows)
+
+    async def credential_of(self, token: AccessToken) -> ApiCredential | None:
+        """The credential a token was issued for."""
+        return await self.session.get(ApiCredential, token.credential_id)
+
+    async def token_by_id(self, token_id: str) -> AccessToken | None:
+        """The token with this id."""
+        return await self.session.get(AccessToken, token_id)
+
+    async def revoke_tokens_of(self, credential_id: str, now: datetime) -> None:
+        """Mark every live token of a credential revoked."""
+        await self.session.execute(
+            update(AccessToken)
+            .where(AccessToken.credential_id == credential_id, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def mark_used(self, credential_id: str, now: datetime) -> None:
+        """Record that a credential was used (the gateway calls this at most once a minute per key)."""
+        await self.session.execute(
+            update(ApiCredential).where(ApiCredential.id == credential_id).values(last_used_at=now)
+        )
+
+    async def bump_revision(self) -> None:
+        """Tell every gateway that a credential or token was revoked (they poll ``revision``)."""
+        result = await self.session.execute(
+            update(CredentialRevision)
+            .where(CredentialRevision.id == 1)
+            .values(revision=CredentialRevision.revision + 1)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]  # a schema made without the migration's row
+            self.session.add(CredentialRevision(id=1, revision=1))
+
+    async def revision(self) -> int:
+        """The current revocation counter."""
+        value = await self.session.scalar(
+            select(CredentialRevision.revision).where(CredentialRevision.id == 1)
+        )
+        return int(value or 0)
 
     async def token_by_hash(self, token_hash: str) -> AccessToken | None:
         """The token with this hash, expired or not."""

@@ -43,6 +43,54 @@ class OrganizationRead(BaseModel):
     standardRatePerSecond: int
     highThroughputRatePerSecond: int
     sandbox: str
+    role: str = Field(description="The role of the calling API key")
+
+
+RoleName = Literal["admin", "developer", "user", "read-only"]
+
+
+class CredentialCreate(BaseModel):
+    """Create an API key. Without ``role``: ``admin`` for the organization's first key, ``user`` after."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="default", min_length=1, max_length=200, description="What this key is for")
+    role: RoleName | None = None
+
+
+class CredentialRead(BaseModel):
+    """An API key (``x-api-key``): its role and last use, never a token."""
+
+    clientId: str
+    name: str
+    role: RoleName
+    technicalAccount: str
+    createdAt: datetime
+    lastUsedAt: datetime | None = Field(
+        description="Last authenticated request, to within a minute plus the gateway's cache time"
+    )
+    revokedAt: datetime | None
+
+
+class TokenRead(BaseModel):
+    """An access token: its id (to revoke it), never its clear text."""
+
+    tokenId: str
+    clientId: str
+    createdAt: datetime
+    expiresAt: datetime
+    revokedAt: datetime | None
+
+
+class IssuedTokenRead(BaseModel):
+    """A token just issued: the only answer that ever carries ``accessToken``."""
+
+    clientId: str
+    role: RoleName
+    orgId: str
+    tokenId: str
+    accessToken: str
+    expiresIn: int = Field(description="Seconds until the token expires")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
-from clarion.kit.ids import hash_secret, new_ims_org_id, new_secret
+from clarion.kit.ids import hash_secret, new_id, new_ims_org_id, new_secret
 from clarion.kit.repository import require
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
 from clarion.tenancy import errors
-from clarion.tenancy.principal import Principal
+from clarion.tenancy.principal import Principal, Role
 from clarion.tenancy.repository import (
     CredentialRepository,
     OrganizationRepository,
@@ -23,6 +23,8 @@ from clarion.tenancy.repository import (
 from clarion.tenancy.schemas import TenantSandbox
 
 PRODUCTION_SANDBOX = "prod"
+LAST_USE_RESOLUTION = timedelta(seconds=60)
+"""A key's ``last_used_at`` is written at most this often (by the gateway's re-verification)."""
 SANDBOX_TYPES = ("production", "development")
 
 
@@ -43,6 +45,7 @@ class IssuedToken:
 
     access_token: str
     expires_in_seconds: int
+    token_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,31 @@ class NewCredential:
     org: Organization
     client_id: str
     token: IssuedToken
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialView:
+    """An API key as listed: never a token, only what identifies and describes the key."""
+
+    client_id: str
+    name: str
+    role: Role
+    technical_account: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    """An access token as listed: its id (to revoke it), never its clear text or hash."""
+
+    token_id: str
+    client_id: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
 
 
 async def create_organization(
@@ -156,19 +184,39 @@ async def delete_sandbox(
     await uow.commit()
 
 
+def parse_role(value: str) -> Role:
+    """The role named ``value``; ``CredentialInvalid`` naming the choices otherwise."""
+    try:
+        return Role(value)
+    except ValueError:
+        choices = ", ".join(role.value for role in Role)
+        raise errors.CredentialInvalid(f"role: must be one of {choices} (got {value!r})") from None
+
+
 async def create_credential(
-    uow: UnitOfWork, org: Organization, *, name: str, ttl_seconds: int
+    uow: UnitOfWork, org: Organization, *, name: str, ttl_seconds: int, role: Role | None = None
 ) -> NewCredential:
-    """Create an API key (client id) for the organization and issue its first token."""
+    """Create an API key (client id) for the organization and issue its first token.
+
+    Without ``role``, the organization's first key is ``admin`` (someone must be able to manage the others)
+    and later keys are ``user``: more power is asked for, not given by default.
+    """
+    repo = CredentialRepository(uow.session)
+    if role is None:
+        role = Role.USER if await repo.for_org(org.id) else Role.ADMIN
     client_id = new_secret(16)
     credential = ApiCredential(
-        org_id=org.id, client_id=client_id, name=name, technical_account=f"{client_id[:12]}@techacct.clarion"
+        org_id=org.id,
+        client_id=client_id,
+        name=name,
+        role=role.value,
+        technical_account=f"{client_id[:12]}@techacct.clarion",
     )
-    CredentialRepository(uow.session).add(credential)
+    repo.add(credential)
     await uow.session.flush()
     token = _stage_token(uow, credential, ttl_seconds)
     await uow.commit()
-    return NewCredential(org=org, client_id=client_id, token=token)
+    return NewCredential(org=org, client_id=client_id, token=token, role=role)
 
 
 async def issue_token(
@@ -184,26 +232,111 @@ async def issue_token(
             )
         credential = credentials[0]
     else:
-        found = await repo.by_client_id(client_id)
-        if found is None or found.org_id != org.id:
-            raise errors.OrganizationNotFound(f"No credential {client_id!r} in organization {org.ims_org_id}")
-        credential = found
+        credential = await _live_credential(repo, org, client_id)
     await repo.purge_expired_tokens(utcnow())
     token = _stage_token(uow, credential, ttl_seconds)
     await uow.commit()
-    return NewCredential(org=org, client_id=credential.client_id, token=token)
+    return NewCredential(org=org, client_id=credential.client_id, token=token, role=Role(credential.role))
+
+
+async def _live_credential(repo: CredentialRepository, org: Organization, client_id: str) -> ApiCredential:
+    found = await repo.by_client_id(client_id)
+    if found is None or found.org_id != org.id:
+        raise errors.CredentialNotFound(f"No API key {client_id!r} in organization {org.ims_org_id}")
+    return found
+
+
+async def list_credentials(
+    uow: UnitOfWork, org: Organization, *, include_revoked: bool
+) -> list[CredentialView]:
+    """The organization's API keys with their role and last use (revoked ones on request)."""
+    credentials = await CredentialRepository(uow.session).for_org(org.id, include_revoked=include_revoked)
+    return [_view(credential) for credential in credentials]
+
+
+async def get_credential(uow: UnitOfWork, org: Organization, client_id: str) -> CredentialView:
+    """One live API key of the organization."""
+    return _view(await _live_credential(CredentialRepository(uow.session), org, client_id))
+
+
+def _view(credential: ApiCredential) -> CredentialView:
+    return CredentialView(
+        client_id=credential.client_id,
+        name=credential.name,
+        role=Role(credential.role),
+        technical_account=credential.technical_account,
+        created_at=credential.created_at,
+        last_used_at=credential.last_used_at,
+        revoked_at=credential.revoked_at,
+    )
+
+
+async def revoke_credential(uow: UnitOfWork, org: Organization, client_id: str) -> None:
+    """Revoke an API key and every token issued for it; every gateway refuses them within a second."""
+    repo = CredentialRepository(uow.session)
+    credential = await _live_credential(repo, org, client_id)
+    now = utcnow()
+    credential.revoked_at = now
+    await repo.revoke_tokens_of(credential.id, now)
+    await repo.bump_revision()
+    await uow.commit()
+
+
+async def list_tokens(uow: UnitOfWork, org: Organization, client_id: str) -> list[TokenView]:
+    """The unexpired tokens of one of the organization's keys, newest first (ids only, never secrets)."""
+    repo = CredentialRepository(uow.session)
+    credential = await _live_credential(repo, org, client_id)
+    return [
+        TokenView(
+            token_id=token.id,
+            client_id=credential.client_id,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+        )
+        for token in await repo.tokens_of(credential.id, utcnow())
+    ]
+
+
+async def revoke_token(
+    uow: UnitOfWork, org: Organization, token_id: str, *, client_id: str | None = None
+) -> str:
+    """Revoke one token of the organization by its id (of the key ``client_id`` when given).
+
+    Returns the client id the token was issued for.
+    """
+    repo = CredentialRepository(uow.session)
+    token = await repo.token_by_id(token_id)
+    credential = await repo.credential_of(token) if token else None
+    if (
+        token is None
+        or credential is None
+        or credential.org_id != org.id
+        or client_id not in (None, credential.client_id)
+    ):
+        raise errors.CredentialNotFound(f"No token {token_id!r} in organization {org.ims_org_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await repo.bump_revision()
+    await uow.commit()
+    return credential.client_id
+
+
+async def credential_revision(uow: UnitOfWork) -> int:
+    """The revocation counter the gateways poll."""
+    return await CredentialRepository(uow.session).revision()
 
 
 def _stage_token(uow: UnitOfWork, credential: ApiCredential, ttl_seconds: int) -> IssuedToken:
     clear = new_secret(32)
-    CredentialRepository(uow.session).add_token(
-        AccessToken(
-            credential_id=credential.id,
-            token_hash=hash_secret(clear),
-            expires_at=utcnow() + timedelta(seconds=ttl_seconds),
-        )
+    token = AccessToken(
+        id=new_id(),
+        credential_id=credential.id,
+        token_hash=hash_secret(clear),
+        expires_at=utcnow() + timedelta(seconds=ttl_seconds),
     )
-    return IssuedToken(access_token=clear, expires_in_seconds=ttl_seconds)
+    CredentialRepository(uow.session).add_token(token)
+    return IssuedToken(access_token=clear, expires_in_seconds=ttl_seconds, token_id=token.id)
 
 
 async def resolve_principal(
@@ -214,10 +347,17 @@ async def resolve_principal(
     The order of checks follows the AEP gateway: API key, token, organization; then the sandbox.
     """
     repo = CredentialRepository(uow.session)
-    credential = require(await repo.by_client_id(client_id), errors.invalid_api_key())
+    credential = require(await repo.any_by_client_id(client_id), errors.invalid_api_key())
     stored = await repo.token_by_hash(hash_secret(token))
     now = utcnow()
-    if stored is None or stored.credential_id != credential.id or stored.expires_at <= now:
+    # A revoked key's tokens are refused like any invalid token: 401, the client must authenticate anew.
+    if (
+        stored is None
+        or stored.credential_id != credential.id
+        or stored.expires_at <= now
+        or stored.revoked_at is not None
+        or credential.revoked_at is not None
+    ):
         raise errors.invalid_token()
     org = await uow.session.get(Organization, credential.org_id)
     if org is None or org.ims_org_id != ims_org_id:
@@ -237,5 +377,9 @@ async def resolve_principal(
         high_throughput_entitled=org.high_throughput_entitled,
         standard_rate_per_second=org.standard_rate_per_second,
         high_throughput_rate_per_second=org.high_throughput_rate_per_second,
+        role=Role(credential.role),
     )
+    if credential.last_used_at is None or now - credential.last_used_at >= LAST_USE_RESOLUTION:
+        await repo.mark_used(credential.id, now)
+        await uow.commit()
     return principal, (stored.expires_at - now).total_seconds()

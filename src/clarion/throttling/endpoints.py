@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.db.uow import UnitOfWork
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 from clarion.throttling import capping, service
 from clarion.throttling.errors import state_codes
 from clarion.throttling.lifecycle import Caller
@@ -28,13 +28,18 @@ PREFIXES = ("/journey/orchestration", "/authoring")
 View = dict[str, Any]
 
 
-async def current_caller(principal: PrincipalDep, container: ContainerDep) -> Caller:
-    """The authenticated caller and the configured numbering of the state errors."""
-    documented = container.settings.throttling_documented_codes
-    return Caller(principal, state_codes(documented=documented))
+async def reading_caller(principal: ReaderDep, container: ContainerDep) -> Caller:
+    """A caller that only reads (list, get, canDeploy), with the configured numbering of the state errors."""
+    return Caller(principal, state_codes(documented=container.settings.throttling_documented_codes))
 
 
-CallerDep = Annotated[Caller, Depends(current_caller)]
+async def developing_caller(principal: DeveloperDep, container: ContainerDep) -> Caller:
+    """A caller that changes configurations (``developer`` or above)."""
+    return Caller(principal, state_codes(documented=container.settings.throttling_documented_codes))
+
+
+ReaderCallerDep = Annotated[Caller, Depends(reading_caller)]
+DeveloperCallerDep = Annotated[Caller, Depends(developing_caller)]
 ForceDelete = Annotated[str | None, Query(alias="forceDelete", description="'true': undeploy, then delete")]
 
 
@@ -102,12 +107,12 @@ def _add_collection_routes(router: APIRouter, api: ConfigApi) -> None:
     tags: list[str | Enum] = [api.collection]
 
     @router.post(f"/list/{api.collection}", tags=tags, name=f"list_{api.collection}")
-    async def list_configs(uow: UoWDep, caller: CallerDep) -> JSONResponse:
+    async def list_configs(uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
         """List the configurations (``{"results": [...]}``); the body is optional and ignored."""
         return JSONResponse(await api.list(uow, caller))
 
     @router.post(f"/{api.collection}", tags=tags, name=f"create_{api.collection}", openapi_extra=api.body)
-    async def create(request: Request, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+    async def create(request: Request, uow: UoWDep, caller: DeveloperCallerDep) -> JSONResponse:
         """Create a configuration (200); ``canDeploy`` tells whether it can be deployed."""
         return JSONResponse(await api.create(uow, caller, await request.body()))
 
@@ -117,18 +122,18 @@ def _add_item_routes(router: APIRouter, api: ConfigApi) -> None:
     path = f"/{api.collection}/{{uid}}"
 
     @router.get(path, tags=tags, name=f"get_{api.collection}")
-    async def get(uid: str, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+    async def get(uid: str, uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
         """One configuration (``{"result": …}``)."""
         return JSONResponse(await api.get(uow, caller, uid))
 
     @router.put(path, tags=tags, name=f"update_{api.collection}", openapi_extra=api.body)
-    async def update(uid: str, request: Request, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+    async def update(uid: str, request: Request, uow: UoWDep, caller: DeveloperCallerDep) -> JSONResponse:
         """Overwrite a configuration with the body (every required field again)."""
         return JSONResponse(await api.update(uow, caller, uid, await request.body()))
 
     @router.delete(path, tags=tags, name=f"delete_{api.collection}")
     async def delete(
-        uid: str, uow: UoWDep, caller: CallerDep, force_delete: ForceDelete = None
+        uid: str, uow: UoWDep, caller: DeveloperCallerDep, force_delete: ForceDelete = None
     ) -> JSONResponse:
         """Delete a configuration; a deployed one only with ``forceDelete=true``."""
         force = (force_delete or "").lower() == "true"
@@ -139,7 +144,7 @@ def _add_deployment_routes(router: APIRouter, api: ConfigApi) -> None:
     tags: list[str | Enum] = [api.collection]
     path = f"/{api.collection}/{{uid}}"
 
-    async def can_deploy(uid: str, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+    async def can_deploy(uid: str, uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
         """Whether the configuration can be deployed, with the blocking errors and the warnings."""
         return JSONResponse(await api.can_deploy(uow, caller, uid))
 
@@ -154,13 +159,13 @@ def _add_deployment_routes(router: APIRouter, api: ConfigApi) -> None:
         )
 
     @router.post(f"{path}/deploy", tags=tags, name=f"deploy_{api.collection}", status_code=204)
-    async def deploy(uid: str, uow: UoWDep, caller: CallerDep) -> Response:
+    async def deploy(uid: str, uow: UoWDep, caller: DeveloperCallerDep) -> Response:
         """Deploy the configuration (204, empty)."""
         await api.deploy(uow, caller, uid)
         return Response(status_code=204)
 
     @router.post(f"{path}/undeploy", tags=tags, name=f"undeploy_{api.collection}", status_code=204)
-    async def undeploy(uid: str, uow: UoWDep, caller: CallerDep) -> Response:
+    async def undeploy(uid: str, uow: UoWDep, caller: DeveloperCallerDep) -> Response:
         """Undeploy the configuration (204, empty; also when it was not deployed)."""
         await api.undeploy(uow, caller, uid)
         return Response(status_code=204)

@@ -15,7 +15,7 @@ from clarion.activation.flowservice import connections, flows, specs
 from clarion.activation.flowservice.etags import quoted
 from clarion.activation.listing import ListQueryDep
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 
 PREFIX = "/data/foundation/flowservice"
 router = APIRouter(tags=["activation"])
@@ -32,25 +32,25 @@ def created(entity_id: str, etag: str, status: int = 201) -> JSONResponse:
 
 
 @router.get(f"{PREFIX}/connectionSpecs")
-async def list_connection_specs(principal: PrincipalDep, query: ListQueryDep) -> dict[str, Any]:
+async def list_connection_specs(principal: ReaderDep, query: ListQueryDep) -> dict[str, Any]:
     """The connection specs Clarion serves (SFTP, Amazon S3, local folder, Profile store)."""
     return specs.connection_spec_page(query, "/connectionSpecs")
 
 
 @router.get(f"{PREFIX}/connectionSpecs/{{spec_id}}")
-async def read_connection_spec(spec_id: str, principal: PrincipalDep) -> dict[str, Any]:
+async def read_connection_spec(spec_id: str, principal: ReaderDep) -> dict[str, Any]:
     """One connection spec (aliases such as the Data Landing Zone id answer with the spec they stand for)."""
     return specs.connection_spec_item(spec_id)
 
 
 @router.get(f"{PREFIX}/flowSpecs")
-async def list_flow_specs(principal: PrincipalDep, query: ListQueryDep) -> dict[str, Any]:
+async def list_flow_specs(principal: ReaderDep, query: ListQueryDep) -> dict[str, Any]:
     """The destination flow specs Clarion serves."""
     return specs.flow_spec_page(query, "/flowSpecs")
 
 
 @router.get(f"{PREFIX}/flowSpecs/{{spec_id}}")
-async def read_flow_spec(spec_id: str, principal: PrincipalDep) -> dict[str, Any]:
+async def read_flow_spec(spec_id: str, principal: ReaderDep) -> dict[str, Any]:
     """One flow spec."""
     return specs.flow_spec_item(spec_id)
 
@@ -62,22 +62,22 @@ def _connection_routes(kind: str, resource: str) -> None:
     path = f"{PREFIX}/{resource}"
 
     async def create(
-        body: BodyDep, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+        body: BodyDep, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
     ) -> JSONResponse:
         connection = await connections.create(uow, principal, kind, body, container.secrets)
         return created(connection.id, connection.etag)
 
-    async def search(principal: PrincipalDep, uow: UoWDep, query: ListQueryDep) -> dict[str, Any]:
+    async def search(principal: ReaderDep, uow: UoWDep, query: ListQueryDep) -> dict[str, Any]:
         """``{items, _links}``, most recently changed first, or ``{count}``."""
         return await connections.search(uow, principal, kind, query, f"/{resource}")
 
-    async def read(connection_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+    async def read(connection_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
         """``{items: [connection]}`` (secrets masked)."""
         return await connections.item(uow, principal, kind, connection_id)
 
     async def patch(
         connection_id: str,
-        principal: PrincipalDep,
+        principal: DeveloperDep,
         uow: UoWDep,
         container: ContainerDep,
         if_match: IfMatch = None,
@@ -89,7 +89,7 @@ def _connection_routes(kind: str, resource: str) -> None:
         )
         return created(connection.id, connection.etag, 200)
 
-    async def delete(connection_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    async def delete(connection_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
         """202, empty body."""
         await connections.delete(uow, principal, kind, connection_id)
         return Response(status_code=202)
@@ -135,27 +135,27 @@ _connection_routes("target", "targetConnections")
 
 
 @router.post(f"{PREFIX}/flows", status_code=201)
-async def create_flow(body: BodyDep, principal: PrincipalDep, uow: UoWDep) -> JSONResponse:
+async def create_flow(body: BodyDep, principal: DeveloperDep, uow: UoWDep) -> JSONResponse:
     """Create a dataflow from the Profile store to a destination (201 ``{id, etag}``)."""
     flow = await flows.create_flow(uow, principal, body)
     return created(flow.id, flow.etag)
 
 
 @router.get(f"{PREFIX}/flows")
-async def list_flows(principal: PrincipalDep, uow: UoWDep, query: ListQueryDep) -> dict[str, Any]:
+async def list_flows(principal: ReaderDep, uow: UoWDep, query: ListQueryDep) -> dict[str, Any]:
     """The sandbox's dataflows, most recently changed first."""
     return await flows.search_flows(uow, principal, query, "/flows")
 
 
 @router.get(f"{PREFIX}/flows/{{flow_id}}")
-async def read_flow(flow_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def read_flow(flow_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One dataflow, as ``{items: [flow]}``."""
     return await flows.flow_item(uow, principal, flow_id)
 
 
 @router.patch(f"{PREFIX}/flows/{{flow_id}}")
 async def patch_flow(
-    flow_id: str, principal: PrincipalDep, uow: UoWDep, if_match: IfMatch = None, body: BodyDep = None
+    flow_id: str, principal: DeveloperDep, uow: UoWDep, if_match: IfMatch = None, body: BodyDep = None
 ) -> JSONResponse:
     """Update a dataflow with JSON Patch (add/remove/replace/test) under ``If-Match``; 200 ``{id, etag}``."""
     flow = await flows.patch_flow(uow, principal, flow_id, if_match=if_match, operations=body)
@@ -163,7 +163,7 @@ async def patch_flow(
 
 
 @router.delete(f"{PREFIX}/flows/{{flow_id}}", status_code=202)
-async def delete_flow(flow_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_flow(flow_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete a dataflow and its runs."""
     await flows.delete_flow(uow, principal, flow_id)
     return Response(status_code=202)
@@ -172,7 +172,7 @@ async def delete_flow(flow_id: str, principal: PrincipalDep, uow: UoWDep) -> Res
 @router.post(f"{PREFIX}/flows/{{flow_id}}/action")
 async def act_on_flow(
     flow_id: str,
-    principal: PrincipalDep,
+    principal: DeveloperDep,
     uow: UoWDep,
     op: Annotated[str, Query(description="enable or disable")],
     if_match: IfMatch = None,

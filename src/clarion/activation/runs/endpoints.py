@@ -14,7 +14,7 @@ from clarion.activation.runs.schemas import ExportJobCreate
 from clarion.activation.runs.views import export_job_view
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.kit.clock import utcnow
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import ReaderDep, UserDep
 
 FLOWSERVICE = "/data/foundation/flowservice"
 """The Flow Service root: ``flowservice`` serves its specs, connections and flows; runs are read here."""
@@ -31,14 +31,14 @@ def flowservice_root(request: Request) -> str:
 
 @router.get(f"{FLOWSERVICE}/runs")
 async def list_runs(
-    request: Request, principal: PrincipalDep, uow: UoWDep, query: ListQueryDep
+    request: Request, principal: ReaderDep, uow: UoWDep, query: ListQueryDep
 ) -> dict[str, Any]:
     """Dataflow runs, newest first (filters such as ``flowId==…`` or ``metrics.statusSummary.status==…``)."""
     return await service.search_runs(uow, principal, query, path="/runs", base_url=flowservice_root(request))
 
 
 @router.get(f"{FLOWSERVICE}/runs/{{run_id}}")
-async def read_run(run_id: str, request: Request, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def read_run(run_id: str, request: Request, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One run, as ``{items: [run], _links: {}}``."""
     return await service.run_item(uow, principal, run_id, base_url=flowservice_root(request))
 
@@ -48,7 +48,7 @@ async def read_run(run_id: str, request: Request, principal: PrincipalDep, uow: 
 
 @router.post("/data/core/activation/disflowprovider/adhocrun")
 async def run_adhoc_activation(
-    principal: PrincipalDep,
+    principal: UserDep,
     uow: UoWDep,
     container: ContainerDep,
     body: Annotated[Any, Body()] = None,
@@ -64,7 +64,7 @@ async def run_adhoc_activation(
 
 @router.post("/data/core/ups/export/jobs")
 async def create_export_job(
-    body: ExportJobCreate, principal: PrincipalDep, uow: UoWDep, request: Request
+    body: ExportJobCreate, principal: UserDep, uow: UoWDep, request: Request
 ) -> JSONResponse:
     """Export profiles (of audiences) to a dataset folder."""
     request_id = request.headers.get("x-request-id", "")
@@ -77,7 +77,7 @@ async def create_export_job(
 
 @router.get("/data/core/ups/export/jobs")
 async def list_export_jobs(
-    principal: PrincipalDep,
+    principal: ReaderDep,
     uow: UoWDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[str, Query(description="Offset into the list, newest first")] = "0",
@@ -99,14 +99,14 @@ async def list_export_jobs(
 
 
 @router.get("/data/core/ups/export/jobs/{export_job_id}")
-async def read_export_job(export_job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def read_export_job(export_job_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One export job."""
     job = await export_jobs.get(uow, principal, export_job_id)
     return export_job_view(job, ims_org_id=principal.ims_org_id)
 
 
 @router.delete("/data/core/ups/export/jobs/{export_job_id}")
-async def cancel_export_job(export_job_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def cancel_export_job(export_job_id: str, principal: UserDep, uow: UoWDep) -> dict[str, Any]:
     """Mark an export job for cancelling (200 with a body, the contract's [I] choice)."""
     await export_jobs.cancel(uow, principal, export_job_id)
     return {"status": True, "message": "Export job has been marked for cancelling"}
