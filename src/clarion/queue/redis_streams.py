@@ -10,12 +10,14 @@ A stream entry has one field ``j``: the job encoded as a msgspec JSON array
 ``[id, task, payload, attempts_before, max_attempts, last_error]``. ``attempts_before`` counts deliveries of
 earlier entries of the same job (retries re-add the job as a new entry); the attempts of a delivery are
 ``attempts_before`` plus the entry's delivery count in the group's pending list (``XREADGROUP`` sets it to 1,
-every ``XAUTOCLAIM`` adds one), so a takeover after a crash counts as a new attempt.
+every takeover adds one), so a takeover after a crash counts as a new attempt.
 
 Every state change is one Lua script (atomic, one round trip):
 - enqueue: create the group if the stream is new, ``XADD`` due jobs, ``ZADD`` delayed ones;
-- reserve: promote due delayed jobs, ``XAUTOCLAIM`` entries idle longer than ``lease_seconds`` (expired
-  leases; those on their last attempt go to the dead stream), then ``XREADGROUP >`` for new entries;
+- reserve: promote due delayed jobs, take over (``XPENDING … IDLE`` + ``XCLAIM``) entries idle longer than
+  ``lease_seconds`` (expired leases; those on their last attempt go to the dead stream), then
+  ``XREADGROUP >`` for new entries;
+- extend (a running worker's heartbeat): ``XCLAIM … JUSTID`` by the holder resets an entry's idle time;
 - retry: ``XACK`` + ``XDEL`` and ``ZADD`` to the delayed set (or ``XADD`` to the dead stream).
 ack is ``XACK`` + ``XDEL`` in one ``MULTI``.
 
@@ -85,14 +87,16 @@ return 1
 """
 )
 
-# KEYS: stream, delayed, dead. ARGV: group, consumer, now, limit, min idle ms, claim cursor, promote max.
+# KEYS: stream, delayed, dead. ARGV: group, consumer, now, limit, min idle ms, promote max.
+# Expired leases are found with XPENDING … IDLE, which walks the pending list (the entries in flight, not
+# the backlog) from its oldest entry: an expired lease is taken over at the first reserve after it lapses.
 _RESERVE = (
     _ENSURE_GROUP
     + """
 local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, limit = ARGV[1], ARGV[2], tonumber(ARGV[4])
 ensure_group(stream)
-local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[3], 'LIMIT', 0, ARGV[7])
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[3], 'LIMIT', 0, ARGV[6])
 for _, member in ipairs(due) do
   redis.call('XADD', stream, '*', 'j', member)
 end
@@ -100,20 +104,27 @@ if #due > 0 then
   redis.call('ZREM', delayed, unpack(due))
 end
 local out = {}
-local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[5], ARGV[6], 'COUNT', limit)
-for _, entry in ipairs(claimed[2]) do
-  if type(entry) == 'table' and type(entry[2]) == 'table' then
-    local id, body = entry[1], entry[2][2]
-    local deliveries = redis.call('XPENDING', stream, group, id, id, 1)[1][4]
-    local job = cjson.decode(body)
-    if job[4] + deliveries - 1 >= job[5] then
-      redis.call('XADD', dead, '*', 'j', body, 'e', 'lease expired on the last attempt')
-      redis.call('XACK', stream, group, id)
-      redis.call('XDEL', stream, id)
-    else
-      table.insert(out, id)
-      table.insert(out, body)
-      table.insert(out, deliveries)
+local expired = redis.call('XPENDING', stream, group, 'IDLE', ARGV[5], '-', '+', limit)
+if #expired > 0 then
+  local ids, deliveries = {}, {}
+  for i, pending in ipairs(expired) do
+    ids[i] = pending[1]
+    deliveries[pending[1]] = pending[4] + 1
+  end
+  local claimed = redis.call('XCLAIM', stream, group, consumer, ARGV[5], unpack(ids))
+  for _, entry in ipairs(claimed) do
+    if type(entry) == 'table' and type(entry[2]) == 'table' then
+      local id, body = entry[1], entry[2][2]
+      local job = cjson.decode(body)
+      if job[4] + deliveries[id] - 1 >= job[5] then
+        redis.call('XADD', dead, '*', 'j', body, 'e', 'lease expired on the last attempt')
+        redis.call('XACK', stream, group, id)
+        redis.call('XDEL', stream, id)
+      else
+        table.insert(out, id)
+        table.insert(out, body)
+        table.insert(out, deliveries[id])
+      end
     end
   end
 end
@@ -128,9 +139,27 @@ if room > 0 then
     end
   end
 end
-return {claimed[1], out}
+return out
 """
 )
+
+# KEYS: the streams. ARGV: group, consumer, then per job: index of its stream in KEYS, entry id, delivery
+# count. An entry still pending with the same delivery count is ours: XCLAIM … JUSTID resets its idle
+# time without counting a delivery. Returns 1 (renewed) or 0 (taken over, acked or requeued) per job.
+_EXTEND = """
+local out = {}
+for i = 3, #ARGV, 3 do
+  local stream, id = KEYS[tonumber(ARGV[i])], ARGV[i + 1]
+  local pending = redis.call('XPENDING', stream, ARGV[1], id, id, 1)
+  if #pending > 0 and pending[1][4] == tonumber(ARGV[i + 2]) then
+    redis.call('XCLAIM', stream, ARGV[1], ARGV[2], 0, id, 'JUSTID')
+    table.insert(out, 1)
+  else
+    table.insert(out, 0)
+  end
+end
+return out
+"""
 
 # KEYS: stream, delayed, dead. ARGV: group, entry id, delivery count, entry, due, dead flag, error.
 _RETRY = """
@@ -204,10 +233,10 @@ class RedisStreamQueue:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._consumer = _consumer_name()
-        self._claim_cursor: dict[str, bytes | str] = {}
         self._enqueue_script = self._redis.register_script(_ENQUEUE)
         self._reserve_script = self._redis.register_script(_RESERVE)
         self._retry_script = self._redis.register_script(_RETRY)
+        self._extend_script = self._redis.register_script(_EXTEND)
         self._stats_script = self._redis.register_script(_STATS)
 
     def _stream(self, queue: str) -> str:
@@ -250,13 +279,28 @@ class RedisStreamQueue:
             repr(time.time()),
             limit,
             max(1, int(lease_seconds * 1000)),
-            self._claim_cursor.get(queue, "0-0"),
             _PROMOTE_MAX,
         ]
-        cursor, flat = await self._reserve_script(keys=self._keys(queue), args=args)
-        # Continue the pending-list scan where it stopped, so a long list is swept round by round.
-        self._claim_cursor[queue] = cursor
+        flat = await self._reserve_script(keys=self._keys(queue), args=args)
         return [_to_job(queue, flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+
+    async def extend(self, jobs: Sequence[Job], *, lease_seconds: float) -> list[Job]:
+        """Reset the idle time of entries still pending with the same delivery count; return those renewed.
+
+        ``lease_seconds`` is not stored: a lease is measured by whoever reclaims it (its own lease), so
+        renewing restarts the clock of every reclaimer at once.
+        """
+        del lease_seconds
+        if not jobs:
+            return []
+        streams = list(dict.fromkeys(self._stream(job.queue) for job in jobs))
+        index = {stream: i for i, stream in enumerate(streams, start=1)}  # Lua indexes from 1
+        args: list[_Arg] = [GROUP, self._consumer]
+        for job in jobs:
+            entry_id, _, deliveries = job.receipt.rpartition(":")
+            args.extend((index[self._stream(job.queue)], entry_id, deliveries))
+        renewed = await self._extend_script(keys=streams, args=args)
+        return [job for job, kept in zip(jobs, renewed, strict=True) if int(kept)]
 
     async def ack(self, jobs: Sequence[Job]) -> None:
         """Acknowledge and delete the entries (``XACK`` + ``XDEL`` per queue, one ``MULTI``)."""
