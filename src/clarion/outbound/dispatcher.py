@@ -267,6 +267,7 @@ class _Lane:
             if delay > 0:
                 await asyncio.sleep(delay)
             record = await self._sender.send(call, self._retry_slot)
+            self._leases.settling([job])  # the ledger acks the job once the record is written
             await self._ledger.record(record, job)
         except Exception:  # the lease lapses and another try follows; the ledger keeps it single
             log.exception("throttle.send_failed", config=self.rule.config_uid, call=job.id)
@@ -277,6 +278,7 @@ class _Lane:
 
     async def _expire(self, job: Job, call: CallJob) -> None:
         self._leases.hold([job])
+        self._leases.settling([job])
         try:
             await self._ledger.record(expired_record(call), job)
         finally:

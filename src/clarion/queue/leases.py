@@ -39,6 +39,7 @@ class LeaseKeeper:
         self.lease_seconds = lease_seconds
         self.interval = interval if interval is not None else lease_seconds / BEATS_PER_LEASE
         self._held: dict[tuple[str, str], Job] = {}
+        self._settling: set[tuple[str, str]] = set()
         self._stopping = asyncio.Event()
         self.renewals = 0
         """``extend`` calls made (for tests and metrics)."""
@@ -50,10 +51,16 @@ class LeaseKeeper:
         for job in jobs:
             self._held[_key(job)] = job
 
+    def settling(self, jobs: Iterable[Job]) -> None:
+        """These jobs are being acked: keep renewing them, but a renewal refused meanwhile is the ack
+        landing first, not a takeover (nothing to report)."""
+        self._settling.update(_key(job) for job in jobs if _key(job) in self._held)
+
     def release(self, jobs: Iterable[Job]) -> None:
         """Stop renewing these jobs (acked, retried, or left to lapse after a failed ack)."""
         for job in jobs:
             self._held.pop(_key(job), None)
+            self._settling.discard(_key(job))
 
     def holds(self, job: Job) -> bool:
         """Whether this delivery's lease is still being renewed."""
@@ -85,9 +92,11 @@ class LeaseKeeper:
             return
         kept = {_key(job) for job in renewed}
         for job in jobs:
-            if _key(job) not in kept and self._held.pop(_key(job), None) is not None:
-                self.lost += 1
-                log.warning("queue.lease_lost", task=job.task, job_id=job.id, attempts=job.attempts)
+            key = _key(job)
+            if key in kept or self._held.pop(key, None) is None or key in self._settling:
+                continue
+            self.lost += 1
+            log.warning("queue.lease_lost", task=job.task, job_id=job.id, attempts=job.attempts)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[LeaseKeeper]:
@@ -102,3 +111,4 @@ class LeaseKeeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
             self._held.clear()
+            self._settling.clear()

@@ -164,6 +164,7 @@ class Worker:
         done = [job for job, ok in zip(jobs, succeeded, strict=True) if ok]
         if not done:
             return
+        self.leases.settling(done)
         try:
             await self._queue.ack(done)
         except Exception:
