@@ -10,9 +10,9 @@ benchmark starts itself on a free port, with ``appendonly yes`` and ``--appendfs
    that a kill catches messages in flight), ``clarion serve`` (the API; like every ``serve`` by default
    it also runs a queue worker in the same process) and one ``clarion worker`` (a worker process only).
    So "the worker" is the ``clarion worker`` process, and "the API" is the ``serve`` process: killing it
-   kills an intake and a worker at once, the default single-box topology. Both modes run the same topology (the embedded
-   queue is a SQLite file shared by the processes). Through the API: an IP pool pointing at the sink, an HT
-   channel configuration and a Live HT campaign (the 2.6 KB sample email; the subject carries the
+   kills an intake and a worker at once, the default single-box topology. Both modes run the same
+   topology (the embedded queue is a SQLite file shared by the processes). Through the API: an IP pool
+   pointing at the sink, an HT channel configuration and a Live HT campaign (the 2.6 KB sample email; the subject carries the
    message's own order number, so every message is identified at the sink).
 2. Baseline: ``--rate`` requests/s of ``POST /ajo/im/executions/highthroughput`` for
    ``--baseline-seconds`` (an async aiohttp client at a fixed rate; one recipient each), no fault; drain.
