@@ -277,10 +277,6 @@ async def kill_on_schedule(cluster: Cluster, events: list[Event], start: float) 
             event.killed_at, event.ready_at = await loop.run_in_executor(
                 killer, cluster.kill_and_restart, event.target
             )
-        console.print(
-            f"  killed {event.target} at +{event.killed_at - start:.1f} s,"
-            f" ready again {event.ready_at - event.killed_at:.1f} s later"
-        )
 
 
 def arrivals(outbox_path: Path) -> dict[int, list[float]]:
@@ -470,6 +466,11 @@ def _phase(
     delays = result.pop("_delays")
     result["kills"] = per_kill(events, requests, delays, seen, start)
     result["load_s"] = round(load_s, 1)
+    for kill in result["kills"]:
+        console.print(
+            f"  killed {kill['target']} at +{kill['killed_at_s']:.1f} s, ready again"
+            f" {kill['restart_ready_s']:.1f} s later; {kill['resent']} messages sent again"
+        )
     console.print(
         f"  {name}: acknowledged {result['acknowledged']:,}, delivered {result['delivered']:,},"
         f" lost {result['lost']}, duplicated {result['duplicated']}, max delay {result['delay_max_s']:.2f} s"
