@@ -364,13 +364,16 @@ def per_kill(
         accepted_times = [at for at, _ in window]
         gaps = [b - a for a, b in itertools.pairwise(accepted_times)]
         window_delays = [delays[index] for _, index in window if index in delays]
-        next_kill = events[n + 1].killed_at if n + 1 < len(events) else float("inf")
+        # A message on the wire when the process died arrives up to the sink's delay after the kill; a
+        # second copy (sent by a survivor once the lease lapsed) comes at least a second later.
+        cut = event.killed_at + 1.0
+        next_cut = events[n + 1].killed_at + 1.0 if n + 1 < len(events) else float("inf")
         resent = [
             later - event.killed_at
             for times in seen.values()
-            if min(times) < event.killed_at
-            for later in times
-            if event.killed_at <= later < next_kill
+            if min(times) < cut
+            for later in sorted(times)[1:]
+            if cut <= later < next_cut
         ]
         out.append(
             {
