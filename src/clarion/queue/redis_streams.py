@@ -143,19 +143,49 @@ return out
 """
 )
 
-# KEYS: the streams. ARGV: group, consumer, then per job: index of its stream in KEYS, entry id, delivery
-# count. An entry still pending with the same delivery count is ours: XCLAIM … JUSTID resets its idle
-# time without counting a delivery. Returns 1 (renewed) or 0 (taken over, acked or requeued) per job.
+# KEYS: the streams. ARGV: group, consumer, then per stream (in KEYS order): its number of jobs J, the lowest
+# and the highest of their entry ids, then J pairs (entry id, delivery count). One XPENDING over that id range
+# (this consumer's entries only) and one XCLAIM … JUSTID per 500 entries, whatever J: an entry still pending
+# for this consumer with the same delivery count is ours, and JUSTID resets its idle time without counting a
+# delivery. Returns per job, in ARGV order, 1 (renewed) or 0 (taken over, acked or requeued).
 _EXTEND = """
+local group, consumer = ARGV[1], ARGV[2]
 local out = {}
-for i = 3, #ARGV, 3 do
-  local stream, id = KEYS[tonumber(ARGV[i])], ARGV[i + 1]
-  local pending = redis.call('XPENDING', stream, ARGV[1], id, id, 1)
-  if #pending > 0 and pending[1][4] == tonumber(ARGV[i + 2]) then
-    redis.call('XCLAIM', stream, ARGV[1], ARGV[2], 0, id, 'JUSTID')
-    table.insert(out, 1)
-  else
-    table.insert(out, 0)
+local i = 3
+for k = 1, #KEYS do
+  local stream, count = KEYS[k], tonumber(ARGV[i])
+  local limit = 2 * count + 100
+  local pending = redis.call('XPENDING', stream, group, ARGV[i + 1], ARGV[i + 2], limit, consumer)
+  local held = {}
+  for _, entry in ipairs(pending) do
+    held[entry[1]] = entry[4]
+  end
+  local claim = {stream, group, consumer, '0'}
+  i = i + 3
+  for _ = 1, count do
+    local id, deliveries = ARGV[i], tonumber(ARGV[i + 1])
+    local current = held[id]
+    if current == nil and #pending >= limit then
+      local one = redis.call('XPENDING', stream, group, id, id, 1, consumer)
+      if #one > 0 then
+        current = one[1][4]
+      end
+    end
+    if current == deliveries then
+      table.insert(claim, id)
+      table.insert(out, 1)
+    else
+      table.insert(out, 0)
+    end
+    i = i + 2
+  end
+  for first = 5, #claim, 500 do
+    local batch = {unpack(claim, 1, 4)}
+    for c = first, math.min(first + 499, #claim) do
+      table.insert(batch, claim[c])
+    end
+    table.insert(batch, 'JUSTID')
+    redis.call('XCLAIM', unpack(batch))
   end
 end
 return out
@@ -285,22 +315,30 @@ class RedisStreamQueue:
         return [_to_job(queue, flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
 
     async def extend(self, jobs: Sequence[Job], *, lease_seconds: float) -> list[Job]:
-        """Reset the idle time of entries still pending with the same delivery count; return those renewed.
+        """Reset the idle time of entries this consumer still holds with the same delivery count (one
+        script, a few commands per queue); return the jobs renewed.
 
         ``lease_seconds`` is not stored: a lease is measured by whoever reclaims it (its own lease), so
-        renewing restarts the clock of every reclaimer at once.
+        renewing restarts the clock of every reclaimer at once. Only this instance's own reservations can
+        be renewed (the entries are looked up under its consumer name).
         """
         del lease_seconds
         if not jobs:
             return []
-        streams = list(dict.fromkeys(self._stream(job.queue) for job in jobs))
-        index = {stream: i for i, stream in enumerate(streams, start=1)}  # Lua indexes from 1
-        args: list[_Arg] = [GROUP, self._consumer]
+        per_stream: dict[str, list[tuple[Job, str, str]]] = {}
         for job in jobs:
             entry_id, _, deliveries = job.receipt.rpartition(":")
-            args.extend((index[self._stream(job.queue)], entry_id, deliveries))
-        renewed = await self._extend_script(keys=streams, args=args)
-        return [job for job, kept in zip(jobs, renewed, strict=True) if int(kept)]
+            per_stream.setdefault(self._stream(job.queue), []).append((job, entry_id, deliveries))
+        args: list[_Arg] = [GROUP, self._consumer]
+        ordered: list[Job] = []
+        for held in per_stream.values():
+            ids = sorted((entry_id for _, entry_id, _ in held), key=_entry_order)
+            args.extend((len(held), ids[0], ids[-1]))
+            for job, entry_id, deliveries in held:
+                args.extend((entry_id, deliveries))
+                ordered.append(job)
+        renewed = await self._extend_script(keys=list(per_stream), args=args)
+        return [job for job, kept in zip(ordered, renewed, strict=True) if int(kept)]
 
     async def ack(self, jobs: Sequence[Job]) -> None:
         """Acknowledge and delete the entries (``XACK`` + ``XDEL`` per queue, one ``MULTI``)."""
@@ -355,6 +393,12 @@ class RedisStreamQueue:
     async def close(self) -> None:
         """Close the connection pool (every write was already acknowledged by Redis)."""
         await self._redis.aclose()
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    """A stream entry id ``"ms-seq"`` as a sortable pair (as text, "10-0" would sort before "9-0")."""
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq)
 
 
 def _to_job(queue: str, entry_id: bytes, body: bytes, deliveries: int) -> Job:

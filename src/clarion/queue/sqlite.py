@@ -95,7 +95,10 @@ _BURY_EXPIRED = (
 )
 _EXTEND = (
     "UPDATE jobs SET lease_until = ?1, run_at = ?1"
-    " WHERE seq = ?2 AND attempts = ?3 AND dead = 0 AND lease_until IS NOT NULL"
+    " FROM (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS attempts"
+    " FROM json_each(?2)) AS held"
+    " WHERE jobs.seq = held.seq AND jobs.attempts = held.attempts AND dead = 0 AND lease_until IS NOT NULL"
+    " RETURNING jobs.seq"
 )
 _DELETE = "DELETE FROM jobs WHERE seq IN (SELECT value FROM json_each(?))"
 _RESCHEDULE = (
@@ -344,7 +347,7 @@ class SqliteQueue:
             return []
         receipts = [_parse_receipt(job.receipt) for job in jobs]
         renewed = await self._submit(lambda connection: _extend(connection, receipts, lease_seconds))
-        return [job for job, kept in zip(jobs, renewed, strict=True) if kept]
+        return [job for job, (seq, _) in zip(jobs, receipts, strict=True) if seq in renewed]
 
     async def ack(self, jobs: Sequence[Job]) -> None:
         """Delete finished jobs (whoever holds their lease now: the effect is done)."""
@@ -420,10 +423,12 @@ def _insert_jobs(
 
 def _extend(
     connection: sqlite3.Connection, receipts: list[tuple[int, int]], lease_seconds: float
-) -> list[bool]:
-    """Runs in the writer thread: renew each lease whose row is still held by that delivery."""
+) -> set[int]:
+    """Runs in the writer thread: renew, in one statement, each lease still held by that delivery; the
+    ``seq`` of the rows renewed."""
     until = time.time() + lease_seconds
-    return [connection.execute(_EXTEND, (until, seq, attempts)).rowcount == 1 for seq, attempts in receipts]
+    rows = connection.execute(_EXTEND, (until, msgspec.json.encode(receipts))).fetchall()
+    return {seq for (seq,) in rows}
 
 
 def _parse_receipt(receipt: str) -> tuple[int, int]:
