@@ -41,10 +41,12 @@ class Backend:
         return f"PostgreSQL ({self.database_name}) + Redis db {self.queue_url.rsplit('/', 1)[1]}"
 
     def cleanup(self) -> None:
-        """Drop the database and flush the Redis database this run used (production only)."""
+        """Drop the database and flush the shared Redis database this run used (production only; a Redis
+        server of the benchmark's own goes away with its process)."""
         if self.kind == "production":
             drop_database(self.database_name)
-            flush_redis(self.queue_url)
+            if self.queue_url == REDIS_URL:
+                flush_redis(self.queue_url)
 
 
 def base_env(home: Path) -> dict[str, str]:
@@ -70,22 +72,24 @@ def embedded_backend(workdir: Path, *, name: str = "clarion") -> Backend:
     return Backend("embedded", env, f"sqlite:///{home / 'clarion.db'}", "sqlite", workdir)
 
 
-def production_backend(workdir: Path, *, name: str = "clarion") -> Backend:
-    """A fresh PostgreSQL database, Redis db 9 (flushed) and a Fernet key; migrated by ``clarion migrate``."""
+def production_backend(workdir: Path, *, name: str = "clarion", redis_url: str = REDIS_URL) -> Backend:
+    """A fresh PostgreSQL database, Redis db 9 (flushed) or ``redis_url`` (a Redis server the benchmark
+    started itself, used as is) and a Fernet key; migrated by ``clarion migrate``."""
     home = workdir / name
     home.mkdir(parents=True)
     database, url = fresh_database()
-    flush_redis(REDIS_URL)
+    if redis_url == REDIS_URL:
+        flush_redis(REDIS_URL)
     env = base_env(home)
     env.update(
         {
             "CLARION_DATABASE_URL": url,
-            "CLARION_QUEUE_URL": REDIS_URL,
+            "CLARION_QUEUE_URL": redis_url,
             "CLARION_SECRET_KEY": new_key(),
             "CLARION_REDIS_PREFIX": f"bench-{secrets.token_hex(3)}",
         }
     )
-    backend = Backend("production", env, url, REDIS_URL, workdir, database)
+    backend = Backend("production", env, url, redis_url, workdir, database)
     try:
         run_clarion(["migrate"], env)
     except Exception:
@@ -94,12 +98,12 @@ def production_backend(workdir: Path, *, name: str = "clarion") -> Backend:
     return backend
 
 
-def make_backend(kind: str, workdir: Path, *, name: str = "clarion") -> Backend:
-    """``embedded`` or ``production``."""
+def make_backend(kind: str, workdir: Path, *, name: str = "clarion", redis_url: str = REDIS_URL) -> Backend:
+    """``embedded`` or ``production`` (on ``redis_url``)."""
     if kind == "embedded":
         return embedded_backend(workdir, name=name)
     if kind == "production":
-        return production_backend(workdir, name=name)
+        return production_backend(workdir, name=name, redis_url=redis_url)
     raise ValueError(f"unknown backend {kind!r}")
 
 

@@ -92,10 +92,15 @@ class Service:
         """The process and its descendants (uvicorn workers, multiprocessing helpers)."""
         return tree_pids(self.pid) if self.alive() else []
 
-    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
-        """Wait until ``text`` shows in the log (a server's ``… ready`` line); fail if it exits first."""
+    def log_size(self) -> int:
+        """The log's length in bytes so far (0 before the first start)."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def wait_for_log(self, text: str, timeout: float = 30.0, *, since: int = 0) -> None:
+        """Wait until ``text`` shows in the log after byte ``since`` (a server's ``… ready`` line; pass
+        ``log_size()`` taken before a restart); fail if the process exits first."""
         deadline = time.monotonic() + timeout
-        while text not in self.log_path.read_text(errors="replace"):
+        while text not in self.log_path.read_bytes()[since:].decode(errors="replace"):
             if not self.alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")
             time.sleep(0.05)

@@ -13,17 +13,29 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.kit.paths import PYTHON, ROOT
 
 
 class Sink:
-    """``bench.smtp_sink`` in a subprocess: its port, its message count (SIGUSR1 → JSON line), its CPU."""
+    """``bench.smtp_sink`` (or another ``module`` speaking the same protocol: ``… ready on HOST:PORT``, and
+    a ``{"messages": N}`` line on SIGUSR1) in a subprocess: its port, its message count, its CPU."""
 
-    def __init__(self, log_dir: Path, *, name: str = "smtp-sink", extensions: bool = True) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        name: str = "smtp-sink",
+        extensions: bool = True,
+        module: str = "bench.smtp_sink",
+        args: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.extensions = extensions
+        self.module = module
+        self.args = list(args)
         self.log_path = log_dir / f"{name}.log"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -33,7 +45,7 @@ class Sink:
         """Start and wait for its ``… ready on HOST:PORT`` line."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "bench.smtp_sink", "--host", "127.0.0.1", "--port", "0"]
+            [PYTHON, "-m", self.module, "--host", "127.0.0.1", "--port", "0", *self.args]
             + ([] if self.extensions else ["--no-extensions"]),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,

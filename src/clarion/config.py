@@ -90,7 +90,14 @@ class Settings(BaseSettings):
         description="Longest an SMS, push or webhook call waits for its throttling slot; "
         "a later one is retried through the queue",
     )
-    queue_lease_seconds: float = Field(default=60.0, gt=0)
+    queue_lease_seconds: float = Field(
+        default=6.0,
+        ge=1,
+        le=300,
+        description="Lease of a reserved job; a running worker renews it every third of it, so the jobs of a "
+        "killed worker are redelivered about this long after the kill. Every process sharing a queue must "
+        "use the same value",
+    )
     queue_max_attempts: int = Field(default=8, ge=1)
 
     throttling_documented_codes: bool = Field(

@@ -79,6 +79,7 @@ class BackgroundServices:
                 self._tasks.call_ledger,
                 self.services.lane_wakeups,
                 metrics=self.metrics,
+                lease_seconds=settings.queue_lease_seconds,
             )
             self._dispatcher_task = asyncio.create_task(self._dispatcher.run(), name="clarion-throttle")
             self._schedulers_task = asyncio.create_task(self._run_schedulers(), name="clarion-schedulers")

@@ -12,7 +12,9 @@ A call taken more than ``QUEUED_LIFETIME`` (6 h) after it was accepted is record
 (``queues.is_expired``).
 
 Crash safety comes from the queue: a taken call stays leased until its final ledger row is written and it
-is acknowledged; a process that dies returns its calls to the queue when the lease lapses.
+is acknowledged, its lease renewed by the dispatcher's heartbeat (``queue/leases.py``) while it waits for its
+slot and while it is on the wire; a process that dies returns its calls to the queue when the (short) lease
+lapses, a few seconds later.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from clarion.outbound.rules import RuleBook
 from clarion.outbound.schemas import CallJob
 from clarion.outbound.sender import CallSender
 from clarion.outbound.wakeups import LaneWakeups
+from clarion.queue.leases import LeaseKeeper
 from clarion.queue.port import Job, JobQueue
 from clarion.throttling.service import ThrottleRule
 
@@ -46,8 +49,6 @@ HORIZON = 0.25
 PENDING_LIMIT = 1024
 """Calls a lane may hold (waiting for their slot or on the wire) before it takes more."""
 LOCK_TTL = 5.0
-LEASE_SECONDS = 120.0
-"""Longer than the horizon plus the longest call (30 s timeout, retries included) plus the ledger write."""
 _IDLE_FIRST, _IDLE_MAX = 0.01, 0.2
 _MAX_WAIT = 3600.0
 
@@ -79,6 +80,7 @@ class Dispatcher:
         *,
         refresh_seconds: float = 0.25,
         metrics: ThrottleMetrics | None = None,
+        lease_seconds: float = 6.0,
     ) -> None:
         self._queue = queue
         self._limiter = limiter
@@ -90,19 +92,21 @@ class Dispatcher:
         self._metrics = metrics
         self._lanes: dict[str, _Lane] = {}
         self._stopping = asyncio.Event()
+        self.leases = LeaseKeeper(queue, lease_seconds=lease_seconds)
 
     async def run(self) -> None:
         """Follow the active rules (start, retune, stop lanes) until ``stop()``; then finish what it took."""
-        try:
-            while not self._stopping.is_set():
-                await self._follow_rules()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._refresh)
-        finally:
-            for uid, lane in self._lanes.items():
-                self._wakeups.stop_listening(uid, lane.wake)
-            await asyncio.gather(*(lane.stop() for lane in self._lanes.values()))
-            self._lanes.clear()
+        async with self.leases.running():
+            try:
+                while not self._stopping.is_set():
+                    await self._follow_rules()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), self._refresh)
+            finally:
+                for uid, lane in self._lanes.items():
+                    self._wakeups.stop_listening(uid, lane.wake)
+                await asyncio.gather(*(lane.stop() for lane in self._lanes.values()))
+                self._lanes.clear()
 
     def stop(self) -> None:
         """Stop taking calls; ``run`` returns once the calls already taken are sent and recorded."""
@@ -135,6 +139,7 @@ class Dispatcher:
             sender=self._sender,
             ledger=self._ledger,
             metrics=self._metrics,
+            leases=self.leases,
         )
 
 
@@ -150,6 +155,7 @@ class _Lane:
         sender: CallSender,
         ledger: CallLedger,
         metrics: ThrottleMetrics | None,
+        leases: LeaseKeeper,
     ) -> None:
         self.rule = rule
         self._queue = queue
@@ -157,6 +163,7 @@ class _Lane:
         self._sender = sender
         self._ledger = ledger
         self._metrics = metrics
+        self._leases = leases
         self._queue_name = throttle_queue(rule.config_uid)
         self._slot_key = slot_key(rule.config_uid)
         self._stopping = asyncio.Event()
@@ -209,7 +216,9 @@ class _Lane:
         limit = self.limit()
         batch = max(1, math.ceil(limit.rate * BATCH_SECONDS))
         async with self._limiter.exclusive(self._slot_key, ttl=LOCK_TTL):
-            jobs = await self._queue.reserve(self._queue_name, limit=batch, lease_seconds=LEASE_SECONDS)
+            jobs = await self._queue.reserve(
+                self._queue_name, limit=batch, lease_seconds=self._leases.lease_seconds
+            )
             calls = [(job, msgspec.convert(job.payload, CallJob)) for job in jobs]
             now = time.time()
             live: list[Taken] = []
@@ -251,19 +260,29 @@ class _Lane:
             await self._caught_up.wait()
 
     async def _send(self, job: Job, call: CallJob, *, at: float) -> None:
-        delay = at - asyncio.get_running_loop().time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # Spawned in the same step as the reserve: from here until its ack the heartbeat renews the lease.
+        self._leases.hold([job])
         try:
+            delay = at - asyncio.get_running_loop().time()
+            if delay > 0:
+                await asyncio.sleep(delay)
             record = await self._sender.send(call, self._retry_slot)
+            self._leases.settling([job])  # the ledger acks the job once the record is written
             await self._ledger.record(record, job)
         except Exception:  # the lease lapses and another try follows; the ledger keeps it single
             log.exception("throttle.send_failed", config=self.rule.config_uid, call=job.id)
             return
+        finally:
+            self._leases.release([job])
         self._count(record.status)
 
     async def _expire(self, job: Job, call: CallJob) -> None:
-        await self._ledger.record(expired_record(call), job)
+        self._leases.hold([job])
+        self._leases.settling([job])
+        try:
+            await self._ledger.record(expired_record(call), job)
+        finally:
+            self._leases.release([job])
         self._count("expired")
 
     def _count(self, outcome: str) -> None:

@@ -4,6 +4,9 @@ Semantics every backend keeps:
 - ``enqueue`` returns only when the jobs are durable (committed / written to the broker).
 - ``reserve`` leases jobs to the caller for ``lease_seconds``; a job whose lease expires without ``ack``
   (crashed worker) becomes reservable again and counts one more attempt.
+- ``extend`` renews the leases of jobs the caller still holds (same delivery): a running worker heartbeats
+  with it (``queue/leases.py``), so a short lease hands a dead worker's jobs over in seconds without taking
+  a slow, live handler's job away. A job reserved again elsewhere, acked or retried is not renewed.
 - ``retry`` puts a job back with exponential backoff, or dead-letters it once ``max_attempts`` is reached.
 - Jobs carry ids; handlers are idempotent (see ``models.jobs.claim``), so a redelivery changes nothing.
 """
@@ -80,6 +83,14 @@ class JobQueue(Protocol):
 
     async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:
         """Lease up to ``limit`` ready jobs of ``queue`` (oldest first); empty list when none are ready."""
+        ...
+
+    async def extend(self, jobs: Sequence[Job], *, lease_seconds: float) -> list[Job]:
+        """Renew for ``lease_seconds`` the leases still held by these deliveries; return those renewed.
+
+        A job missing from the answer was taken over (its lease lapsed and another caller reserved it),
+        acked or requeued: the caller stops renewing it; its ``ack``/``retry`` stay harmless.
+        """
         ...
 
     async def ack(self, jobs: Sequence[Job]) -> None:

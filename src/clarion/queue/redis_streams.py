@@ -10,12 +10,14 @@ A stream entry has one field ``j``: the job encoded as a msgspec JSON array
 ``[id, task, payload, attempts_before, max_attempts, last_error]``. ``attempts_before`` counts deliveries of
 earlier entries of the same job (retries re-add the job as a new entry); the attempts of a delivery are
 ``attempts_before`` plus the entry's delivery count in the group's pending list (``XREADGROUP`` sets it to 1,
-every ``XAUTOCLAIM`` adds one), so a takeover after a crash counts as a new attempt.
+every takeover adds one), so a takeover after a crash counts as a new attempt.
 
 Every state change is one Lua script (atomic, one round trip):
 - enqueue: create the group if the stream is new, ``XADD`` due jobs, ``ZADD`` delayed ones;
-- reserve: promote due delayed jobs, ``XAUTOCLAIM`` entries idle longer than ``lease_seconds`` (expired
-  leases; those on their last attempt go to the dead stream), then ``XREADGROUP >`` for new entries;
+- reserve: promote due delayed jobs, take over (``XPENDING … IDLE`` + ``XCLAIM``) entries idle longer than
+  ``lease_seconds`` (expired leases; those on their last attempt go to the dead stream), then
+  ``XREADGROUP >`` for new entries;
+- extend (a running worker's heartbeat): ``XCLAIM … JUSTID`` by the holder resets an entry's idle time;
 - retry: ``XACK`` + ``XDEL`` and ``ZADD`` to the delayed set (or ``XADD`` to the dead stream).
 ack is ``XACK`` + ``XDEL`` in one ``MULTI``.
 
@@ -85,14 +87,16 @@ return 1
 """
 )
 
-# KEYS: stream, delayed, dead. ARGV: group, consumer, now, limit, min idle ms, claim cursor, promote max.
+# KEYS: stream, delayed, dead. ARGV: group, consumer, now, limit, min idle ms, promote max.
+# Expired leases are found with XPENDING … IDLE, which walks the pending list (the entries in flight, not
+# the backlog) from its oldest entry: an expired lease is taken over at the first reserve after it lapses.
 _RESERVE = (
     _ENSURE_GROUP
     + """
 local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, limit = ARGV[1], ARGV[2], tonumber(ARGV[4])
 ensure_group(stream)
-local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[3], 'LIMIT', 0, ARGV[7])
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[3], 'LIMIT', 0, ARGV[6])
 for _, member in ipairs(due) do
   redis.call('XADD', stream, '*', 'j', member)
 end
@@ -100,20 +104,27 @@ if #due > 0 then
   redis.call('ZREM', delayed, unpack(due))
 end
 local out = {}
-local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[5], ARGV[6], 'COUNT', limit)
-for _, entry in ipairs(claimed[2]) do
-  if type(entry) == 'table' and type(entry[2]) == 'table' then
-    local id, body = entry[1], entry[2][2]
-    local deliveries = redis.call('XPENDING', stream, group, id, id, 1)[1][4]
-    local job = cjson.decode(body)
-    if job[4] + deliveries - 1 >= job[5] then
-      redis.call('XADD', dead, '*', 'j', body, 'e', 'lease expired on the last attempt')
-      redis.call('XACK', stream, group, id)
-      redis.call('XDEL', stream, id)
-    else
-      table.insert(out, id)
-      table.insert(out, body)
-      table.insert(out, deliveries)
+local expired = redis.call('XPENDING', stream, group, 'IDLE', ARGV[5], '-', '+', limit)
+if #expired > 0 then
+  local ids, deliveries = {}, {}
+  for i, pending in ipairs(expired) do
+    ids[i] = pending[1]
+    deliveries[pending[1]] = pending[4] + 1
+  end
+  local claimed = redis.call('XCLAIM', stream, group, consumer, ARGV[5], unpack(ids))
+  for _, entry in ipairs(claimed) do
+    if type(entry) == 'table' and type(entry[2]) == 'table' then
+      local id, body = entry[1], entry[2][2]
+      local job = cjson.decode(body)
+      if job[4] + deliveries[id] - 1 >= job[5] then
+        redis.call('XADD', dead, '*', 'j', body, 'e', 'lease expired on the last attempt')
+        redis.call('XACK', stream, group, id)
+        redis.call('XDEL', stream, id)
+      else
+        table.insert(out, id)
+        table.insert(out, body)
+        table.insert(out, deliveries[id])
+      end
     end
   end
 end
@@ -128,9 +139,57 @@ if room > 0 then
     end
   end
 end
-return {claimed[1], out}
+return out
 """
 )
+
+# KEYS: the streams. ARGV: group, consumer, then per stream (in KEYS order): its number of jobs J, the lowest
+# and the highest of their entry ids, then J pairs (entry id, delivery count). One XPENDING over that id range
+# (this consumer's entries only) and one XCLAIM … JUSTID per 500 entries, whatever J: an entry still pending
+# for this consumer with the same delivery count is ours, and JUSTID resets its idle time without counting a
+# delivery. Returns per job, in ARGV order, 1 (renewed) or 0 (taken over, acked or requeued).
+_EXTEND = """
+local group, consumer = ARGV[1], ARGV[2]
+local out = {}
+local i = 3
+for k = 1, #KEYS do
+  local stream, count = KEYS[k], tonumber(ARGV[i])
+  local limit = 2 * count + 100
+  local pending = redis.call('XPENDING', stream, group, ARGV[i + 1], ARGV[i + 2], limit, consumer)
+  local held = {}
+  for _, entry in ipairs(pending) do
+    held[entry[1]] = entry[4]
+  end
+  local claim = {stream, group, consumer, '0'}
+  i = i + 3
+  for _ = 1, count do
+    local id, deliveries = ARGV[i], tonumber(ARGV[i + 1])
+    local current = held[id]
+    if current == nil and #pending >= limit then
+      local one = redis.call('XPENDING', stream, group, id, id, 1, consumer)
+      if #one > 0 then
+        current = one[1][4]
+      end
+    end
+    if current == deliveries then
+      table.insert(claim, id)
+      table.insert(out, 1)
+    else
+      table.insert(out, 0)
+    end
+    i = i + 2
+  end
+  for first = 5, #claim, 500 do
+    local batch = {unpack(claim, 1, 4)}
+    for c = first, math.min(first + 499, #claim) do
+      table.insert(batch, claim[c])
+    end
+    table.insert(batch, 'JUSTID')
+    redis.call('XCLAIM', unpack(batch))
+  end
+end
+return out
+"""
 
 # KEYS: stream, delayed, dead. ARGV: group, entry id, delivery count, entry, due, dead flag, error.
 _RETRY = """
@@ -204,10 +263,10 @@ class RedisStreamQueue:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._consumer = _consumer_name()
-        self._claim_cursor: dict[str, bytes | str] = {}
         self._enqueue_script = self._redis.register_script(_ENQUEUE)
         self._reserve_script = self._redis.register_script(_RESERVE)
         self._retry_script = self._redis.register_script(_RETRY)
+        self._extend_script = self._redis.register_script(_EXTEND)
         self._stats_script = self._redis.register_script(_STATS)
 
     def _stream(self, queue: str) -> str:
@@ -250,13 +309,36 @@ class RedisStreamQueue:
             repr(time.time()),
             limit,
             max(1, int(lease_seconds * 1000)),
-            self._claim_cursor.get(queue, "0-0"),
             _PROMOTE_MAX,
         ]
-        cursor, flat = await self._reserve_script(keys=self._keys(queue), args=args)
-        # Continue the pending-list scan where it stopped, so a long list is swept round by round.
-        self._claim_cursor[queue] = cursor
+        flat = await self._reserve_script(keys=self._keys(queue), args=args)
         return [_to_job(queue, flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+
+    async def extend(self, jobs: Sequence[Job], *, lease_seconds: float) -> list[Job]:
+        """Reset the idle time of entries this consumer still holds with the same delivery count (one
+        script, a few commands per queue); return the jobs renewed.
+
+        ``lease_seconds`` is not stored: a lease is measured by whoever reclaims it (its own lease), so
+        renewing restarts the clock of every reclaimer at once. Only this instance's own reservations can
+        be renewed (the entries are looked up under its consumer name).
+        """
+        del lease_seconds
+        if not jobs:
+            return []
+        per_stream: dict[str, list[tuple[Job, str, str]]] = {}
+        for job in jobs:
+            entry_id, _, deliveries = job.receipt.rpartition(":")
+            per_stream.setdefault(self._stream(job.queue), []).append((job, entry_id, deliveries))
+        args: list[_Arg] = [GROUP, self._consumer]
+        ordered: list[Job] = []
+        for held in per_stream.values():
+            ids = sorted((entry_id for _, entry_id, _ in held), key=_entry_order)
+            args.extend((len(held), ids[0], ids[-1]))
+            for job, entry_id, deliveries in held:
+                args.extend((entry_id, deliveries))
+                ordered.append(job)
+        renewed = await self._extend_script(keys=list(per_stream), args=args)
+        return [job for job, kept in zip(ordered, renewed, strict=True) if int(kept)]
 
     async def ack(self, jobs: Sequence[Job]) -> None:
         """Acknowledge and delete the entries (``XACK`` + ``XDEL`` per queue, one ``MULTI``)."""
@@ -315,6 +397,12 @@ class RedisStreamQueue:
     async def close(self) -> None:
         """Close the connection pool (every write was already acknowledged by Redis)."""
         await self._redis.aclose()
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    """A stream entry id ``"ms-seq"`` as a sortable pair (as text, "10-0" would sort before "9-0")."""
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq)
 
 
 def _to_job(queue: str, entry_id: bytes, body: bytes, deliveries: int) -> Job:

@@ -12,6 +12,8 @@ Row life cycle:
   deadline keeps leased rows out of the ready range of the ``(queue, dead, run_at)`` index, so reserve never
   scans leased rows, and an expired lease (crashed worker) simply makes the row ready again: that is the
   sweeper. A row whose attempts already reached ``max_attempts`` is dead-lettered instead of redelivered.
+- extend (the heartbeat of a running worker) moves ``lease_until = run_at`` to ``now + lease`` for rows still
+  leased by the same delivery (``attempts`` unchanged, lease not cleared by a retry).
 - ack deletes; retry clears the lease and moves ``run_at`` by the backoff, or sets ``dead = 1``.
 
 Job ids are unique in the file: enqueueing a ``JobSpec`` whose ``job_id`` is already stored (in any queue,
@@ -91,6 +93,13 @@ _LEASE = (
 _BURY_EXPIRED = (
     "UPDATE jobs SET dead = 1, lease_until = NULL, last_error = 'lease expired on the last attempt'"
     " WHERE seq IN (SELECT value FROM json_each(?))"
+)
+_EXTEND = (
+    "UPDATE jobs SET lease_until = ?1, run_at = ?1"
+    " FROM (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS attempts"
+    " FROM json_each(?2)) AS held"
+    " WHERE jobs.seq = held.seq AND jobs.attempts = held.attempts AND dead = 0 AND lease_until IS NOT NULL"
+    " RETURNING jobs.seq"
 )
 _DELETE = "DELETE FROM jobs WHERE seq IN (SELECT value FROM json_each(?))"
 _RESCHEDULE = (
@@ -368,6 +377,14 @@ class SqliteQueue:
         """Lease up to ``limit`` ready jobs of ``queue``, oldest due first."""
         return await self._submit(lambda connection: _reserve(connection, queue, limit, lease_seconds))
 
+    async def extend(self, jobs: Sequence[Job], *, lease_seconds: float) -> list[Job]:
+        """Move the lease deadline of rows still leased by these deliveries; return the jobs renewed."""
+        if not jobs:
+            return []
+        receipts = [_parse_receipt(job.receipt) for job in jobs]
+        renewed = await self._submit(lambda connection: _extend(connection, receipts, lease_seconds))
+        return [job for job, (seq, _) in zip(jobs, receipts, strict=True) if seq in renewed]
+
     async def ack(self, jobs: Sequence[Job]) -> None:
         """Delete finished jobs (whoever holds their lease now: the effect is done)."""
         if not jobs:
@@ -442,6 +459,16 @@ def _insert_jobs(
     if purge:
         connection.execute(_PURGE_UNIQUE_IDS, (now,))
     connection.executemany(_INSERT, rows)
+
+
+def _extend(
+    connection: sqlite3.Connection, receipts: list[tuple[int, int]], lease_seconds: float
+) -> set[int]:
+    """Runs in the writer thread: renew, in one statement, each lease still held by that delivery; the
+    ``seq`` of the rows renewed."""
+    until = time.time() + lease_seconds
+    rows = connection.execute(_EXTEND, (until, msgspec.json.encode(receipts))).fetchall()
+    return {seq for (seq,) in rows}
 
 
 def _parse_receipt(receipt: str) -> tuple[int, int]:

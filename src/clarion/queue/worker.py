@@ -1,8 +1,11 @@
 """The worker loop: reserve a batch, run its handlers concurrently, ack the successes in one call.
 
-A batch is held under one lease, so ``lease_seconds`` must exceed the time a batch takes
-(about ``batch_size / concurrency`` times the slowest handler); otherwise another worker takes the jobs over
-and they run twice (harmless for handlers that use ``models.jobs.claim``, but wasted work).
+The jobs of a batch are leased for ``lease_seconds`` and the worker's ``LeaseKeeper`` (``queue/leases.py``)
+renews the leases of every job still running every ``lease_seconds / 3``: a batch may take as long as its
+handlers need, and the jobs of a worker that dies (SIGKILL, OOM, power) are reserved again by another worker
+about ``lease_seconds`` later. A job is released from the heartbeat once it is acked or handed back with
+``retry``; a job whose ack failed is released too, so its lease lapses and it comes back (the handlers'
+ledger, ``models.jobs.claim``, makes the rerun a no-op).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TypeVar, overload
 
 import structlog
 
+from clarion.queue.leases import LeaseKeeper
 from clarion.queue.port import Job, JobQueue
 
 Handler = Callable[[Job], Awaitable[None]]
@@ -69,7 +73,7 @@ class Worker:
         queues: Sequence[str],
         concurrency: int = 4,
         batch_size: int = 100,
-        lease_seconds: float = 60.0,
+        lease_seconds: float = 6.0,
         poll_interval: float = 0.05,
         on_outcome: OutcomeHook | None = None,
         lanes: int = 1,
@@ -88,6 +92,7 @@ class Worker:
         self._next_queue = 0
         self._signals: list[signal.Signals] = []
         self._lanes = max(1, lanes)
+        self.leases = LeaseKeeper(queue, lease_seconds=lease_seconds)
 
     def stop(self) -> None:
         """Ask for a graceful stop: no new reserves; the batch in flight finishes and is acked."""
@@ -108,7 +113,8 @@ class Worker:
         """
         log.info("worker.started", queues=self._queues, lease_seconds=self._lease_seconds, lanes=self._lanes)
         try:
-            await asyncio.gather(*(self._lane() for _ in range(self._lanes)))
+            async with self.leases.running():
+                await asyncio.gather(*(self._lane() for _ in range(self._lanes)))
         finally:
             self._remove_signal_handlers()
         log.info("worker.stopped", queues=self._queues)
@@ -131,7 +137,11 @@ class Worker:
             self._next_queue = (self._next_queue + 1) % len(self._queues)
             jobs = await self._reserve(name)
             if jobs:
-                await self._process(jobs)
+                self.leases.hold(jobs)
+                try:
+                    await self._process(jobs)
+                finally:
+                    self.leases.release(jobs)
                 return True
         return False
 
@@ -154,10 +164,12 @@ class Worker:
         done = [job for job, ok in zip(jobs, succeeded, strict=True) if ok]
         if not done:
             return
+        self.leases.settling(done)
         try:
             await self._queue.ack(done)
         except Exception:
-            # Unacked jobs come back when their lease expires; their ledger rows make the rerun a no-op.
+            # Unacked jobs come back when their lease expires (the caller releases them from the heartbeat);
+            # their ledger rows make the rerun a no-op.
             log.exception("worker.ack_failed", jobs=len(done))
             return
         for job in done:
@@ -182,6 +194,7 @@ class Worker:
 
     async def _fail(self, job: Job, error: str, *, outcome: str | None = None) -> None:
         """Hand a failed job back to the queue (retry with backoff, or dead-letter) and report it."""
+        self.leases.release([job])
         try:
             retried = await self._queue.retry(job, error=error)
         except Exception:
