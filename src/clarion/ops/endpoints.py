@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 
 from clarion.api.deps import ContainerDep
 from clarion.container import Container
 from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(tags=["operations"])
+
+
+class ComponentHealth(BaseModel):
+    """One dependency's state."""
+
+    status: Literal["UP", "DOWN"]
+
+
+class Health(BaseModel):
+    """``UP`` when every dependency answers; ``components`` only on ``/readyz``."""
+
+    status: Literal["UP", "DOWN"]
+    components: dict[str, ComponentHealth] | None = None
+
+
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Health},
+    503: {"model": Health, "description": "A dependency (database, queue) does not answer"},
+}
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -39,7 +59,7 @@ def _health_response(results: dict[str, str], *, with_components: bool) -> JSONR
     return JSONResponse(body, status_code=200 if up else 503)
 
 
-@router.get("/ajo/im/health", summary="AJO execution service health")
+@router.get("/ajo/im/health", summary="AJO execution service health", responses=HEALTH_RESPONSES)
 async def ajo_health(_principal: PrincipalDep, container: ContainerDep) -> JSONResponse:
     """200 ``{"status":"UP"}`` when the database and queue answer, else 503 ``{"status":"DOWN"}``."""
     return _health_response(await _probe(container), with_components=False)
@@ -51,13 +71,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness")
+@router.get("/readyz", summary="Readiness", responses=HEALTH_RESPONSES)
 async def readyz(container: ContainerDep) -> JSONResponse:
     """Ready when the database and the queue answer; lists each component."""
     return _health_response(await _probe(container), with_components=True)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request, container: ContainerDep) -> Response:
     """Prometheus text exposition, including queue depth read now."""
     collector = request.app.state.metrics
