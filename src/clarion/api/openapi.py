@@ -26,12 +26,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from clarion.api.envelopes import Family, family_for
 
 JSON = "application/json"
 METHODS = ("get", "put", "post", "delete", "patch")
 BODY_METHODS = frozenset({"post", "put", "patch"})
+COMPONENTS = "#/components/schemas/"
+COMPONENTS_KEY = "x-components"
 PathsAndSchemas = tuple[dict[str, Any], dict[str, Any]]
 
 FAMILY_ERROR = {Family.AJO: "AjoError", Family.AEP: "AepError", Family.JO: "JourneyOrchestrationError"}
@@ -184,6 +187,17 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its JSON body itself: ``model`` as a named component.
+
+    The schemas ride in the operation as ``x-components`` until ``build_document`` moves them.
+    """
+    schema = model.model_json_schema(ref_template=f"{COMPONENTS}{{model}}")
+    components = {**schema.pop("$defs", {}), model.__name__: schema}
+    content = {JSON: {"schema": _ref(model.__name__)}}
+    return {"requestBody": {"required": True, "content": content, COMPONENTS_KEY: components}}
+
+
 def alias_operation_id(prefix: str) -> Callable[[APIRoute], str]:
     """The operation ids of routes served again under ``prefix``: the name after the prefix's words."""
     words = prefix.strip("/").replace("/", "_")
@@ -216,6 +230,8 @@ def build_document(app: FastAPI, extras: Iterable[Callable[[], PathsAndSchemas]]
         schemas.pop(name, None)
     document["components"]["securitySchemes"] = SECURITY_SCHEMES
     for path, method, operation in _operations(document):
+        for name, schema in operation.get("requestBody", {}).pop(COMPONENTS_KEY, {}).items():
+            schemas.setdefault(name, schema)
         if operation.get("security"):
             # FastAPI lists the schemes as alternatives; the gateway needs them together.
             operation["security"] = SECURITY
@@ -296,4 +312,4 @@ def _error_response(status: int, names: list[str], declared: dict[str, Any] | No
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": f"{COMPONENTS}{name}"}

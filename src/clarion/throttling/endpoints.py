@@ -16,12 +16,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.openapi import json_body
 from clarion.db.uow import UnitOfWork
 from clarion.tenancy.gateway import PrincipalDep
 from clarion.throttling import capping, service
 from clarion.throttling.errors import state_codes
 from clarion.throttling.lifecycle import Caller
-from clarion.throttling.schemas import EndpointConfigWrite, ThrottlingConfigWrite, request_body
+from clarion.throttling.schemas import EndpointConfigWrite, ThrottlingConfigWrite
 
 PREFIXES = ("/journey/orchestration", "/authoring")
 
@@ -64,7 +65,7 @@ class ConfigApi:
 
 THROTTLING = ConfigApi(
     collection=service.COLLECTION,
-    body=request_body(ThrottlingConfigWrite),
+    body=json_body(ThrottlingConfigWrite),
     list=service.list_configs,
     create=service.create,
     get=service.get,
@@ -76,7 +77,7 @@ THROTTLING = ConfigApi(
 )
 CAPPING = ConfigApi(
     collection=capping.COLLECTION,
-    body=request_body(EndpointConfigWrite),
+    body=json_body(EndpointConfigWrite),
     list=capping.list_configs,
     create=capping.create,
     get=capping.get,

@@ -6,8 +6,6 @@ must still be saved, with its problems in ``canDeploy``, which a validating requ
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from clarion.throttling.validation import MAX_THROUGHPUT, MIN_THROUGHPUT
@@ -58,26 +56,3 @@ class EndpointConfigWrite(BaseModel):
     methods: list[str] = Field(description="GET, POST, PUT, PATCH, DELETE, OPTION")
     services: CappingServices
     orgId: str | None = Field(default=None, description="Ignored: the organization is the caller's")
-
-
-def request_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` documenting ``model`` as the JSON request body (references inlined)."""
-    schema = model.model_json_schema()
-    definitions = schema.pop("$defs", {})
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _inline(schema, definitions)}},
-        }
-    }
-
-
-def _inline(node: Any, definitions: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        reference = node.get("$ref")
-        if isinstance(reference, str) and reference.startswith("#/$defs/"):
-            return _inline(definitions[reference.removeprefix("#/$defs/")], definitions)
-        return {key: _inline(value, definitions) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_inline(item, definitions) for item in node]
-    return node
