@@ -187,6 +187,11 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def request_id_parameter(meaning: str) -> dict[str, Any]:
+    """The optional ``x-request-id`` header of a route that gives it a meaning (idempotency, a job's id)."""
+    return {"name": "x-request-id", "in": "header", "description": meaning, "schema": _STRING}
+
+
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` for a route that reads its JSON body itself: ``model`` as a named component.
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clarion.api.deps import UoWDep
-from clarion.api.openapi import SECURITY, raises
+from clarion.api.openapi import SECURITY, raises, request_id_parameter
 from clarion.executions import audience, service
 from clarion.executions.schemas import (
     AudienceRequest,
@@ -64,13 +64,7 @@ SCHEMA_TYPES = (
     ExecutionStatusResponse,
     ScheduledExecutionResponse,
 )
-REQUEST_ID_HEADER = {
-    "name": "x-request-id",
-    "in": "header",
-    "required": False,
-    "description": "Replays with the same id within 24 h send nothing again",
-    "schema": {"type": "string"},
-}
+REQUEST_ID_HEADER = request_id_parameter("Replays with the same id within 24 h send nothing again")
 
 
 def _ref(struct: type[msgspec.Struct]) -> dict[str, str]:

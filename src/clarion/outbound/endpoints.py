@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from clarion.api.deps import UoWDep
+from clarion.api.openapi import request_id_parameter
 from clarion.errors import Invalid
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.outbound import service
@@ -64,15 +65,7 @@ _EVENT_EXAMPLE = {"action": "notify_crm", "context": {"userId": "u-1", "plan": "
         }
     },
     openapi_extra={
-        "parameters": [
-            {
-                "name": "x-request-id",
-                "in": "header",
-                "required": False,
-                "description": "Replays with the same id queue nothing again",
-                "schema": {"type": "string"},
-            }
-        ],
+        "parameters": [request_id_parameter("Replays with the same id queue nothing again")],
         "requestBody": {
             "required": True,
             "content": {

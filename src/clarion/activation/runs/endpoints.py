@@ -13,7 +13,7 @@ from clarion.activation.runs import adhoc, export_jobs, service
 from clarion.activation.runs.schemas import ExportJobCreate
 from clarion.activation.runs.views import export_job_view
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.api.openapi import MESSAGE_ERROR, raises
+from clarion.api.openapi import MESSAGE_ERROR, raises, request_id_parameter
 from clarion.kit.clock import utcnow
 from clarion.tenancy.gateway import PrincipalDep
 
@@ -70,7 +70,17 @@ async def run_adhoc_activation(
     return adhoc.order(created, settings.base_url)
 
 
-@router.post("/data/core/ups/export/jobs")
+@router.post(
+    "/data/core/ups/export/jobs",
+    responses={
+        200: {
+            "description": "The export job, as GET /data/core/ups/export/jobs/{id} shows it",
+            "headers": {"X-Location": {"description": "The job's path", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+    openapi_extra={"parameters": [request_id_parameter("Recorded with the export job")]},
+)
 async def create_export_job(
     body: ExportJobCreate, principal: PrincipalDep, uow: UoWDep, request: Request
 ) -> JSONResponse:
