@@ -6,12 +6,13 @@ route's envelope, ``api/errors.py``) and none of the errors a route raises. ``in
 
 - its path's API family (``envelopes.family_for``) names the error body: ``AjoError``, ``AepError`` or
   ``JourneyOrchestrationError`` (what ``envelopes.render`` produces for it);
-- authenticated (it depends on ``authenticated_by``, or its operation declares ``security``): the
+- every route: 500 in its family's envelope (how a bug is answered, ``api/errors.py``);
+- authenticated (its operation has ``security``: ``tenancy.gateway`` declares the headers as schemes): the
   gateway's 401/403 ``GatewayError``; a 400 ``GatewayError`` (no ``x-gw-ims-org-id``); a 404 for an unknown
-  ``x-sandbox-name`` (Journey Orchestration answers that as its 500 INTERNAL ERROR); 503 (the gateway reads
-  the database);
+  ``x-sandbox-name`` (Journey Orchestration answers that as its 500 INTERNAL ERROR); 503 with ``Retry-After``
+  (the gateway, and nearly every such route, reads the database);
 - a path parameter → 404; any parameter or body → 400; POST/PUT/PATCH → 400 ``MediaTypeError`` (not JSON)
-  and 413; a unit of work → 503 with ``Retry-After``.
+  and 413.
 
 A route declares only what it raises specially, with ``responses=raises(409, 412, …)``: the status gets its
 family's envelope here (429 and 503 with ``Retry-After``).
@@ -52,7 +53,8 @@ DESCRIPTIONS = {
     413: "The body is larger than the configured limit",
     422: "Semantically invalid (the contract's 422 answers)",
     429: "Over a cap: retry after Retry-After seconds",
-    500: "Journey Orchestration's INTERNAL ERROR (also its answer for an unknown x-sandbox-name)",
+    500: "Internal error: a bug, logged with the request id (Journey Orchestration: also its INTERNAL ERROR "
+    "answers, among them an unknown x-sandbox-name)",
     503: "A backend (database, queue) is unavailable: retry after Retry-After seconds",
 }
 
@@ -279,8 +281,8 @@ def _document_errors(path: str, method: str, operation: dict[str, Any]) -> None:
         wanted[404] = [FAMILY_ERROR[family]]
     if method in BODY_METHODS:
         wanted[413] = [FAMILY_ERROR[family]]
-    if authenticated and family is Family.JO:
-        wanted[500] = [FAMILY_ERROR[family]]
+    # Any route: a bug is answered 500 in the family's envelope (api/errors.py), never a bare page.
+    wanted[500] = [FAMILY_ERROR[family]]
     if authenticated:
         wanted[503] = [FAMILY_ERROR[family]]
     for key, declared in responses.items():
