@@ -263,35 +263,39 @@ def _document_errors(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation["responses"]
     if _is_fastapi_422(responses.get("422")):
         del responses["422"]
-    family = family_for(path)
-    authenticated = bool(operation.get("security"))
-    parameters = operation.get("parameters", [])
-    has_path_parameter = any(parameter.get("in") == "path" for parameter in parameters)
-    bad_request = [FAMILY_ERROR[family]]
-    if authenticated:
-        bad_request.append(GATEWAY_ERROR)
-    if method in BODY_METHODS:
-        bad_request.append(MEDIA_TYPE_ERROR)
-    wanted: dict[int, list[str]] = {}
-    if parameters or "requestBody" in operation or authenticated or method in BODY_METHODS:
-        wanted[400] = bad_request
-    if authenticated:
-        wanted[401] = wanted[403] = [GATEWAY_ERROR]
-    if has_path_parameter or (authenticated and family is not Family.JO):
-        wanted[404] = [FAMILY_ERROR[family]]
-    if method in BODY_METHODS:
-        wanted[413] = [FAMILY_ERROR[family]]
-    # Any route: a bug is answered 500 in the family's envelope (api/errors.py), never a bare page.
-    wanted[500] = [FAMILY_ERROR[family]]
-    if authenticated:
-        wanted[503] = [FAMILY_ERROR[family]]
+    family_error = FAMILY_ERROR[family_for(path)]
+    wanted = _sent_errors(path, method, operation)
     for key, declared in responses.items():
         if key.isdigit() and int(key) >= 400:
             # Declared with a body of its own (a health answer): that body only; else the family's envelope.
-            wanted.setdefault(int(key), [] if "content" in declared else [FAMILY_ERROR[family]])
+            wanted.setdefault(int(key), [] if "content" in declared else [family_error])
     for status, names in sorted(wanted.items()):
         responses[str(status)] = _error_response(status, names, responses.get(str(status)))
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _sent_errors(path: str, method: str, operation: dict[str, Any]) -> dict[int, list[str]]:
+    """The error statuses an operation sends whatever its handler does, each with its possible bodies."""
+    family = family_for(path)
+    authenticated = bool(operation.get("security"))
+    parameters = operation.get("parameters", [])
+    body_method = method in BODY_METHODS
+    # Any route: a bug is answered 500 in the family's envelope (api/errors.py), never a bare page.
+    wanted = {500: [FAMILY_ERROR[family]]}
+    if parameters or "requestBody" in operation or authenticated or body_method:
+        wanted[400] = [FAMILY_ERROR[family]]
+        wanted[400] += [GATEWAY_ERROR] if authenticated else []
+        wanted[400] += [MEDIA_TYPE_ERROR] if body_method else []
+    if body_method:
+        wanted[413] = [FAMILY_ERROR[family]]
+    if any(parameter.get("in") == "path" for parameter in parameters):
+        wanted[404] = [FAMILY_ERROR[family]]
+    if authenticated:
+        wanted[401] = wanted[403] = [GATEWAY_ERROR]
+        wanted[503] = [FAMILY_ERROR[family]]
+        if family is not Family.JO:  # an unknown sandbox (Journey Orchestration: its 500)
+            wanted[404] = [FAMILY_ERROR[family]]
+    return wanted
 
 
 def _is_fastapi_422(response: dict[str, Any] | None) -> bool:
