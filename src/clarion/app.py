@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from clarion import __version__
 from clarion.actions import endpoints as action_endpoints
@@ -17,6 +15,7 @@ from clarion.activation.runs import endpoints as runs_endpoints
 from clarion.api.errors import install_error_handlers
 from clarion.api.hotpath import HotPathMiddleware
 from clarion.api.middleware import GatewayMiddleware
+from clarion.api.openapi import alias_operation_id, install_openapi, operation_id
 from clarion.audiences import endpoints as audience_endpoints
 from clarion.campaigns import endpoints as campaign_endpoints
 from clarion.config import Settings
@@ -68,6 +67,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         # Clarion reports through Prometheus and its logs. FastAPI's OpenTelemetry hooks, left on, look up
         # the global OTel providers (and environment variables) on every request: ~2 % of the HT intake.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -89,27 +89,21 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(flowservice_endpoints.router)
     app.include_router(runs_endpoints.router)
     for prefix in throttling_endpoints.PREFIXES:
-        app.include_router(throttling_endpoints.router, prefix=prefix)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+        # The same routes under two prefixes: the second copy's operation ids carry its prefix.
+        first = prefix == throttling_endpoints.PREFIXES[0]
+        app.include_router(
+            throttling_endpoints.router,
+            prefix=prefix,
+            generate_unique_id_function=operation_id if first else alias_operation_id(prefix),
+        )
+    install_openapi(
+        app,
+        extras=(execution_endpoints.openapi_paths, outbound_endpoints.openapi_components),
+    )
     # Added first, so it runs inside GatewayMiddleware (body and content-type rules, metrics).
     app.add_middleware(HotPathMiddleware, routes=execution_endpoints.HOT_ROUTES)
     app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the plain Starlette routes of the execution API."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        paths, components = execution_endpoints.openapi_paths()
-        schema["paths"].update(paths)
-        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        schemas.update(components)
-        schemas.update(outbound_endpoints.openapi_components())
-        app.openapi_schema = schema
-    return app.openapi_schema
 
 
 def app_from_environment() -> FastAPI:

@@ -346,7 +346,8 @@ async def test_unexpected_failures_answer_the_documented_codes(
 
 
 async def test_both_apis_are_in_the_openapi_document(client: Any) -> None:
-    paths = (await client.get("/openapi.json")).json()["paths"]
+    document = (await client.get("/openapi.json")).json()
+    paths = document["paths"]
     expected = {
         "/list/{kind}": {"post"},
         "/{kind}": {"post"},
@@ -361,4 +362,6 @@ async def test_both_apis_are_in_the_openapi_document(client: Any) -> None:
                 path = prefix + template.format(kind=kind)
                 assert set(paths[path]) == methods, path
     create_body = paths["/authoring/throttlingConfigs"]["post"]["requestBody"]["content"]["application/json"]
-    assert {"urlPattern", "methods", "maxThroughput"} <= set(create_body["schema"]["properties"])
+    assert create_body["schema"] == {"$ref": "#/components/schemas/ThrottlingConfigWrite"}
+    schema = document["components"]["schemas"]["ThrottlingConfigWrite"]
+    assert {"urlPattern", "methods", "maxThroughput"} <= set(schema["properties"])

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from clarion.actions import service
 from clarion.actions.schemas import CustomActionRead, CustomActionWrite
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.openapi import raises
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["custom actions"])
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-@router.post("/custom-actions", status_code=201, response_model=CustomActionRead)
+@router.post("/custom-actions", status_code=201, response_model=CustomActionRead, responses=raises(409))
 async def create_custom_action(
     body: CustomActionWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> CustomActionRead:
@@ -42,7 +43,7 @@ async def read_custom_action(action_id: str, principal: ReaderDep, uow: UoWDep) 
     return CustomActionRead.model_validate(service.action_view(action))
 
 
-@router.put("/custom-actions/{action_id}", response_model=CustomActionRead)
+@router.put("/custom-actions/{action_id}", response_model=CustomActionRead, responses=raises(409))
 async def replace_custom_action(
     action_id: str, body: CustomActionWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> CustomActionRead:

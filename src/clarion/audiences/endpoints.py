@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.openapi import raises
 from clarion.audiences import jobs, service
 from clarion.audiences.schemas import (
     BulkGet,
@@ -25,7 +26,7 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
 Sort = Annotated[str | None, Query(description="[attribute]:[asc|desc], comma-separated")]
 
 
-@router.post("/segment/definitions")
+@router.post("/segment/definitions", responses=raises(422))
 async def create_segment_definition(
     body: SegmentDefinitionCreate, principal: DeveloperDep, uow: UoWDep
 ) -> dict[str, Any]:
@@ -78,7 +79,7 @@ async def read_segment_definition(segment_id: str, principal: ReaderDep, uow: Uo
     return definition_view(await service.get_segment(uow, principal, segment_id), principal)
 
 
-@router.patch("/segment/definitions/{segment_id}")
+@router.patch("/segment/definitions/{segment_id}", responses=raises(422))
 async def update_segment_definition(
     segment_id: str, body: SegmentDefinitionUpdate, principal: DeveloperDep, uow: UoWDep
 ) -> dict[str, Any]:
@@ -86,14 +87,14 @@ async def update_segment_definition(
     return definition_view(await service.update_segment(uow, principal, segment_id, body), principal)
 
 
-@router.delete("/segment/definitions/{segment_id}")
+@router.delete("/segment/definitions/{segment_id}", responses=raises(409))
 async def delete_segment_definition(segment_id: str, principal: DeveloperDep, uow: UoWDep) -> dict[str, Any]:
     """Delete a segment definition and its memberships (refused while a dataflow activates it)."""
     await service.delete_segment(uow, principal, segment_id)
     return {"status": True, "message": f"Segment definition with id '{segment_id}' has been deleted"}
 
 
-@router.post("/segment/jobs")
+@router.post("/segment/jobs", responses=raises(429))
 async def create_segment_job(
     body: SegmentJobCreate, request: Request, principal: UserDep, uow: UoWDep, container: ContainerDep
 ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.openapi import raises
 from clarion.campaigns import adobe_view, channel_configurations, ip_pools
 from clarion.campaigns import service as campaigns
 from clarion.campaigns.schemas import (
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["campaigns"])
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-@router.post("/ip-pools", status_code=201)
+@router.post("/ip-pools", status_code=201, responses=raises(409))
 async def create_ip_pool(
     body: IpPoolWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
@@ -56,14 +57,14 @@ async def replace_ip_pool(
     return IpPoolRead.from_model(pool)
 
 
-@router.delete("/ip-pools/{pool_id}", status_code=204)
+@router.delete("/ip-pools/{pool_id}", status_code=204, responses=raises(409))
 async def delete_ip_pool(pool_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete an IP pool no channel configuration uses (409 otherwise)."""
     await ip_pools.delete(uow, principal, pool_id)
     return Response(status_code=204)
 
 
-@router.post("/channel-configurations", status_code=201)
+@router.post("/channel-configurations", status_code=201, responses=raises(409))
 async def create_channel_configuration(
     body: ChannelConfigurationWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> ChannelConfigurationRead:
@@ -91,7 +92,7 @@ async def read_channel_configuration(
     return ChannelConfigurationRead.from_model(configuration)
 
 
-@router.put("/channel-configurations/{configuration_id}")
+@router.put("/channel-configurations/{configuration_id}", responses=raises(409))
 async def replace_channel_configuration(
     configuration_id: str,
     body: ChannelConfigurationWrite,
@@ -106,7 +107,7 @@ async def replace_channel_configuration(
     return ChannelConfigurationRead.from_model(configuration)
 
 
-@router.delete("/channel-configurations/{configuration_id}", status_code=204)
+@router.delete("/channel-configurations/{configuration_id}", status_code=204, responses=raises(409))
 async def delete_channel_configuration(
     configuration_id: str, principal: DeveloperDep, uow: UoWDep
 ) -> Response:
@@ -143,7 +144,7 @@ async def read_campaign(campaign_id: str, principal: ReaderDep, uow: UoWDep) -> 
     return CampaignRead.from_model(await campaigns.get(uow, principal, campaign_id))
 
 
-@router.put("/campaigns/{campaign_id}")
+@router.put("/campaigns/{campaign_id}", responses=raises(409))
 async def replace_campaign(
     campaign_id: str, body: CampaignWrite, principal: DeveloperDep, uow: UoWDep
 ) -> CampaignRead:
@@ -152,21 +153,21 @@ async def replace_campaign(
     return CampaignRead.from_model(campaign)
 
 
-@router.delete("/campaigns/{campaign_id}", status_code=204)
+@router.delete("/campaigns/{campaign_id}", status_code=204, responses=raises(409))
 async def delete_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete a Draft campaign (409 otherwise)."""
     await campaigns.delete(uow, principal, campaign_id)
     return Response(status_code=204)
 
 
-@router.post("/campaigns/{campaign_id}/activate")
+@router.post("/campaigns/{campaign_id}/activate", responses=raises(409))
 async def activate_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
     """Draft → Live (or Scheduled when its start date lies ahead)."""
     campaign = await campaigns.activate(uow, principal, campaign_id)
     return CampaignRead.from_model(campaign)
 
 
-@router.post("/campaigns/{campaign_id}/stop")
+@router.post("/campaigns/{campaign_id}/stop", responses=raises(409))
 async def stop_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
     """Live or Scheduled → Stopped."""
     campaign = await campaigns.stop(uow, principal, campaign_id)

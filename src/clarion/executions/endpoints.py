@@ -13,10 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clarion.api.deps import UoWDep
+from clarion.api.openapi import SECURITY, raises, request_id_parameter
 from clarion.executions import audience, service
 from clarion.executions.schemas import (
+    AudienceRequest,
     ExecutionRequest,
     ExecutionResponse,
+    ExecutionStatusResponse,
+    ScheduledExecutionResponse,
     encoder,
 )
 from clarion.tenancy.gateway import Gateway, ReaderDep, UserDep
@@ -56,11 +60,23 @@ HOT_ROUTES = {
 """Served by ``api.hotpath`` ahead of FastAPI's router (see there why)."""
 
 
+SCHEMA_TYPES = (
+    ExecutionRequest,
+    ExecutionResponse,
+    AudienceRequest,
+    ExecutionStatusResponse,
+    ScheduledExecutionResponse,
+)
+REQUEST_ID_HEADER = request_id_parameter("Replays with the same id within 24 h send nothing again")
+
+
+def _ref(struct: type[msgspec.Struct]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{struct.__name__}"}
+
+
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
     """OpenAPI path items and component schemas of the Starlette routes (generated from the msgspec types)."""
-    (request_schema, response_schema), components = msgspec.json.schema_components(
-        (ExecutionRequest, ExecutionResponse), ref_template="#/components/schemas/{name}"
-    )
+    _, components = msgspec.json.schema_components(SCHEMA_TYPES, ref_template="#/components/schemas/{name}")
 
     def operation(summary: str, operation_id: str) -> dict[str, Any]:
         return {
@@ -68,14 +84,15 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
                 "tags": ["executions"],
                 "summary": summary,
                 "operationId": operation_id,
-                "requestBody": {"required": True, "content": {JSON: {"schema": request_schema}}},
+                "security": SECURITY,
+                "parameters": [REQUEST_ID_HEADER],
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref(ExecutionRequest)}}},
                 "responses": {
                     "202": {
                         "description": "Accepted: durably stored",
-                        "content": {JSON: {"schema": response_schema}},
+                        "content": {JSON: {"schema": _ref(ExecutionResponse)}},
                     },
-                    "400": {"description": "errorResponse naming the problem"},
-                    "429": {"description": "Over the organization's cap; see Retry-After"},
+                    **{str(status): response for status, response in raises(429).items()},
                 },
             }
         }
@@ -98,7 +115,15 @@ router = APIRouter(prefix="/ajo/im/executions", tags=["executions"])
     "/audience",
     status_code=202,
     summary="Execute a campaign for an audience, now or at schedule.executeAt",
-    openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}},
+    responses={
+        202: {
+            "description": "imExecutionResponse, or ScheduledExecutionResponse with schedule.executeAt",
+            "content": {
+                JSON: {"schema": {"anyOf": [_ref(ExecutionResponse), _ref(ScheduledExecutionResponse)]}}
+            },
+        }
+    },
+    openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": _ref(AudienceRequest)}}}},
 )
 async def audience_execution(request: Request, principal: UserDep, uow: UoWDep) -> Response:
     """``imExecutionResponse``, or ``ScheduledExecutionResponse`` when ``schedule.executeAt`` is given."""
@@ -107,19 +132,31 @@ async def audience_execution(request: Request, principal: UserDep, uow: UoWDep) 
     return Response(encoder.encode(result), status_code=202, media_type=JSON)
 
 
-@router.get("/audience/{execution_id}", summary="Status of an audience execution")
+@router.get(
+    "/audience/{execution_id}",
+    summary="Status of an audience execution",
+    responses={200: {"content": {JSON: {"schema": _ref(ExecutionStatusResponse)}}}},
+)
 async def audience_execution_status(execution_id: str, principal: ReaderDep, uow: UoWDep) -> Response:
     """``executionStatusResponse``."""
     return Response(encoder.encode(await audience.status(uow, principal, execution_id)), media_type=JSON)
 
 
-@router.get("/schedules/{schedule_id}", summary="A scheduled execution")
+@router.get(
+    "/schedules/{schedule_id}",
+    summary="A scheduled execution",
+    responses={200: {"content": {JSON: {"schema": _ref(ScheduledExecutionResponse)}}}},
+)
 async def scheduled_execution(schedule_id: str, principal: ReaderDep, uow: UoWDep) -> Response:
     """``ScheduledExecutionResponse`` with its execution details."""
     return Response(encoder.encode(await audience.schedule(uow, principal, schedule_id)), media_type=JSON)
 
 
-@router.delete("/schedules/{schedule_id}", summary="Delete a scheduled execution before it is triggered")
+@router.delete(
+    "/schedules/{schedule_id}",
+    summary="Delete a scheduled execution before it is triggered",
+    responses={200: {"content": {JSON: {"schema": {"type": "object", "maxProperties": 0}}}}},
+)
 async def delete_scheduled_execution(schedule_id: str, principal: UserDep, uow: UoWDep) -> Response:
     """200 ``{}``; 400 once triggered."""
     await audience.cancel(uow, principal, schedule_id)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 
 from clarion.api.deps import ContainerDep
 from clarion.container import Container
@@ -17,6 +18,25 @@ from clarion.tenancy.gateway import ReaderDep
 log = structlog.get_logger()
 
 router = APIRouter(tags=["operations"])
+
+
+class ComponentHealth(BaseModel):
+    """One dependency's state."""
+
+    status: Literal["UP", "DOWN"]
+
+
+class Health(BaseModel):
+    """``UP`` when every dependency answers; ``components`` only on ``/readyz``."""
+
+    status: Literal["UP", "DOWN"]
+    components: dict[str, ComponentHealth] | None = None
+
+
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Health},
+    503: {"model": Health, "description": "A dependency (database, queue) does not answer"},
+}
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -57,7 +77,7 @@ def _health_response(
     return JSONResponse(body, status_code=200 if up else 503)
 
 
-@router.get("/ajo/im/health", summary="AJO execution service health")
+@router.get("/ajo/im/health", summary="AJO execution service health", responses=HEALTH_RESPONSES)
 async def ajo_health(_principal: ReaderDep, container: ContainerDep) -> JSONResponse:
     """200 ``{"status":"UP"}`` when the database and queue answer, else 503 ``{"status":"DOWN"}``."""
     return _health_response(await _probe(container), with_components=False)
@@ -69,7 +89,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness")
+@router.get("/readyz", summary="Readiness", responses=HEALTH_RESPONSES)
 async def readyz(container: ContainerDep) -> JSONResponse:
     """Ready (200) when the database and the queue answer, else 503; lists each component.
 
@@ -80,7 +100,12 @@ async def readyz(container: ContainerDep) -> JSONResponse:
     return _health_response(results, with_components=True, warnings=await _warnings(container, results))
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request, container: ContainerDep) -> Response:
     """Prometheus text exposition, including queue depth read now."""
     collector = request.app.state.metrics

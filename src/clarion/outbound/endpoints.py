@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from clarion.api.deps import UoWDep
+from clarion.api.openapi import request_id_parameter
 from clarion.errors import Invalid
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.outbound import service
@@ -50,11 +51,21 @@ _EVENT_EXAMPLE = {"action": "notify_crm", "context": {"userId": "u-1", "plan": "
     status_code=202,
     responses={
         202: {
-            "description": "Accepted: every call is durably queued",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AcceptedBatch"}}},
+            "description": "Accepted: every call is durably queued (AcceptedCall for one event)",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/AcceptedCall"},
+                            {"$ref": "#/components/schemas/AcceptedBatch"},
+                        ]
+                    }
+                }
+            },
         }
     },
     openapi_extra={
+        "parameters": [request_id_parameter("Replays with the same id queue nothing again")],
         "requestBody": {
             "required": True,
             "content": {
@@ -71,7 +82,7 @@ _EVENT_EXAMPLE = {"action": "notify_crm", "context": {"userId": "u-1", "plan": "
                     },
                 }
             },
-        }
+        },
     },
 )
 async def post_events(request: Request, principal: UserDep, intake: CallIntakeDep) -> Response:
@@ -101,12 +112,12 @@ def decode(body: bytes) -> tuple[list[Event], bool]:
     return events, batch
 
 
-def openapi_components() -> dict[str, Any]:
-    """Component schemas of the msgspec types above, for the application's OpenAPI document."""
+def openapi_components() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Component schemas of the msgspec types above, for the application's OpenAPI document (no paths)."""
     _, components = msgspec.json.schema_components(
         (Event, EventBatch, AcceptedCall, AcceptedBatch), ref_template="#/components/schemas/{name}"
     )
-    return components
+    return {}, components
 
 
 @calls_router.get("/action-calls", response_model=Page[ActionCallRead])

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from clarion.api.deps import UoWDep
+from clarion.api.openapi import raises
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.profiles import service
 from clarion.profiles.schemas import BatchResult, ProfileBatch, ProfileRead, ProfileWrite
@@ -21,13 +22,15 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 PROFILE_PATH = "/profiles/{namespace}/{identity_value:path}"
 
 
-@router.post("/profiles:batch", response_model=BatchResult, response_model_exclude_none=True)
+@router.post(
+    "/profiles:batch", response_model=BatchResult, response_model_exclude_none=True, responses=raises(409)
+)
 async def write_profiles(body: ProfileBatch, principal: UserDep, uow: UoWDep) -> BatchResult:
     """Upsert up to 1,000 profiles in one transaction; a result per item (200, 201 or 4xx with the reason)."""
     return BatchResult.model_validate({"results": await service.write_batch(uow, principal, body.profiles)})
 
 
-@router.put(PROFILE_PATH, response_model=ProfileRead, responses={201: {"model": ProfileRead}})
+@router.put(PROFILE_PATH, response_model=ProfileRead, responses={201: {"model": ProfileRead}, **raises(409)})
 async def upsert_profile(
     namespace: str,
     identity_value: str,

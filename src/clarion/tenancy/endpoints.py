@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.openapi import raises
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.tenancy import errors, service
 from clarion.tenancy.gateway import AdminDep, ReaderDep
@@ -59,7 +60,13 @@ async def list_sandboxes(
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("/sandboxes", status_code=201, response_model=SandboxRead, response_model_by_alias=True)
+@router.post(
+    "/sandboxes",
+    status_code=201,
+    response_model=SandboxRead,
+    response_model_by_alias=True,
+    responses=raises(409),
+)
 async def create_sandbox(body: SandboxCreate, principal: AdminDep, uow: UoWDep) -> SandboxRead:
     """Create a sandbox in the caller's organization."""
     sandbox = await service.create_sandbox(

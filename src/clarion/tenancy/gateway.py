@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from clarion.db.uow import UnitOfWork
 from clarion.kit.cache import RefreshingCache
@@ -146,13 +147,30 @@ def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
     return token, client_id, ims_org_id
 
 
+# The gateway headers as OpenAPI security schemes, so the document says which routes need them
+# (api/openapi.py states them as one requirement). They never refuse: authenticate() does, in Adobe's words.
+_BEARER = HTTPBearer(scheme_name="bearer", auto_error=False, description="Authorization: Bearer <token>")
+_API_KEY = APIKeyHeader(name="x-api-key", scheme_name="apiKey", auto_error=False)
+_IMS_ORG = APIKeyHeader(name="x-gw-ims-org-id", scheme_name="imsOrg", auto_error=False)
+_SANDBOX = APIKeyHeader(
+    name="x-sandbox-name", scheme_name="sandbox", auto_error=False, description="Absent: the prod sandbox"
+)
+
+
 class RoleRequirement:
     """FastAPI dependency: the authenticated caller, refused (403) unless its key's role includes ``role``."""
 
     def __init__(self, role: Role) -> None:
         self.role = role
 
-    async def __call__(self, request: Request) -> Principal:
+    async def __call__(
+        self,
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+        _api_key: Annotated[str | None, Security(_API_KEY)],
+        _ims_org: Annotated[str | None, Security(_IMS_ORG)],
+        _sandbox: Annotated[str | None, Security(_SANDBOX)],
+    ) -> Principal:
         """Authenticate the request and check the role."""
         gateway: Gateway = request.app.state.services.gateway
         principal = await gateway.authenticate(request.headers, role=self.role)

@@ -14,14 +14,24 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.openapi import json_body
 from clarion.db.uow import UnitOfWork
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 from clarion.throttling import capping, service
 from clarion.throttling.errors import state_codes
 from clarion.throttling.lifecycle import Caller
-from clarion.throttling.schemas import EndpointConfigWrite, ThrottlingConfigWrite, request_body
+from clarion.throttling.schemas import (
+    CanDeployAnswer,
+    ConfigResult,
+    ConfigResults,
+    Deleted,
+    EndpointConfigWrite,
+    ThrottlingConfigWrite,
+    WriteAnswer,
+)
 
 PREFIXES = ("/journey/orchestration", "/authoring")
 
@@ -69,7 +79,7 @@ class ConfigApi:
 
 THROTTLING = ConfigApi(
     collection=service.COLLECTION,
-    body=request_body(ThrottlingConfigWrite),
+    body=json_body(ThrottlingConfigWrite),
     list=service.list_configs,
     create=service.create,
     get=service.get,
@@ -81,7 +91,7 @@ THROTTLING = ConfigApi(
 )
 CAPPING = ConfigApi(
     collection=capping.COLLECTION,
-    body=request_body(EndpointConfigWrite),
+    body=json_body(EndpointConfigWrite),
     list=capping.list_configs,
     create=capping.create,
     get=capping.get,
@@ -91,6 +101,11 @@ CAPPING = ConfigApi(
     deploy=capping.deploy,
     undeploy=capping.undeploy,
 )
+
+
+def answers(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route whose 200 body is ``model`` (the routes return the service's view)."""
+    return {200: {"model": model}}
 
 
 def build_router(*apis: ConfigApi) -> APIRouter:
@@ -106,12 +121,20 @@ def build_router(*apis: ConfigApi) -> APIRouter:
 def _add_collection_routes(router: APIRouter, api: ConfigApi) -> None:
     tags: list[str | Enum] = [api.collection]
 
-    @router.post(f"/list/{api.collection}", tags=tags, name=f"list_{api.collection}")
+    @router.post(
+        f"/list/{api.collection}", tags=tags, name=f"list_{api.collection}", responses=answers(ConfigResults)
+    )
     async def list_configs(uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
         """List the configurations (``{"results": [...]}``); the body is optional and ignored."""
         return JSONResponse(await api.list(uow, caller))
 
-    @router.post(f"/{api.collection}", tags=tags, name=f"create_{api.collection}", openapi_extra=api.body)
+    @router.post(
+        f"/{api.collection}",
+        tags=tags,
+        name=f"create_{api.collection}",
+        openapi_extra=api.body,
+        responses=answers(WriteAnswer),
+    )
     async def create(request: Request, uow: UoWDep, caller: DeveloperCallerDep) -> JSONResponse:
         """Create a configuration (200); ``canDeploy`` tells whether it can be deployed."""
         return JSONResponse(await api.create(uow, caller, await request.body()))
@@ -121,17 +144,23 @@ def _add_item_routes(router: APIRouter, api: ConfigApi) -> None:
     tags: list[str | Enum] = [api.collection]
     path = f"/{api.collection}/{{uid}}"
 
-    @router.get(path, tags=tags, name=f"get_{api.collection}")
+    @router.get(path, tags=tags, name=f"get_{api.collection}", responses=answers(ConfigResult))
     async def get(uid: str, uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
         """One configuration (``{"result": …}``)."""
         return JSONResponse(await api.get(uow, caller, uid))
 
-    @router.put(path, tags=tags, name=f"update_{api.collection}", openapi_extra=api.body)
+    @router.put(
+        path,
+        tags=tags,
+        name=f"update_{api.collection}",
+        openapi_extra=api.body,
+        responses=answers(WriteAnswer),
+    )
     async def update(uid: str, request: Request, uow: UoWDep, caller: DeveloperCallerDep) -> JSONResponse:
         """Overwrite a configuration with the body (every required field again)."""
         return JSONResponse(await api.update(uow, caller, uid, await request.body()))
 
-    @router.delete(path, tags=tags, name=f"delete_{api.collection}")
+    @router.delete(path, tags=tags, name=f"delete_{api.collection}", responses=answers(Deleted))
     async def delete(
         uid: str, uow: UoWDep, caller: DeveloperCallerDep, force_delete: ForceDelete = None
     ) -> JSONResponse:
@@ -156,6 +185,7 @@ def _add_deployment_routes(router: APIRouter, api: ConfigApi) -> None:
             methods=[method],
             tags=tags,
             name=f"can_deploy_{api.collection}_{method.lower()}",
+            responses=answers(CanDeployAnswer),
         )
 
     @router.post(f"{path}/deploy", tags=tags, name=f"deploy_{api.collection}", status_code=204)

@@ -1,4 +1,4 @@
-"""Wire shapes of the throttling and capping request bodies, for the OpenAPI document.
+"""Wire shapes of the throttling and capping request bodies and answers, for the OpenAPI document.
 
 The endpoints read the raw body themselves (``validation.py``): a body with missing or out-of-range fields
 must still be saved, with its problems in ``canDeploy``, which a validating request model would refuse.
@@ -6,7 +6,7 @@ must still be saved, with its problems in ``canDeploy``, which a validating requ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,24 +60,77 @@ class EndpointConfigWrite(BaseModel):
     orgId: str | None = Field(default=None, description="Ignored: the organization is the caller's")
 
 
-def request_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` documenting ``model`` as the JSON request body (references inlined)."""
-    schema = model.model_json_schema()
-    definitions = schema.pop("$defs", {})
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _inline(schema, definitions)}},
-        }
-    }
+# Answers (documentation of the views built by service.py and capping.py) ----------------------------------
 
 
-def _inline(node: Any, definitions: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        reference = node.get("$ref")
-        if isinstance(reference, str) and reference.startswith("#/$defs/"):
-            return _inline(definitions[reference.removeprefix("#/$defs/")], definitions)
-        return {key: _inline(value, definitions) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_inline(item, definitions) for item in node]
-    return node
+class ConfigView(BaseModel):
+    """A configuration as the API shows it: its kind's fields, its identity and its lifecycle."""
+
+    model_config = ConfigDict(extra="allow")
+
+    uid: str
+    orgId: str
+    sandboxId: str
+    sandboxName: str
+    state: str
+    metadata: dict[str, str]
+    authoringFormatVersion: str
+
+
+class DeployIssue(BaseModel):
+    """A reason the configuration cannot be deployed."""
+
+    errorCode: str
+    error: str
+
+
+class DeployNotice(BaseModel):
+    """A warning that does not block deployment."""
+
+    warningCode: str
+    warning: str
+    scope: dict[str, str]
+
+
+class CanDeploy(BaseModel):
+    """Whether the configuration can be deployed."""
+
+    validationStatus: Literal["ok", "error"]
+    reason: str | None = None
+    errors: list[DeployIssue] | None = None
+    warnings: list[DeployNotice] | None = None
+
+
+class CanDeployAnswer(BaseModel):
+    """The ``canDeploy`` answer."""
+
+    canDeploy: CanDeploy
+
+
+class ConfigResult(BaseModel):
+    """One configuration."""
+
+    result: ConfigView
+
+
+class ConfigResults(BaseModel):
+    """The list answer."""
+
+    results: list[ConfigView]
+
+
+class WriteAnswer(BaseModel):
+    """The create (``createdElement``) or update (``updatedElement``) answer."""
+
+    uid: str
+    uri: str
+    resStatus: Literal["created", "updated"]
+    canDeploy: CanDeploy
+    createdElement: ConfigView | None = None
+    updatedElement: ConfigView | None = None
+
+
+class Deleted(BaseModel):
+    """The delete answer: an empty object."""
+
+    model_config = ConfigDict(extra="forbid")

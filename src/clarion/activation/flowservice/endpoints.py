@@ -6,21 +6,37 @@ codes); list parameters are read from the raw query string, where Adobe's exampl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from clarion.activation.flowservice import connections, flows, specs
 from clarion.activation.flowservice.etags import quoted
 from clarion.activation.listing import ListQueryDep
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.openapi import raises
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 
 PREFIX = "/data/foundation/flowservice"
 router = APIRouter(tags=["activation"])
 BodyDep = Annotated[Any, Body()]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The etag read, e.g. "\\"…\\""')]
+
+
+class Created(BaseModel):
+    """The answer of a create (201) or an update (200): the entity's id and its new etag."""
+
+    id: str
+    etag: str
+
+
+CREATED: dict[int | str, dict[str, Any]] = {
+    200: {"model": Created},
+    201: {"model": Created},
+}
 
 
 def created(entity_id: str, etag: str, status: int = 201) -> JSONResponse:
@@ -102,19 +118,21 @@ def _connection_routes(kind: str, resource: str) -> None:
         "patch": f"Update a {kind} connection with JSON Patch (If-Match required)",
         "delete": f"Delete a {kind} connection nothing uses",
     }
-    routes = (
-        ("create", path, "POST", create, 201),
-        ("search", path, "GET", search, 200),
-        ("read", f"{path}/{{connection_id}}", "GET", read, 200),
-        ("patch", f"{path}/{{connection_id}}", "PATCH", patch, 200),
-        ("delete", f"{path}/{{connection_id}}", "DELETE", delete, 202),
+    routes: tuple[tuple[str, str, str, Callable[..., Any], int, dict[int | str, dict[str, Any]]], ...] = (
+        ("create", path, "POST", create, 201, {**CREATED, **raises(422)}),
+        ("search", path, "GET", search, 200, {}),
+        ("read", f"{path}/{{connection_id}}", "GET", read, 200, {}),
+        ("patch", f"{path}/{{connection_id}}", "PATCH", patch, 200, {**CREATED, **raises(412)}),
+        ("delete", f"{path}/{{connection_id}}", "DELETE", delete, 202, {}),
     )
-    for verb, route, method, endpoint, status in routes:
+    for verb, route, method, endpoint, status, responses in routes:
         router.add_api_route(
             route,
             endpoint,
             methods=[method],
             status_code=status,
+            responses=responses,
+            response_class=Response if verb == "delete" else JSONResponse,
             summary=summaries[verb],
             operation_id=f"{verb}{name}",
             name=f"{verb}{name}",
@@ -134,7 +152,7 @@ _connection_routes("target", "targetConnections")
 # Flows ---------------------------------------------------------------------------------------------------
 
 
-@router.post(f"{PREFIX}/flows", status_code=201)
+@router.post(f"{PREFIX}/flows", status_code=201, responses={**CREATED, **raises(422)})
 async def create_flow(body: BodyDep, principal: DeveloperDep, uow: UoWDep) -> JSONResponse:
     """Create a dataflow from the Profile store to a destination (201 ``{id, etag}``)."""
     flow = await flows.create_flow(uow, principal, body)
@@ -153,7 +171,7 @@ async def read_flow(flow_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str
     return await flows.flow_item(uow, principal, flow_id)
 
 
-@router.patch(f"{PREFIX}/flows/{{flow_id}}")
+@router.patch(f"{PREFIX}/flows/{{flow_id}}", responses={**CREATED, **raises(412)})
 async def patch_flow(
     flow_id: str, principal: DeveloperDep, uow: UoWDep, if_match: IfMatch = None, body: BodyDep = None
 ) -> JSONResponse:
@@ -162,14 +180,14 @@ async def patch_flow(
     return created(flow.id, flow.etag, 200)
 
 
-@router.delete(f"{PREFIX}/flows/{{flow_id}}", status_code=202)
+@router.delete(f"{PREFIX}/flows/{{flow_id}}", status_code=202, response_class=Response)
 async def delete_flow(flow_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete a dataflow and its runs."""
     await flows.delete_flow(uow, principal, flow_id)
     return Response(status_code=202)
 
 
-@router.post(f"{PREFIX}/flows/{{flow_id}}/action")
+@router.post(f"{PREFIX}/flows/{{flow_id}}/action", responses={**CREATED, **raises(412)})
 async def act_on_flow(
     flow_id: str,
     principal: DeveloperDep,

@@ -13,12 +13,20 @@ from clarion.activation.runs import adhoc, export_jobs, service
 from clarion.activation.runs.schemas import ExportJobCreate
 from clarion.activation.runs.views import export_job_view
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.api.openapi import MESSAGE_ERROR, raises, request_id_parameter
 from clarion.kit.clock import utcnow
 from clarion.tenancy.gateway import ReaderDep, UserDep
 
 FLOWSERVICE = "/data/foundation/flowservice"
 """The Flow Service root: ``flowservice`` serves its specs, connections and flows; runs are read here."""
 router = APIRouter(tags=["activation"])
+# Case-insensitive without the (?i) flag, which ECMA regexes (the OpenAPI document's) do not know.
+EXPORT_JOB_STATUS = "^({})$".format(
+    "|".join(
+        "".join(f"[{letter}{letter.lower()}]" for letter in status)
+        for status in ("NEW", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELLED")
+    )
+)
 
 
 def flowservice_root(request: Request) -> str:
@@ -46,7 +54,7 @@ async def read_run(run_id: str, request: Request, principal: ReaderDep, uow: UoW
 # Ad-hoc activation and export jobs ----------------------------------------------------------------------
 
 
-@router.post("/data/core/activation/disflowprovider/adhocrun")
+@router.post("/data/core/activation/disflowprovider/adhocrun", responses=raises(400, also=MESSAGE_ERROR))
 async def run_adhoc_activation(
     principal: UserDep,
     uow: UoWDep,
@@ -62,7 +70,17 @@ async def run_adhoc_activation(
     return adhoc.order(created, settings.base_url)
 
 
-@router.post("/data/core/ups/export/jobs")
+@router.post(
+    "/data/core/ups/export/jobs",
+    responses={
+        200: {
+            "description": "The export job, as GET /data/core/ups/export/jobs/{id} shows it",
+            "headers": {"X-Location": {"description": "The job's path", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+    openapi_extra={"parameters": [request_id_parameter("Recorded with the export job")]},
+)
 async def create_export_job(
     body: ExportJobCreate, principal: UserDep, uow: UoWDep, request: Request
 ) -> JSONResponse:
@@ -81,7 +99,7 @@ async def list_export_jobs(
     uow: UoWDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[str, Query(description="Offset into the list, newest first")] = "0",
-    status: Annotated[str | None, Query(pattern="^(?i)(NEW|PROCESSING|SUCCEEDED|FAILED|CANCELLED)$")] = None,
+    status: Annotated[str | None, Query(pattern=EXPORT_JOB_STATUS)] = None,
 ) -> dict[str, Any]:
     """Export jobs of the sandbox, newest first."""
     start = int(offset) if offset.isdigit() else 0
