@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from clarion.api.openapi import install_openapi, operation_id, raises
-from clarion.tenancy.gateway import PrincipalDep
+from clarion.tenancy.gateway import ReaderDep
 
 
 class Thing(BaseModel):
@@ -26,15 +26,15 @@ def document() -> dict[str, Any]:
         return {"status": "ok"}
 
     @app.post("/v1/things/{thing_id}", responses=raises(409))
-    async def replace_thing(thing_id: str, body: Thing, principal: PrincipalDep) -> Thing:
+    async def replace_thing(thing_id: str, body: Thing, principal: ReaderDep) -> Thing:
         return body
 
     @app.get("/ajo/im/things")
-    async def list_ajo_things(principal: PrincipalDep, limit: int = 10) -> list[Thing]:
+    async def list_ajo_things(principal: ReaderDep, limit: int = 10) -> list[Thing]:
         return []
 
     @app.delete("/journey/orchestration/things/{uid}", status_code=204)
-    async def delete_jo_thing(uid: str, principal: PrincipalDep) -> None:
+    async def delete_jo_thing(uid: str, principal: ReaderDep) -> None:
         return None
 
     install_openapi(app)
