@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long a verified token stays cached"
     )
+    usage_refresh_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often an API process re-reads an organization's month usage for its quota check "
+        "(bounds the overshoot across processes)",
+    )
 
     custom_action_any_port: bool = Field(
         default=False,

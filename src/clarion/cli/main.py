@@ -8,6 +8,7 @@ from clarion.cli import serve as serve_commands
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
 from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token
+from clarion.cli.usage import usage
 
 app = typer.Typer(
     name="clarion",
@@ -19,6 +20,7 @@ app.command()(serve_commands.serve)
 app.command()(serve_commands.worker)
 app.command()(serve_commands.migrate)
 app.command()(token)
+app.command()(usage)
 app.add_typer(org_app, name="org")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(credentials_app, name="credentials")

@@ -39,6 +39,8 @@ from clarion.limiter.port import Limiter, RateLimit, default_burst
 from clarion.profiles import service as profiles
 from clarion.queue.port import JobQueue, JobSpec
 from clarion.tenancy.principal import Principal
+from clarion.usage.schemas import Tally
+from clarion.usage.service import UsageMeter
 
 MAX_RECIPIENTS = 20
 MAX_CONTEXT_BYTES = 200 * 1024
@@ -57,6 +59,14 @@ STANDARD = Mode("standard", high_throughput=False)
 HIGH_THROUGHPUT = Mode("high-throughput", high_throughput=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """What the group commit writes for one request: its delivery job, then its usage tally."""
+
+    job: JobSpec
+    tally: Tally
+
+
 class Executions:
     """Accepts unitary and high-throughput executions durably and cheaply; one per process."""
 
@@ -65,17 +75,21 @@ class Executions:
         unit_of_work: Callable[[], UnitOfWork],
         queue: JobQueue,
         limiter: Limiter,
+        usage: UsageMeter,
         *,
         idempotency_seconds: float,
         snapshot_ttl: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._queue = queue
         self._limiter = limiter
+        self._usage = usage
+        self._clock = clock
         self._idempotency_seconds = idempotency_seconds
         self._snapshot_ttl = snapshot_ttl
         self._snapshots: RefreshingCache[tuple[str, str, str], CampaignSnapshot | None] = RefreshingCache()
-        self._committer: GroupCommitter[JobSpec, str] = GroupCommitter(self._write, max_delay=0)
+        self._committer: GroupCommitter[_Accepted, str] = GroupCommitter(self._write, max_delay=0)
 
     async def trigger(
         self,
@@ -84,15 +98,18 @@ class Executions:
         mode: Mode,
         idempotency_key: str | None,
     ) -> ExecutionResponse:
-        """Accept one request, durably: the cap, the body and campaign rules, profiles (standard mode), the
-        delivery job. The body is read after the cap check, so a caller over its cap costs little."""
+        """Accept one request, durably: the cap, the body and campaign rules, the monthly quota, profiles
+        (standard mode), the delivery job and its usage tally. The body is read after the cap check, so a
+        caller over its cap costs little."""
         await self._check_rate(principal, mode)
         body = await read_body()
         parsed = decode(body)
         check_request(parsed, mode, body_size=len(body))
-        now = utcnow()
+        now = self._clock()
         ids = {"requestId": parsed.requestId, "campaignId": parsed.campaignId}
         snapshot = check_campaign(await self.snapshot(principal, parsed.campaignId), ids, mode, now)
+        # Before profiles are read or created: a request over the quota leaves nothing behind.
+        tally = await self._usage.admit(principal, mode.name, len(parsed.recipients), now)
         execution = execution_id(principal, idempotency_key)
         resolved = None if mode.high_throughput else await self._profiles(principal, parsed, snapshot)
         accepted_at = iso_milli(now)
@@ -105,8 +122,8 @@ class Executions:
             profiles=resolved,
             dedupe_seconds=self._idempotency_seconds if idempotency_key else 0.0,
         )
-        # Returns once the job is durable (it shares one queue write with its neighbours in time).
-        await self._committer.submit(job)
+        # Returns once the job is durable and counted (one queue write and one usage upsert per batch).
+        await self._committer.submit(_Accepted(job, tally))
         return ExecutionResponse(
             executionId=execution,
             requestId=parsed.requestId,
@@ -144,8 +161,11 @@ class Executions:
         async with self._unit_of_work() as uow:
             return await resolve_profiles(uow, principal, request, snapshot)
 
-    async def _write(self, jobs: Sequence[JobSpec]) -> list[str]:
-        return await self._queue.enqueue(jobs)
+    async def _write(self, accepted: Sequence[_Accepted]) -> list[str]:
+        ids = await self._queue.enqueue([item.job for item in accepted])
+        # Only jobs that are durable are counted; the 202s of the batch wait for this upsert too.
+        await self._usage.record([item.tally for item in accepted])
+        return ids
 
     async def drain(self) -> None:
         """Wait for pending writes (shutdown)."""

@@ -11,7 +11,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from clarion.api.deps import ContainerDep
 from clarion.container import Container
+from clarion.tenancy import service as tenancy
 from clarion.tenancy.gateway import PrincipalDep
+from clarion.usage import service as usage
+from clarion.usage.schemas import MonthUsage
 
 router = APIRouter(tags=["operations"])
 
@@ -39,6 +42,12 @@ def _health_response(results: dict[str, str], *, with_components: bool) -> JSONR
     return JSONResponse(body, status_code=200 if up else 503)
 
 
+async def _usage(container: Container) -> list[MonthUsage]:
+    """Every organization's messages this month and its quotas (two small grouped reads)."""
+    async with container.unit_of_work() as uow:
+        return await usage.current_month(uow, await tenancy.list_organizations(uow))
+
+
 @router.get("/ajo/im/health", summary="AJO execution service health")
 async def ajo_health(_principal: PrincipalDep, container: ContainerDep) -> JSONResponse:
     """200 ``{"status":"UP"}`` when the database and queue answer, else 503 ``{"status":"DOWN"}``."""
@@ -59,7 +68,7 @@ async def readyz(container: ContainerDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request, container: ContainerDep) -> Response:
-    """Prometheus text exposition, including queue depth read now."""
+    """Prometheus text exposition, including queue depth and this month's message usage read now."""
     collector = request.app.state.metrics
     try:
         collector.queue_snapshot.stats = await asyncio.wait_for(
@@ -67,4 +76,8 @@ async def metrics(request: Request, container: ContainerDep) -> Response:
         )
     except Exception:
         collector.queue_snapshot.stats = None
+    try:
+        collector.usage_snapshot.usage = await asyncio.wait_for(_usage(container), CHECK_TIMEOUT_SECONDS)
+    except Exception:
+        collector.usage_snapshot.usage = None
     return Response(collector.exposition(), media_type=CONTENT_TYPE_LATEST)
