@@ -80,17 +80,21 @@ def _next_month_start(day: date) -> date:
     return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
 
 
+def month_reset(now: datetime) -> datetime:
+    """When the next month starts (UTC midnight): quotas are whole again."""
+    return datetime.combine(_next_month_start(now.date()), datetime.min.time(), UTC)
+
+
 def seconds_until_reset(now: datetime) -> float:
-    """Seconds until the next month starts (UTC): the ``Retry-After`` of a spent quota."""
-    reset = datetime.combine(_next_month_start(now.date()), datetime.min.time(), UTC)
-    return max(1.0, (reset - now).total_seconds())
+    """Seconds until the next month starts: the ``Retry-After`` of a spent quota."""
+    return (month_reset(now) - now).total_seconds()
 
 
 def exhausted(quotas: Quotas, mode: str, used: int, messages: int, now: datetime) -> QuotaExhausted:
     """The 429 naming the spent quota, with the numbers and when it resets."""
     quota = quotas.of(mode)
     retry_after = seconds_until_reset(now)
-    resets_at = iso_milli(now + timedelta(seconds=retry_after))
+    resets_at = iso_milli(month_reset(now))
     error = QuotaExhausted(
         f"The organization's monthly {mode} message quota of {quota} is spent: {used} used, "
         f"{max(0, quota - used)} remaining, this request has {messages}; it resets at {resets_at}",
@@ -270,7 +274,7 @@ async def report(
         to=_label(last_month),
         currentMonth=CurrentMonth(
             month=_label((now.year, now.month)),
-            resetsAt=iso_milli(now + timedelta(seconds=seconds_until_reset(now))),
+            resetsAt=iso_milli(month_reset(now)),
             standard=_mode_usage(used.get(STANDARD, 0), quotas.standard),
             highThroughput=_mode_usage(used.get(HIGH_THROUGHPUT, 0), quotas.high_throughput),
         ),
