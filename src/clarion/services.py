@@ -56,7 +56,11 @@ class Services:
         unit_of_work = container.unit_of_work
         rules = RuleBook(unit_of_work, container.limiter)
         lane_wakeups = LaneWakeups()
-        usage = UsageMeter(unit_of_work, refresh_seconds=settings.usage_refresh_seconds)
+        usage = UsageMeter(
+            unit_of_work,
+            refresh_seconds=settings.usage_refresh_seconds,
+            flush_seconds=settings.usage_flush_seconds,
+        )
         return cls(
             container=container,
             gateway=Gateway(unit_of_work, cache_seconds=settings.auth_cache_seconds),

@@ -109,7 +109,9 @@ class Executions:
         ids = {"requestId": parsed.requestId, "campaignId": parsed.campaignId}
         snapshot = check_campaign(await self.snapshot(principal, parsed.campaignId), ids, mode, now)
         # Before profiles are read or created: a request over the quota leaves nothing behind.
-        tally = await self._usage.admit(principal, mode.name, len(parsed.recipients), now)
+        tally = self._usage.admit(principal, mode.name, len(parsed.recipients), now)
+        if not isinstance(tally, Tally):
+            tally = await tally
         execution = execution_id(principal, idempotency_key)
         resolved = None if mode.high_throughput else await self._profiles(principal, parsed, snapshot)
         accepted_at = iso_milli(now)
@@ -122,7 +124,7 @@ class Executions:
             profiles=resolved,
             dedupe_seconds=self._idempotency_seconds if idempotency_key else 0.0,
         )
-        # Returns once the job is durable and counted (one queue write and one usage upsert per batch).
+        # Returns once the job is durable (it shares one queue write with its neighbours in time).
         await self._committer.submit(_Accepted(job, tally))
         return ExecutionResponse(
             executionId=execution,
@@ -162,14 +164,20 @@ class Executions:
             return await resolve_profiles(uow, principal, request, snapshot)
 
     async def _write(self, accepted: Sequence[_Accepted]) -> list[str]:
-        ids = await self._queue.enqueue([item.job for item in accepted])
-        # Only jobs that are durable are counted; the 202s of the batch wait for this upsert too.
-        await self._usage.record([item.tally for item in accepted])
+        tallies = [item.tally for item in accepted]
+        try:
+            ids = await self._queue.enqueue([item.job for item in accepted])
+        except BaseException:
+            self._usage.release(tallies)
+            raise
+        # Only durable jobs are counted; the counters are written a moment later, for many batches at once.
+        self._usage.record(tallies)
         return ids
 
     async def drain(self) -> None:
-        """Wait for pending writes (shutdown)."""
+        """Wait for pending writes, then write the usage they counted (shutdown)."""
         await self._committer.drain()
+        await self._usage.drain()
 
     def forget(self) -> None:
         """Drop cached snapshots (tests; a campaign just changed)."""

@@ -1,22 +1,27 @@
 """Message volumes per mode: counting accepted messages, monthly quotas, the usage report.
 
-Counting happens at acceptance, which is what a quota gates: the intake's group commit adds a whole batch's
-tallies to ``message_usage`` with one upsert right after the batch's queue write, before any 202 of the
-batch is sent; an audience execution counts its recipients in the transaction that fans them out.
+Counting happens at acceptance, which is what a quota gates. The intake hands the ``UsageMeter`` the tallies
+of each group-commit batch once its jobs are durable, and the meter writes everything accepted meanwhile
+with one upsert every ``flush_seconds``: an upsert per batch cost the embedded intake about a third more CPU
+per request (``bench/trigger.py``). A process killed with SIGKILL thus leaves its last ``flush_seconds`` of
+messages uncounted (they are still delivered: the error is in the customer's favour); a clean stop writes
+them. An audience execution counts its recipients in the transaction that fans them out.
 
-Enforcement must cost the high-throughput intake no database round trip per request, so each process keeps a
-``UsageMeter``: per organization and month, the database's total (reloaded at most every ``refresh_seconds``,
-served while a reload runs, see ``kit/cache.py``) plus what this process admitted since that reload began.
-A process therefore sees the other processes' traffic at most ~2 x ``refresh_seconds`` late: across N API
-processes a quota can be overshot by at most that long of the other processes' accepted traffic (and by
-the batch in flight). Organizations without a quota (0, the default) skip the view entirely.
+Enforcement costs the intake no database round trip per request: per organization and month, the meter
+holds the database's total (reloaded at most every ``refresh_seconds`` and served while a reload runs, see
+``kit/cache.py``) plus what this process admitted that the total cannot contain yet. Another process's
+traffic reaches the view at most ~``flush_seconds + 2 x refresh_seconds`` late, which bounds the overshoot
+of a quota across N API processes to that long of the other processes' accepted traffic. Organizations
+without a quota (0, the default) skip the view entirely.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import structlog
@@ -112,64 +117,86 @@ def exhausted(quotas: Quotas, mode: str, used: int, messages: int, now: datetime
 
 
 @dataclass(slots=True)
+class _Month:
+    """This process's messages of one organization and month per mode: admitted, and of those written."""
+
+    admitted: dict[str, int] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class _View:
-    """The database's month total per mode, and this process's admitted counts when it was read."""
+    """The database's month total per mode, and how much of it this process had written when it was read."""
 
     stored: dict[str, int]
-    admitted_then: dict[str, int]
+    written_then: dict[str, int]
 
 
 class UsageMeter:
-    """Per-process quota gate and usage writer of the intake; see the module docstring for the bound."""
+    """Per-process quota gate and usage writer of the intake; see the module docstring for the bounds."""
 
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], *, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        *,
+        refresh_seconds: float = 1.0,
+        flush_seconds: float = 0.25,
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._refresh_seconds = refresh_seconds
+        self._flush_seconds = flush_seconds
         self._views: RefreshingCache[tuple[str, Month], _View] = RefreshingCache()
-        self._admitted: dict[tuple[str, Month], dict[str, int]] = {}
+        self._months: dict[tuple[str, Month], _Month] = {}
         self._flagged: set[tuple[str, Month, str]] = set()
-        self._unwritten: list[Tally] = []
+        self._pending: list[Tally] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._writing: asyncio.Future[None] | None = None
 
-    async def admit(self, principal: Principal, mode: str, messages: int, now: datetime) -> Tally:
-        """The tally of an accepted request; ``QuotaExhausted`` (hard mode) if it would pass the quota."""
+    def admit(
+        self, principal: Principal, mode: str, messages: int, now: datetime
+    ) -> Awaitable[Tally] | Tally:
+        """The tally of an accepted request; ``QuotaExhausted`` (hard mode) if it would pass the quota.
+
+        Without a quota for the mode the tally comes back at once (no coroutine: the intake's common case
+        pays a few attribute reads); with one, an awaitable that checks the month's usage first.
+        """
+        tally = Tally(principal.org_id, principal.sandbox_id, mode, now.date(), messages)
         quota = (
             principal.high_throughput_monthly_quota
             if mode == HIGH_THROUGHPUT
             else principal.standard_monthly_quota
         )
-        day = now.date()
-        if quota > 0:
-            await self._gate(principal, mode, messages, quota, now)
-        return Tally(principal.org_id, principal.sandbox_id, mode, day, messages)
+        return self._gate(principal, tally, quota, now) if quota > 0 else tally
 
-    async def _gate(self, principal: Principal, mode: str, messages: int, quota: int, now: datetime) -> None:
+    async def _gate(self, principal: Principal, tally: Tally, quota: int, now: datetime) -> Tally:
+        mode, messages = tally.mode, tally.messages
         key = (principal.org_id, (now.year, now.month))
-        admitted = self._admitted.get(key)
-        if admitted is None:
-            admitted = self._start_month(key)
-        view = await self._views.get(key, lambda: self._load(key, admitted))
-        used = view.stored.get(mode, 0) + admitted.get(mode, 0) - view.admitted_then.get(mode, 0)
+        month = self._months.get(key) or self._start_month(key)
+        view = await self._views.get(key, lambda: self._load(key, month))
+        # The stored total, plus what this process admitted that the stored total cannot hold yet.
+        used = view.stored.get(mode, 0) + month.admitted.get(mode, 0) - view.written_then.get(mode, 0)
         if used + messages > quota:
             if principal.quota_mode != "soft":
                 raise exhausted(quotas_of(principal), mode, used, messages, now)
             self._flag(principal, key, mode, used + messages, quota)
-        admitted[mode] = admitted.get(mode, 0) + messages
+        month.admitted[mode] = month.admitted.get(mode, 0) + messages
+        return tally
 
-    def _start_month(self, key: tuple[str, Month]) -> dict[str, int]:
+    def _start_month(self, key: tuple[str, Month]) -> _Month:
         # A new month for this organization: the previous months' counts are of no further use.
-        for old in [other for other in self._admitted if other[0] == key[0]]:
-            del self._admitted[old]
-        admitted: dict[str, int] = {}
-        self._admitted[key] = admitted
-        return admitted
+        for old in [other for other in self._months if other[0] == key[0]]:
+            del self._months[old]
+        month = self._months[key] = _Month()
+        return month
 
-    async def _load(self, key: tuple[str, Month], admitted: dict[str, int]) -> tuple[_View, float]:
-        # Counts admitted from here on are added on top of the stored total read below.
-        admitted_then = dict(admitted)
+    async def _load(self, key: tuple[str, Month], month: _Month) -> tuple[_View, float]:
+        # Read before the query: a write landing during the query is then counted twice until the next
+        # reload (a refusal slightly early), never missed.
+        written_then = dict(month.written)
         first, last = month_bounds(key[1])
         async with self._unit_of_work() as uow:
             stored = await repository.totals_by_mode(uow.session, key[0], first, last)
-        return _View(stored, admitted_then), self._refresh_seconds
+        return _View(stored, written_then), self._refresh_seconds
 
     def _flag(self, principal: Principal, key: tuple[str, Month], mode: str, used: int, quota: int) -> None:
         # Soft mode: accepted all the same; one warning per process, organization, month and mode (the
@@ -186,21 +213,55 @@ class UsageMeter:
             quota_mode="soft",
         )
 
-    async def record(self, tallies: Sequence[Tally]) -> None:
-        """Add a group-commit batch's tallies to the counters with one upsert.
+    def record(self, tallies: Sequence[Tally]) -> None:
+        """Count a batch whose jobs are durable: its tallies are written within ``flush_seconds``."""
+        self._pending.extend(tallies)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
 
-        Called after the batch's jobs are durable: if this write fails the jobs are still accepted, so the
-        tallies are kept and written with the next batch (lost only if the process dies meanwhile).
-        """
-        pending = [*self._unwritten, *tallies]
-        self._unwritten = []
+    def release(self, tallies: Sequence[Tally]) -> None:
+        """Give back what ``admit`` reserved for requests that were not accepted after all (queue failure)."""
+        for tally in tallies:
+            month = self._months.get((tally.org_id, (tally.day.year, tally.day.month)))
+            if month is not None and tally.mode in month.admitted:
+                month.admitted[tally.mode] -= tally.messages
+
+    async def _flush_soon(self) -> None:
+        # One upsert per interval however many batches were accepted meanwhile: a write per batch cost the
+        # embedded intake a third of its CPU per request (bench/README.md, bench.trigger).
+        while self._pending:
+            await asyncio.sleep(self._flush_seconds)
+            # Shielded: stopping the flusher (drain) must not abandon a write half done.
+            self._writing = asyncio.ensure_future(self.flush())
+            await asyncio.shield(self._writing)
+
+    async def flush(self) -> None:
+        """Write every pending tally now (shutdown, tests); a failed write keeps them for the next try."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
         try:
             async with self._unit_of_work() as uow:
                 await repository.add(uow.session, pending)
                 await uow.commit()
         except Exception:
-            self._unwritten = pending
+            self._pending = pending + self._pending
             log.exception("usage.write_failed", tallies=len(pending))
+            return
+        for tally in pending:
+            month = self._months.get((tally.org_id, (tally.day.year, tally.day.month)))
+            if month is not None:
+                month.written[tally.mode] = month.written.get(tally.mode, 0) + tally.messages
+
+    async def drain(self) -> None:
+        """Write what is pending and stop the flusher (shutdown)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._writing is not None:
+            await self._writing
+        await self.flush()
 
     def forget(self) -> None:
         """Drop the cached month totals (tests; a quota or the counters changed behind the process)."""
