@@ -7,7 +7,6 @@ be evaluated, recipients are given explicitly in the request (Clarion's ``recipi
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +65,7 @@ async def submit(
     snapshot = await campaigns.snapshot(uow, principal, request.campaignId)
     _check_campaign(snapshot, ids, at=execute_at or now, now=now)
     # The quota is checked at submission (a 429 the caller sees) and again at fan-out, where it is counted.
-    await usage.check_available(uow, principal, service.STANDARD.name, len(recipients))
+    await usage.check_available(uow, usage.quotas_of(principal), service.STANDARD.name, len(recipients))
     execution = Execution(
         id=new_id(),
         org_id=principal.org_id,
@@ -180,7 +179,7 @@ async def trigger(uow: UnitOfWork, job_payload: Mapping[str, Any]) -> None:
             snapshot, {"campaignId": execution.campaign_id}, service.STANDARD, now
         )
         jobs = await _delivery_jobs(uow, principal, execution, snapshot)
-        await _count(uow, principal, execution, now)
+        await _count(uow, execution, now)
     except (Invalid, RateLimited) as error:
         execution.status = "Failed"
         execution.context = {**execution.context, "failure": error.detail}
@@ -192,17 +191,12 @@ async def trigger(uow: UnitOfWork, job_payload: Mapping[str, Any]) -> None:
     await uow.commit()
 
 
-async def _count(uow: UnitOfWork, worker: Principal, execution: Execution, now: datetime) -> None:
+async def _count(uow: UnitOfWork, execution: Execution, now: datetime) -> None:
     """Gate and count the recipients in the fan-out's transaction, against the quota as stored now (the
     task claims its job in that transaction, so a redelivered trigger counts nothing)."""
     messages = len(execution.recipients)
     owner = await tenancy.get_organization(uow, execution.org_id)
-    principal = dataclasses.replace(
-        worker,
-        standard_monthly_quota=owner.standard_monthly_quota,
-        quota_mode=owner.quota_mode,
-    )
-    await usage.check_available(uow, principal, service.STANDARD.name, messages)
+    await usage.check_available(uow, usage.organization_quotas(owner), service.STANDARD.name, messages)
     await usage.count(
         uow, [Tally(execution.org_id, execution.sandbox_id, service.STANDARD.name, now.date(), messages)]
     )

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -59,8 +59,7 @@ STANDARD = Mode("standard", high_throughput=False)
 HIGH_THROUGHPUT = Mode("high-throughput", high_throughput=True)
 
 
-@dataclass(frozen=True, slots=True)
-class _Accepted:
+class _Accepted(NamedTuple):
     """What the group commit writes for one request: its delivery job, then its usage tally."""
 
     job: JobSpec
@@ -113,7 +112,11 @@ class Executions:
         if not isinstance(tally, Tally):
             tally = await tally
         execution = execution_id(principal, idempotency_key)
-        resolved = None if mode.high_throughput else await self._profiles(principal, parsed, snapshot)
+        try:
+            resolved = None if mode.high_throughput else await self._profiles(principal, parsed, snapshot)
+        except BaseException:
+            self._usage.release([tally])  # refused after all (a missing profile): not a message
+            raise
         accepted_at = iso_milli(now)
         job = delivery_job(
             principal,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import msgspec
 from pydantic import BaseModel, Field
 
 STANDARD = "standard"
@@ -13,9 +14,9 @@ MODES = (STANDARD, HIGH_THROUGHPUT)
 """Stored mode names: the names of ``executions.service.Mode``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """Messages accepted for one organization, sandbox and mode on one UTC day."""
+class Tally(msgspec.Struct, frozen=True, gc=False):
+    """Messages accepted for one organization, sandbox and mode on one UTC day (one per accepted request on
+    the intake path: a Struct is built several times faster than a frozen dataclass)."""
 
     org_id: str
     sandbox_id: str

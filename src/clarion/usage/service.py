@@ -148,7 +148,8 @@ class UsageMeter:
         self._views: RefreshingCache[tuple[str, Month], _View] = RefreshingCache()
         self._months: dict[tuple[str, Month], _Month] = {}
         self._flagged: set[tuple[str, Month, str]] = set()
-        self._pending: list[Tally] = []
+        self._pending: dict[tuple[str, str, str, date], int] = {}
+        """Messages accepted and not yet written, per (organization, sandbox, mode, day)."""
         self._flusher: asyncio.Task[None] | None = None
         self._writing: asyncio.Future[None] | None = None
 
@@ -215,7 +216,10 @@ class UsageMeter:
 
     def record(self, tallies: Sequence[Tally]) -> None:
         """Count a batch whose jobs are durable: its tallies are written within ``flush_seconds``."""
-        self._pending.extend(tallies)
+        pending = self._pending
+        for tally in tallies:
+            key = (tally.org_id, tally.sandbox_id, tally.mode, tally.day)
+            pending[key] = pending.get(key, 0) + tally.messages
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon())
 
@@ -237,18 +241,19 @@ class UsageMeter:
 
     async def flush(self) -> None:
         """Write every pending tally now (shutdown, tests); a failed write keeps them for the next try."""
-        pending, self._pending = self._pending, []
+        pending, self._pending = self._pending, {}
         if not pending:
             return
+        tallies = [Tally(*key, messages) for key, messages in pending.items()]
         try:
             async with self._unit_of_work() as uow:
-                await repository.add(uow.session, pending)
+                await repository.add(uow.session, tallies)
                 await uow.commit()
         except Exception:
-            self._pending = pending + self._pending
-            log.exception("usage.write_failed", tallies=len(pending))
+            self.record(tallies)  # kept for the next write, with what arrived meanwhile
+            log.exception("usage.write_failed", counters=len(tallies))
             return
-        for tally in pending:
+        for tally in tallies:
             month = self._months.get((tally.org_id, (tally.day.year, tally.day.month)))
             if month is not None:
                 month.written[tally.mode] = month.written.get(tally.mode, 0) + tally.messages
@@ -273,16 +278,15 @@ async def count(uow: UnitOfWork, tallies: Sequence[Tally]) -> None:
     await repository.add(uow.session, tallies)
 
 
-async def check_available(uow: UnitOfWork, principal: Principal, mode: str, messages: int) -> None:
+async def check_available(uow: UnitOfWork, quotas: Quotas, mode: str, messages: int) -> None:
     """Read-through quota check for low-rate paths (audience executions): ``QuotaExhausted`` in hard mode."""
-    quota = quotas_of(principal)
-    if quota.of(mode) <= 0 or quota.mode == "soft":
+    if quotas.of(mode) <= 0 or quotas.mode == "soft":
         return
     now = utcnow()
     first, last = month_bounds((now.year, now.month))
-    used = (await repository.totals_by_mode(uow.session, principal.org_id, first, last)).get(mode, 0)
-    if used + messages > quota.of(mode):
-        raise exhausted(quota, mode, used, messages, now)
+    used = (await repository.totals_by_mode(uow.session, quotas.org_id, first, last)).get(mode, 0)
+    if used + messages > quotas.of(mode):
+        raise exhausted(quotas, mode, used, messages, now)
 
 
 def parse_range(start: str | None, end: str | None, now: datetime) -> tuple[Month, Month]:
