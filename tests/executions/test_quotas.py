@@ -91,6 +91,9 @@ async def test_spent_quota_is_a_429_naming_it_with_retry_after(
     live: Live, container: Container, services: Services
 ) -> None:
     await set_quotas(container, live.api.tenant, ht=3)
+    organization = (await live.api.call("GET", "/v1/organization", expect=200)).json()
+    assert (organization["highThroughputMonthlyQuota"], organization["standardMonthlyQuota"]) == (3, 0)
+    assert organization["quotaMode"] == "hard"
     assert (await send(live, 2)).status_code == 202
     refused = await send(live, 2)
     now = datetime.now(UTC)
@@ -247,9 +250,9 @@ async def test_two_processes_overshoot_at_most_the_refresh_window(
             return response.status_code == 429
 
         await eventually(b_refuses, timeout=5)
-    # Everything B accepted over the quota, it accepted within the documented window (A's flush, then
-    # B's view: 2 refreshes, plus a load).
-    assert all(delay <= flush + 2 * refresh + 0.5 for delay in accepted_late), accepted_late
+    # Everything B accepted over the quota, it accepted within the documented window (A's flush, B's
+    # refresh, one reload; with room for a loaded machine).
+    assert all(delay <= flush + refresh + 0.5 for delay in accepted_late), accepted_late
     report = await usage_report(live, services)
     assert report["currentMonth"]["highThroughput"]["used"] == quota + len(accepted_late)
 

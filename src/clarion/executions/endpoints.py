@@ -72,7 +72,11 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
                         "content": {JSON: {"schema": response_schema}},
                     },
                     "400": {"description": "errorResponse naming the problem"},
-                    "429": {"description": "Over the organization's cap; see Retry-After"},
+                    "429": {
+                        "description": "Over the organization's cap (MSG-000429-429), or its monthly "
+                        "message quota for the mode is spent (MSG-000430-429: limit, used, remaining, "
+                        "resetsAt); see Retry-After"
+                    },
                 },
             }
         }

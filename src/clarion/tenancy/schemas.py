@@ -41,4 +41,7 @@ class OrganizationRead(BaseModel):
     highThroughputEntitled: bool
     standardRatePerSecond: int
     highThroughputRatePerSecond: int
+    standardMonthlyQuota: int = Field(description="Messages a month in standard mode; 0: unlimited")
+    highThroughputMonthlyQuota: int = Field(description="Messages a month in HT mode; 0: unlimited")
+    quotaMode: str = Field(description="hard: 429 once a quota is spent; soft: accepted and flagged")
     sandbox: str

@@ -8,10 +8,10 @@ messages uncounted (they are still delivered: the error is in the customer's fav
 them. An audience execution counts its recipients in the transaction that fans them out.
 
 Enforcement costs the intake no database round trip per request: per organization and month, the meter
-holds the database's total (reloaded at most every ``refresh_seconds`` and served while a reload runs, see
-``kit/cache.py``) plus what this process admitted that the total cannot contain yet. Another process's
-traffic reaches the view at most ~``flush_seconds + 2 x refresh_seconds`` late, which bounds the overshoot
-of a quota across N API processes to that long of the other processes' accepted traffic. Organizations
+holds the database's total (reloaded in the background once it is ``refresh_seconds`` old, the last one
+serving meanwhile) plus what this process admitted that the total cannot contain yet. Another process's
+traffic reaches the view at most ~``flush_seconds + refresh_seconds`` + one reload late, which bounds the
+overshoot of a quota across N API processes to that long of the other processes' traffic. Organizations
 without a quota (0, the default) skip the view entirely.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +28,6 @@ from datetime import UTC, date, datetime, timedelta
 import structlog
 
 from clarion.db.uow import UnitOfWork
-from clarion.kit.cache import RefreshingCache
 from clarion.kit.clock import iso_milli, utcnow
 from clarion.models.tenancy import Organization
 from clarion.tenancy.principal import Principal
@@ -117,19 +117,22 @@ def exhausted(quotas: Quotas, mode: str, used: int, messages: int, now: datetime
 
 
 @dataclass(slots=True)
-class _Month:
-    """This process's messages of one organization and month per mode: admitted, and of those written."""
-
-    admitted: dict[str, int] = field(default_factory=dict)
-    written: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
 class _View:
     """The database's month total per mode, and how much of it this process had written when it was read."""
 
     stored: dict[str, int]
     written_then: dict[str, int]
+
+
+@dataclass(slots=True)
+class _Month:
+    """One organization's month in this process: messages admitted, and of those written; the last view."""
+
+    admitted: dict[str, int] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+    view: _View | None = None
+    fresh_until: float = 0.0
+    loading: asyncio.Task[None] | None = None
 
 
 class UsageMeter:
@@ -145,7 +148,6 @@ class UsageMeter:
         self._unit_of_work = unit_of_work
         self._refresh_seconds = refresh_seconds
         self._flush_seconds = flush_seconds
-        self._views: RefreshingCache[tuple[str, Month], _View] = RefreshingCache()
         self._months: dict[tuple[str, Month], _Month] = {}
         self._flagged: set[tuple[str, Month, str]] = set()
         self._pending: dict[tuple[str, str, str, date], int] = {}
@@ -158,8 +160,8 @@ class UsageMeter:
     ) -> Awaitable[Tally] | Tally:
         """The tally of an accepted request; ``QuotaExhausted`` (hard mode) if it would pass the quota.
 
-        Without a quota for the mode the tally comes back at once (no coroutine: the intake's common case
-        pays a few attribute reads); with one, an awaitable that checks the month's usage first.
+        Answered at once from memory (no coroutine on the intake path); only an organization's first
+        request of the month in this process gets an awaitable, which reads the month's usage first.
         """
         tally = Tally(principal.org_id, principal.sandbox_id, mode, now.date(), messages)
         quota = (
@@ -167,21 +169,43 @@ class UsageMeter:
             if mode == HIGH_THROUGHPUT
             else principal.standard_monthly_quota
         )
-        return self._gate(principal, tally, quota, now) if quota > 0 else tally
-
-    async def _gate(self, principal: Principal, tally: Tally, quota: int, now: datetime) -> Tally:
-        mode, messages = tally.mode, tally.messages
+        if quota <= 0:
+            return tally
         key = (principal.org_id, (now.year, now.month))
         month = self._months.get(key) or self._start_month(key)
-        view = await self._views.get(key, lambda: self._load(key, month))
+        if month.view is None:
+            return self._first_gate(principal, tally, quota, now, key, month)
+        if time.monotonic() >= month.fresh_until:
+            self._reload(key, month)  # in the background: until it lands, the last view serves
+        self._gate(principal, tally, quota, now, month, month.view)
+        return tally
+
+    async def _first_gate(
+        self,
+        principal: Principal,
+        tally: Tally,
+        quota: int,
+        now: datetime,
+        key: tuple[str, Month],
+        month: _Month,
+    ) -> Tally:
+        # shield: one caller going away must not cancel the load the others wait for.
+        await asyncio.shield(self._reload(key, month))
+        assert month.view is not None
+        self._gate(principal, tally, quota, now, month, month.view)
+        return tally
+
+    def _gate(
+        self, principal: Principal, tally: Tally, quota: int, now: datetime, month: _Month, view: _View
+    ) -> None:
+        mode, messages = tally.mode, tally.messages
         # The stored total, plus what this process admitted that the stored total cannot hold yet.
         used = view.stored.get(mode, 0) + month.admitted.get(mode, 0) - view.written_then.get(mode, 0)
         if used + messages > quota:
             if principal.quota_mode != "soft":
                 raise exhausted(quotas_of(principal), mode, used, messages, now)
-            self._flag(principal, key, mode, used + messages, quota)
+            self._flag(principal, (principal.org_id, (now.year, now.month)), mode, used + messages, quota)
         month.admitted[mode] = month.admitted.get(mode, 0) + messages
-        return tally
 
     def _start_month(self, key: tuple[str, Month]) -> _Month:
         # A new month for this organization: the previous months' counts are of no further use.
@@ -190,14 +214,28 @@ class UsageMeter:
         month = self._months[key] = _Month()
         return month
 
-    async def _load(self, key: tuple[str, Month], month: _Month) -> tuple[_View, float]:
+    def _reload(self, key: tuple[str, Month], month: _Month) -> asyncio.Task[None]:
+        """The running reload of the month's stored total, or a new one (one at a time)."""
+        if month.loading is None or month.loading.done():
+            month.loading = asyncio.ensure_future(self._load(key, month))
+        return month.loading
+
+    async def _load(self, key: tuple[str, Month], month: _Month) -> None:
         # Read before the query: a write landing during the query is then counted twice until the next
         # reload (a refusal slightly early), never missed.
         written_then = dict(month.written)
         first, last = month_bounds(key[1])
-        async with self._unit_of_work() as uow:
-            stored = await repository.totals_by_mode(uow.session, key[0], first, last)
-        return _View(stored, written_then), self._refresh_seconds
+        try:
+            async with self._unit_of_work() as uow:
+                stored = await repository.totals_by_mode(uow.session, key[0], first, last)
+        except Exception:
+            if month.view is None:
+                raise  # the first request of the month learns it (its caller awaits this load)
+            # The database is away: keep gating on the last total read rather than refuse everything.
+            log.warning("usage.reload_failed", exc_info=True)
+        else:
+            month.view = _View(stored, written_then)
+        month.fresh_until = time.monotonic() + self._refresh_seconds
 
     def _flag(self, principal: Principal, key: tuple[str, Month], mode: str, used: int, quota: int) -> None:
         # Soft mode: accepted all the same; one warning per process, organization, month and mode (the
@@ -267,10 +305,6 @@ class UsageMeter:
         if self._writing is not None:
             await self._writing
         await self.flush()
-
-    def forget(self) -> None:
-        """Drop the cached month totals (tests; a quota or the counters changed behind the process)."""
-        self._views.forget()
 
 
 async def count(uow: UnitOfWork, tallies: Sequence[Tally]) -> None:
