@@ -17,6 +17,7 @@ from clarion.app import create_app
 from clarion.config import Settings
 from clarion.container import Container
 from clarion.executions.service import HIGH_THROUGHPUT, Executions
+from clarion.ops.metrics import Metrics
 from clarion.runtime import BackgroundServices
 from clarion.services import Services
 from clarion.tenancy import service as tenancy
@@ -284,3 +285,27 @@ async def test_usage_range_lists_every_month(live: Live, services: Services) -> 
     report = await usage_report(live, services, "?from=2025-01&to=2026-01")
     assert [m["period"] for m in report["months"]] == [f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01"]
     assert report["days"] == []
+
+
+async def test_audience_fan_out_over_the_quota_fails_the_execution(
+    live: Live, container: Container, services: Services
+) -> None:
+    """A quota spent between submission and fan-out (a scheduled execution's case): nothing is sent."""
+    body = {"campaignId": live.std_campaign, "requestId": "aud-late", "recipients": external(3, "late")}
+    accepted = await live.api.client.post(AUDIENCE, json=body, headers=live.api.tenant.headers())
+    assert accepted.status_code == 202, accepted.text
+    await set_quotas(container, live.api.tenant, standard=2)
+    background = BackgroundServices(services, Metrics(), run_worker=True, capture_smtp=False)
+    await background.start()
+    try:
+        execution = accepted.json()["executionId"]
+
+        async def failed() -> bool:
+            status = await live.api.call("GET", f"{AUDIENCE}/{execution}", expect=200)
+            return bool(status.json()["status"] == "Failed")
+
+        await eventually(failed)
+    finally:
+        await background.stop()
+    report = await usage_report(live, services)
+    assert report["currentMonth"]["standard"]["used"] == 0
