@@ -120,7 +120,7 @@ def test_quotas_and_usage_table(cli_env: Settings) -> None:
     [
         (["org", "update", "{org}", "--ht-quota", "-1"], "high-throughput quota: must be between 0"),
         (["org", "update", "{org}", "--quota-mode", "lenient"], "quota mode: must be hard or soft"),
-        (["usage", "--org", "{org}", "--from", "2026-13"], "from: must be a month as YYYY-MM"),
+        (["usage", "--org", "{org}", "--from", "2026-13"], "from: must be a month as YYYY-MM between 2000"),
         (["usage", "--org", "{org}", "--from", "2024-01", "--to", "2026-01"], "at most 13 are allowed"),
     ],
 )

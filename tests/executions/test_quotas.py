@@ -272,6 +272,11 @@ def client_of(app: FastAPI) -> httpx.AsyncClient:
         ("?from=2025-01&to=2026-02", "to"),
         ("?from=1999-12&to=2000-01", "from"),
         ("?from=2026-01-01", "from"),
+        ("?from=9999-12", "from"),
+        ("?from=2001-01", "from"),
+        ("?to=9999-12", "to"),
+        ("?from=", "from"),
+        ("?from=%00", "from"),
     ],
 )
 async def test_usage_range_is_validated(live: Live, query: str, parameter: str) -> None:

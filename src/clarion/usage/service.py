@@ -333,17 +333,19 @@ def parse_range(start: str | None, end: str | None, now: datetime) -> tuple[Mont
         raise InvalidRange(f"to: {_label(last)} is before from {_label(first)}")
     months = (last[0] - first[0]) * 12 + last[1] - first[1] + 1
     if months > MAX_REPORT_MONTHS:
+        name = "to" if end is not None else "from"  # the parameter the caller gave
         raise InvalidRange(
-            f"to: the range {_label(first)}..{_label(last)} spans {months} months; at most "
-            f"{MAX_REPORT_MONTHS} are allowed"
+            f"{name}: the range {_label(first)}..{_label(last)} spans {months} months; at most "
+            f"{MAX_REPORT_MONTHS} are allowed (to defaults to this month)"
         )
     return first, last
 
 
 def _parse_month(name: str, value: str) -> Month:
     match = _MONTH.match(value)
-    if match is None or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 9999:
-        raise InvalidRange(f"{name}: must be a month as YYYY-MM between 2000-01 and 9999-12 (got {value!r})")
+    # 9998-12 at the latest: the day after a range's last month must still be a date.
+    if match is None or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 9998:
+        raise InvalidRange(f"{name}: must be a month as YYYY-MM between 2000-01 and 9998-12 (got {value!r})")
     return int(match.group(1)), int(match.group(2))
 
 
