@@ -29,7 +29,7 @@ from clarion.outbound.wakeups import LaneWakeups
 from clarion.profiles import service as profiles
 from clarion.tenancy.gateway import Gateway
 from clarion.tenancy.service import SandboxDataOwner
-from clarion.usage.service import UsageMeter
+from clarion.usage.meter import UsageMeter
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Services:
     gateway: Gateway
     executions: Executions
     usage: UsageMeter
-    """The per-process quota view and usage writer the intake uses (``usage/service.py``)."""
+    """The per-process quota view and usage writer the intake uses (``usage/meter.py``)."""
     rules: RuleBook
     http: httpx.AsyncClient
     lane_wakeups: LaneWakeups

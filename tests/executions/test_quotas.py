@@ -23,7 +23,8 @@ from clarion.services import Services
 from clarion.tenancy import service as tenancy
 from clarion.usage import service as usage
 from clarion.usage.errors import QuotaExhausted
-from clarion.usage.service import UsageMeter, seconds_until_reset
+from clarion.usage.meter import UsageMeter
+from clarion.usage.service import seconds_until_reset
 from tests.builders import Tenant
 from tests.executions.conftest import Live
 from tests.executions.test_delivery_flow import eventually

@@ -10,8 +10,8 @@ from clarion.container import Container
 from clarion.db.uow import UnitOfWork
 from clarion.tenancy import service as tenancy
 from clarion.usage import service as usage
+from clarion.usage.meter import UsageMeter
 from clarion.usage.schemas import HIGH_THROUGHPUT, STANDARD, Tally
-from clarion.usage.service import UsageMeter
 from tests.builders import Tenant
 
 

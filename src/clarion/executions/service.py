@@ -39,8 +39,8 @@ from clarion.limiter.port import Limiter, RateLimit, default_burst
 from clarion.profiles import service as profiles
 from clarion.queue.port import JobQueue, JobSpec
 from clarion.tenancy.principal import Principal
+from clarion.usage.meter import UsageMeter
 from clarion.usage.schemas import Tally
-from clarion.usage.service import UsageMeter
 
 MAX_RECIPIENTS = 20
 MAX_CONTEXT_BYTES = 200 * 1024
