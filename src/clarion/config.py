@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long a verified token stays cached"
     )
+    usage_refresh_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often an API process re-reads an organization's month usage for its quota check "
+        "(bounds the overshoot across processes)",
+    )
+    usage_flush_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="How often an API process writes the message counts it accepted (one upsert for all)",
+    )
 
     custom_action_any_port: bool = Field(
         default=False,

@@ -29,6 +29,7 @@ from clarion.outbound.wakeups import LaneWakeups
 from clarion.profiles import service as profiles
 from clarion.tenancy.gateway import Gateway
 from clarion.tenancy.service import SandboxDataOwner
+from clarion.usage.meter import UsageMeter
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Services:
     container: Container
     gateway: Gateway
     executions: Executions
+    usage: UsageMeter
+    """The per-process quota view and usage writer the intake uses (``usage/meter.py``)."""
     rules: RuleBook
     http: httpx.AsyncClient
     lane_wakeups: LaneWakeups
@@ -53,6 +56,11 @@ class Services:
         unit_of_work = container.unit_of_work
         rules = RuleBook(unit_of_work, container.limiter)
         lane_wakeups = LaneWakeups()
+        usage = UsageMeter(
+            unit_of_work,
+            refresh_seconds=settings.usage_refresh_seconds,
+            flush_seconds=settings.usage_flush_seconds,
+        )
         return cls(
             container=container,
             gateway=Gateway(unit_of_work, cache_seconds=settings.auth_cache_seconds),
@@ -60,8 +68,10 @@ class Services:
                 unit_of_work,
                 container.queue,
                 container.limiter,
+                usage,
                 idempotency_seconds=settings.idempotency_seconds,
             ),
+            usage=usage,
             rules=rules,
             http=throttled_http_client(settings, rules, container.limiter),
             lane_wakeups=lane_wakeups,

@@ -10,6 +10,7 @@ from clarion.delivery.bundle import BundleCache
 from clarion.delivery.service import QUEUE as DELIVERY_QUEUE
 from clarion.delivery.service import SEND_TASK, WEBHOOK_TASK, Delivery
 from clarion.executions import audience
+from clarion.models.jobs import claim
 from clarion.outbound.ledger import CallLedger
 from clarion.outbound.queues import CALL_TASK
 from clarion.outbound.queues import DIRECT_QUEUE as OUTBOUND_QUEUE
@@ -57,8 +58,11 @@ class Tasks:
         )
 
     async def _trigger(self, job: Job) -> None:
+        # Claimed in the fan-out's transaction: a trigger redelivered after its commit (a worker killed
+        # before the ack) neither queues nor counts its recipients twice.
         async with self._container.unit_of_work() as uow:
-            await audience.trigger(uow, job.payload)
+            if await claim(uow.session, job):
+                await audience.trigger(uow, job.payload)
 
     async def close(self) -> None:
         """Flush ledger writes and close SMTP connections."""

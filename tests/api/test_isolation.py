@@ -26,6 +26,7 @@ from clarion.outbound.repository import insert_queued
 from clarion.outbound.schemas import CallRecord
 from clarion.runtime import BackgroundServices
 from clarion.services import Services
+from clarion.tenancy import service as tenancy
 from tests.conftest import Tenant, TenantFactory
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
@@ -67,6 +68,7 @@ async def populate(
     await populate_audiences(client, alice, owned)
     await populate_activation(client, alice, owned)
     await populate_credentials(client, alice, owned)
+    await populate_usage(alice, owned, container)
     return owned
 
 
@@ -143,6 +145,15 @@ async def populate_credentials(client: httpx.AsyncClient, alice: Tenant, owned: 
     key = created.json()
     owned.params |= {"client_id": key["clientId"], "token_id": key["tokenId"]}
     owned.secrets += [key["clientId"], key["tokenId"], key["accessToken"], "Alice ops key", alice.api_key]
+
+
+async def populate_usage(alice: Tenant, owned: OwnedByA, container: Container) -> None:
+    """Quotas of A's that no one else can know (its usage: the execution of ``populate_messages``)."""
+    async with container.unit_of_work() as uow:
+        org = await tenancy.find_organization(uow, alice.ims_org_id)
+        change = tenancy.QuotaChange(standard=987_654_321, high_throughput=123_456_789)
+        await tenancy.update_entitlements(uow, org, quotas=change)
+    owned.secrets += ["987654321", "123456789"]
 
 
 async def populate_audiences(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
@@ -562,6 +573,15 @@ async def test_no_route_crosses_organizations(
         fill("/v1/credentials/{client_id}/tokens", owned.params), headers=alice.headers()
     )
     assert [token["revokedAt"] for token in tokens.json()] == [None]
+    # Usage is per organization: A's execution and quotas are A's alone.
+    await app.state.services.usage.flush()
+    mine, theirs = [
+        (await client.get("/v1/usage", headers=tenant.headers())).json()["currentMonth"]
+        for tenant in (alice, bob)
+    ]
+    assert (mine["standard"]["used"], mine["standard"]["quota"]) == (1, 987_654_321)
+    assert theirs["standard"] == {"used": 0, "quota": None, "remaining": None, "overQuota": 0}
+    assert theirs["highThroughput"]["used"] == 0
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC))

@@ -33,6 +33,8 @@ runner = CliRunner()
         ["doctor"],
         ["profiles"],
         ["profiles", "import"],
+        ["org", "update"],
+        ["usage"],
     ],
 )
 def test_help_everywhere(command: list[str]) -> None:
@@ -97,3 +99,36 @@ def test_duplicate_sandbox_is_a_readable_error(cli_env: Settings) -> None:
     result = runner.invoke(cli, ["sandbox", "create", "dev", "--org", name])
     assert result.exit_code == 1
     assert "already exists" in result.output
+
+
+def test_quotas_and_usage_table(cli_env: Settings) -> None:
+    name = f"quota-{secrets.token_hex(3)}"
+    invoke("org", "create", name, "--high-throughput")
+    updated = invoke("org", "update", name, "--standard-quota", "1000", "--ht-quota", "250000")
+    assert "monthly quotas 1,000 standard, 250,000 HT (hard)" in updated
+    soft = invoke("org", "update", name, "--ht-quota", "0", "--quota-mode", "soft")
+    assert "monthly quotas 1,000 standard, unlimited HT (soft)" in soft
+    report = invoke("usage", "--org", name, "--from", "2026-01", "--to", "2026-03", "--days")
+    assert "soft quotas" in report
+    assert re.search(r"standard\s+│\s+0\s+│\s+1,000\s+│\s+1,000\s+│\s+0", report), report
+    assert re.search(r"high throughput\s+│\s+0\s+│\s+unlimited", report), report
+    for month in ("2026-01", "2026-02", "2026-03"):
+        assert month in report
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["org", "update", "{org}", "--ht-quota", "-1"], "high-throughput quota: must be between 0"),
+        (["org", "update", "{org}", "--quota-mode", "lenient"], "quota mode: must be hard or soft"),
+        (["usage", "--org", "{org}", "--from", "2026-13"], "from: must be a month as YYYY-MM between 2000"),
+        (["usage", "--org", "{org}", "--from", "2024-01", "--to", "2026-01"], "at most 13 are allowed"),
+    ],
+)
+def test_quota_mistakes_are_one_line_errors(cli_env: Settings, args: list[str], message: str) -> None:
+    name = f"qerr-{secrets.token_hex(3)}"
+    invoke("org", "create", name)
+    result = runner.invoke(cli, [arg.replace("{org}", name) for arg in args])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import column, func, insert, inspect, select, table
 from sqlalchemy.engine import make_url
 
 from clarion.db.engine import create_engine
@@ -20,6 +21,15 @@ from clarion.models.tenancy import Organization, Sandbox
 from tests.conftest import DATABASE_URL
 
 TABLES = (Profile, ProfileIdentity, SegmentMembership)
+ORGANIZATIONS_0008 = table(
+    "organizations",
+    *(
+        column(c.name, c.type)
+        for c in Organization.__table__.c
+        if c.name not in ("standard_monthly_quota", "high_throughput_monthly_quota", "quota_mode")
+    ),
+)
+"""The organizations table as of 0008: the model has columns added by later migrations."""
 
 
 @pytest.fixture
@@ -49,7 +59,17 @@ async def _seed(url: str) -> None:
     engine = create_engine(url)
     ids = {"org_id": "o1", "sandbox_id": "s1"}
     async with engine.begin() as connection:
-        await connection.execute(insert(Organization).values(id="o1", ims_org_id="o1@AdobeOrg", name="o"))
+        await connection.execute(
+            insert(ORGANIZATIONS_0008).values(
+                id="o1",
+                ims_org_id="o1@AdobeOrg",
+                name="o",
+                high_throughput_entitled=False,
+                standard_rate_per_second=500,
+                high_throughput_rate_per_second=5000,
+                created_at=datetime.now(UTC),
+            )
+        )
         await connection.execute(insert(Sandbox).values(id="s1", org_id="o1", name="prod", type="production"))
         await connection.execute(insert(Profile).values(id="p1", attributes={"a": 1}, **ids))
         await connection.execute(

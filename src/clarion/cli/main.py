@@ -9,6 +9,7 @@ from clarion.cli.doctor import doctor
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
 from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token_app
+from clarion.cli.usage import usage
 
 app = typer.Typer(
     name="clarion",
@@ -20,6 +21,7 @@ app.command()(serve_commands.serve)
 app.command()(serve_commands.worker)
 app.command()(serve_commands.migrate)
 app.command()(doctor)
+app.command()(usage)
 app.add_typer(org_app, name="org")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(credentials_app, name="credentials")

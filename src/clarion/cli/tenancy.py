@@ -52,8 +52,18 @@ def org_update(
     ] = None,
     standard_rate: Annotated[int | None, typer.Option(help="Cap of /unitary requests per second")] = None,
     ht_rate: Annotated[int | None, typer.Option(help="Cap of /highthroughput requests per second")] = None,
+    standard_quota: Annotated[
+        int | None, typer.Option(help="Standard-mode messages a month (0: unlimited, the default)")
+    ] = None,
+    ht_quota: Annotated[
+        int | None, typer.Option(help="High-throughput messages a month (0: unlimited, the default)")
+    ] = None,
+    quota_mode: Annotated[
+        str | None,
+        typer.Option(help="hard: 429 once a quota is spent (default); soft: accept, log and report it"),
+    ] = None,
 ) -> None:
-    """Change an organization's entitlements and request caps."""
+    """Change an organization's entitlements, request caps and monthly message quotas."""
 
     async def work(container: Container) -> None:
         async with container.unit_of_work() as uow:
@@ -64,14 +74,23 @@ def org_update(
                 high_throughput=high_throughput,
                 standard_rate=standard_rate,
                 high_throughput_rate=ht_rate,
+                quotas=service.QuotaChange(
+                    standard=standard_quota, high_throughput=ht_quota, mode=quota_mode
+                ),
             )
         console.print(
             f"{updated.ims_org_id}: high throughput {'on' if updated.high_throughput_entitled else 'off'}, "
             f"caps {updated.standard_rate_per_second}/s standard, "
-            f"{updated.high_throughput_rate_per_second}/s HT"
+            f"{updated.high_throughput_rate_per_second}/s HT; monthly quotas "
+            f"{_quota(updated.standard_monthly_quota)} standard, "
+            f"{_quota(updated.high_throughput_monthly_quota)} HT ({updated.quota_mode})"
         )
 
     run_with_container(load_settings(), work)
+
+
+def _quota(value: int) -> str:
+    return "unlimited" if value <= 0 else f"{value:,}"
 
 
 @org_app.command("list")

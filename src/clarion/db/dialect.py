@@ -49,6 +49,12 @@ class SqlDialect:
         """``INSERT … ON CONFLICT (cols) DO UPDATE SET col = excluded.col``."""
         return _upsert(table, self.name, conflict_columns, update_columns)
 
+    def upsert_adding(
+        self, table: Table, *, conflict_columns: tuple[str, ...], add_columns: tuple[str, ...]
+    ) -> Insert:
+        """``INSERT … ON CONFLICT (cols) DO UPDATE SET col = table.col + excluded.col`` (counters)."""
+        return _upsert_adding(table, self.name, conflict_columns, add_columns)
+
     def upsert_from_select(
         self,
         table: Table,
@@ -172,6 +178,18 @@ def _builder(name: str) -> Any:
 def _insert_ignore(table: Table, name: str, conflict_columns: tuple[str, ...]) -> Insert:
     statement: Any = _builder(name)(table)
     result: Insert = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return result
+
+
+@functools.cache
+def _upsert_adding(
+    table: Table, name: str, conflict_columns: tuple[str, ...], add_columns: tuple[str, ...]
+) -> Insert:
+    statement: Any = _builder(name)(table)
+    result: Insert = statement.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={column: table.c[column] + statement.excluded[column] for column in add_columns},
+    )
     return result
 
 

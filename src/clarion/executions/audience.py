@@ -17,7 +17,7 @@ from clarion.campaigns import service as campaigns
 from clarion.campaigns.schemas import CampaignSnapshot
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import service as delivery
-from clarion.errors import Invalid
+from clarion.errors import Invalid, RateLimited
 from clarion.executions import errors, service
 from clarion.executions.repository import ExecutionRepository
 from clarion.executions.schemas import (
@@ -36,7 +36,10 @@ from clarion.kit.ids import new_id
 from clarion.kit.repository import require
 from clarion.models.messages import Execution
 from clarion.queue.port import JobSpec
+from clarion.tenancy import service as tenancy
 from clarion.tenancy.principal import Principal, job_principal
+from clarion.usage import service as usage
+from clarion.usage.schemas import Tally
 
 TRIGGER_TASK = "executions.trigger"
 MAX_EXPLICIT_RECIPIENTS = 1000
@@ -61,6 +64,8 @@ async def submit(
     execute_at = _execute_at(request, ids, now)
     snapshot = await campaigns.snapshot(uow, principal, request.campaignId)
     _check_campaign(snapshot, ids, at=execute_at or now, now=now)
+    # The quota is checked at submission (a 429 the caller sees) and again at fan-out, where it is counted.
+    await usage.check_available(uow, usage.quotas_of(principal), service.STANDARD.name, len(recipients))
     execution = Execution(
         id=new_id(),
         org_id=principal.org_id,
@@ -174,7 +179,8 @@ async def trigger(uow: UnitOfWork, job_payload: Mapping[str, Any]) -> None:
             snapshot, {"campaignId": execution.campaign_id}, service.STANDARD, now
         )
         jobs = await _delivery_jobs(uow, principal, execution, snapshot)
-    except Invalid as error:
+        await _count(uow, execution, now)
+    except (Invalid, RateLimited) as error:
         execution.status = "Failed"
         execution.context = {**execution.context, "failure": error.detail}
         jobs = []
@@ -183,6 +189,17 @@ async def trigger(uow: UnitOfWork, job_payload: Mapping[str, Any]) -> None:
     execution.modified_at = now
     uow.defer(jobs)
     await uow.commit()
+
+
+async def _count(uow: UnitOfWork, execution: Execution, now: datetime) -> None:
+    """Gate and count the recipients in the fan-out's transaction, against the quota as stored now (the
+    task claims its job in that transaction, so a redelivered trigger counts nothing)."""
+    messages = len(execution.recipients)
+    owner = await tenancy.get_organization(uow, execution.org_id)
+    await usage.check_available(uow, usage.organization_quotas(owner), service.STANDARD.name, messages)
+    await usage.count(
+        uow, [Tally(execution.org_id, execution.sandbox_id, service.STANDARD.name, now.date(), messages)]
+    )
 
 
 async def _delivery_jobs(

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -39,6 +39,8 @@ from clarion.limiter.port import Limiter, RateLimit, default_burst
 from clarion.profiles import service as profiles
 from clarion.queue.port import JobQueue, JobSpec
 from clarion.tenancy.principal import Principal
+from clarion.usage.meter import UsageMeter
+from clarion.usage.schemas import Tally
 
 MAX_RECIPIENTS = 20
 MAX_CONTEXT_BYTES = 200 * 1024
@@ -57,6 +59,13 @@ STANDARD = Mode("standard", high_throughput=False)
 HIGH_THROUGHPUT = Mode("high-throughput", high_throughput=True)
 
 
+class _Accepted(NamedTuple):
+    """What the group commit writes for one request: its delivery job, then its usage tally."""
+
+    job: JobSpec
+    tally: Tally
+
+
 class Executions:
     """Accepts unitary and high-throughput executions durably and cheaply; one per process."""
 
@@ -65,17 +74,21 @@ class Executions:
         unit_of_work: Callable[[], UnitOfWork],
         queue: JobQueue,
         limiter: Limiter,
+        usage: UsageMeter,
         *,
         idempotency_seconds: float,
         snapshot_ttl: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._queue = queue
         self._limiter = limiter
+        self._usage = usage
+        self._clock = clock
         self._idempotency_seconds = idempotency_seconds
         self._snapshot_ttl = snapshot_ttl
         self._snapshots: RefreshingCache[tuple[str, str, str], CampaignSnapshot | None] = RefreshingCache()
-        self._committer: GroupCommitter[JobSpec, str] = GroupCommitter(self._write, max_delay=0)
+        self._committer: GroupCommitter[_Accepted, str] = GroupCommitter(self._write, max_delay=0)
 
     async def trigger(
         self,
@@ -84,17 +97,26 @@ class Executions:
         mode: Mode,
         idempotency_key: str | None,
     ) -> ExecutionResponse:
-        """Accept one request, durably: the cap, the body and campaign rules, profiles (standard mode), the
-        delivery job. The body is read after the cap check, so a caller over its cap costs little."""
+        """Accept one request, durably: the cap, the body and campaign rules, the monthly quota, profiles
+        (standard mode), the delivery job and its usage tally. The body is read after the cap check, so a
+        caller over its cap costs little."""
         await self._check_rate(principal, mode)
         body = await read_body()
         parsed = decode(body)
         check_request(parsed, mode, body_size=len(body))
-        now = utcnow()
+        now = self._clock()
         ids = {"requestId": parsed.requestId, "campaignId": parsed.campaignId}
         snapshot = check_campaign(await self.snapshot(principal, parsed.campaignId), ids, mode, now)
+        # Before profiles are read or created: a request over the quota leaves nothing behind.
+        tally = self._usage.admit(principal, mode.name, len(parsed.recipients), now)
+        if not isinstance(tally, Tally):
+            tally = await tally
         execution = execution_id(principal, idempotency_key)
-        resolved = None if mode.high_throughput else await self._profiles(principal, parsed, snapshot)
+        try:
+            resolved = None if mode.high_throughput else await self._profiles(principal, parsed, snapshot)
+        except BaseException:
+            self._usage.release([tally])  # refused after all (a missing profile): not a message
+            raise
         accepted_at = iso_milli(now)
         job = delivery_job(
             principal,
@@ -106,7 +128,7 @@ class Executions:
             dedupe_seconds=self._idempotency_seconds if idempotency_key else 0.0,
         )
         # Returns once the job is durable (it shares one queue write with its neighbours in time).
-        await self._committer.submit(job)
+        await self._committer.submit(_Accepted(job, tally))
         return ExecutionResponse(
             executionId=execution,
             requestId=parsed.requestId,
@@ -144,12 +166,21 @@ class Executions:
         async with self._unit_of_work() as uow:
             return await resolve_profiles(uow, principal, request, snapshot)
 
-    async def _write(self, jobs: Sequence[JobSpec]) -> list[str]:
-        return await self._queue.enqueue(jobs)
+    async def _write(self, accepted: Sequence[_Accepted]) -> list[str]:
+        tallies = [item.tally for item in accepted]
+        try:
+            ids = await self._queue.enqueue([item.job for item in accepted])
+        except BaseException:
+            self._usage.release(tallies)
+            raise
+        # Only durable jobs are counted; the counters are written a moment later, for many batches at once.
+        self._usage.record(tallies)
+        return ids
 
     async def drain(self) -> None:
-        """Wait for pending writes (shutdown)."""
+        """Wait for pending writes, then write the usage they counted (shutdown)."""
         await self._committer.drain()
+        await self._usage.drain()
 
     def forget(self) -> None:
         """Drop cached snapshots (tests; a campaign just changed)."""

@@ -9,6 +9,7 @@ from clarion.models.messages import Execution, Message
 from clarion.models.profiles import Profile, ProfileIdentity
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
 from clarion.models.throttling import EndpointConfig, RuleRevision, ThrottlingConfig
+from clarion.models.usage import MessageUsage
 
 __all__ = [
     "AccessToken",
@@ -27,6 +28,7 @@ __all__ = [
     "IpPool",
     "JobLedgerEntry",
     "Message",
+    "MessageUsage",
     "Organization",
     "Profile",
     "ProfileIdentity",

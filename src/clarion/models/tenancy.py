@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clarion.db.base import Base
@@ -23,6 +23,12 @@ class Organization(Base):
     high_throughput_entitled: Mapped[bool] = mapped_column(default=False)
     standard_rate_per_second: Mapped[int] = mapped_column(default=500)
     high_throughput_rate_per_second: Mapped[int] = mapped_column(default=5000)
+    standard_monthly_quota: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Messages a month through standard mode (0: unlimited)."""
+    high_throughput_monthly_quota: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Messages a month through high-throughput mode (0: unlimited)."""
+    quota_mode: Mapped[str] = mapped_column(String(8), default="hard", server_default="hard")
+    """``hard``: a spent quota answers 429; ``soft``: accepted, flagged (log line, usage report, metric)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

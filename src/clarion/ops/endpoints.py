@@ -13,7 +13,10 @@ from pydantic import BaseModel
 
 from clarion.api.deps import ContainerDep
 from clarion.container import Container
+from clarion.tenancy import service as tenancy
 from clarion.tenancy.gateway import ReaderDep
+from clarion.usage import service as usage
+from clarion.usage.schemas import MonthUsage
 
 log = structlog.get_logger()
 
@@ -77,6 +80,12 @@ def _health_response(
     return JSONResponse(body, status_code=200 if up else 503)
 
 
+async def _usage(container: Container) -> list[MonthUsage]:
+    """Every organization's messages this month and its quotas (two small grouped reads)."""
+    async with container.unit_of_work() as uow:
+        return await usage.current_month(uow, await tenancy.list_organizations(uow))
+
+
 @router.get("/ajo/im/health", summary="AJO execution service health", responses=HEALTH_RESPONSES)
 async def ajo_health(_principal: ReaderDep, container: ContainerDep) -> JSONResponse:
     """200 ``{"status":"UP"}`` when the database and queue answer, else 503 ``{"status":"DOWN"}``."""
@@ -107,7 +116,7 @@ async def readyz(container: ContainerDep) -> JSONResponse:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
 )
 async def metrics(request: Request, container: ContainerDep) -> Response:
-    """Prometheus text exposition, including queue depth read now."""
+    """Prometheus text exposition, including queue depth and this month's message usage read now."""
     collector = request.app.state.metrics
     try:
         collector.queue_snapshot.stats = await asyncio.wait_for(
@@ -115,4 +124,8 @@ async def metrics(request: Request, container: ContainerDep) -> Response:
         )
     except Exception:
         collector.queue_snapshot.stats = None
+    try:
+        collector.usage_snapshot.usage = await asyncio.wait_for(_usage(container), CHECK_TIMEOUT_SECONDS)
+    except Exception:
+        collector.usage_snapshot.usage = None
     return Response(collector.exposition(), media_type=CONTENT_TYPE_LATEST)

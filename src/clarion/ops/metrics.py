@@ -11,6 +11,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from clarion.queue.port import QueueStats
+from clarion.usage.schemas import MODES, MonthUsage
 
 _MAX_CACHED_CHILDREN = 1000
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -56,6 +57,8 @@ class Metrics:
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queue_snapshot = QueueDepthCollector()
         self.registry.register(self.queue_snapshot)
+        self.usage_snapshot = UsageCollector()
+        self.registry.register(self.usage_snapshot)
 
     def record_request(self, method: str, route: str, status: int, elapsed: float) -> None:
         """Count one answered request and observe its latency (label children are cached: hot path)."""
@@ -86,6 +89,7 @@ class Metrics:
             merged = CollectorRegistry()
             MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
             merged.register(self.queue_snapshot)
+            merged.register(self.usage_snapshot)
             return generate_latest(merged)
         return generate_latest(self.registry)
 
@@ -110,3 +114,42 @@ class QueueDepthCollector(Collector):
                 for queue, count in getattr(self.stats, state).items():
                     family.add_metric([queue, state], count)
         yield family
+
+
+class UsageCollector(Collector):
+    """Reports the month's message usage and quotas the ``/metrics`` endpoint read just before rendering.
+
+    Read from the database at scrape time (like the queue depth), so every process reports the same totals;
+    labels are the IMS org id and the mode only (two series per organization and gauge).
+    """
+
+    def __init__(self) -> None:
+        self.usage: list[MonthUsage] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        """Yield ``clarion_messages_used``, ``clarion_messages_quota``, ``clarion_messages_over_quota``."""
+        used = GaugeMetricFamily(
+            "clarion_messages_used",
+            "Messages accepted this month (UTC) per organization and mode",
+            labels=["org", "mode"],
+        )
+        quota = GaugeMetricFamily(
+            "clarion_messages_quota",
+            "Monthly message quota per organization and mode (absent: unlimited)",
+            labels=["org", "mode"],
+        )
+        over = GaugeMetricFamily(
+            "clarion_messages_over_quota",
+            "Messages accepted this month beyond the quota (soft quota mode)",
+            labels=["org", "mode"],
+        )
+        for org in self.usage or []:
+            for mode in MODES:
+                count, limit = org.used[mode], org.quotas.of(mode)
+                used.add_metric([org.ims_org_id, mode], count)
+                if limit > 0:
+                    quota.add_metric([org.ims_org_id, mode], limit)
+                    over.add_metric([org.ims_org_id, mode], max(0, count - limit))
+        yield used
+        yield quota
+        yield over

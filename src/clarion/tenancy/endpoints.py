@@ -45,6 +45,9 @@ async def read_organization(principal: ReaderDep) -> OrganizationRead:
         highThroughputEntitled=principal.high_throughput_entitled,
         standardRatePerSecond=principal.standard_rate_per_second,
         highThroughputRatePerSecond=principal.high_throughput_rate_per_second,
+        standardMonthlyQuota=principal.standard_monthly_quota,
+        highThroughputMonthlyQuota=principal.high_throughput_monthly_quota,
+        quotaMode=principal.quota_mode,
         sandbox=principal.sandbox_name,
         role=principal.role.value,
     )

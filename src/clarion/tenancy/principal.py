@@ -46,6 +46,12 @@ class Principal:
     standard_rate_per_second: int
     high_throughput_rate_per_second: int
     role: Role = Role.ADMIN
+    standard_monthly_quota: int = 0
+    """Messages a month in standard mode; 0 is unlimited (``usage/`` enforces it)."""
+    high_throughput_monthly_quota: int = 0
+    """Messages a month in high-throughput mode; 0 is unlimited."""
+    quota_mode: str = "hard"
+    """``hard`` (429 once spent) or ``soft`` (accepted and flagged)."""
 
     @property
     def is_production(self) -> bool:

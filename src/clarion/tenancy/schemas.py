@@ -42,6 +42,9 @@ class OrganizationRead(BaseModel):
     highThroughputEntitled: bool
     standardRatePerSecond: int
     highThroughputRatePerSecond: int
+    standardMonthlyQuota: int = Field(description="Messages a month in standard mode; 0: unlimited")
+    highThroughputMonthlyQuota: int = Field(description="Messages a month in HT mode; 0: unlimited")
+    quotaMode: str = Field(description="hard: 429 once a quota is spent; soft: accepted and flagged")
     sandbox: str
     role: str = Field(description="The role of the calling API key")
 

@@ -26,6 +26,8 @@ PRODUCTION_SANDBOX = "prod"
 LAST_USE_RESOLUTION = timedelta(seconds=60)
 """A key's ``last_used_at`` is written at most this often (by the gateway's re-verification)."""
 SANDBOX_TYPES = ("production", "development")
+QUOTA_MODES = ("hard", "soft")
+MAX_MONTHLY_QUOTA = 10**12
 
 
 class SandboxDataOwner(Protocol):
@@ -46,6 +48,15 @@ class IssuedToken:
     access_token: str
     expires_in_seconds: int
     token_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaChange:
+    """New monthly message quotas (None: unchanged; 0: unlimited) and quota mode (``hard``/``soft``)."""
+
+    standard: int | None = None
+    high_throughput: int | None = None
+    mode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +127,14 @@ async def update_entitlements(
     high_throughput: bool | None = None,
     standard_rate: int | None = None,
     high_throughput_rate: int | None = None,
+    quotas: QuotaChange | None = None,
 ) -> Organization:
-    """Change an organization's high-throughput add-on and request caps (requests per second)."""
+    """Change an organization's high-throughput add-on, request caps (per second) and monthly quotas."""
     for name, value in (("standard rate", standard_rate), ("high-throughput rate", high_throughput_rate)):
         if value is not None and not 1 <= value <= 1_000_000:
             raise errors.InvalidEntitlement(f"{name}: must be between 1 and 1000000 requests per second")
+    if quotas is not None:
+        _apply_quotas(org, quotas)
     if high_throughput is not None:
         org.high_throughput_entitled = high_throughput
     if standard_rate is not None:
@@ -129,6 +143,32 @@ async def update_entitlements(
         org.high_throughput_rate_per_second = high_throughput_rate
     await uow.commit()
     return org
+
+
+def _apply_quotas(org: Organization, change: QuotaChange) -> None:
+    """Check every new quota value first, so a bad one changes nothing."""
+    values = (("standard quota", change.standard), ("high-throughput quota", change.high_throughput))
+    for name, value in values:
+        if value is not None and not 0 <= value <= MAX_MONTHLY_QUOTA:
+            raise errors.InvalidEntitlement(
+                f"{name}: must be between 0 (unlimited) and {MAX_MONTHLY_QUOTA} messages a month"
+            )
+    if change.mode is not None and change.mode not in QUOTA_MODES:
+        raise errors.InvalidEntitlement(f"quota mode: must be hard or soft (got {change.mode!r})")
+    if change.standard is not None:
+        org.standard_monthly_quota = change.standard
+    if change.high_throughput is not None:
+        org.high_throughput_monthly_quota = change.high_throughput
+    if change.mode is not None:
+        org.quota_mode = change.mode
+
+
+async def get_organization(uow: UnitOfWork, org_id: str) -> Organization:
+    """The organization with this internal id (the caller's own: usage reports read its quotas)."""
+    return require(
+        await uow.session.get(Organization, org_id),
+        errors.OrganizationNotFound(f"No organization with id {org_id!r}"),
+    )
 
 
 async def list_organizations(uow: UnitOfWork) -> list[Organization]:
@@ -378,6 +418,9 @@ async def resolve_principal(
         standard_rate_per_second=org.standard_rate_per_second,
         high_throughput_rate_per_second=org.high_throughput_rate_per_second,
         role=Role(credential.role),
+        standard_monthly_quota=org.standard_monthly_quota,
+        high_throughput_monthly_quota=org.high_throughput_monthly_quota,
+        quota_mode=org.quota_mode,
     )
     if credential.last_used_at is None or now - credential.last_used_at >= LAST_USE_RESOLUTION:
         await repo.mark_used(credential.id, now)
