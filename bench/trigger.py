@@ -36,6 +36,15 @@ from bench.kit.instance import HT_RATE, Tenant, provision_campaign
 from bench.kit.workload import context
 
 
+async def authenticate(gateway: Any, headers: httpx.Headers) -> Any:
+    """The trigger routes' principal; a baseline from before roles takes no ``role`` (PYTHONPATH runs)."""
+    try:
+        from clarion.tenancy.principal import Role
+    except ImportError:
+        return await gateway.authenticate(headers)
+    return await gateway.authenticate(headers, role=Role.USER)
+
+
 async def main(args: argparse.Namespace, home: Path, database_url: str) -> None:
     from clarion.app import create_app
     from clarion.config import Settings
@@ -58,7 +67,7 @@ async def main(args: argparse.Namespace, home: Path, database_url: str) -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             campaign = await provision_campaign(client, tenant, smtp_port=9)
-        principal = await services.gateway.authenticate(httpx.Headers(tenant.headers()))
+        principal = await authenticate(services.gateway, httpx.Headers(tenant.headers()))
         body = httpx.Request(
             "POST",
             "/",

@@ -21,6 +21,7 @@ from clarion.ops.metrics import Metrics
 from clarion.runtime import BackgroundServices
 from clarion.services import Services
 from clarion.tenancy import service as tenancy
+from clarion.tenancy.principal import Role
 from clarion.usage import service as usage
 from clarion.usage.errors import QuotaExhausted
 from clarion.usage.meter import UsageMeter
@@ -170,7 +171,7 @@ async def test_month_boundary_resets_the_quota(live: Live, services: Services, c
         idempotency_seconds=0,
         clock=clock,
     )
-    principal = await services.gateway.authenticate(httpx.Headers(live.api.tenant.headers()))
+    principal = await services.gateway.authenticate(httpx.Headers(live.api.tenant.headers()), role=Role.USER)
 
     async def trigger(count: int) -> None:
         body = httpx.Request("POST", "/", json=live.body(recipients=external(count))).content
