@@ -1,7 +1,7 @@
 """Pure-ASGI middleware: request ids, body size and content-type rules, errors in the right envelope, metrics.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) because it wraps every request, including the hot execution path.
-The request id is bound to structlog's context variables for the whole request, so every log line of the
+The request id is set in ``kit.context.REQUEST_ID`` for the whole request, so every log line of the
 request (error lines included) carries ``request_id``. An exception no handler answered is answered here, in
 the route's envelope, while that binding holds: a 503 for an outage, a 500 for a bug (``api.errors``).
 """
@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from clarion.api.envelopes import family_for, new_request_id, render
 from clarion.api.errors import unexpected_error_response
 from clarion.errors import ClarionError, PayloadTooLarge, UnsupportedMediaType
+from clarion.kit.context import REQUEST_ID
 
 log = structlog.get_logger()
 
@@ -69,7 +70,7 @@ class GatewayMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         exchange = _Exchange(send)
         error = self._reject(scope, headers)
-        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        bound = REQUEST_ID.set(request_id)
         try:
             if error is not None:
                 await render(error, family_for(scope["path"]), request_id)(scope, receive, exchange.send)
@@ -81,7 +82,7 @@ class GatewayMiddleware:
             response = unexpected_error_response(unexpected, scope["path"], scope["method"], request_id)
             await response(scope, receive, exchange.send)
         finally:
-            structlog.contextvars.reset_contextvars(**bound)
+            REQUEST_ID.reset(bound)
             self._record(scope, exchange.status, time.perf_counter() - started)
 
     def _reject(self, scope: Scope, headers: dict[str, str]) -> ClarionError | None:

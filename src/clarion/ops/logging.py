@@ -8,6 +8,7 @@ import sys
 import structlog
 
 from clarion.config import LogFormat
+from clarion.kit.context import REQUEST_ID
 
 _SECRET_KEYS = frozenset({"authorization", "password", "token", "access_token", "api_key", "secret"})
 
@@ -19,11 +20,22 @@ def _redact(_logger: object, _name: str, event: structlog.types.EventDict) -> st
     return event
 
 
+def _add_request_id(
+    _logger: object, _name: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Every line logged while a request is served carries its ``request_id`` (api/middleware.py sets it)."""
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
 def configure_logging(log_format: LogFormat = "auto", level: str = "INFO") -> None:
     """Configure structlog and the standard library logging once per process."""
     pretty = sys.stderr.isatty() if log_format == "auto" else log_format == "pretty"
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
