@@ -10,6 +10,7 @@ from clarion.actions import service
 from clarion.actions.schemas import CustomActionRead, CustomActionWrite
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import Id
 from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["custom actions"])
@@ -36,7 +37,7 @@ async def list_custom_actions(principal: PrincipalDep, uow: UoWDep, page: PageDe
 
 
 @router.get("/custom-actions/{action_id}", response_model=CustomActionRead)
-async def read_custom_action(action_id: str, principal: PrincipalDep, uow: UoWDep) -> CustomActionRead:
+async def read_custom_action(action_id: Id, principal: PrincipalDep, uow: UoWDep) -> CustomActionRead:
     """One custom action (never its secrets)."""
     action = await service.get_action(uow, principal, action_id)
     return CustomActionRead.model_validate(service.action_view(action))
@@ -44,7 +45,7 @@ async def read_custom_action(action_id: str, principal: PrincipalDep, uow: UoWDe
 
 @router.put("/custom-actions/{action_id}", response_model=CustomActionRead)
 async def replace_custom_action(
-    action_id: str, body: CustomActionWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    action_id: Id, body: CustomActionWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> CustomActionRead:
     """Replace a custom action (a new version); omitted secrets are kept."""
     action = await service.replace_action(
@@ -59,7 +60,7 @@ async def replace_custom_action(
 
 
 @router.delete("/custom-actions/{action_id}", status_code=204)
-async def delete_custom_action(action_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_custom_action(action_id: Id, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete a custom action (its recorded calls stay in the ledger)."""
     await service.delete_action(uow, principal, action_id)
     return Response(status_code=204)

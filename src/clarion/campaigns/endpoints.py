@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.campaigns import adobe_view, channel_configurations, ip_pools
@@ -18,6 +18,7 @@ from clarion.campaigns.schemas import (
     IpPoolWrite,
 )
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import Id, PageNumber, limit_query, text_query
 from clarion.tenancy.gateway import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
@@ -42,14 +43,14 @@ async def list_ip_pools(principal: PrincipalDep, uow: UoWDep, page: PageDep) -> 
 
 
 @router.get("/ip-pools/{pool_id}")
-async def read_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> IpPoolRead:
+async def read_ip_pool(pool_id: Id, principal: PrincipalDep, uow: UoWDep) -> IpPoolRead:
     """One IP pool."""
     return IpPoolRead.from_model(await ip_pools.get(uow, principal, pool_id))
 
 
 @router.put("/ip-pools/{pool_id}")
 async def replace_ip_pool(
-    pool_id: str, body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    pool_id: Id, body: IpPoolWrite, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Replace an IP pool's relays and settings (its name is fixed)."""
     pool = await ip_pools.replace(uow, principal, pool_id, body, container.secrets)
@@ -57,7 +58,7 @@ async def replace_ip_pool(
 
 
 @router.delete("/ip-pools/{pool_id}", status_code=204)
-async def delete_ip_pool(pool_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_ip_pool(pool_id: Id, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete an IP pool no channel configuration uses (409 otherwise)."""
     await ip_pools.delete(uow, principal, pool_id)
     return Response(status_code=204)
@@ -84,7 +85,7 @@ async def list_channel_configurations(
 
 @router.get("/channel-configurations/{configuration_id}")
 async def read_channel_configuration(
-    configuration_id: str, principal: PrincipalDep, uow: UoWDep
+    configuration_id: Id, principal: PrincipalDep, uow: UoWDep
 ) -> ChannelConfigurationRead:
     """One channel configuration."""
     configuration = await channel_configurations.get(uow, principal, configuration_id)
@@ -93,7 +94,7 @@ async def read_channel_configuration(
 
 @router.put("/channel-configurations/{configuration_id}")
 async def replace_channel_configuration(
-    configuration_id: str,
+    configuration_id: Id,
     body: ChannelConfigurationWrite,
     principal: PrincipalDep,
     uow: UoWDep,
@@ -108,7 +109,7 @@ async def replace_channel_configuration(
 
 @router.delete("/channel-configurations/{configuration_id}", status_code=204)
 async def delete_channel_configuration(
-    configuration_id: str, principal: PrincipalDep, uow: UoWDep
+    configuration_id: Id, principal: PrincipalDep, uow: UoWDep
 ) -> Response:
     """Delete a channel configuration no campaign uses (409 otherwise)."""
     await channel_configurations.delete(uow, principal, configuration_id)
@@ -126,8 +127,8 @@ async def list_campaigns(
     principal: PrincipalDep,
     uow: UoWDep,
     page: PageDep,
-    status: Annotated[str | None, Query(description="Draft, Scheduled, Live, Stopped, Completed")] = None,
-    name: Annotated[str | None, Query(description="Part of the name")] = None,
+    status: Annotated[str | None, text_query("Draft, Scheduled, Live, Stopped, Completed")] = None,
+    name: Annotated[str | None, text_query("Part of the name")] = None,
 ) -> Page[CampaignRead]:
     """The sandbox's campaigns, newest first."""
     rows, total = await campaigns.page(
@@ -138,14 +139,14 @@ async def list_campaigns(
 
 
 @router.get("/campaigns/{campaign_id}")
-async def read_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+async def read_campaign(campaign_id: Id, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """One campaign."""
     return CampaignRead.from_model(await campaigns.get(uow, principal, campaign_id))
 
 
 @router.put("/campaigns/{campaign_id}")
 async def replace_campaign(
-    campaign_id: str, body: CampaignWrite, principal: PrincipalDep, uow: UoWDep
+    campaign_id: Id, body: CampaignWrite, principal: PrincipalDep, uow: UoWDep
 ) -> CampaignRead:
     """Replace a Draft campaign."""
     campaign = await campaigns.replace(uow, principal, campaign_id, body)
@@ -153,21 +154,21 @@ async def replace_campaign(
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204)
-async def delete_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_campaign(campaign_id: Id, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete a Draft campaign (409 otherwise)."""
     await campaigns.delete(uow, principal, campaign_id)
     return Response(status_code=204)
 
 
 @router.post("/campaigns/{campaign_id}/activate")
-async def activate_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+async def activate_campaign(campaign_id: Id, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Draft → Live (or Scheduled when its start date lies ahead)."""
     campaign = await campaigns.activate(uow, principal, campaign_id)
     return CampaignRead.from_model(campaign)
 
 
 @router.post("/campaigns/{campaign_id}/stop")
-async def stop_campaign(campaign_id: str, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
+async def stop_campaign(campaign_id: Id, principal: PrincipalDep, uow: UoWDep) -> CampaignRead:
     """Live or Scheduled → Stopped."""
     campaign = await campaigns.stop(uow, principal, campaign_id)
     return CampaignRead.from_model(campaign)
@@ -181,11 +182,11 @@ async def adobe_list_campaigns(
     principal: PrincipalDep,
     uow: UoWDep,
     container: ContainerDep,
-    count: Annotated[int, Query(ge=1, le=1000)] = 50,
-    page: Annotated[int, Query(ge=0)] = 0,
-    orderby: str = "name",
+    count: Annotated[int, limit_query(1000, "Items per page")] = 50,
+    page: PageNumber = 0,
+    orderby: Annotated[str, text_query("Field to sort by")] = "name",
     property_filter: Annotated[
-        str | None, Query(alias="property", description='e.g. name=like="receipt";status==Live')
+        str | None, text_query('e.g. name=like="receipt";status==Live', alias="property")
     ] = None,
 ) -> dict[str, object]:
     """AJO ``getCampaigns``: the Multi Response Model."""
@@ -199,7 +200,7 @@ async def adobe_list_campaigns(
 
 @read_router.get("/campaigns/{campaign_id}")
 async def adobe_read_campaign(
-    campaign_id: str, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
+    campaign_id: Id, principal: PrincipalDep, uow: UoWDep, container: ContainerDep
 ) -> dict[str, object]:
     """AJO ``getCampaign``: the Campaign Model."""
     campaign = await campaigns.get(uow, principal, campaign_id)

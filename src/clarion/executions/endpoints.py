@@ -19,6 +19,7 @@ from clarion.executions.schemas import (
     ExecutionResponse,
     encoder,
 )
+from clarion.kit.params import Id
 from clarion.tenancy.gateway import Gateway, PrincipalDep
 
 JSON = "application/json"
@@ -105,19 +106,19 @@ async def audience_execution(request: Request, principal: PrincipalDep, uow: UoW
 
 
 @router.get("/audience/{execution_id}", summary="Status of an audience execution")
-async def audience_execution_status(execution_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def audience_execution_status(execution_id: Id, principal: PrincipalDep, uow: UoWDep) -> Response:
     """``executionStatusResponse``."""
     return Response(encoder.encode(await audience.status(uow, principal, execution_id)), media_type=JSON)
 
 
 @router.get("/schedules/{schedule_id}", summary="A scheduled execution")
-async def scheduled_execution(schedule_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def scheduled_execution(schedule_id: Id, principal: PrincipalDep, uow: UoWDep) -> Response:
     """``ScheduledExecutionResponse`` with its execution details."""
     return Response(encoder.encode(await audience.schedule(uow, principal, schedule_id)), media_type=JSON)
 
 
 @router.delete("/schedules/{schedule_id}", summary="Delete a scheduled execution before it is triggered")
-async def delete_scheduled_execution(schedule_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_scheduled_execution(schedule_id: Id, principal: PrincipalDep, uow: UoWDep) -> Response:
     """200 ``{}``; 400 once triggered."""
     await audience.cancel(uow, principal, schedule_id)
     return Response(b"{}", media_type=JSON)

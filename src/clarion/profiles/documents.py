@@ -31,6 +31,7 @@ CASE_FOLDED_NAMESPACE = "email"
 """Values of this namespace (compared lower-cased) are stored lower-cased."""
 
 _NAMESPACE = re.compile(NAMESPACE_RULE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_REMEMBERED_NAMESPACES = 1024
 _CHECKED_NAMESPACES: dict[str, bool] = {}
 """Valid namespaces met so far, and whether their values are lower-cased."""
@@ -103,6 +104,9 @@ def normalize_value(namespace: str, value: str, *, field: str = "id") -> str:
     """The stored form of an identity value (lower-cased for email), checked for length."""
     if not 1 <= len(value) <= MAX_VALUE_LENGTH:
         raise invalid(field, "value_length", f"identity values must be 1-{MAX_VALUE_LENGTH} characters")
+    if _CONTROL.search(value):
+        # PostgreSQL's text type refuses NUL; no identity holds a control character.
+        raise invalid(field, "value_printable", "identity values must not contain control characters")
     return value.lower() if namespace.lower() == CASE_FOLDED_NAMESPACE else value
 
 

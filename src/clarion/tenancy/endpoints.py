@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from clarion.api.deps import UoWDep
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import Id
 from clarion.tenancy import service
 from clarion.tenancy.gateway import PrincipalDep
 from clarion.tenancy.schemas import OrganizationRead, SandboxCreate, SandboxRead
@@ -59,14 +60,14 @@ async def create_sandbox(body: SandboxCreate, principal: PrincipalDep, uow: UoWD
 
 
 @router.get("/sandboxes/{name}", response_model=SandboxRead, response_model_by_alias=True)
-async def read_sandbox(name: str, principal: PrincipalDep, uow: UoWDep) -> SandboxRead:
+async def read_sandbox(name: Id, principal: PrincipalDep, uow: UoWDep) -> SandboxRead:
     """One sandbox by name."""
     return SandboxRead.model_validate(await service.get_sandbox(uow, principal, name))
 
 
 @router.delete("/sandboxes/{name}", status_code=204)
 async def delete_sandbox(
-    name: str, principal: PrincipalDep, uow: UoWDep, data_owners: SandboxDataOwnersDep
+    name: Id, principal: PrincipalDep, uow: UoWDep, data_owners: SandboxDataOwnersDep
 ) -> Response:
     """Delete a sandbox (never ``prod``)."""
     await service.delete_sandbox(uow, principal, name, data_owners=data_owners)

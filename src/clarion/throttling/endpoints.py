@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.db.uow import UnitOfWork
+from clarion.kit.params import Id, text_query
 from clarion.tenancy.gateway import PrincipalDep
 from clarion.throttling import capping, service
 from clarion.throttling.errors import state_codes
@@ -35,7 +36,7 @@ async def current_caller(principal: PrincipalDep, container: ContainerDep) -> Ca
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
-ForceDelete = Annotated[str | None, Query(alias="forceDelete", description="'true': undeploy, then delete")]
+ForceDelete = Annotated[str | None, text_query("'true': undeploy, then delete", alias="forceDelete")]
 
 
 class DeleteFunction(Protocol):
@@ -117,18 +118,18 @@ def _add_item_routes(router: APIRouter, api: ConfigApi) -> None:
     path = f"/{api.collection}/{{uid}}"
 
     @router.get(path, tags=tags, name=f"get_{api.collection}")
-    async def get(uid: str, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+    async def get(uid: Id, uow: UoWDep, caller: CallerDep) -> JSONResponse:
         """One configuration (``{"result": …}``)."""
         return JSONResponse(await api.get(uow, caller, uid))
 
     @router.put(path, tags=tags, name=f"update_{api.collection}", openapi_extra=api.body)
-    async def update(uid: str, request: Request, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+    async def update(uid: Id, request: Request, uow: UoWDep, caller: CallerDep) -> JSONResponse:
         """Overwrite a configuration with the body (every required field again)."""
         return JSONResponse(await api.update(uow, caller, uid, await request.body()))
 
     @router.delete(path, tags=tags, name=f"delete_{api.collection}")
     async def delete(
-        uid: str, uow: UoWDep, caller: CallerDep, force_delete: ForceDelete = None
+        uid: Id, uow: UoWDep, caller: CallerDep, force_delete: ForceDelete = None
     ) -> JSONResponse:
         """Delete a configuration; a deployed one only with ``forceDelete=true``."""
         force = (force_delete or "").lower() == "true"
@@ -139,7 +140,7 @@ def _add_deployment_routes(router: APIRouter, api: ConfigApi) -> None:
     tags: list[str | Enum] = [api.collection]
     path = f"/{api.collection}/{{uid}}"
 
-    async def can_deploy(uid: str, uow: UoWDep, caller: CallerDep) -> JSONResponse:
+    async def can_deploy(uid: Id, uow: UoWDep, caller: CallerDep) -> JSONResponse:
         """Whether the configuration can be deployed, with the blocking errors and the warnings."""
         return JSONResponse(await api.can_deploy(uow, caller, uid))
 
@@ -154,13 +155,13 @@ def _add_deployment_routes(router: APIRouter, api: ConfigApi) -> None:
         )
 
     @router.post(f"{path}/deploy", tags=tags, name=f"deploy_{api.collection}", status_code=204)
-    async def deploy(uid: str, uow: UoWDep, caller: CallerDep) -> Response:
+    async def deploy(uid: Id, uow: UoWDep, caller: CallerDep) -> Response:
         """Deploy the configuration (204, empty)."""
         await api.deploy(uow, caller, uid)
         return Response(status_code=204)
 
     @router.post(f"{path}/undeploy", tags=tags, name=f"undeploy_{api.collection}", status_code=204)
-    async def undeploy(uid: str, uow: UoWDep, caller: CallerDep) -> Response:
+    async def undeploy(uid: Id, uow: UoWDep, caller: CallerDep) -> Response:
         """Undeploy the configuration (204, empty; also when it was not deployed)."""
         await api.undeploy(uow, caller, uid)
         return Response(status_code=204)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Response
 from starlette.responses import JSONResponse
 
 from clarion.activation.flowservice import connections, flows, specs
 from clarion.activation.flowservice.etags import quoted
 from clarion.activation.listing import ListQueryDep
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.kit.params import Id, text_query
 from clarion.tenancy.gateway import PrincipalDep
 
 PREFIX = "/data/foundation/flowservice"
@@ -38,7 +39,7 @@ async def list_connection_specs(principal: PrincipalDep, query: ListQueryDep) ->
 
 
 @router.get(f"{PREFIX}/connectionSpecs/{{spec_id}}")
-async def read_connection_spec(spec_id: str, principal: PrincipalDep) -> dict[str, Any]:
+async def read_connection_spec(spec_id: Id, principal: PrincipalDep) -> dict[str, Any]:
     """One connection spec (aliases such as the Data Landing Zone id answer with the spec they stand for)."""
     return specs.connection_spec_item(spec_id)
 
@@ -50,7 +51,7 @@ async def list_flow_specs(principal: PrincipalDep, query: ListQueryDep) -> dict[
 
 
 @router.get(f"{PREFIX}/flowSpecs/{{spec_id}}")
-async def read_flow_spec(spec_id: str, principal: PrincipalDep) -> dict[str, Any]:
+async def read_flow_spec(spec_id: Id, principal: PrincipalDep) -> dict[str, Any]:
     """One flow spec."""
     return specs.flow_spec_item(spec_id)
 
@@ -71,12 +72,12 @@ def _connection_routes(kind: str, resource: str) -> None:
         """``{items, _links}``, most recently changed first, or ``{count}``."""
         return await connections.search(uow, principal, kind, query, f"/{resource}")
 
-    async def read(connection_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+    async def read(connection_id: Id, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
         """``{items: [connection]}`` (secrets masked)."""
         return await connections.item(uow, principal, kind, connection_id)
 
     async def patch(
-        connection_id: str,
+        connection_id: Id,
         principal: PrincipalDep,
         uow: UoWDep,
         container: ContainerDep,
@@ -89,7 +90,7 @@ def _connection_routes(kind: str, resource: str) -> None:
         )
         return created(connection.id, connection.etag, 200)
 
-    async def delete(connection_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+    async def delete(connection_id: Id, principal: PrincipalDep, uow: UoWDep) -> Response:
         """202, empty body."""
         await connections.delete(uow, principal, kind, connection_id)
         return Response(status_code=202)
@@ -148,14 +149,14 @@ async def list_flows(principal: PrincipalDep, uow: UoWDep, query: ListQueryDep) 
 
 
 @router.get(f"{PREFIX}/flows/{{flow_id}}")
-async def read_flow(flow_id: str, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
+async def read_flow(flow_id: Id, principal: PrincipalDep, uow: UoWDep) -> dict[str, Any]:
     """One dataflow, as ``{items: [flow]}``."""
     return await flows.flow_item(uow, principal, flow_id)
 
 
 @router.patch(f"{PREFIX}/flows/{{flow_id}}")
 async def patch_flow(
-    flow_id: str, principal: PrincipalDep, uow: UoWDep, if_match: IfMatch = None, body: BodyDep = None
+    flow_id: Id, principal: PrincipalDep, uow: UoWDep, if_match: IfMatch = None, body: BodyDep = None
 ) -> JSONResponse:
     """Update a dataflow with JSON Patch (add/remove/replace/test) under ``If-Match``; 200 ``{id, etag}``."""
     flow = await flows.patch_flow(uow, principal, flow_id, if_match=if_match, operations=body)
@@ -163,7 +164,7 @@ async def patch_flow(
 
 
 @router.delete(f"{PREFIX}/flows/{{flow_id}}", status_code=202)
-async def delete_flow(flow_id: str, principal: PrincipalDep, uow: UoWDep) -> Response:
+async def delete_flow(flow_id: Id, principal: PrincipalDep, uow: UoWDep) -> Response:
     """Delete a dataflow and its runs."""
     await flows.delete_flow(uow, principal, flow_id)
     return Response(status_code=202)
@@ -171,10 +172,10 @@ async def delete_flow(flow_id: str, principal: PrincipalDep, uow: UoWDep) -> Res
 
 @router.post(f"{PREFIX}/flows/{{flow_id}}/action")
 async def act_on_flow(
-    flow_id: str,
+    flow_id: Id,
     principal: PrincipalDep,
     uow: UoWDep,
-    op: Annotated[str, Query(description="enable or disable")],
+    op: Annotated[str, text_query("enable or disable")],
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Enable or disable a dataflow (a disabled flow is not scheduled); 200 ``{id, etag}``."""
