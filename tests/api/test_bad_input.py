@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from typing import Any
 
 import httpx
 import pytest
 
 from clarion.config import Settings
+from clarion.kit.params import MAX_OFFSET
 from tests.conftest import Tenant
 
 
@@ -121,3 +124,103 @@ async def test_wrong_method_is_405(client: httpx.AsyncClient, tenant: Tenant) ->
     response = await client.patch("/v1/sandboxes", json={}, headers=tenant.headers())
     assert response.status_code == 405
     assert "PATCH" in response.json()["report"]["detailed-message"]
+
+
+def _field_and_rule(body: dict[str, Any]) -> tuple[str, str]:
+    """The ``field`` and ``rule`` a 400 names, whichever family's envelope carries them."""
+    if "error" in body:  # Journey Orchestration: the details are a JSON string
+        inner = json.loads(body["error"])
+        return inner["field"], inner["rule"]
+    report = body["report"]
+    context = report.get("additionalContext", report)  # AJO nests them, AEP does not
+    return context["field"], context["rule"]
+
+
+def _token(offset: int) -> str:
+    """A continuation token in the form the Flow Service lists issue, for any offset."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+# Each list route's position parameter, one past its bound (2**63 overflowed SQLite's integers: a 500).
+TOO_FAR = [
+    ("/v1/sandboxes?offset=9223372036854775808", "offset"),
+    ("/v1/ip-pools?offset=2147483648", "offset"),
+    ("/v1/channel-configurations?offset=9223372036854775808", "offset"),
+    ("/v1/campaigns?offset=9223372036854775808", "offset"),
+    ("/v1/custom-actions?offset=9223372036854775808", "offset"),
+    ("/v1/action-calls?offset=9223372036854775808", "offset"),
+    ("/v1/messages?offset=9223372036854775808", "offset"),
+    ("/v1/outbox?offset=9223372036854775808", "offset"),
+    ("/v1/profiles?offset=9223372036854775808", "offset"),
+    ("/v1/profiles?start=9223372036854775808", "start"),
+    ("/data/core/ups/segment/definitions?start=9223372036854775808", "start"),
+    ("/data/core/ups/segment/definitions?page=9223372036854775808", "page"),
+    ("/data/core/ups/segment/jobs?start=9223372036854775808", "start"),
+    ("/data/core/ups/export/jobs?offset=9223372036854775808", "offset"),
+    ("/journey/campaigns/service/campaigns?page=2147484", "page"),
+]
+
+
+@pytest.mark.parametrize(("url", "parameter"), TOO_FAR)
+async def test_offsets_past_the_bound_are_400_naming_the_parameter(
+    client: httpx.AsyncClient, tenant: Tenant, url: str, parameter: str
+) -> None:
+    response = await client.get(url, headers=tenant.headers())
+    assert response.status_code == 400, response.text
+    assert _field_and_rule(response.json()) == (parameter, "less_than_equal")
+    assert f"{parameter}: Input should be less than or equal to" in response.text
+
+
+async def test_the_largest_offset_is_served(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.get(f"/v1/sandboxes?offset={MAX_OFFSET}", headers=tenant.headers())
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+
+
+async def test_export_job_offset_is_a_number(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.get("/data/core/ups/export/jobs?offset=abc", headers=tenant.headers())
+    assert response.status_code == 400, response.text
+    assert _field_and_rule(response.json()) == ("offset", "int_parsing")
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter", "rule"),
+    [
+        ("/v1/campaigns/%00", "campaign_id", "string_pattern_mismatch"),
+        (f"/v1/ip-pools/{'x' * 257}", "pool_id", "string_too_long"),
+        ("/ajo/im/executions/schedules/a%01b", "schedule_id", "string_pattern_mismatch"),
+        (f"/journey/orchestration/throttlingConfigs/{'u' * 257}", "uid", "string_too_long"),
+        ("/data/foundation/flowservice/flows/%7F", "flow_id", "string_pattern_mismatch"),
+        ("/v1/messages?recipient=a%00b", "recipient", "string_pattern_mismatch"),
+        (f"/v1/campaigns?name={'n' * 1025}", "name", "string_too_long"),
+        ("/data/core/ups/segment/jobs?sort=%00", "sort", "string_pattern_mismatch"),
+    ],
+)
+async def test_ids_and_filters_are_bounded_and_printable(
+    client: httpx.AsyncClient, tenant: Tenant, url: str, parameter: str, rule: str
+) -> None:
+    response = await client.get(url, headers=tenant.headers())
+    assert response.status_code == 400, response.text
+    assert _field_and_rule(response.json()) == (parameter, rule)
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "rule"),
+    [
+        ("limit=%C2%B2", "limit", "range"),  # "²".isdigit() is True, int("²") raised a ValueError: a 500
+        ("property=name%3D%3Da%00b", "property", "printable"),  # PostgreSQL refuses NUL in text: a 500
+        ("continuationToken=" + _token(2**63), "continuationToken", "token"),  # SQLite overflow: a 500
+    ],
+)
+async def test_flow_service_list_parameters_are_checked(
+    client: httpx.AsyncClient, tenant: Tenant, query: str, parameter: str, rule: str
+) -> None:
+    response = await client.get(f"/data/foundation/flowservice/flows?{query}", headers=tenant.headers())
+    assert response.status_code == 400, response.text
+    assert _field_and_rule(response.json()) == (parameter, rule)
+
+
+async def test_identity_values_refuse_control_characters(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.put("/v1/profiles/crmid/a%00b", json={}, headers=tenant.headers())
+    assert response.status_code == 400, response.text
+    assert _field_and_rule(response.json()) == ("id", "value_printable")
