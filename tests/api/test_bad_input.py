@@ -224,3 +224,42 @@ async def test_identity_values_refuse_control_characters(client: httpx.AsyncClie
     response = await client.put("/v1/profiles/crmid/a%00b", json={}, headers=tenant.headers())
     assert response.status_code == 400, response.text
     assert _field_and_rule(response.json()) == ("id", "value_printable")
+
+
+async def test_nul_in_an_export_job_request_is_400_naming_the_field(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    # The request is stored whole as jsonb, which refuses \u0000 on PostgreSQL: it was a 500 there.
+    body = {"destination": {"datasetId": "ds-1"}, "schema": {"name": "a\u0000b"}}
+    response = await client.post("/data/core/ups/export/jobs", json=body, headers=tenant.headers())
+    assert response.status_code == 400, response.text
+    assert _field_and_rule(response.json()) == ("schema.name", "no_nul")
+
+
+async def test_nul_in_profile_attributes_is_400_naming_the_field(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = {"attributes": {"person": {"name": ["x", "\u0000"]}}}
+    response = await client.put("/v1/profiles/crmid/1", json=body, headers=tenant.headers())
+    assert response.status_code == 400, response.text
+    assert _field_and_rule(response.json()) == ("attributes.person.name[1]", "no_nul")
+
+
+@pytest.mark.parametrize("job_id", ["%C2%B2", "9223372036854775808"])
+async def test_export_job_ids_that_are_no_bigint_are_not_found(
+    client: httpx.AsyncClient, tenant: Tenant, job_id: str
+) -> None:
+    # "²".isdigit() is True and int("²") raised; 2**63 overflowed the column: both were 500s.
+    response = await client.get(f"/data/core/ups/export/jobs/{job_id}", headers=tenant.headers())
+    assert response.status_code == 404, response.text
+
+
+async def test_a_superscript_content_length_is_no_server_error(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    # "²".isdigit() is True and int("²") raised in the body-size check, before any route ran.
+    headers = [(name.encode(), value.encode()) for name, value in tenant.headers().items()]
+    headers += [(b"content-type", b"application/json"), (b"content-length", "²".encode("latin-1"))]
+    response = await client.post("/v1/sandboxes", content=b'{"name": "sup"}', headers=headers)
+    assert response.request.headers.get_list("content-length") == ["²"]
+    assert response.status_code < 500, response.text

@@ -13,8 +13,10 @@ Documents (``shared/reference/adobe/``, all OpenAPI 3.0), each server's path map
 Every operation of every document is fuzzed. The ones Clarion does not implement (Adobe's audiences,
 schedules and preview APIs, sources-only Flow Service routes, campaign versions, …) answer 404 or 405,
 which ``not_a_server_error`` accepts: they are kept, so a route Clarion adds later is fuzzed at once.
-Not covered: the capping Postman collection (not an OpenAPI document; ``journeys-throttling.yaml`` has the
-same routes). The documented gateway headers are replaced by a real tenant's.
+Excluded: one operation of ``campaigns-retrieve.yaml`` whose path names parameters the document never
+defines (``BROKEN``). Not covered: the capping Postman collection (not an OpenAPI document;
+``journeys-throttling.yaml`` has the same routes). The documented gateway headers are replaced by a real
+tenant's.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import pytest
 import schemathesis
 import yaml
+from schemathesis.schemas import BaseSchema
 
 from tests.api.fuzzing import CHECKS, EXAMPLES, LiveApp, fuzz_config, live_app
 
@@ -60,13 +63,22 @@ def adobe_document(name: str) -> dict[str, Any]:
     return document
 
 
-# Fewer generated cases than for Clarion's own document: these cover the same routes from another angle.
-schemas = {
-    name.replace("-", "_"): schemathesis.openapi.from_dict(
-        adobe_document(name), config=fuzz_config(max(2, EXAMPLES // 2))
-    )
-    for name in BASE_PATHS
+# Operations schemathesis cannot load: the document itself is broken there.
+BROKEN = {
+    # Declares {channel} and {variantId} in the path but defines neither parameter.
+    "campaigns-retrieve": [
+        "/service/campaigns/{campaignId}/messages/{messageId}/{channel}/variants/{variantId}"
+    ],
 }
+
+
+def adobe_schema(name: str) -> BaseSchema:
+    """The document loaded for fuzzing (fewer cases than Clarion's own: the same routes, another angle)."""
+    schema = schemathesis.openapi.from_dict(adobe_document(name), config=fuzz_config(max(2, EXAMPLES // 2)))
+    return schema.exclude(path=BROKEN[name]) if name in BROKEN else schema
+
+
+schemas = {name.replace("-", "_"): adobe_schema(name) for name in BASE_PATHS}
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,7 @@ class GatewayMiddleware:
         if scope["method"].encode() not in _BODY_METHODS:
             return None
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        if length is not None and length.isascii() and length.isdigit() and int(length) > self.max_body_bytes:
             return PayloadTooLarge(
                 f"Request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes"
             )

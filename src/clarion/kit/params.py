@@ -74,3 +74,27 @@ Text = Annotated[str | None, text_query()]
 
 Id = Annotated[str, id_path()]
 """A path id."""
+
+
+def nul_path(document: object, path: str = "") -> str | None:
+    """The path of the first key or string holding a NUL character in a JSON document, or None.
+
+    PostgreSQL stores neither text nor ``jsonb`` with ``\\u0000``; free-form documents (profile attributes,
+    export job requests) are checked with this before they are written, on every backend alike.
+    """
+    if isinstance(document, str):
+        return path or "." if "\x00" in document else None
+    if isinstance(document, dict):
+        for key, value in document.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            found = nul_path(value, where)
+            if found is not None:
+                return found
+    if isinstance(document, list):
+        for index, item in enumerate(document):
+            found = nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None

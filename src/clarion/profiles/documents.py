@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from clarion.kit.params import nul_path
 from clarion.profiles.errors import InvalidProfile
 
 NAMESPACE_RULE = "[A-Za-z0-9_.-]{1,64}"
@@ -166,6 +167,8 @@ def profile_input(identities: list[Identity], attributes: Any, *, field: str = "
         removes = _inspect(attributes, MAX_DEPTH)
     except _TooDeep:
         raise invalid(field, "max_depth", f"nesting deeper than {MAX_DEPTH} levels") from None
+    if (where := nul_path(attributes, field)) is not None:
+        raise invalid(where, "no_nul", "must not contain NUL characters (\\u0000)")
     return ProfileInput(unique, attributes, removes)
 
 

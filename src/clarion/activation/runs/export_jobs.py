@@ -9,6 +9,7 @@ This module stores, reads and cancels jobs; the worker writes the files (``tasks
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from clarion.activation.runs import repository
@@ -17,12 +18,14 @@ from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound
 from clarion.kit.clock import utcnow
+from clarion.kit.params import nul_path
 from clarion.kit.repository import require
 from clarion.models.audiences import ExportJob
 from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal
 
 EXPORT_JOB_TASK = "audiences.export"
+_JOB_ID = re.compile(r"[0-9]{1,18}")
 
 
 async def create(
@@ -35,11 +38,16 @@ async def create(
         missing = [segment_id for segment_id in segment_ids if segment_id not in found]
         if missing:
             raise Invalid(f"filter.segments: segment definition(s) {', '.join(missing)} not found")
+    request = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if (where := nul_path(request)) is not None:
+        raise Invalid(
+            f"{where}: must not contain NUL characters (\\u0000)", context={"field": where, "rule": "no_nul"}
+        )
     job = ExportJob(
         org_id=principal.org_id,
         sandbox_id=principal.sandbox_id,
         status="NEW",
-        request=body.model_dump(mode="json", by_alias=True, exclude_none=True),
+        request=request,
         dataset_id=body.destination.datasetId,
         batch_id=str(uuid.uuid4()),
         metrics={},
@@ -55,7 +63,8 @@ async def create(
 async def get(uow: UnitOfWork, principal: Principal, job_id: str) -> ExportJob:
     """A job of the caller's sandbox."""
     job = None
-    if job_id.isdigit():
+    # ASCII digits that fit a BIGINT: "²" passes isdigit() and fails int(); 2**63 overflows the column.
+    if _JOB_ID.fullmatch(job_id):
         job = await repository.export_job(uow.session, principal.org_id, principal.sandbox_id, int(job_id))
     return require(job, NotFound(f"Export job {job_id} not found"))
 
