@@ -18,7 +18,6 @@ from clarion.audiences import service as audiences
 from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound
 from clarion.kit.clock import utcnow
-from clarion.kit.params import nul_path
 from clarion.kit.repository import require
 from clarion.models.audiences import ExportJob
 from clarion.queue.port import JobSpec
@@ -38,16 +37,11 @@ async def create(
         missing = [segment_id for segment_id in segment_ids if segment_id not in found]
         if missing:
             raise Invalid(f"filter.segments: segment definition(s) {', '.join(missing)} not found")
-    request = body.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if (where := nul_path(request)) is not None:
-        raise Invalid(
-            f"{where}: must not contain NUL characters (\\u0000)", context={"field": where, "rule": "no_nul"}
-        )
     job = ExportJob(
         org_id=principal.org_id,
         sandbox_id=principal.sandbox_id,
         status="NEW",
-        request=request,
+        request=body.model_dump(mode="json", by_alias=True, exclude_none=True),
         dataset_id=body.destination.datasetId,
         batch_id=str(uuid.uuid4()),
         metrics={},
