@@ -129,7 +129,7 @@ class _NulEscapes:
 
     PostgreSQL stores no NUL in text or jsonb, so a body holding one would fail at the first write, after
     validation, as a 500; no field of any Clarion or Adobe contract needs one. Checked on the raw bytes, once
-    for every route (the execution hot path included: a substring test, ~0.1 µs for a 2.6 KB body).
+    for every route, the execution hot path included.
     """
 
     def __init__(self) -> None:
@@ -138,7 +138,9 @@ class _NulEscapes:
     def found_in(self, chunk: bytes) -> bool:
         """Whether the body read so far, ending with ``chunk``, holds the escape."""
         data = self._tail + chunk
-        if b"u0000" in data and _NUL_ESCAPE.search(data):
+        # Every escape starts with a backslash, and most bodies hold none: a one-byte memchr (~0.3 µs for
+        # 2.6 KB) spares them the substring search (~3-5 µs).
+        if b"\\" in data and b"u0000" in data and _NUL_ESCAPE.search(data):
             return True
         # Keep what a match split across chunks could start with: the last 5 bytes and the backslashes before.
         start = max(len(data) - 5, 0)
