@@ -239,6 +239,10 @@ async def test_identity_values_refuse_control_characters(client: httpx.AsyncClie
         ("/data/core/ups/segment/jobs", [{"segmentId": "s\u0000"}]),
         ("/v1/profiles:batch", [{"identities": {"crmid": ["1"]}, "attributes": {"k\u0000": 1}}]),
         ("/ajo/im/executions/unitary", {"requestId": "\u0000"}),
+        # Routes that read the raw body saw the refusal as ClientDisconnect, raised through as a bug.
+        ("/ajo/im/executions/audience", {"campaignId": "\u0000"}),
+        ("/v1/events", {"actionId": "\u0000"}),
+        ("/journey/orchestration/endpointConfigs", {"urlPattern": "\u0000"}),
     ],
 )
 async def test_nul_anywhere_in_a_body_is_400(
