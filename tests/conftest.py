@@ -43,11 +43,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    """Settings for one test: shared database, own home folder, own Redis key prefix."""
+def settings_for(database_url: str, folder: Path) -> Settings:
+    """Test settings: the shared database, a home folder under ``folder``, an own Redis key prefix."""
     return Settings(
-        home=tmp_path / "home",
+        home=folder / "home",
         database_url=database_url,
         queue_url=QUEUE_URL,
         redis_prefix=f"clarion-test-{secrets.token_hex(4)}",
@@ -57,6 +56,12 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key=TEST_SECRET_KEY,
         retry_base_seconds=0.05,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for one test: shared database, own home folder, own Redis key prefix."""
+    return settings_for(database_url, tmp_path)
 
 
 @pytest.fixture
@@ -119,16 +124,30 @@ def make_tenant(container: Container) -> TenantFactory:
     async def make(
         name: str = "", *, high_throughput: bool = False, ttl_seconds: int = 3600, role: Role = Role.ADMIN
     ) -> Tenant:
-        async with container.unit_of_work() as uow:
-            org = await service.create_organization(
-                uow, name or f"org-{secrets.token_hex(4)}", high_throughput=high_throughput
-            )
-            credential = await service.create_credential(
-                uow, org, name="tests", ttl_seconds=ttl_seconds, role=role
-            )
-        return Tenant(org.id, org.ims_org_id, credential.client_id, credential.token.access_token)
+        return await new_tenant(
+            container, name, high_throughput=high_throughput, ttl_seconds=ttl_seconds, role=role
+        )
 
     return make
+
+
+async def new_tenant(
+    container: Container,
+    name: str = "",
+    *,
+    high_throughput: bool = False,
+    ttl_seconds: int = 3600,
+    role: Role = Role.ADMIN,
+) -> Tenant:
+    """An organization with a credential, made through the real services."""
+    async with container.unit_of_work() as uow:
+        org = await service.create_organization(
+            uow, name or f"org-{secrets.token_hex(4)}", high_throughput=high_throughput
+        )
+        credential = await service.create_credential(
+            uow, org, name="tests", ttl_seconds=ttl_seconds, role=role
+        )
+    return Tenant(org.id, org.ims_org_id, credential.client_id, credential.token.access_token)
 
 
 KeyFactory = Callable[[Tenant, Role], Awaitable[Tenant]]

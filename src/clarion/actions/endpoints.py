@@ -11,6 +11,7 @@ from clarion.actions.schemas import CustomActionRead, CustomActionWrite
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import raises
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import Id
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 
 router = APIRouter(prefix="/v1", tags=["custom actions"])
@@ -37,7 +38,7 @@ async def list_custom_actions(principal: ReaderDep, uow: UoWDep, page: PageDep) 
 
 
 @router.get("/custom-actions/{action_id}", response_model=CustomActionRead)
-async def read_custom_action(action_id: str, principal: ReaderDep, uow: UoWDep) -> CustomActionRead:
+async def read_custom_action(action_id: Id, principal: ReaderDep, uow: UoWDep) -> CustomActionRead:
     """One custom action (never its secrets)."""
     action = await service.get_action(uow, principal, action_id)
     return CustomActionRead.model_validate(service.action_view(action))
@@ -45,7 +46,7 @@ async def read_custom_action(action_id: str, principal: ReaderDep, uow: UoWDep) 
 
 @router.put("/custom-actions/{action_id}", response_model=CustomActionRead, responses=raises(409))
 async def replace_custom_action(
-    action_id: str, body: CustomActionWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
+    action_id: Id, body: CustomActionWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> CustomActionRead:
     """Replace a custom action (a new version); omitted secrets are kept."""
     action = await service.replace_action(
@@ -60,7 +61,7 @@ async def replace_custom_action(
 
 
 @router.delete("/custom-actions/{action_id}", status_code=204)
-async def delete_custom_action(action_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
+async def delete_custom_action(action_id: Id, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete a custom action (its recorded calls stay in the ledger)."""
     await service.delete_action(uow, principal, action_id)
     return Response(status_code=204)

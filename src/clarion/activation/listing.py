@@ -26,12 +26,14 @@ from urllib.parse import unquote_plus, urlencode
 from fastapi import Depends, Query, Request
 
 from clarion.activation.errors import FlowInvalid, catalogue
+from clarion.kit.params import MAX_OFFSET, MAX_TEXT_LENGTH
 
 MAX_LIMIT = 100
 PARAMETERS = ("property", "orderby", "limit", "count", "continuationToken")
 _FILTER = re.compile(r"^(?P<path>[A-Za-z0-9_.$@\[\]-]+?)(?P<op>==|!=|>=|<=|=|>|<)(?P<value>.*)$", re.DOTALL)
 _EXISTS = re.compile(r"^(?P<not>!?)(?P<path>[A-Za-z0-9_.$@\[\]-]+)$")
 _COMPARISONS = (">", "<", ">=", "<=")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def parse(raw_query: str) -> ListQuery:
     for piece in (part for part in raw_query.split("&") if part):
         name, has_value, value = piece.partition("=")
         name = unquote_plus(name)
+        _check_printable(name if name in PARAMETERS else "property", unquote_plus(piece))
         if has_value and name in PARAMETERS and not value.startswith("="):
             value = unquote_plus(value)
             if name == "property":
@@ -150,10 +153,19 @@ def _unquote(value: str) -> str:
     return value
 
 
+def _check_printable(name: str, text: str) -> None:
+    # Filter values reach SQL, and PostgreSQL's text type refuses NUL: no control characters anywhere.
+    if len(text) > MAX_TEXT_LENGTH or _CONTROL.search(text):
+        raise FlowInvalid(
+            name, "printable", f"at most {MAX_TEXT_LENGTH} characters, without control characters"
+        )
+
+
 def _limit(raw: str | None) -> int:
     if raw is None:
         return MAX_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise FlowInvalid("limit", "range", f"must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
     return int(raw)
 
@@ -207,7 +219,7 @@ def _offset(token: str | None) -> int:
         offset = decoded["offset"]
     except (binascii.Error, ValueError, TypeError, KeyError):
         raise FlowInvalid("continuationToken", "token", "is not a token this API issued") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise FlowInvalid("continuationToken", "token", "is not a token this API issued")
     return offset
 

@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from clarion.api.envelopes import family_for, new_request_id, render
@@ -40,6 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClarionError, _clarion_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_left)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -72,6 +74,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = Invalid(str(exc.detail))
         error.status = exc.status_code
     return render(error, family_for(request.url.path), _request_id(request))
+
+
+async def _client_left(request: Request, exc: Exception) -> Response:
+    # The body stopped: the client left, or GatewayMiddleware already answered (413, a NUL in the body) and
+    # told the route so. Nobody reads this answer (the middleware drops it); it is no bug to log.
+    return Response(status_code=400)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

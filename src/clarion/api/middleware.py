@@ -8,6 +8,7 @@ the route's envelope, while that binding holds: a 503 for an outage, a 500 for a
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Protocol
 
@@ -16,12 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clarion.api.envelopes import family_for, new_request_id, render
 from clarion.api.errors import unexpected_error_response
-from clarion.errors import ClarionError, PayloadTooLarge, UnsupportedMediaType
+from clarion.errors import ClarionError, Invalid, PayloadTooLarge, UnsupportedMediaType
 from clarion.kit.context import REQUEST_ID
 
 log = structlog.get_logger()
 
 _BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+# A JSON \u0000 escape: preceded by an even number of backslashes (an odd one makes it the text "\u0000").
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class RequestMetrics(Protocol):
@@ -89,7 +92,7 @@ class GatewayMiddleware:
         if scope["method"].encode() not in _BODY_METHODS:
             return None
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        if length is not None and length.isascii() and length.isdigit() and int(length) > self.max_body_bytes:
             return PayloadTooLarge(
                 f"Request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes"
             )
@@ -105,19 +108,24 @@ class GatewayMiddleware:
         raised from ``receive`` into their own 400, so raising would lose the 413.
         """
         received = 0
+        nul = _NulEscapes()
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                error: ClarionError | None = None
                 if received > self.max_body_bytes:
-                    too_large = PayloadTooLarge(
-                        f"Request body exceeds the limit of {self.max_body_bytes} bytes"
+                    error = PayloadTooLarge(f"Request body exceeds the limit of {self.max_body_bytes} bytes")
+                elif nul.found_in(chunk):
+                    error = Invalid(
+                        "body: NUL characters (\\u0000) are not accepted in any string or key",
+                        context={"field": "body", "rule": "no_nul"},
                     )
-                    await render(too_large, family_for(scope["path"]), request_id)(
-                        scope, receive, exchange.send
-                    )
+                if error is not None:
+                    await render(error, family_for(scope["path"]), request_id)(scope, receive, exchange.send)
                     exchange.close()
                     return {"type": "http.disconnect"}
             return message
@@ -128,6 +136,32 @@ class GatewayMiddleware:
         route: Any = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         self.metrics.record_request(scope["method"], template, status, elapsed)
+
+
+class _NulEscapes:
+    """Finds a JSON ``\\u0000`` escape in a body arriving in chunks.
+
+    PostgreSQL stores no NUL in text or jsonb, so a body holding one would fail at the first write, after
+    validation, as a 500; no field of any Clarion or Adobe contract needs one. Checked on the raw bytes, once
+    for every route, the execution hot path included.
+    """
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def found_in(self, chunk: bytes) -> bool:
+        """Whether the body read so far, ending with ``chunk``, holds the escape."""
+        data = self._tail + chunk
+        # Every escape starts with a backslash, and most bodies hold none: a one-byte memchr (~0.3 µs for
+        # 2.6 KB) spares them the substring search (~3-5 µs).
+        if b"\\" in data and b"u0000" in data and _NUL_ESCAPE.search(data):
+            return True
+        # Keep what a match split across chunks could start with: the last 5 bytes and the backslashes before.
+        start = max(len(data) - 5, 0)
+        while start > 0 and data[start - 1] == 0x5C:
+            start -= 1
+        self._tail = data[start:]
+        return False
 
 
 def _headers(scope: Scope) -> dict[str, str]:

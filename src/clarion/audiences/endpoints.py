@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import raises
@@ -17,13 +17,13 @@ from clarion.audiences.schemas import (
     SegmentJobCreate,
 )
 from clarion.audiences.views import BASE_PATH, definition_view, job_view
+from clarion.kit.params import Id, Start, limit_query, page_query, text_query
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep, UserDep
 
 router = APIRouter(prefix="/data/core/ups", tags=["audiences"])
 
-Start = Annotated[int | None, Query(ge=0, description="Offset of the first item")]
-Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
-Sort = Annotated[str | None, Query(description="[attribute]:[asc|desc], comma-separated")]
+Limit = Annotated[int, limit_query(1000)]
+Sort = Annotated[str | None, text_query("[attribute]:[asc|desc], comma-separated")]
 
 
 @router.post("/segment/definitions", responses=raises(422))
@@ -40,7 +40,7 @@ async def list_segment_definitions(
     uow: UoWDep,
     start: Start = None,
     limit: Limit = 100,
-    page: Annotated[int, Query(ge=0, description="Page number (when start is not given)")] = 0,
+    page: Annotated[int, page_query("Page number (when start is not given)")] = 0,
     sort: Sort = None,
 ) -> dict[str, Any]:
     """The sandbox's segment definitions, one page at a time."""
@@ -74,21 +74,21 @@ async def bulk_get_segment_definitions(body: BulkGet, principal: ReaderDep, uow:
 
 
 @router.get("/segment/definitions/{segment_id}")
-async def read_segment_definition(segment_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
+async def read_segment_definition(segment_id: Id, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One segment definition."""
     return definition_view(await service.get_segment(uow, principal, segment_id), principal)
 
 
 @router.patch("/segment/definitions/{segment_id}", responses=raises(422))
 async def update_segment_definition(
-    segment_id: str, body: SegmentDefinitionUpdate, principal: DeveloperDep, uow: UoWDep
+    segment_id: Id, body: SegmentDefinitionUpdate, principal: DeveloperDep, uow: UoWDep
 ) -> dict[str, Any]:
     """Overwrite the fields given of a segment definition."""
     return definition_view(await service.update_segment(uow, principal, segment_id, body), principal)
 
 
 @router.delete("/segment/definitions/{segment_id}", responses=raises(409))
-async def delete_segment_definition(segment_id: str, principal: DeveloperDep, uow: UoWDep) -> dict[str, Any]:
+async def delete_segment_definition(segment_id: Id, principal: DeveloperDep, uow: UoWDep) -> dict[str, Any]:
     """Delete a segment definition and its memberships (refused while a dataflow activates it)."""
     await service.delete_segment(uow, principal, segment_id)
     return {"status": True, "message": f"Segment definition with id '{segment_id}' has been deleted"}
@@ -116,10 +116,10 @@ async def list_segment_jobs(
     uow: UoWDep,
     start: Start = None,
     limit: Limit = 100,
-    status: Annotated[str | None, Query(description="NEW, QUEUED, PROCESSING, … SUCCEEDED")] = None,
+    status: Annotated[str | None, text_query("NEW, QUEUED, PROCESSING, … SUCCEEDED")] = None,
     sort: Sort = None,
     property_filter: Annotated[
-        str | None, Query(alias="property", description="segments~segmentId==<id> or <path>==<value>")
+        str | None, text_query("segments~segmentId==<id> or <path>==<value>", alias="property")
     ] = None,
 ) -> dict[str, Any]:
     """The sandbox's segment jobs, newest first."""
@@ -151,14 +151,14 @@ async def bulk_get_segment_jobs(body: BulkGet, principal: ReaderDep, uow: UoWDep
 
 
 @router.get("/segment/jobs/{job_id}")
-async def read_segment_job(job_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
+async def read_segment_job(job_id: Id, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One segment job: its status and, once evaluated, its metrics."""
     job = await jobs.get_job(uow, principal, job_id)
     return job_view(job, principal, await jobs.segments_of(uow, principal, [job]))
 
 
 @router.delete("/segment/jobs/{job_id}", status_code=204)
-async def delete_segment_job(job_id: str, principal: UserDep, uow: UoWDep) -> Response:
+async def delete_segment_job(job_id: Id, principal: UserDep, uow: UoWDep) -> Response:
     """Mark a job for cancellation (204); a finished job's record is deleted."""
     await jobs.cancel_job(uow, principal, job_id)
     return Response(status_code=204)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import raises
@@ -19,6 +19,7 @@ from clarion.campaigns.schemas import (
     IpPoolWrite,
 )
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import Id, PageNumber, limit_query, text_query
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
@@ -43,14 +44,14 @@ async def list_ip_pools(principal: ReaderDep, uow: UoWDep, page: PageDep) -> Pag
 
 
 @router.get("/ip-pools/{pool_id}")
-async def read_ip_pool(pool_id: str, principal: ReaderDep, uow: UoWDep) -> IpPoolRead:
+async def read_ip_pool(pool_id: Id, principal: ReaderDep, uow: UoWDep) -> IpPoolRead:
     """One IP pool."""
     return IpPoolRead.from_model(await ip_pools.get(uow, principal, pool_id))
 
 
 @router.put("/ip-pools/{pool_id}")
 async def replace_ip_pool(
-    pool_id: str, body: IpPoolWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
+    pool_id: Id, body: IpPoolWrite, principal: DeveloperDep, uow: UoWDep, container: ContainerDep
 ) -> IpPoolRead:
     """Replace an IP pool's relays and settings (its name is fixed)."""
     pool = await ip_pools.replace(uow, principal, pool_id, body, container.secrets)
@@ -58,7 +59,7 @@ async def replace_ip_pool(
 
 
 @router.delete("/ip-pools/{pool_id}", status_code=204, responses=raises(409))
-async def delete_ip_pool(pool_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
+async def delete_ip_pool(pool_id: Id, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete an IP pool no channel configuration uses (409 otherwise)."""
     await ip_pools.delete(uow, principal, pool_id)
     return Response(status_code=204)
@@ -85,7 +86,7 @@ async def list_channel_configurations(
 
 @router.get("/channel-configurations/{configuration_id}")
 async def read_channel_configuration(
-    configuration_id: str, principal: ReaderDep, uow: UoWDep
+    configuration_id: Id, principal: ReaderDep, uow: UoWDep
 ) -> ChannelConfigurationRead:
     """One channel configuration."""
     configuration = await channel_configurations.get(uow, principal, configuration_id)
@@ -94,7 +95,7 @@ async def read_channel_configuration(
 
 @router.put("/channel-configurations/{configuration_id}", responses=raises(409))
 async def replace_channel_configuration(
-    configuration_id: str,
+    configuration_id: Id,
     body: ChannelConfigurationWrite,
     principal: DeveloperDep,
     uow: UoWDep,
@@ -109,7 +110,7 @@ async def replace_channel_configuration(
 
 @router.delete("/channel-configurations/{configuration_id}", status_code=204, responses=raises(409))
 async def delete_channel_configuration(
-    configuration_id: str, principal: DeveloperDep, uow: UoWDep
+    configuration_id: Id, principal: DeveloperDep, uow: UoWDep
 ) -> Response:
     """Delete a channel configuration no campaign uses (409 otherwise)."""
     await channel_configurations.delete(uow, principal, configuration_id)
@@ -127,8 +128,8 @@ async def list_campaigns(
     principal: ReaderDep,
     uow: UoWDep,
     page: PageDep,
-    status: Annotated[str | None, Query(description="Draft, Scheduled, Live, Stopped, Completed")] = None,
-    name: Annotated[str | None, Query(description="Part of the name")] = None,
+    status: Annotated[str | None, text_query("Draft, Scheduled, Live, Stopped, Completed")] = None,
+    name: Annotated[str | None, text_query("Part of the name")] = None,
 ) -> Page[CampaignRead]:
     """The sandbox's campaigns, newest first."""
     rows, total = await campaigns.page(
@@ -139,14 +140,14 @@ async def list_campaigns(
 
 
 @router.get("/campaigns/{campaign_id}")
-async def read_campaign(campaign_id: str, principal: ReaderDep, uow: UoWDep) -> CampaignRead:
+async def read_campaign(campaign_id: Id, principal: ReaderDep, uow: UoWDep) -> CampaignRead:
     """One campaign."""
     return CampaignRead.from_model(await campaigns.get(uow, principal, campaign_id))
 
 
 @router.put("/campaigns/{campaign_id}", responses=raises(409))
 async def replace_campaign(
-    campaign_id: str, body: CampaignWrite, principal: DeveloperDep, uow: UoWDep
+    campaign_id: Id, body: CampaignWrite, principal: DeveloperDep, uow: UoWDep
 ) -> CampaignRead:
     """Replace a Draft campaign."""
     campaign = await campaigns.replace(uow, principal, campaign_id, body)
@@ -154,21 +155,21 @@ async def replace_campaign(
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204, responses=raises(409))
-async def delete_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
+async def delete_campaign(campaign_id: Id, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete a Draft campaign (409 otherwise)."""
     await campaigns.delete(uow, principal, campaign_id)
     return Response(status_code=204)
 
 
 @router.post("/campaigns/{campaign_id}/activate", responses=raises(409))
-async def activate_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
+async def activate_campaign(campaign_id: Id, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
     """Draft → Live (or Scheduled when its start date lies ahead)."""
     campaign = await campaigns.activate(uow, principal, campaign_id)
     return CampaignRead.from_model(campaign)
 
 
 @router.post("/campaigns/{campaign_id}/stop", responses=raises(409))
-async def stop_campaign(campaign_id: str, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
+async def stop_campaign(campaign_id: Id, principal: DeveloperDep, uow: UoWDep) -> CampaignRead:
     """Live or Scheduled → Stopped."""
     campaign = await campaigns.stop(uow, principal, campaign_id)
     return CampaignRead.from_model(campaign)
@@ -182,11 +183,11 @@ async def adobe_list_campaigns(
     principal: ReaderDep,
     uow: UoWDep,
     container: ContainerDep,
-    count: Annotated[int, Query(ge=1, le=1000)] = 50,
-    page: Annotated[int, Query(ge=0)] = 0,
-    orderby: str = "name",
+    count: Annotated[int, limit_query(1000, "Items per page")] = 50,
+    page: PageNumber = 0,
+    orderby: Annotated[str, text_query("Field to sort by")] = "name",
     property_filter: Annotated[
-        str | None, Query(alias="property", description='e.g. name=like="receipt";status==Live')
+        str | None, text_query('e.g. name=like="receipt";status==Live', alias="property")
     ] = None,
 ) -> dict[str, object]:
     """AJO ``getCampaigns``: the Multi Response Model."""
@@ -200,7 +201,7 @@ async def adobe_list_campaigns(
 
 @read_router.get("/campaigns/{campaign_id}")
 async def adobe_read_campaign(
-    campaign_id: str, principal: ReaderDep, uow: UoWDep, container: ContainerDep
+    campaign_id: Id, principal: ReaderDep, uow: UoWDep, container: ContainerDep
 ) -> dict[str, object]:
     """AJO ``getCampaign``: the Campaign Model."""
     campaign = await campaigns.get(uow, principal, campaign_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.delivery import captured, service
@@ -12,6 +12,7 @@ from clarion.delivery.repository import MessageRepository
 from clarion.delivery.schemas import CapturedMailRead, MessageRead, MessageStatus, ResendRequest, ResendResult
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import Id, Text, text_query
 from clarion.kit.repository import require
 from clarion.tenancy.gateway import ReaderDep, UserDep
 
@@ -23,10 +24,10 @@ async def list_messages(
     principal: ReaderDep,
     uow: UoWDep,
     page: Annotated[PageParams, Depends(page_params)],
-    execution_id: Annotated[str | None, Query(alias="executionId")] = None,
-    campaign_id: Annotated[str | None, Query(alias="campaignId")] = None,
+    execution_id: Annotated[str | None, text_query(alias="executionId")] = None,
+    campaign_id: Annotated[str | None, text_query(alias="campaignId")] = None,
     status: MessageStatus | None = None,
-    recipient: str | None = None,
+    recipient: Text = None,
 ) -> Page[MessageRead]:
     """The delivery ledger, newest first."""
     filters = {
@@ -42,7 +43,7 @@ async def list_messages(
 
 
 @router.get("/messages/{message_id}", response_model=MessageRead)
-async def read_message(message_id: str, principal: ReaderDep, uow: UoWDep) -> MessageRead:
+async def read_message(message_id: Id, principal: ReaderDep, uow: UoWDep) -> MessageRead:
     """One ledger row."""
     row = await MessageRepository(uow.session, principal.org_id, principal.sandbox_id).get(message_id)
     return MessageRead.model_validate(require(row, NotFound(f"Message {message_id!r} does not exist")))
@@ -63,7 +64,7 @@ async def list_outbox(
     principal: ReaderDep,
     container: ContainerDep,
     page: Annotated[PageParams, Depends(page_params)],
-    recipient: str | None = None,
+    recipient: Text = None,
 ) -> Page[CapturedMailRead]:
     """Mail captured by the bundled SMTP server that the caller's organization sent from this sandbox.
 

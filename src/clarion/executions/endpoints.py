@@ -23,6 +23,7 @@ from clarion.executions.schemas import (
     ScheduledExecutionResponse,
     encoder,
 )
+from clarion.kit.params import Id
 from clarion.tenancy.gateway import Gateway, ReaderDep, UserDep
 from clarion.tenancy.principal import Role
 
@@ -137,7 +138,7 @@ async def audience_execution(request: Request, principal: UserDep, uow: UoWDep) 
     summary="Status of an audience execution",
     responses={200: {"content": {JSON: {"schema": _ref(ExecutionStatusResponse)}}}},
 )
-async def audience_execution_status(execution_id: str, principal: ReaderDep, uow: UoWDep) -> Response:
+async def audience_execution_status(execution_id: Id, principal: ReaderDep, uow: UoWDep) -> Response:
     """``executionStatusResponse``."""
     return Response(encoder.encode(await audience.status(uow, principal, execution_id)), media_type=JSON)
 
@@ -147,7 +148,7 @@ async def audience_execution_status(execution_id: str, principal: ReaderDep, uow
     summary="A scheduled execution",
     responses={200: {"content": {JSON: {"schema": _ref(ScheduledExecutionResponse)}}}},
 )
-async def scheduled_execution(schedule_id: str, principal: ReaderDep, uow: UoWDep) -> Response:
+async def scheduled_execution(schedule_id: Id, principal: ReaderDep, uow: UoWDep) -> Response:
     """``ScheduledExecutionResponse`` with its execution details."""
     return Response(encoder.encode(await audience.schedule(uow, principal, schedule_id)), media_type=JSON)
 
@@ -157,7 +158,7 @@ async def scheduled_execution(schedule_id: str, principal: ReaderDep, uow: UoWDe
     summary="Delete a scheduled execution before it is triggered",
     responses={200: {"content": {JSON: {"schema": {"type": "object", "maxProperties": 0}}}}},
 )
-async def delete_scheduled_execution(schedule_id: str, principal: UserDep, uow: UoWDep) -> Response:
+async def delete_scheduled_execution(schedule_id: Id, principal: UserDep, uow: UoWDep) -> Response:
     """200 ``{}``; 400 once triggered."""
     await audience.cancel(uow, principal, schedule_id)
     return Response(b"{}", media_type=JSON)

@@ -14,6 +14,7 @@ from clarion.api.deps import UoWDep
 from clarion.api.openapi import request_id_parameter
 from clarion.errors import Invalid
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import Id, text_query
 from clarion.outbound import service
 from clarion.outbound.intake import CallIntake
 from clarion.outbound.schemas import (
@@ -125,7 +126,7 @@ async def list_action_calls(
     principal: ReaderDep,
     uow: UoWDep,
     page: PageDep,
-    action_id: Annotated[str | None, Query(alias="actionId")] = None,
+    action_id: Annotated[str | None, text_query(alias="actionId")] = None,
     status: CallStatus | None = None,
     since: Annotated[datetime | None, Query(description="Accepted at or after (ISO-8601 with zone)")] = None,
     until: Annotated[datetime | None, Query(description="Accepted before (ISO-8601 with zone)")] = None,
@@ -146,6 +147,6 @@ async def list_action_calls(
 
 
 @calls_router.get("/action-calls/{call_id}", response_model=ActionCallRead)
-async def read_action_call(call_id: str, principal: ReaderDep, uow: UoWDep) -> ActionCallRead:
+async def read_action_call(call_id: Id, principal: ReaderDep, uow: UoWDep) -> ActionCallRead:
     """One call of the ledger."""
     return ActionCallRead.model_validate(await service.get_call(uow, principal, call_id))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from clarion.api.deps import UoWDep
 from clarion.api.openapi import raises
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import offset_query, text_query
 from clarion.profiles import service
 from clarion.profiles.schemas import BatchResult, ProfileBatch, ProfileRead, ProfileWrite
 from clarion.tenancy.gateway import ReaderDep, UserDep
@@ -63,8 +64,8 @@ async def list_profiles(
     principal: ReaderDep,
     uow: UoWDep,
     page: PageDep,
-    namespace: Annotated[str | None, Query(description="Only profiles with an identity here")] = None,
-    start: Annotated[int | None, Query(ge=0, description="Alias of offset")] = None,
+    namespace: Annotated[str | None, text_query("Only profiles with an identity here")] = None,
+    start: Annotated[int | None, offset_query("Alias of offset")] = None,
 ) -> Page[ProfileRead]:
     """Profiles of the sandbox, oldest first."""
     offset = page.offset if start is None else start

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import raises
 from clarion.kit.pagination import Page, PageParams, page_params
+from clarion.kit.params import Id
 from clarion.tenancy import errors, service
 from clarion.tenancy.gateway import AdminDep, ReaderDep
 from clarion.tenancy.principal import Principal
@@ -79,14 +80,14 @@ async def create_sandbox(body: SandboxCreate, principal: AdminDep, uow: UoWDep) 
 
 
 @router.get("/sandboxes/{name}", response_model=SandboxRead, response_model_by_alias=True)
-async def read_sandbox(name: str, principal: ReaderDep, uow: UoWDep) -> SandboxRead:
+async def read_sandbox(name: Id, principal: ReaderDep, uow: UoWDep) -> SandboxRead:
     """One sandbox by name."""
     return SandboxRead.model_validate(await service.get_sandbox(uow, principal, name))
 
 
 @router.delete("/sandboxes/{name}", status_code=204)
 async def delete_sandbox(
-    name: str, principal: AdminDep, uow: UoWDep, data_owners: SandboxDataOwnersDep
+    name: Id, principal: AdminDep, uow: UoWDep, data_owners: SandboxDataOwnersDep
 ) -> Response:
     """Delete a sandbox (never ``prod``)."""
     await service.delete_sandbox(uow, principal, name, data_owners=data_owners)

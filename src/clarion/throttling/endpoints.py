@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import json_body
 from clarion.db.uow import UnitOfWork
+from clarion.kit.params import Id, text_query
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 from clarion.throttling import capping, service
 from clarion.throttling.errors import state_codes
@@ -50,7 +51,7 @@ async def developing_caller(principal: DeveloperDep, container: ContainerDep) ->
 
 ReaderCallerDep = Annotated[Caller, Depends(reading_caller)]
 DeveloperCallerDep = Annotated[Caller, Depends(developing_caller)]
-ForceDelete = Annotated[str | None, Query(alias="forceDelete", description="'true': undeploy, then delete")]
+ForceDelete = Annotated[str | None, text_query("'true': undeploy, then delete", alias="forceDelete")]
 
 
 class DeleteFunction(Protocol):
@@ -145,7 +146,7 @@ def _add_item_routes(router: APIRouter, api: ConfigApi) -> None:
     path = f"/{api.collection}/{{uid}}"
 
     @router.get(path, tags=tags, name=f"get_{api.collection}", responses=answers(ConfigResult))
-    async def get(uid: str, uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
+    async def get(uid: Id, uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
         """One configuration (``{"result": …}``)."""
         return JSONResponse(await api.get(uow, caller, uid))
 
@@ -156,13 +157,13 @@ def _add_item_routes(router: APIRouter, api: ConfigApi) -> None:
         openapi_extra=api.body,
         responses=answers(WriteAnswer),
     )
-    async def update(uid: str, request: Request, uow: UoWDep, caller: DeveloperCallerDep) -> JSONResponse:
+    async def update(uid: Id, request: Request, uow: UoWDep, caller: DeveloperCallerDep) -> JSONResponse:
         """Overwrite a configuration with the body (every required field again)."""
         return JSONResponse(await api.update(uow, caller, uid, await request.body()))
 
     @router.delete(path, tags=tags, name=f"delete_{api.collection}", responses=answers(Deleted))
     async def delete(
-        uid: str, uow: UoWDep, caller: DeveloperCallerDep, force_delete: ForceDelete = None
+        uid: Id, uow: UoWDep, caller: DeveloperCallerDep, force_delete: ForceDelete = None
     ) -> JSONResponse:
         """Delete a configuration; a deployed one only with ``forceDelete=true``."""
         force = (force_delete or "").lower() == "true"
@@ -173,7 +174,7 @@ def _add_deployment_routes(router: APIRouter, api: ConfigApi) -> None:
     tags: list[str | Enum] = [api.collection]
     path = f"/{api.collection}/{{uid}}"
 
-    async def can_deploy(uid: str, uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
+    async def can_deploy(uid: Id, uow: UoWDep, caller: ReaderCallerDep) -> JSONResponse:
         """Whether the configuration can be deployed, with the blocking errors and the warnings."""
         return JSONResponse(await api.can_deploy(uow, caller, uid))
 
@@ -189,13 +190,13 @@ def _add_deployment_routes(router: APIRouter, api: ConfigApi) -> None:
         )
 
     @router.post(f"{path}/deploy", tags=tags, name=f"deploy_{api.collection}", status_code=204)
-    async def deploy(uid: str, uow: UoWDep, caller: DeveloperCallerDep) -> Response:
+    async def deploy(uid: Id, uow: UoWDep, caller: DeveloperCallerDep) -> Response:
         """Deploy the configuration (204, empty)."""
         await api.deploy(uow, caller, uid)
         return Response(status_code=204)
 
     @router.post(f"{path}/undeploy", tags=tags, name=f"undeploy_{api.collection}", status_code=204)
-    async def undeploy(uid: str, uow: UoWDep, caller: DeveloperCallerDep) -> Response:
+    async def undeploy(uid: Id, uow: UoWDep, caller: DeveloperCallerDep) -> Response:
         """Undeploy the configuration (204, empty; also when it was not deployed)."""
         await api.undeploy(uow, caller, uid)
         return Response(status_code=204)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Response
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
@@ -18,6 +18,7 @@ from clarion.activation.flowservice.etags import quoted
 from clarion.activation.listing import ListQueryDep
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import raises
+from clarion.kit.params import Id, text_query
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep
 
 PREFIX = "/data/foundation/flowservice"
@@ -54,7 +55,7 @@ async def list_connection_specs(principal: ReaderDep, query: ListQueryDep) -> di
 
 
 @router.get(f"{PREFIX}/connectionSpecs/{{spec_id}}")
-async def read_connection_spec(spec_id: str, principal: ReaderDep) -> dict[str, Any]:
+async def read_connection_spec(spec_id: Id, principal: ReaderDep) -> dict[str, Any]:
     """One connection spec (aliases such as the Data Landing Zone id answer with the spec they stand for)."""
     return specs.connection_spec_item(spec_id)
 
@@ -66,7 +67,7 @@ async def list_flow_specs(principal: ReaderDep, query: ListQueryDep) -> dict[str
 
 
 @router.get(f"{PREFIX}/flowSpecs/{{spec_id}}")
-async def read_flow_spec(spec_id: str, principal: ReaderDep) -> dict[str, Any]:
+async def read_flow_spec(spec_id: Id, principal: ReaderDep) -> dict[str, Any]:
     """One flow spec."""
     return specs.flow_spec_item(spec_id)
 
@@ -87,12 +88,12 @@ def _connection_routes(kind: str, resource: str) -> None:
         """``{items, _links}``, most recently changed first, or ``{count}``."""
         return await connections.search(uow, principal, kind, query, f"/{resource}")
 
-    async def read(connection_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
+    async def read(connection_id: Id, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
         """``{items: [connection]}`` (secrets masked)."""
         return await connections.item(uow, principal, kind, connection_id)
 
     async def patch(
-        connection_id: str,
+        connection_id: Id,
         principal: DeveloperDep,
         uow: UoWDep,
         container: ContainerDep,
@@ -105,7 +106,7 @@ def _connection_routes(kind: str, resource: str) -> None:
         )
         return created(connection.id, connection.etag, 200)
 
-    async def delete(connection_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
+    async def delete(connection_id: Id, principal: DeveloperDep, uow: UoWDep) -> Response:
         """202, empty body."""
         await connections.delete(uow, principal, kind, connection_id)
         return Response(status_code=202)
@@ -166,14 +167,14 @@ async def list_flows(principal: ReaderDep, uow: UoWDep, query: ListQueryDep) -> 
 
 
 @router.get(f"{PREFIX}/flows/{{flow_id}}")
-async def read_flow(flow_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
+async def read_flow(flow_id: Id, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One dataflow, as ``{items: [flow]}``."""
     return await flows.flow_item(uow, principal, flow_id)
 
 
 @router.patch(f"{PREFIX}/flows/{{flow_id}}", responses={**CREATED, **raises(412)})
 async def patch_flow(
-    flow_id: str, principal: DeveloperDep, uow: UoWDep, if_match: IfMatch = None, body: BodyDep = None
+    flow_id: Id, principal: DeveloperDep, uow: UoWDep, if_match: IfMatch = None, body: BodyDep = None
 ) -> JSONResponse:
     """Update a dataflow with JSON Patch (add/remove/replace/test) under ``If-Match``; 200 ``{id, etag}``."""
     flow = await flows.patch_flow(uow, principal, flow_id, if_match=if_match, operations=body)
@@ -181,7 +182,7 @@ async def patch_flow(
 
 
 @router.delete(f"{PREFIX}/flows/{{flow_id}}", status_code=202, response_class=Response)
-async def delete_flow(flow_id: str, principal: DeveloperDep, uow: UoWDep) -> Response:
+async def delete_flow(flow_id: Id, principal: DeveloperDep, uow: UoWDep) -> Response:
     """Delete a dataflow and its runs."""
     await flows.delete_flow(uow, principal, flow_id)
     return Response(status_code=202)
@@ -189,10 +190,10 @@ async def delete_flow(flow_id: str, principal: DeveloperDep, uow: UoWDep) -> Res
 
 @router.post(f"{PREFIX}/flows/{{flow_id}}/action", responses={**CREATED, **raises(412)})
 async def act_on_flow(
-    flow_id: str,
+    flow_id: Id,
     principal: DeveloperDep,
     uow: UoWDep,
-    op: Annotated[str, Query(description="enable or disable")],
+    op: Annotated[str, text_query("enable or disable")],
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Enable or disable a dataflow (a disabled flow is not scheduled); 200 ``{id, etag}``."""

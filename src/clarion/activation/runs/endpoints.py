@@ -15,6 +15,7 @@ from clarion.activation.runs.views import export_job_view
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import MESSAGE_ERROR, raises, request_id_parameter
 from clarion.kit.clock import utcnow
+from clarion.kit.params import Id, limit_query, offset_query
 from clarion.tenancy.gateway import ReaderDep, UserDep
 
 FLOWSERVICE = "/data/foundation/flowservice"
@@ -46,7 +47,7 @@ async def list_runs(
 
 
 @router.get(f"{FLOWSERVICE}/runs/{{run_id}}")
-async def read_run(run_id: str, request: Request, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
+async def read_run(run_id: Id, request: Request, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One run, as ``{items: [run], _links: {}}``."""
     return await service.run_item(uow, principal, run_id, base_url=flowservice_root(request))
 
@@ -97,17 +98,21 @@ async def create_export_job(
 async def list_export_jobs(
     principal: ReaderDep,
     uow: UoWDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[str, Query(description="Offset into the list, newest first")] = "0",
+    limit: Annotated[int, limit_query(100)] = 20,
+    offset: Annotated[int, offset_query("Offset into the list, newest first")] = 0,
     status: Annotated[str | None, Query(pattern=EXPORT_JOB_STATUS)] = None,
 ) -> dict[str, Any]:
     """Export jobs of the sandbox, newest first."""
-    start = int(offset) if offset.isdigit() else 0
-    jobs, total = await export_jobs.page(uow, principal, limit=limit, offset=start, status=status)
-    following = start + len(jobs)
+    jobs, total = await export_jobs.page(uow, principal, limit=limit, offset=offset, status=status)
+    following = offset + len(jobs)
     return {
         "records": [export_job_view(job, ims_org_id=principal.ims_org_id) for job in jobs],
-        "page": {"sortField": "createdTime", "sort": "desc", "pageOffset": str(start), "pageSize": len(jobs)},
+        "page": {
+            "sortField": "createdTime",
+            "sort": "desc",
+            "pageOffset": str(offset),
+            "pageSize": len(jobs),
+        },
         "link": {
             "next": f"/data/core/ups/export/jobs?limit={limit}&offset={following}"
             if following < total
@@ -117,14 +122,14 @@ async def list_export_jobs(
 
 
 @router.get("/data/core/ups/export/jobs/{export_job_id}")
-async def read_export_job(export_job_id: str, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
+async def read_export_job(export_job_id: Id, principal: ReaderDep, uow: UoWDep) -> dict[str, Any]:
     """One export job."""
     job = await export_jobs.get(uow, principal, export_job_id)
     return export_job_view(job, ims_org_id=principal.ims_org_id)
 
 
 @router.delete("/data/core/ups/export/jobs/{export_job_id}")
-async def cancel_export_job(export_job_id: str, principal: UserDep, uow: UoWDep) -> dict[str, Any]:
+async def cancel_export_job(export_job_id: Id, principal: UserDep, uow: UoWDep) -> dict[str, Any]:
     """Mark an export job for cancelling (200 with a body, the contract's [I] choice)."""
     await export_jobs.cancel(uow, principal, export_job_id)
     return {"status": True, "message": "Export job has been marked for cancelling"}

@@ -9,6 +9,7 @@ This module stores, reads and cancels jobs; the worker writes the files (``tasks
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from clarion.activation.runs import repository
@@ -23,6 +24,7 @@ from clarion.queue.port import JobSpec
 from clarion.tenancy.principal import Principal
 
 EXPORT_JOB_TASK = "audiences.export"
+_JOB_ID = re.compile(r"[0-9]{1,18}")
 
 
 async def create(
@@ -55,7 +57,8 @@ async def create(
 async def get(uow: UnitOfWork, principal: Principal, job_id: str) -> ExportJob:
     """A job of the caller's sandbox."""
     job = None
-    if job_id.isdigit():
+    # ASCII digits that fit a BIGINT: "²" passes isdigit() and fails int(); 2**63 overflows the column.
+    if _JOB_ID.fullmatch(job_id):
         job = await repository.export_job(uow.session, principal.org_id, principal.sandbox_id, int(job_id))
     return require(job, NotFound(f"Export job {job_id} not found"))
 
