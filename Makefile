@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench bench-all bench-tools clean
+.PHONY: run test lint typecheck pytest test-tools bench bench-all bench-tools clean
 
 # Benchmarks (bench/README.md): `make bench` runs the quick ones (a few minutes), `make bench-all` every one
 # (about an hour), `make bench BENCH="intake e2e" BENCH_ARGS="--modes embedded"` the ones named.
@@ -39,8 +39,18 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev-installed
+pytest: $(VENV)/.dev-installed test-tools
 	$(BIN)/pytest
+
+# The outage tests start and kill a redis-server of their own, on either backend: Debian's package is
+# installed when missing and we are root, else the command to run is printed.
+test-tools:
+	@command -v redis-server >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
+		echo "installing redis-server (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	else \
+		echo "the outage tests need redis-server: sudo apt-get install redis-server" >&2; exit 1; \
+	fi
 
 bench: $(VENV)/.dev-installed bench-tools
 	@set -e; for name in $(BENCH); do echo "== bench.$$name"; $(BIN)/python -m bench.$$name $(BENCH_ARGS); done
