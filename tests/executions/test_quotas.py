@@ -316,3 +316,17 @@ async def test_audience_fan_out_over_the_quota_fails_the_execution(
         await background.stop()
     report = await usage_report(live, services)
     assert report["currentMonth"]["standard"]["used"] == 0
+
+
+async def test_a_replayed_request_id_counts_once(live: Live, container: Container) -> None:
+    await set_quotas(container, live.api.tenant, ht=5)
+    body = live.body(campaign=live.ht_campaign, recipients=external(2))
+    headers = {**live.api.tenant.headers(), "x-request-id": "order-42-confirmation"}
+    for _ in range(3):  # the client retries: one message batch, however many times it asks
+        response = await live.api.client.post(HT, json=body, headers=headers)
+        assert response.status_code == 202, response.text
+    # Counted once (2 of 5): three more messages still fit, a sixth does not.
+    assert (await send(live, 3)).status_code == 202
+    refused = await send(live, 1)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["report"]["additionalContext"]["used"] == "5"

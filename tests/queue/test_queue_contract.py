@@ -250,6 +250,16 @@ async def test_unique_job_is_stored_once_within_its_window(queue: JobQueue) -> N
     assert await reserve(queue) == []
 
 
+async def test_enqueue_new_tells_a_replay_from_a_new_job(queue: JobQueue) -> None:
+    replay = JobSpec("t.unique", {"n": 1}, job_id="order-7", unique_for=60)
+    other = JobSpec("t.unique", {"n": 2}, job_id="order-8", unique_for=60)
+    plain = JobSpec("t.plain", {"n": 3})
+    assert await queue.enqueue_new([replay, other, replay, plain]) == [True, True, False, True]
+    assert await queue.enqueue_new([other, plain]) == [False, True]
+    jobs = await reserve(queue, limit=10)
+    assert sorted(job.task for job in jobs) == ["t.plain", "t.plain", "t.unique", "t.unique"]
+
+
 async def test_unique_window_expires(queue: JobQueue) -> None:
     spec = JobSpec("t.unique", {"n": 1}, job_id="short-window", unique_for=0.2)
     await queue.enqueue([spec])

@@ -64,6 +64,7 @@ end
 # KEYS: queues set, then (stream, delayed) per queue. ARGV: group, queue count Q, Q queue names,
 # then per job: index of its stream in KEYS, due time ('' when due now), entry, unique key ('' for none),
 # unique window in ms. A job whose unique key is already set is skipped (SET NX makes claim + add atomic).
+# Returns, per job, 1 when it was added and 0 when it was skipped.
 _ENQUEUE = (
     _ENSURE_GROUP
     + """
@@ -72,9 +73,11 @@ for q = 1, queues do
   ensure_group(KEYS[2 * q])
   redis.call('SADD', KEYS[1], ARGV[2 + q])
 end
+local added = {}
 for i = queues + 3, #ARGV, 5 do
   local k = tonumber(ARGV[i])
   local fresh = ARGV[i + 3] == '' or redis.call('SET', ARGV[i + 3], '1', 'NX', 'PX', ARGV[i + 4])
+  added[#added + 1] = fresh and 1 or 0
   if fresh then
     if ARGV[i + 1] == '' then
       redis.call('XADD', KEYS[k], '*', 'j', ARGV[i + 2])
@@ -83,7 +86,7 @@ for i = queues + 3, #ARGV, 5 do
     end
   end
 end
-return 1
+return added
 """
 )
 
@@ -280,8 +283,17 @@ class RedisStreamQueue:
 
     async def enqueue(self, jobs: Sequence[JobSpec]) -> list[str]:
         """Add jobs in one atomic script: due ones to the stream, delayed ones to the delayed set."""
+        ids, _stored = await self._enqueue(jobs)
+        return ids
+
+    async def enqueue_new(self, jobs: Sequence[JobSpec]) -> list[bool]:
+        """Add jobs as ``enqueue`` does; whether each was added (False: its unique id was taken)."""
+        _ids, stored = await self._enqueue(jobs)
+        return stored
+
+    async def _enqueue(self, jobs: Sequence[JobSpec]) -> tuple[list[str], list[bool]]:
         if not jobs:
-            return []
+            return [], []
         now = time.time()
         ids = [spec.job_id or str(uuid.uuid4()) for spec in jobs]
         names = list(dict.fromkeys(spec.queue for spec in jobs))
@@ -296,8 +308,8 @@ class RedisStreamQueue:
             unique_key = f"{self._prefix}:unique:{job_id}" if spec.unique_for > 0 else ""
             window_ms = max(1, int(spec.unique_for * 1000))
             args.extend((stream_index[spec.queue], due, _entry_encoder.encode(entry), unique_key, window_ms))
-        await self._enqueue_script(keys=keys, args=args)
-        return ids
+        added = await self._enqueue_script(keys=keys, args=args)
+        return ids, [bool(flag) for flag in added]
 
     async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:
         """Promote due delayed jobs, take over expired leases, then read new entries (oldest first)."""

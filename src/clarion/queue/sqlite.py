@@ -350,8 +350,17 @@ class SqliteQueue:
 
     async def enqueue(self, jobs: Sequence[JobSpec]) -> list[str]:
         """Store jobs durably in one commit; return their ids in order (duplicate ids are ignored)."""
+        ids, _stored = await self._enqueue(jobs)
+        return ids
+
+    async def enqueue_new(self, jobs: Sequence[JobSpec]) -> list[bool]:
+        """Store jobs durably in one commit; whether each was stored (False: its unique id was taken)."""
+        _ids, stored = await self._enqueue(jobs)
+        return stored
+
+    async def _enqueue(self, jobs: Sequence[JobSpec]) -> tuple[list[str], list[bool]]:
         if not jobs:
-            return []
+            return [], []
         now = time.time()
         ids = [spec.job_id or str(uuid.uuid4()) for spec in jobs]
         rows = [
@@ -370,8 +379,10 @@ class SqliteQueue:
         }
         self._enqueues += 1
         purge = self._enqueues % _PURGE_EVERY == 0
-        await self._submit(lambda connection: _insert_jobs(connection, rows, unique, now, purge=purge))
-        return ids
+        taken = await self._submit(
+            lambda connection: _insert_jobs(connection, rows, unique, now, purge=purge)
+        )
+        return ids, _first_untaken(ids, taken)
 
     async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:
         """Lease up to ``limit`` ready jobs of ``queue``, oldest due first."""
@@ -440,6 +451,17 @@ def _execute_many(connection: sqlite3.Connection, statement: str, rows: list[tup
     connection.executemany(statement, rows)
 
 
+def _first_untaken(ids: list[str], taken: set[str]) -> list[bool]:
+    """Whether each job was stored: not taken before, and the first of its id in the batch (the rows of
+    later ones are ignored by the insert)."""
+    seen: set[str] = set()
+    stored = []
+    for job_id in ids:
+        stored.append(job_id not in taken and job_id not in seen)
+        seen.add(job_id)
+    return stored
+
+
 def _insert_jobs(
     connection: sqlite3.Connection,
     rows: list[tuple[Any, ...]],
@@ -447,10 +469,11 @@ def _insert_jobs(
     now: float,
     *,
     purge: bool,
-) -> None:
-    """Insert jobs, skipping those whose unique id was claimed within its window (same transaction)."""
+) -> set[str]:
+    """Insert jobs, skipping those whose unique id was claimed within its window (same transaction); the
+    ids skipped."""
+    taken: set[str] = set()
     if unique:
-        taken = set()
         for job_id, expires_at in unique.items():
             connection.execute(_FORGET_EXPIRED_ID, (job_id, now))
             if connection.execute(_CLAIM_ID, (job_id, expires_at)).rowcount == 0:
@@ -459,6 +482,7 @@ def _insert_jobs(
     if purge:
         connection.execute(_PURGE_UNIQUE_IDS, (now,))
     connection.executemany(_INSERT, rows)
+    return taken
 
 
 def _extend(
