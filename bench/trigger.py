@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from bench.kit.instance import HT_RATE, Tenant, provision_campaign
+from bench.kit.report import console, table, write_results
 from bench.kit.workload import context
 
 
@@ -100,13 +101,33 @@ async def main(args: argparse.Namespace, home: Path, database_url: str) -> None:
                 print(
                     f"round {round_number + 1} {variant:6s} {rate:9.0f} accepted/s {cpu:7.1f} CPU-µs/accepted"
                 )
-        for variant, rows in results.items():
-            rates = [r for r, _ in rows]
-            cpus = [c for _, c in rows]
-            print(
-                f"median {variant:6s} {statistics.median(rates):9.0f} accepted/s "
-                f"{statistics.median(cpus):7.1f} CPU-µs/accepted"
-            )
+        summarize(results, args)
+
+
+def summarize(results: dict[str, list[tuple[float, float]]], args: argparse.Namespace) -> None:
+    """The medians as a table, and ``bench/results/trigger.json`` (rounds included, to compare runs)."""
+    medians = {
+        variant: {
+            "accepted_per_s": statistics.median(rate for rate, _ in rows),
+            "cpu_us_per_accepted": statistics.median(cpu for _, cpu in rows),
+        }
+        for variant, rows in results.items()
+    }
+    rows = [[variant, m["accepted_per_s"], m["cpu_us_per_accepted"]] for variant, m in medians.items()]
+    if "plain" in medians and "quota" in medians:
+        ratio = medians["quota"]["cpu_us_per_accepted"] / medians["plain"]["cpu_us_per_accepted"]
+        rows.append(["quota / plain (CPU-µs)", "", f"{ratio:.3f}"])
+    caption = "medians of alternated rounds; compare with the same run under PYTHONPATH=<older checkout>/src"
+    console.print(table("bench.trigger", ["variant", "accepted/s", "CPU-µs/accepted"], rows, caption=caption))
+    path = write_results(
+        "trigger",
+        {
+            "args": vars(args),
+            "medians": medians,
+            "rounds": {variant: [list(row) for row in rows] for variant, rows in results.items()},
+        },
+    )
+    console.print(f"wrote {path}")
 
 
 async def make_tenant(services: Any) -> tuple[Tenant, str]:
