@@ -26,14 +26,13 @@ from urllib.parse import unquote_plus, urlencode
 from fastapi import Depends, Query, Request
 
 from clarion.activation.errors import FlowInvalid, catalogue
-from clarion.kit.params import MAX_OFFSET, MAX_TEXT_LENGTH
+from clarion.kit.params import CONTROL, MAX_OFFSET, MAX_TEXT_LENGTH
 
 MAX_LIMIT = 100
 PARAMETERS = ("property", "orderby", "limit", "count", "continuationToken")
 _FILTER = re.compile(r"^(?P<path>[A-Za-z0-9_.$@\[\]-]+?)(?P<op>==|!=|>=|<=|=|>|<)(?P<value>.*)$", re.DOTALL)
 _EXISTS = re.compile(r"^(?P<not>!?)(?P<path>[A-Za-z0-9_.$@\[\]-]+)$")
 _COMPARISONS = (">", "<", ">=", "<=")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -155,7 +154,7 @@ def _unquote(value: str) -> str:
 
 def _check_printable(name: str, text: str) -> None:
     # Filter values reach SQL, and PostgreSQL's text type refuses NUL: no control characters anywhere.
-    if len(text) > MAX_TEXT_LENGTH or _CONTROL.search(text):
+    if len(text) > MAX_TEXT_LENGTH or CONTROL.search(text):
         raise FlowInvalid(
             name, "printable", f"at most {MAX_TEXT_LENGTH} characters, without control characters"
         )

@@ -11,6 +11,7 @@ clients: offsets up to ``MAX_OFFSET``, page numbers small enough that ``page * p
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -30,8 +31,10 @@ MAX_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 1024
 """Free-text query parameters: filters, sort orders, names."""
 
-# No control characters: PostgreSQL refuses NUL in text, and no id, name or filter contains one.
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+_CONTROL_CHARACTERS = r"\x00-\x1f\x7f"
+CONTROL = re.compile(f"[{_CONTROL_CHARACTERS}]")
+"""A control character: PostgreSQL refuses NUL in text, and no id, name, identity or filter holds one."""
+_PRINTABLE = f"^[^{_CONTROL_CHARACTERS}]*$"
 
 
 def offset_query(description: str = "Items to skip", *, alias: str | None = None) -> Any:

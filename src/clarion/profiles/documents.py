@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from clarion.kit.params import nul_path
+from clarion.kit.params import CONTROL, nul_path
 from clarion.profiles.errors import InvalidProfile
 
 NAMESPACE_RULE = "[A-Za-z0-9_.-]{1,64}"
@@ -32,7 +32,6 @@ CASE_FOLDED_NAMESPACE = "email"
 """Values of this namespace (compared lower-cased) are stored lower-cased."""
 
 _NAMESPACE = re.compile(NAMESPACE_RULE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_REMEMBERED_NAMESPACES = 1024
 _CHECKED_NAMESPACES: dict[str, bool] = {}
 """Valid namespaces met so far, and whether their values are lower-cased."""
@@ -105,7 +104,7 @@ def normalize_value(namespace: str, value: str, *, field: str = "id") -> str:
     """The stored form of an identity value (lower-cased for email), checked for length."""
     if not 1 <= len(value) <= MAX_VALUE_LENGTH:
         raise invalid(field, "value_length", f"identity values must be 1-{MAX_VALUE_LENGTH} characters")
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         # PostgreSQL's text type refuses NUL; no identity holds a control character.
         raise invalid(field, "value_printable", "identity values must not contain control characters")
     return value.lower() if namespace.lower() == CASE_FOLDED_NAMESPACE else value
