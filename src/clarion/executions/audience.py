@@ -178,6 +178,8 @@ async def trigger(uow: UnitOfWork, job_payload: Mapping[str, Any]) -> None:
         snapshot = service.check_campaign(
             snapshot, {"campaignId": execution.campaign_id}, service.STANDARD, now
         )
+        # The quota first: an execution over it reads and creates no profile.
+        await _check_quota(uow, execution)
         jobs = await _delivery_jobs(uow, principal, execution, snapshot)
         await _count(uow, execution, now)
     except (Invalid, RateLimited) as error:
@@ -191,12 +193,17 @@ async def trigger(uow: UnitOfWork, job_payload: Mapping[str, Any]) -> None:
     await uow.commit()
 
 
-async def _count(uow: UnitOfWork, execution: Execution, now: datetime) -> None:
-    """Gate and count the recipients in the fan-out's transaction, against the quota as stored now (the
-    task claims its job in that transaction, so a redelivered trigger counts nothing)."""
-    messages = len(execution.recipients)
+async def _check_quota(uow: UnitOfWork, execution: Execution) -> None:
+    """Gate the recipients against the quota as stored now, in the fan-out's transaction."""
     owner = await tenancy.get_organization(uow, execution.org_id)
-    await usage.check_available(uow, usage.organization_quotas(owner), service.STANDARD.name, messages)
+    quotas = usage.organization_quotas(owner)
+    await usage.check_available(uow, quotas, service.STANDARD.name, len(execution.recipients))
+
+
+async def _count(uow: UnitOfWork, execution: Execution, now: datetime) -> None:
+    """Count the recipients in the fan-out's transaction (the task claims its job in that transaction, so a
+    redelivered trigger counts nothing)."""
+    messages = len(execution.recipients)
     await usage.count(
         uow, [Tally(execution.org_id, execution.sandbox_id, service.STANDARD.name, now.date(), messages)]
     )
