@@ -105,7 +105,7 @@ async def list_credentials(
     include_revoked: Annotated[bool, Query(alias="includeRevoked")] = False,
 ) -> Page[CredentialRead]:
     """The organization's API keys with their role and last use."""
-    org = await service.find_organization(uow, principal.org_id)
+    org = await service.get_organization(uow, principal.org_id)
     views = await service.list_credentials(uow, org, include_revoked=include_revoked)
     items = [_credential(view) for view in views[page.offset : page.offset + page.limit]]
     return Page(items=items, total=len(views), limit=page.limit, offset=page.offset)
@@ -116,7 +116,7 @@ async def create_credential(
     body: CredentialCreate, principal: AdminDep, uow: UoWDep, container: ContainerDep
 ) -> IssuedTokenRead:
     """Create an API key with its first token (the token is shown only in this answer)."""
-    org = await service.find_organization(uow, principal.org_id)
+    org = await service.get_organization(uow, principal.org_id)
     role = service.parse_role(body.role) if body.role else None
     issued = await service.create_credential(
         uow, org, name=body.name, role=role, ttl_seconds=container.settings.token_ttl_seconds
@@ -127,7 +127,7 @@ async def create_credential(
 @router.get("/credentials/{client_id}", response_model=CredentialRead)
 async def read_credential(client_id: str, principal: AdminDep, uow: UoWDep) -> CredentialRead:
     """One API key."""
-    org = await service.find_organization(uow, principal.org_id)
+    org = await service.get_organization(uow, principal.org_id)
     return _credential(await service.get_credential(uow, org, client_id))
 
 
@@ -135,7 +135,7 @@ async def read_credential(client_id: str, principal: AdminDep, uow: UoWDep) -> C
 async def revoke_credential(client_id: str, principal: AdminDep, uow: UoWDep) -> Response:
     """Revoke an API key and all its tokens (refused within a second everywhere); not the key calling."""
     _not_own_key(principal, client_id)
-    org = await service.find_organization(uow, principal.org_id)
+    org = await service.get_organization(uow, principal.org_id)
     await service.revoke_credential(uow, org, client_id)
     return Response(status_code=204)
 
@@ -143,7 +143,7 @@ async def revoke_credential(client_id: str, principal: AdminDep, uow: UoWDep) ->
 @router.get("/credentials/{client_id}/tokens", response_model=list[TokenRead])
 async def list_tokens(client_id: str, principal: AdminDep, uow: UoWDep) -> list[TokenRead]:
     """The unexpired tokens of an API key (ids, never secrets), newest first."""
-    org = await service.find_organization(uow, principal.org_id)
+    org = await service.get_organization(uow, principal.org_id)
     return [_token(view) for view in await service.list_tokens(uow, org, client_id)]
 
 
@@ -152,7 +152,7 @@ async def issue_token(
     client_id: str, principal: AdminDep, uow: UoWDep, container: ContainerDep
 ) -> IssuedTokenRead:
     """Issue a new token for an API key (shown only in this answer)."""
-    org = await service.find_organization(uow, principal.org_id)
+    org = await service.get_organization(uow, principal.org_id)
     issued = await service.issue_token(
         uow, org, client_id=client_id, ttl_seconds=container.settings.token_ttl_seconds
     )
@@ -162,7 +162,7 @@ async def issue_token(
 @router.delete("/credentials/{client_id}/tokens/{token_id}", status_code=204)
 async def revoke_token(client_id: str, token_id: str, principal: AdminDep, uow: UoWDep) -> Response:
     """Revoke one token of an API key."""
-    org = await service.find_organization(uow, principal.org_id)
+    org = await service.get_organization(uow, principal.org_id)
     await service.revoke_token(uow, org, token_id, client_id=client_id)
     return Response(status_code=204)
 
