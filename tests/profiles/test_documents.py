@@ -197,6 +197,7 @@ def test_verbatim_documents_are_the_plain_ones() -> None:
         b'"s"',
         b"null",
         b'{"a": null}',
+        b'{"a": "x\\u0000y"}',  # a NUL: the general path refuses it
         b"{" + b'"a": {' * MAX_DEPTH + b"}" * (MAX_DEPTH + 1),
     ]:
         assert verbatim_document(refused) is None, refused

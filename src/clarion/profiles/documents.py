@@ -198,6 +198,7 @@ def verbatim_document(raw: bytes) -> bytes | None:
         and len(raw) <= MAX_ATTRIBUTE_BYTES
         and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
         and b"null" not in raw
+        and b"\\u0000" not in raw  # a NUL (PostgreSQL stores none): profile_input refuses it
         and not _respelled_number(raw)
     ):
         return raw
