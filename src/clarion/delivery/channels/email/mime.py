@@ -88,7 +88,6 @@ class MessageSkeleton:
         "_counter",
         "_custom_names",
         "_date",
-        "_domain",
         "_head",
         "_id_tail",
         "_one_click",
@@ -107,7 +106,6 @@ class MessageSkeleton:
         self._head = (head, list_unsubscribe)
         self._one_click = one_click
         self._custom_names = custom_names
-        self._domain = domain
         # What follows the random part of a Message-ID: ``.tag@domain>`` (see build_skeleton).
         self._id_tail = f"{'.' + message_id_tag if message_id_tag else ''}@{domain}>"
         self._date = _DateLines()
