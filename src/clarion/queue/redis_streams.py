@@ -344,8 +344,8 @@ class RedisStreamQueue:
         args: list[_Arg] = [GROUP, self._consumer]
         ordered: list[Job] = []
         for held in per_stream.values():
-            ids = sorted((entry_id for _, entry_id, _ in held), key=_entry_order)
-            args.extend((len(held), ids[0], ids[-1]))
+            ids = [entry_id for _, entry_id, _ in held]
+            args.extend((len(held), min(ids, key=_entry_order), max(ids, key=_entry_order)))
             for job, entry_id, deliveries in held:
                 args.extend((entry_id, deliveries))
                 ordered.append(job)

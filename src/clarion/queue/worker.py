@@ -85,7 +85,6 @@ class Worker:
         self._queues = list(queues)
         self._slots = asyncio.Semaphore(concurrency)
         self._batch_size = batch_size
-        self._lease_seconds = lease_seconds
         self._poll_interval = poll_interval
         self._on_outcome = on_outcome
         self._stopping = asyncio.Event()
@@ -111,7 +110,9 @@ class Worker:
         With ``lanes`` > 1, that many batches are in flight at once: while one batch waits for its slowest
         handler (or for the ledger's group commit), the others keep the connections busy.
         """
-        log.info("worker.started", queues=self._queues, lease_seconds=self._lease_seconds, lanes=self._lanes)
+        log.info(
+            "worker.started", queues=self._queues, lease_seconds=self.leases.lease_seconds, lanes=self._lanes
+        )
         try:
             async with self.leases.running():
                 await asyncio.gather(*(self._lane() for _ in range(self._lanes)))
@@ -148,7 +149,9 @@ class Worker:
     async def _reserve(self, name: str) -> list[Job]:
         """Lease a batch; a backend error is logged and treated as an empty queue (the loop backs off)."""
         try:
-            return await self._queue.reserve(name, limit=self._batch_size, lease_seconds=self._lease_seconds)
+            return await self._queue.reserve(
+                name, limit=self._batch_size, lease_seconds=self.leases.lease_seconds
+            )
         except Exception:
             log.exception("worker.reserve_failed", queue=name)
             return []
