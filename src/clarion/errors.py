@@ -116,7 +116,7 @@ class ServiceUnavailable(Unavailable):
     ``kit.outages.outage_of`` is the one place that recognizes the drivers' exceptions as this error.
     """
 
-    def __init__(self, dependency: str, *, retry_after: float = 5.0) -> None:
+    def __init__(self, dependency: str, *, retry_after: float) -> None:
         super().__init__(
             f"The {dependency} is unavailable; nothing of this request was accepted. "
             f"Retry in {retry_after:g} seconds.",

@@ -1,7 +1,7 @@
 """message quotas
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 15:10:00.000000
 
 Monthly message quotas per mode on each organization (0: unlimited, the default) with a hard or soft
