@@ -254,8 +254,9 @@ async def test_enqueue_new_tells_a_replay_from_a_new_job(queue: JobQueue) -> Non
     replay = JobSpec("t.unique", {"n": 1}, job_id="order-7", unique_for=60)
     other = JobSpec("t.unique", {"n": 2}, job_id="order-8", unique_for=60)
     plain = JobSpec("t.plain", {"n": 3})
-    assert await queue.enqueue_new([replay, other, replay, plain]) == [True, True, False, True]
-    assert await queue.enqueue_new([other, plain]) == [False, True]
+    ids, stored = await queue.enqueue_new([replay, other, replay, plain])
+    assert (ids[:3], stored) == (["order-7", "order-8", "order-7"], [True, True, False, True])
+    assert (await queue.enqueue_new([other, plain]))[1] == [False, True]
     jobs = await reserve(queue, limit=10)
     assert sorted(job.task for job in jobs) == ["t.plain", "t.plain", "t.unique", "t.unique"]
 

@@ -169,7 +169,7 @@ class Executions:
     async def _write(self, accepted: Sequence[_Accepted]) -> list[str]:
         tallies = [item.tally for item in accepted]
         try:
-            stored = await self._queue.enqueue_new([item.job for item in accepted])
+            ids, stored = await self._queue.enqueue_new([item.job for item in accepted])
         except BaseException:
             self._usage.release(tallies)
             raise
@@ -177,7 +177,7 @@ class Executions:
         # counters are written a moment later, for many batches at once.
         self._usage.record([tally for tally, new in zip(tallies, stored, strict=True) if new])
         self._usage.release([tally for tally, new in zip(tallies, stored, strict=True) if not new])
-        return [_job_id(item.job) for item in accepted]
+        return ids
 
     async def drain(self) -> None:
         """Wait for pending writes, then write the usage they counted (shutdown)."""
@@ -347,12 +347,6 @@ def delivery_job(
         job_id=job_id or execution,
         unique_for=dedupe_seconds,
     )
-
-
-def _job_id(job: JobSpec) -> str:
-    # Execution jobs always carry their id (the request's, or the execution's): it is what dedupes replays.
-    assert job.job_id is not None
-    return job.job_id
 
 
 def _merge(stored: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -81,9 +81,10 @@ class JobQueue(Protocol):
         """Store jobs durably (one batch); return their ids in order."""
         ...
 
-    async def enqueue_new(self, jobs: Sequence[JobSpec]) -> list[bool]:
-        """Store jobs as ``enqueue`` does; for each, whether it was stored: False for a job whose
-        ``unique_for`` id was already taken (a replay that changes nothing, which callers must not count)."""
+    async def enqueue_new(self, jobs: Sequence[JobSpec]) -> tuple[list[str], list[bool]]:
+        """Store jobs as ``enqueue`` does; their ids, and for each whether it was stored: False for a job
+        whose ``unique_for`` id was already taken (a replay that changes nothing, which callers must not
+        count)."""
         ...
 
     async def reserve(self, queue: str, *, limit: int, lease_seconds: float) -> list[Job]:

@@ -283,15 +283,11 @@ class RedisStreamQueue:
 
     async def enqueue(self, jobs: Sequence[JobSpec]) -> list[str]:
         """Add jobs in one atomic script: due ones to the stream, delayed ones to the delayed set."""
-        ids, _stored = await self._enqueue(jobs)
+        ids, _stored = await self.enqueue_new(jobs)
         return ids
 
-    async def enqueue_new(self, jobs: Sequence[JobSpec]) -> list[bool]:
+    async def enqueue_new(self, jobs: Sequence[JobSpec]) -> tuple[list[str], list[bool]]:
         """Add jobs as ``enqueue`` does; whether each was added (False: its unique id was taken)."""
-        _ids, stored = await self._enqueue(jobs)
-        return stored
-
-    async def _enqueue(self, jobs: Sequence[JobSpec]) -> tuple[list[str], list[bool]]:
         if not jobs:
             return [], []
         now = time.time()

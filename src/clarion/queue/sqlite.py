@@ -350,15 +350,11 @@ class SqliteQueue:
 
     async def enqueue(self, jobs: Sequence[JobSpec]) -> list[str]:
         """Store jobs durably in one commit; return their ids in order (duplicate ids are ignored)."""
-        ids, _stored = await self._enqueue(jobs)
+        ids, _stored = await self.enqueue_new(jobs)
         return ids
 
-    async def enqueue_new(self, jobs: Sequence[JobSpec]) -> list[bool]:
+    async def enqueue_new(self, jobs: Sequence[JobSpec]) -> tuple[list[str], list[bool]]:
         """Store jobs durably in one commit; whether each was stored (False: its unique id was taken)."""
-        _ids, stored = await self._enqueue(jobs)
-        return stored
-
-    async def _enqueue(self, jobs: Sequence[JobSpec]) -> tuple[list[str], list[bool]]:
         if not jobs:
             return [], []
         now = time.time()
