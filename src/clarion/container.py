@@ -59,11 +59,7 @@ class Container:
 
     async def queue_warnings(self) -> list[str]:
         """What would make an acknowledged job not survive a queue restart (Redis without AOF)."""
-        if not uses_redis(self.settings):
-            return []  # the SQLite queue commits each batch to its file before the 202
-        from clarion.queue.redis_persistence import persistence_warnings
-
-        return await persistence_warnings(self.settings.queue_url)
+        return await self.queue.persistence_warnings()
 
     async def close(self) -> None:
         """Release the backends (after ``Services.close`` flushed what was accepted)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from clarion.config import Settings
 from clarion.container import Container
@@ -166,6 +167,14 @@ async def test_work_that_hands_jobs_to_a_dead_queue_is_refused_before_anything_i
 async def test_a_redis_that_refuses_config_is_still_checked_through_info(tmp_path: Path) -> None:
     no_config = ("--rename-command", "CONFIG", "")  # what managed services do
     with RedisServer(tmp_path / "managed", appendonly=False, extra=no_config) as managed:
-        assert await persistence_warnings(managed.url) == [AOF_OFF]
+        assert await warnings_of(managed.url) == [AOF_OFF]
     with RedisServer(tmp_path / "managed-aof", appendonly=True, extra=no_config) as managed:
-        assert await persistence_warnings(managed.url) == []
+        assert await warnings_of(managed.url) == []
+
+
+async def warnings_of(url: str) -> list[str]:
+    client = redis.from_url(url)
+    try:
+        return await persistence_warnings(client)
+    finally:
+        await client.aclose()

@@ -111,6 +111,10 @@ class JobQueue(Protocol):
         """Counts per queue; raises when the backend is unreachable (health checks rely on it)."""
         ...
 
+    async def persistence_warnings(self) -> list[str]:
+        """What would make an acknowledged job not survive a restart of the backend (empty: nothing)."""
+        ...
+
     async def ping(self) -> None:
         """Raise unless the backend would take a write now (cheap: no scan)."""
         ...

@@ -20,21 +20,10 @@ FSYNC_NO = (
     "Redis appendfsync is 'no': the OS flushes the AOF when it likes (~30 s of acknowledged jobs at risk "
     "on a machine crash). Use `appendfsync everysec` or `always`."
 )
-CHECK_TIMEOUT_SECONDS = 2.0
 
 
-async def persistence_warnings(url: str) -> list[str]:
-    """What an operator should fix about the persistence of the Redis at ``url`` (empty: nothing)."""
-    client = redis.from_url(
-        url, socket_timeout=CHECK_TIMEOUT_SECONDS, socket_connect_timeout=CHECK_TIMEOUT_SECONDS
-    )
-    try:
-        return await _warnings(client)
-    finally:
-        await client.aclose()
-
-
-async def _warnings(client: redis.Redis) -> list[str]:
+async def persistence_warnings(client: redis.Redis) -> list[str]:
+    """What an operator should fix about the persistence of the Redis behind ``client`` (empty: nothing)."""
     try:
         config = await client.config_get("append*")
     except ResponseError:

@@ -46,6 +46,7 @@ import msgspec
 import redis.asyncio as redis
 
 from clarion.queue.port import Job, JobSpec, QueueStats, backoff_seconds
+from clarion.queue.redis_persistence import persistence_warnings
 
 GROUP = "workers"
 _PROMOTE_MAX = 1000
@@ -397,6 +398,10 @@ class RedisStreamQueue:
             stats.delayed[name] = delayed
             stats.dead[name] = dead
         return stats
+
+    async def persistence_warnings(self) -> list[str]:
+        """Whether this Redis keeps an append-only file (``redis_persistence.py``), on the queue's pool."""
+        return await persistence_warnings(self._redis)
 
     async def ping(self) -> None:
         """``PING`` (raises when Redis does not answer)."""

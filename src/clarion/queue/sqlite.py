@@ -424,6 +424,10 @@ class SqliteQueue:
             stats.dead[name] = dead
         return stats
 
+    async def persistence_warnings(self) -> list[str]:
+        """None: every batch is committed to the file before ``enqueue`` returns."""
+        return []
+
     async def ping(self) -> None:
         """An empty write transaction through the writer thread (takes the write lock, checks the file)."""
         await self._submit(lambda _connection: None)
