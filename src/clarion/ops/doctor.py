@@ -115,7 +115,7 @@ async def _check_migrations(container: Container) -> Finding:
 async def _check_queue(container: Container) -> Finding:
     name = "queue"
     where = _redacted(container.settings.queue_url)
-    problem = await _bounded(container.queue.ping())
+    problem = await _bounded(container.check_queue())
     if problem is not None:
         hint = "check CLARION_QUEUE_URL and that Redis runs" if uses_redis(container.settings) else ""
         return Finding(name, Status.FAIL, f"{where} does not answer: {problem}", hint)
