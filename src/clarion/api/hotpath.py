@@ -2,9 +2,8 @@
 
 FastAPI's router tries every route in turn (about 40 here), and that scan measured more than half of the
 CPU of a high-throughput trigger. This middleware answers the registered hot paths itself, before routing,
-with the same envelopes: a ``ClarionError`` is rendered for its API family here; any other exception is
-answered by ``GatewayMiddleware`` (which wraps this one), as for every route: an outage as a 503
-(``kit.outages``), anything else logged and rendered as a 500. Every other request goes on to FastAPI
+with the same envelopes: a ``ClarionError`` is rendered for its API family, an outage as a 503
+(``kit.outages``), anything else is logged and rendered as a 500. Every other request goes on to FastAPI
 unchanged.
 """
 
@@ -18,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clarion.api.envelopes import family_for, new_request_id, render
+from clarion.api.errors import unexpected_error_response
 from clarion.errors import ClarionError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -53,7 +53,11 @@ class HotPathMiddleware:
             response = await route.endpoint(request)
         except ClarionError as error:
             response = render(error, family_for(route.path), _request_id(scope))
-        # Anything else goes on to GatewayMiddleware, around this one: a 503 for an outage, a logged 500.
+        except Exception as error:
+            # An outage (Redis or the database down) is a 503 with Retry-After, anything else a logged 500.
+            # Not left to GatewayMiddleware: after it refused a body mid-stream (its answer already started),
+            # the endpoint's ClientDisconnect must end here, quietly, not be raised to the server.
+            response = unexpected_error_response(error, route.path, scope["method"], _request_id(scope))
         await response(scope, receive, send)
 
 
