@@ -160,17 +160,12 @@ RETRY_AFTER = {
 }
 REQUEST_ID = {"description": "The request id (the caller's x-request-id, or a new one)", "schema": _STRING}
 
-SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <access token>"},
-    "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-    "imsOrg": {"type": "apiKey", "in": "header", "name": "x-gw-ims-org-id"},
-    "sandbox": {"type": "apiKey", "in": "header", "name": "x-sandbox-name"},
-}
 SECURITY: list[dict[str, list[str]]] = [
     {"bearer": [], "apiKey": [], "imsOrg": [], "sandbox": []},
     {"bearer": [], "apiKey": [], "imsOrg": []},
 ]
-"""The gateway headers; x-sandbox-name may be left out (the production sandbox)."""
+"""The gateway headers, as one requirement (FastAPI lists each scheme apart, from ``tenancy.gateway``'s
+declarations, which also give ``components.securitySchemes``); x-sandbox-name may be left out."""
 
 
 def raises(*statuses: int, also: str | None = None) -> dict[int | str, dict[str, Any]]:
@@ -235,7 +230,6 @@ def build_document(app: FastAPI, extras: Iterable[Callable[[], PathsAndSchemas]]
     schemas.update(ERROR_SCHEMAS)
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    document["components"]["securitySchemes"] = SECURITY_SCHEMES
     for path, method, operation in _operations(document):
         for name, schema in operation.get("requestBody", {}).pop(COMPONENTS_KEY, {}).items():
             schemas.setdefault(name, schema)
