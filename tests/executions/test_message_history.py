@@ -82,7 +82,8 @@ async def test_failed_message_shows_each_answer_its_mail_and_its_resend(
     assert stats["failureRate"] == 1.0
 
     del live.smtp.rcpt_answers["bounce@example.com"]
-    await live.api.call("POST", "/v1/messages/resend", {"executionId": execution}, expect=200)
+    resent = await live.api.call("POST", "/v1/messages/resend", {"messageId": row["id"]}, expect=200)
+    assert resent.json()["messageIds"] == [row["id"]]
 
     async def sent() -> list[dict[str, Any]] | None:
         found = await history(live, row["id"])

@@ -100,10 +100,15 @@ async def message_mail(
 
 @router.post("/messages/resend", response_model=ResendResult)
 async def resend_messages(body: ResendRequest, principal: UserDep, uow: UoWDep) -> ResendResult:
-    """Queue failed or expired messages again (filter by execution, campaign or recipient)."""
-    filters = {"executionId": body.execution_id, "campaignId": body.campaign_id, "recipient": body.recipient}
+    """Queue failed or expired messages again (filter by message, execution, campaign or recipient)."""
+    filters = {
+        "messageId": body.message_id,
+        "executionId": body.execution_id,
+        "campaignId": body.campaign_id,
+        "recipient": body.recipient,
+    }
     if not any(filters.values()):
-        raise Invalid("executionId, campaignId or recipient: give at least one filter")
+        raise Invalid("messageId, executionId, campaignId or recipient: give at least one filter")
     ids = await service.resend(uow, principal.org_id, principal.sandbox_id, filters, limit=body.limit)
     return ResendResult(requeued=len(ids), message_ids=ids)
 

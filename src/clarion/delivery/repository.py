@@ -59,6 +59,7 @@ class MessageRepository(SandboxRepository):
     def _filtered(self, filters: dict[str, str | None]) -> Any:
         statement = self.scoped(Message)
         columns = {
+            "messageId": Message.id,
             "executionId": Message.execution_id,
             "campaignId": Message.campaign_id,
             "status": Message.status,

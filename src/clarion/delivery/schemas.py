@@ -37,10 +37,11 @@ class MessageRead(BaseModel):
 
 
 class ResendRequest(BaseModel):
-    """Which failed or expired messages to send again (at least one filter)."""
+    """Which failed or expired messages to send again (at least one filter; ``messageId``: just that one)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
+    message_id: str | None = Field(default=None, max_length=80)
     execution_id: str | None = None
     campaign_id: str | None = None
     recipient: str | None = None

@@ -1,7 +1,7 @@
 """message events
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 18:20:00.000000
 
 ``message_events``: the history of each message (every delivery attempt's outcome and server answer, every
@@ -16,8 +16,8 @@ from alembic import op
 
 import clarion.db.base
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
