@@ -145,3 +145,15 @@ async def test_a_refused_message_is_resent_from_its_page(
         await expect(page.locator("#message-status")).to_have_text("sent", timeout=20_000)
         await expect(page.locator("#history")).to_contain_text("resent")
         await expect(page.get_by_role("button", name="Resend")).to_have_count(0)
+
+
+async def test_a_bad_filter_is_refused_in_words_next_to_the_form(
+    page: Page, make_tenant: TenantFactory
+) -> None:
+    tenant = await make_tenant()
+    await sign_in(page, tenant)
+    await page.goto("/console/messages?since=2026-12-07T10:00&until=2026-12-07T09:00")
+    await expect(page.get_by_role("alert")).to_contain_text("until: must be after since")
+    await expect(page.get_by_label("Accepted from (UTC)")).to_have_value("2026-12-07T10:00")
+    await page.goto("/console/outbox?recipient=nobody@example.com")
+    await expect(page.get_by_text("No captured mail to nobody@example.com")).to_be_visible()
