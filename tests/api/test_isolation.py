@@ -129,6 +129,7 @@ async def populate_outbox(
     finally:
         await worker.stop()
         await capture.stop()
+    owned.params["mail_id"] = outbox.list(limit=1)[0].id
     owned.secrets += [
         "Alice private receipt",
         "alice.customer@alice-shop.example",

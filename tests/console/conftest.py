@@ -68,6 +68,8 @@ def console_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         CLARION_REDIS_PREFIX=f"clarion-console-{port}",
         CLARION_SECRET_KEY=TEST_SECRET_KEY,
         CLARION_AUTO_MIGRATE="0",
+        # Capture on either backend (the default is embedded only): pages show captured mail on both.
+        CLARION_SMTP_CAPTURE="1",
         CLARION_SMTP_CAPTURE_PORT=str(free_port()),
         CLARION_LOG_FORMAT="json",
         CLARION_AUTH_CACHE_SECONDS="0",

@@ -14,9 +14,12 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     Select,
     Table,
+    cast,
     exists,
     false,
     func,
@@ -86,6 +89,10 @@ class SqlDialect:
         """True when the JSON array ``column`` holds the string ``value``."""
         raise NotImplementedError
 
+    def epoch_bucket(self, column: ColumnElement[Any], seconds: int) -> ColumnElement[int]:
+        """The number of the ``seconds``-long interval since the epoch that a timestamp column falls in."""
+        raise NotImplementedError
+
     async def claim_writer(self, session: AsyncSession, table: Table) -> None:
         """Make the session's transaction the database writer now, before its reads (see SQLite's)."""
 
@@ -107,6 +114,11 @@ class PostgresDialect(SqlDialect):
         """``column @> [value]`` (uses a GIN index when there is one)."""
         contains: ColumnElement[bool] = type_coerce(column, postgresql.JSONB).contains([value])
         return contains
+
+    def epoch_bucket(self, column: ColumnElement[Any], seconds: int) -> ColumnElement[int]:
+        """``floor(extract(epoch from column) / seconds)``."""
+        bucket: ColumnElement[int] = cast(func.floor(func.extract("epoch", column) / seconds), BigInteger)
+        return bucket
 
     async def prefer_hash_joins(self, session: AsyncSession) -> None:
         """``SET LOCAL enable_nestloop = off``.
@@ -132,6 +144,12 @@ class SqliteDialect(SqlDialect):
         """``EXISTS (SELECT 1 FROM json_each(column) WHERE value = :value)``."""
         items = func.json_each(column).table_valued("value")
         return exists(select(literal(1)).select_from(items).where(items.c.value == value))
+
+    def epoch_bucket(self, column: ColumnElement[Any], seconds: int) -> ColumnElement[int]:
+        """``CAST(strftime('%s', column) AS INTEGER) / seconds`` (the stored text is naive UTC)."""
+        epoch = cast(func.strftime("%s", column), Integer)
+        bucket: ColumnElement[int] = epoch // literal(seconds, Integer)
+        return bucket
 
     async def claim_writer(self, session: AsyncSession, table: Table) -> None:
         """Take SQLite's write lock now with a write that matches no row.

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.delivery import captured, service
+from clarion.delivery import captured, rendered, service
 from clarion.delivery.repository import MessageRepository
-from clarion.delivery.schemas import CapturedMailRead, MessageRead, MessageStatus, ResendRequest, ResendResult
+from clarion.delivery.schemas import (
+    Bucket,
+    CapturedMailRead,
+    MailRead,
+    MessageHistory,
+    MessageRead,
+    MessageStats,
+    MessageStatus,
+    ResendRequest,
+    ResendResult,
+)
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.kit.params import Id, Text, text_query
@@ -28,6 +39,8 @@ async def list_messages(
     campaign_id: Annotated[str | None, text_query(alias="campaignId")] = None,
     status: MessageStatus | None = None,
     recipient: Text = None,
+    since: Annotated[datetime | None, Query(description="Accepted at or after (ISO-8601 with zone)")] = None,
+    until: Annotated[datetime | None, Query(description="Accepted before (ISO-8601 with zone)")] = None,
 ) -> Page[MessageRead]:
     """The delivery ledger, newest first."""
     filters = {
@@ -36,10 +49,27 @@ async def list_messages(
         "status": status,
         "recipient": recipient,
     }
+    window = service.accepted_window(since, until)
     repo = MessageRepository(uow.session, principal.org_id, principal.sandbox_id)
-    rows, total = await repo.search(filters, limit=page.limit, offset=page.offset)
+    rows, total = await repo.search(filters, window, limit=page.limit, offset=page.offset)
     items = [MessageRead.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/messages/stats", response_model=MessageStats)
+async def message_stats(
+    principal: ReaderDep,
+    uow: UoWDep,
+    since: Annotated[
+        datetime | None,
+        Query(description="Start of the window (ISO-8601 with zone); default: an hour (minute) or a day ago"),
+    ] = None,
+    bucket: Annotated[
+        Bucket, Query(description="Bucket size: minute (up to 24 h back) or hour (31 days)")
+    ] = ("minute"),
+) -> MessageStats:
+    """Messages by status per time bucket, for charts: throughput and failure rate."""
+    return await service.stats(uow, principal.org_id, principal.sandbox_id, since=since, bucket=bucket)
 
 
 @router.get("/messages/{message_id}", response_model=MessageRead)
@@ -49,12 +79,36 @@ async def read_message(message_id: Id, principal: ReaderDep, uow: UoWDep) -> Mes
     return MessageRead.model_validate(require(row, NotFound(f"Message {message_id!r} does not exist")))
 
 
+@router.get("/messages/{message_id}/events", response_model=MessageHistory)
+async def message_events(message_id: Id, principal: ReaderDep, uow: UoWDep) -> MessageHistory:
+    """A message's history: accepted, then each attempt's outcome with the server's answer, each resend."""
+    return await service.history(uow, principal.org_id, principal.sandbox_id, message_id)
+
+
+@router.get("/messages/{message_id}/mail", response_model=MailRead)
+async def message_mail(
+    message_id: Id, principal: ReaderDep, uow: UoWDep, container: ContainerDep
+) -> MailRead:
+    """The message's mail: the captured copy (embedded mode), else rendered again while it is not sent."""
+    settings = container.settings
+    outbox = captured.outbox_at(settings.outbox_path) if settings.should_capture_smtp else None
+    scope = captured.caller_scope(container.secrets, principal)
+    return await rendered.message_mail(
+        uow, outbox, scope, message_id, org_id=principal.org_id, sandbox_id=principal.sandbox_id
+    )
+
+
 @router.post("/messages/resend", response_model=ResendResult)
 async def resend_messages(body: ResendRequest, principal: UserDep, uow: UoWDep) -> ResendResult:
-    """Queue failed or expired messages again (filter by execution, campaign or recipient)."""
-    filters = {"executionId": body.execution_id, "campaignId": body.campaign_id, "recipient": body.recipient}
+    """Queue failed or expired messages again (filter by message, execution, campaign or recipient)."""
+    filters = {
+        "messageId": body.message_id,
+        "executionId": body.execution_id,
+        "campaignId": body.campaign_id,
+        "recipient": body.recipient,
+    }
     if not any(filters.values()):
-        raise Invalid("executionId, campaignId or recipient: give at least one filter")
+        raise Invalid("messageId, executionId, campaignId or recipient: give at least one filter")
     ids = await service.resend(uow, principal.org_id, principal.sandbox_id, filters, limit=body.limit)
     return ResendResult(requeued=len(ids), message_ids=ids)
 
@@ -85,3 +139,13 @@ async def list_outbox(
     )
     items = [CapturedMailRead.model_validate(mail) for mail in found.items]
     return Page(items=items, total=found.total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/outbox/{mail_id}", response_model=MailRead)
+async def read_outbox_mail(mail_id: Id, principal: ReaderDep, container: ContainerDep) -> MailRead:
+    """One captured mail of the caller's organization and sandbox: headers and bodies."""
+    settings = container.settings
+    if not settings.should_capture_smtp:
+        raise NotFound("The outbox exists only where the bundled SMTP capture server runs (embedded mode)")
+    scope = captured.caller_scope(container.secrets, principal)
+    return await rendered.captured_mail(captured.outbox_at(settings.outbox_path), scope, mail_id)

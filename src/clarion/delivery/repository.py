@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.db.dialect import dialect_of
-from clarion.delivery.schemas import LedgerRow
+from clarion.delivery.schemas import EventRow, LedgerRow
 from clarion.kit.repository import SandboxRepository
-from clarion.models.messages import Message
+from clarion.models.messages import Message, MessageEvent
 
 FINAL = ("sent", "failed", "expired")
 _UPDATED_ON_CONFLICT = (
@@ -39,6 +39,12 @@ async def upsert_messages(session: AsyncSession, rows: Sequence[LedgerRow]) -> N
     await session.execute(statement, list(rows))
 
 
+async def add_events(session: AsyncSession, events: Sequence[EventRow]) -> None:
+    """Append history events (like ``upsert_messages``, each row carries its own tenant)."""
+    if events:
+        await session.execute(insert(MessageEvent), list(events))
+
+
 async def final_ids(session: AsyncSession, ids: Sequence[str]) -> set[str]:
     """Which of these messages already reached a final status (a redelivered job skips them)."""
     if not ids:
@@ -53,6 +59,7 @@ class MessageRepository(SandboxRepository):
     def _filtered(self, filters: dict[str, str | None]) -> Any:
         statement = self.scoped(Message)
         columns = {
+            "messageId": Message.id,
             "executionId": Message.execution_id,
             "campaignId": Message.campaign_id,
             "status": Message.status,
@@ -64,10 +71,20 @@ class MessageRepository(SandboxRepository):
         return statement
 
     async def search(
-        self, filters: dict[str, str | None], *, limit: int, offset: int
+        self,
+        filters: dict[str, str | None],
+        window: tuple[datetime | None, datetime | None] = (None, None),
+        *,
+        limit: int,
+        offset: int,
     ) -> tuple[list[Message], int]:
-        """One page of messages matching the filters, newest first."""
+        """One page of messages matching the filters and accepted in ``[since, until)``, newest first."""
         statement = self._filtered(filters)
+        since, until = window
+        if since is not None:
+            statement = statement.where(Message.accepted_at >= since)
+        if until is not None:
+            statement = statement.where(Message.accepted_at < until)
         total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
         rows = await self.session.scalars(
             statement.order_by(Message.accepted_at.desc(), Message.id).limit(limit).offset(offset)
@@ -84,6 +101,34 @@ class MessageRepository(SandboxRepository):
             Message.status.in_(("failed", "expired")), Message.payload.is_not(None)
         )
         return list(await self.session.scalars(statement.order_by(Message.accepted_at).limit(limit)))
+
+    async def events(self, message_id: str) -> list[MessageEvent]:
+        """The history of one message of this sandbox, oldest first."""
+        return list(
+            await self.session.scalars(
+                self.scoped(MessageEvent)
+                .where(MessageEvent.message_id == message_id)
+                .order_by(MessageEvent.at, MessageEvent.id)
+            )
+        )
+
+    async def counts_by_bucket(self, since: datetime, seconds: int) -> list[tuple[int, str, int]]:
+        """``(bucket number, status, count)`` of the messages last updated since ``since``; bucket ``n``
+        starts at ``n * seconds`` after the epoch (for a message in a final status, when it became final)."""
+        bucket = dialect_of(self.session).epoch_bucket(Message.updated_at.expression, seconds)
+        statement = (
+            select(bucket, Message.status, func.count())
+            .where(
+                Message.org_id == self.org_id,
+                Message.sandbox_id == self.sandbox_id,
+                Message.updated_at >= since,
+            )
+            .group_by(bucket, Message.status)
+        )
+        return [
+            (int(number), str(status), int(count))
+            for number, status, count in await self.session.execute(statement)
+        ]
 
     async def mark_requeued(self, ids: Sequence[str], now: datetime) -> None:
         """Put resent messages back to ``accepted``."""

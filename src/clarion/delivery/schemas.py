@@ -37,10 +37,11 @@ class MessageRead(BaseModel):
 
 
 class ResendRequest(BaseModel):
-    """Which failed or expired messages to send again (at least one filter)."""
+    """Which failed or expired messages to send again (at least one filter; ``messageId``: just that one)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
+    message_id: str | None = Field(default=None, max_length=80)
     execution_id: str | None = None
     campaign_id: str | None = None
     recipient: str | None = None
@@ -68,6 +69,79 @@ class CapturedMailRead(BaseModel):
 
 
 MessageStatus = Literal["accepted", "sent", "failed", "expired"]
+Bucket = Literal["minute", "hour"]
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class MessageEventRead(_Camel):
+    """One step of a message's history: ``accepted`` (from the ledger row), then each attempt's outcome
+    (``sent``, ``retry``: a temporary failure, tried again later, ``failed``, ``expired``) with the server's
+    answer, and each ``resent``."""
+
+    kind: Literal["accepted", "sent", "retry", "failed", "expired", "resent"]
+    attempt: int
+    response: str
+    at: datetime
+
+
+class MessageHistory(_Camel):
+    """A message's events, oldest first (events of attempts before this history was kept are not listed)."""
+
+    message_id: str
+    items: list[MessageEventRead]
+
+
+class MailHeader(BaseModel):
+    """One header line of a mail, decoded."""
+
+    name: str
+    value: str
+
+
+class MailRead(_Camel):
+    """A mail as the recipient's client would show it: headers and the text and HTML bodies.
+
+    ``source`` says where it comes from: ``outbox`` (the copy the bundled SMTP server captured, exactly as
+    sent) or ``rendered`` (rendered again from what the ledger keeps of a message not sent, with the
+    campaign's current content; ``campaignVersion`` is the version rendered).
+    """
+
+    source: Literal["outbox", "rendered"]
+    subject: str
+    headers: list[MailHeader]
+    text: str | None
+    html: str | None
+    captured_mail_id: str | None = None
+    campaign_version: int | None = None
+
+
+class StatsBucket(_Camel):
+    """Messages that reached their current status in one time bucket, by status."""
+
+    start: datetime
+    accepted: int = 0
+    sent: int = 0
+    failed: int = 0
+    expired: int = 0
+
+
+class MessageStats(_Camel):
+    """The ledger over a time window in buckets (every bucket listed, empty ones with zeros), and totals.
+
+    A message counts once, in the bucket of its last change: a sent message when it was sent, a failed or
+    expired one when it became final, one still ``accepted`` (waiting or retrying) at its last attempt.
+    ``failureRate`` is ``(failed + expired) / (sent + failed + expired)`` over the window (0 when none).
+    """
+
+    since: datetime
+    bucket: Bucket
+    bucket_seconds: int
+    buckets: list[StatsBucket]
+    totals: StatsBucket
+    failure_rate: float
 
 
 # --- The delivery job: produced by executions (and by delivery's retries and resends), run by the worker.
@@ -158,6 +232,22 @@ class LedgerRow(TypedDict):
     sent_at: datetime | None
     payload: dict[str, Any] | None
     """``StoredMessage`` as JSON, kept while the message is not sent."""
+
+
+EventKind = Literal["sent", "retry", "failed", "expired", "resent"]
+
+
+class EventRow(TypedDict):
+    """One ``message_events`` row: an attempt's outcome as the worker records it, or a resend."""
+
+    message_id: str
+    org_id: str
+    sandbox_id: str
+    kind: EventKind
+    attempt: int
+    response: str
+    header_message_id: str
+    at: datetime
 
 
 class DeliveryEvent(msgspec.Struct):

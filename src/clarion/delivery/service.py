@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,16 +26,25 @@ from clarion.delivery.bundle import Bundle, BundleCache
 from clarion.delivery.channels.base import Attempt, SendResult
 from clarion.delivery.channels.webhook import post_event
 from clarion.delivery.schemas import (
+    Bucket,
     DeliveryEvent,
     DeliveryJob,
+    EventRow,
     LedgerRow,
+    MessageEventRead,
+    MessageHistory,
+    MessageStats,
     MessageStatus,
     Recipient,
+    StatsBucket,
     StoredMessage,
     WebhookRetry,
 )
+from clarion.errors import Invalid, NotFound
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.clock import iso_milli, utcnow
+from clarion.kit.repository import require
+from clarion.models.messages import Message
 from clarion.outbound.schemas import NewCall
 from clarion.outbound.service import ActionCalls, calls_for
 from clarion.queue.port import Job, JobQueue, JobSpec, backoff_seconds
@@ -50,6 +59,8 @@ _CALL_NAMESPACE = uuid.UUID("6f1c2a0e-3b7d-5c41-9a8e-2d4b6c8e0f13")
 """Namespace of the uuid5 ids of campaign custom-action calls (derived from message ids)."""
 _STATUS_OF: dict[str, MessageStatus] = {"sent": "sent", "failed": "failed"}
 """Ledger status of a send outcome; ``retry`` leaves the message ``accepted``."""
+Recorded = tuple[LedgerRow, EventRow]
+"""What the ledger writer commits per attempt: the message's row and the attempt's event."""
 _GONE = Attempt(SendResult("failed", "campaign or its channel configuration no longer exists"), "", 0)
 
 
@@ -74,7 +85,7 @@ class Delivery:
         self._http = http
         self._validity = validity_seconds
         self._backoff_base = backoff_base
-        self._ledger: GroupCommitter[LedgerRow, None] = GroupCommitter(self._write_rows, max_delay=0.002)
+        self._ledger: GroupCommitter[Recorded, None] = GroupCommitter(self._write_rows, max_delay=0.002)
 
     async def send(self, job: Job) -> None:
         """Handle one ``delivery.send`` job."""
@@ -93,7 +104,9 @@ class Delivery:
         ]
         if bundle is not None and bundle.settings.custom_action_id:
             await self._call_action(payload, bundle.settings.custom_action_id, pending, rows)
-        await self._ledger.submit_all(rows)
+        await self._ledger.submit_all(
+            [(row, attempt_event(row, attempt)) for row, attempt in zip(rows, attempts, strict=True)]
+        )
         await self._follow_up(payload, pending, rows)
         if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
             with calls_for(payload.org):
@@ -220,11 +233,12 @@ class Delivery:
         if result.outcome == "retry":
             raise RuntimeError(f"webhook not delivered: {result.response}")
 
-    async def _write_rows(self, rows: Sequence[LedgerRow]) -> list[None]:
+    async def _write_rows(self, recorded: Sequence[Recorded]) -> list[None]:
         async with self._unit_of_work() as uow:
-            await repository.upsert_messages(uow.session, rows)
+            await repository.upsert_messages(uow.session, [row for row, _ in recorded])
+            await repository.add_events(uow.session, [event for _, event in recorded])
             await uow.commit()
-        return [None] * len(rows)
+        return [None] * len(recorded)
 
     async def close(self) -> None:
         """Write what is pending and close connections."""
@@ -274,6 +288,21 @@ def action_context(recipient: Recipient, row: LedgerRow) -> dict[str, Any]:
     return {**(recipient.context or {}), "message": message}
 
 
+def attempt_event(row: LedgerRow, attempt: Attempt) -> EventRow:
+    """The history event of one recorded attempt (``retry`` while the message stays ``accepted``)."""
+    status = row["status"]
+    return {
+        "message_id": row["id"],
+        "org_id": row["org_id"],
+        "sandbox_id": row["sandbox_id"],
+        "kind": "retry" if status == "accepted" else status,
+        "attempt": row["attempts"],
+        "response": row["response"],
+        "header_message_id": attempt.header_message_id,
+        "at": row["updated_at"],
+    }
+
+
 def delivery_event(row: LedgerRow) -> DeliveryEvent:
     """The event POSTed to a campaign's webhook for a final message status."""
     return DeliveryEvent(
@@ -303,10 +332,96 @@ async def resend(
         for message in messages
     ]
     ids = [message.id for message in messages]
-    await repo.mark_requeued(ids, utcnow())
+    now = utcnow()
+    await repo.mark_requeued(ids, now)
+    await repository.add_events(uow.session, [resent_event(message, now) for message in messages])
     uow.defer(jobs)
     await uow.commit()
     return ids
+
+
+def resent_event(message: Message, at: datetime) -> EventRow:
+    """The history event of a message queued again by ``resend`` (its attempts count from 1 again)."""
+    return {
+        "message_id": message.id,
+        "org_id": message.org_id,
+        "sandbox_id": message.sandbox_id,
+        "kind": "resent",
+        "attempt": message.attempts,
+        "response": "queued again by resend",
+        "header_message_id": "",
+        "at": at,
+    }
+
+
+async def history(uow: UnitOfWork, org_id: str, sandbox_id: str, message_id: str) -> MessageHistory:
+    """A message's events, oldest first: its acceptance, then what the ledger recorded of each attempt."""
+    repo = repository.MessageRepository(uow.session, org_id, sandbox_id)
+    message = require(await repo.get(message_id), NotFound(f"Message {message_id!r} does not exist"))
+    accepted = MessageEventRead(kind="accepted", attempt=0, response="", at=message.accepted_at)
+    events = [MessageEventRead.model_validate(event) for event in await repo.events(message_id)]
+    return MessageHistory(message_id=message_id, items=[accepted, *events])
+
+
+def accepted_window(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The ledger's ``since``/``until`` filters, checked: zoned, and ``until`` after ``since``."""
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise Invalid(f"{name}: needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+    if since is not None and until is not None and until <= since:
+        raise Invalid("until: must be after since")
+    return since, until
+
+
+BUCKET_SECONDS: dict[Bucket, int] = {"minute": 60, "hour": 3600}
+MAX_WINDOW: dict[Bucket, timedelta] = {"minute": timedelta(hours=24), "hour": timedelta(days=31)}
+"""How far back ``stats`` looks per bucket size: at most 1,440 minutes or 744 hours a chart."""
+DEFAULT_WINDOW: dict[Bucket, timedelta] = {"minute": timedelta(hours=1), "hour": timedelta(hours=24)}
+
+
+async def stats(
+    uow: UnitOfWork, org_id: str, sandbox_id: str, *, since: datetime | None, bucket: Bucket
+) -> MessageStats:
+    """Counts by status per time bucket from ``since`` (default: the last hour, or day for hours) to now."""
+    now = utcnow()
+    if since is None:
+        since = now - DEFAULT_WINDOW[bucket]
+    elif since.tzinfo is None:
+        raise Invalid("since: needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+    elif since < now - MAX_WINDOW[bucket] or since > now:
+        raise Invalid(
+            f"since: must be in the last {_window_text(bucket)} for {bucket} buckets, not later than now"
+        )
+    seconds = BUCKET_SECONDS[bucket]
+    first, last = int(since.timestamp()) // seconds, int(now.timestamp()) // seconds
+    buckets = {
+        number: StatsBucket(start=datetime.fromtimestamp(number * seconds, UTC))
+        for number in range(first, last + 1)
+    }
+    totals = StatsBucket(start=since)
+    repo = repository.MessageRepository(uow.session, org_id, sandbox_id)
+    for number, status, count in await repo.counts_by_bucket(since, seconds):
+        if status in _COUNTED and number in buckets:
+            setattr(buckets[number], status, getattr(buckets[number], status) + count)
+            setattr(totals, status, getattr(totals, status) + count)
+    final = totals.sent + totals.failed + totals.expired
+    return MessageStats(
+        since=since,
+        bucket=bucket,
+        bucket_seconds=seconds,
+        buckets=list(buckets.values()),
+        totals=totals,
+        failure_rate=(totals.failed + totals.expired) / final if final else 0.0,
+    )
+
+
+_COUNTED = frozenset(("accepted", "sent", "failed", "expired"))
+
+
+def _window_text(bucket: Bucket) -> str:
+    return "24 hours" if bucket == "minute" else "31 days"
 
 
 async def execution_summary(

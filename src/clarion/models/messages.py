@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clarion.db.base import Base
@@ -21,6 +21,7 @@ class Message(Base):
         Index("ix_messages_org_execution", "org_id", "execution_id"),
         Index("ix_messages_org_campaign_status", "org_id", "campaign_id", "status"),
         Index("ix_messages_org_recipient", "org_id", "recipient"),
+        Index("ix_messages_org_sandbox_updated", "org_id", "sandbox_id", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
@@ -68,3 +69,27 @@ class Execution(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageEvent(Base):
+    """One step of a message's history: a delivery attempt's outcome (with the server's answer) or a resend.
+
+    Acceptance is the message row's ``accepted_at`` (the intake writes no row); every attempt the worker
+    records and every resend adds one event, so the SMTP answer of each attempt survives the next one.
+    """
+
+    __tablename__ = "message_events"
+    __table_args__ = (Index("ix_message_events_message", "message_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(80))
+    org_id: Mapped[str] = mapped_column(String(36))
+    sandbox_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))
+    """sent | retry | failed | expired | resent."""
+    attempt: Mapped[int] = mapped_column(default=0)
+    response: Mapped[str] = mapped_column(Text, default="")
+    header_message_id: Mapped[str] = mapped_column(String(256), default="")
+    """The ``Message-ID`` header the attempt was written with ("" when nothing was written): it finds the
+    captured copy in the outbox."""
+    at: Mapped[datetime] = mapped_column(default=utcnow)

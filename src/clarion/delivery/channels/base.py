@@ -41,11 +41,13 @@ class SendResult:
 
 class Attempt(NamedTuple):
     """One recipient's delivery attempt: the channel's answer, the address used ("" when none), the size of
-    what was sent (for the ledger)."""
+    what was sent (for the ledger), and the email's ``Message-ID`` header ("" for other channels or when
+    nothing was written): the message's history keeps it to find the captured copy."""
 
     result: SendResult
     address: str
     size: int
+    header_message_id: str = ""
 
 
 class Channel(Protocol):

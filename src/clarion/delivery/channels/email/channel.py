@@ -13,7 +13,7 @@ from typing import Any
 
 from clarion.delivery.channels.base import Attempt, SendResult, template_variables
 from clarion.delivery.channels.email.html_text import html_to_text
-from clarion.delivery.channels.email.mime import MessageSkeleton, build_skeleton
+from clarion.delivery.channels.email.mime import MessageSkeleton, RenderedMessage, build_skeleton
 from clarion.delivery.channels.email.smtp import SmtpPool
 from clarion.delivery.schemas import Recipient
 from clarion.templating import Template, compile_template
@@ -80,6 +80,12 @@ class EmailChannel:
             return _NO_ADDRESS
         if self._pool is None:
             return Attempt(_NO_POOL, address, 0)
+        message, mail_from = self.write(recipient, address)
+        result = await self._pool.pool.send(mail_from, [address], message.raw)
+        return Attempt(result, address, len(message.raw), message.message_id)
+
+    def write(self, recipient: Recipient, address: str) -> tuple[RenderedMessage, str]:
+        """The recipient's message to ``address`` and its envelope sender (``ValueError``: unwritable)."""
         variables = template_variables(recipient)
         skeleton, mail_from = self._skeleton, self._mail_from
         if skeleton is None:
@@ -90,8 +96,7 @@ class EmailChannel:
             html=None if self._html is None else self._html.render(variables),
             text=None if self._text is None else self._text.render(variables),
         )
-        result = await self._pool.pool.send(mail_from, [address], message.raw)
-        return Attempt(result, address, len(message.raw))
+        return message, mail_from
 
     def _personalized_sender(self, variables: Mapping[str, Any]) -> tuple[MessageSkeleton, str]:
         """The skeleton and envelope sender of one recipient when the sender fields are templates."""
