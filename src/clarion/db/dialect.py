@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     Select,
     Table,
+    cast,
     exists,
     false,
     func,
@@ -28,10 +32,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 DialectName = Literal["sqlite", "postgresql"]
+TimeColumn = ColumnElement[datetime] | InstrumentedAttribute[datetime]
+"""A timestamp column, of a table or of a mapped class."""
 
 
 class SqlDialect:
@@ -86,6 +93,10 @@ class SqlDialect:
         """True when the JSON array ``column`` holds the string ``value``."""
         raise NotImplementedError
 
+    def epoch_seconds(self, column: TimeColumn) -> ColumnElement[int]:
+        """A timestamp column as whole seconds since 1970 (an integer to bucket time series by)."""
+        raise NotImplementedError
+
     async def claim_writer(self, session: AsyncSession, table: Table) -> None:
         """Make the session's transaction the database writer now, before its reads (see SQLite's)."""
 
@@ -107,6 +118,10 @@ class PostgresDialect(SqlDialect):
         """``column @> [value]`` (uses a GIN index when there is one)."""
         contains: ColumnElement[bool] = type_coerce(column, postgresql.JSONB).contains([value])
         return contains
+
+    def epoch_seconds(self, column: TimeColumn) -> ColumnElement[int]:
+        """``CAST(extract(epoch FROM column) AS BIGINT)``."""
+        return cast(func.extract("epoch", column), BigInteger)
 
     async def prefer_hash_joins(self, session: AsyncSession) -> None:
         """``SET LOCAL enable_nestloop = off``.
@@ -132,6 +147,10 @@ class SqliteDialect(SqlDialect):
         """``EXISTS (SELECT 1 FROM json_each(column) WHERE value = :value)``."""
         items = func.json_each(column).table_valued("value")
         return exists(select(literal(1)).select_from(items).where(items.c.value == value))
+
+    def epoch_seconds(self, column: TimeColumn) -> ColumnElement[int]:
+        """``CAST(strftime('%s', column) AS INTEGER)`` (timestamps are stored as UTC text)."""
+        return cast(func.strftime("%s", column), Integer)
 
     async def claim_writer(self, session: AsyncSession, table: Table) -> None:
         """Take SQLite's write lock now with a write that matches no row.

@@ -1,15 +1,26 @@
-"""HTTP endpoints of the delivery domain: the message ledger and the captured outbox (/v1)."""
+"""HTTP endpoints of the delivery domain: the message ledger, the captured outbox, campaign previews and
+statistics (/v1)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.delivery import captured, service
+from clarion.delivery import captured, preview, service
 from clarion.delivery.repository import MessageRepository
-from clarion.delivery.schemas import CapturedMailRead, MessageRead, MessageStatus, ResendRequest, ResendResult
+from clarion.delivery.schemas import (
+    CampaignStats,
+    CapturedMailRead,
+    MessageRead,
+    MessageStatus,
+    PreviewRead,
+    PreviewRequest,
+    ResendRequest,
+    ResendResult,
+    SavedPreviewRequest,
+)
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.kit.params import Id, Text, text_query
@@ -85,3 +96,32 @@ async def list_outbox(
     )
     items = [CapturedMailRead.model_validate(mail) for mail in found.items]
     return Page(items=items, total=found.total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/campaigns/preview", tags=["campaigns"])
+async def preview_draft(body: PreviewRequest, principal: ReaderDep, uow: UoWDep) -> PreviewRead:
+    """Render draft content with sample data, as delivery would; nothing is saved.
+
+    Refusals are a save's: the field, ``line`` and ``column`` of a template that does not parse or (high
+    throughput) reads ``profile.*``. ``profile`` picks a stored profile by identity (standard mode only).
+    """
+    return await preview.preview_draft(uow, principal, body)
+
+
+@router.post("/campaigns/{campaign_id}/preview", tags=["campaigns"])
+async def preview_campaign(
+    campaign_id: Id, body: SavedPreviewRequest, principal: ReaderDep, uow: UoWDep
+) -> PreviewRead:
+    """Render a saved campaign's current version with sample data, as delivery would."""
+    return await preview.preview_saved(uow, principal, campaign_id, body)
+
+
+@router.get("/campaigns/{campaign_id}/stats", tags=["campaigns"])
+async def campaign_stats(
+    campaign_id: Id,
+    principal: ReaderDep,
+    uow: UoWDep,
+    hours: Annotated[int, Query(ge=1, le=720, description="Hours of the hourly series (1 to 720)")] = 24,
+) -> CampaignStats:
+    """A campaign's messages by status now, and per hour of acceptance over the last ``hours``."""
+    return await preview.campaign_stats(uow, principal, campaign_id, hours=hours)
