@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, home
+from clarion.console.pages import auth, campaigns, channel_configurations, home, ip_pools
 
-ROUTERS: tuple[APIRouter, ...] = (auth.router, home.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    home.router,
+    campaigns.router,
+    channel_configurations.router,
+    ip_pools.router,
+)
