@@ -149,3 +149,43 @@ async def test_relay_passwords_are_write_only(
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # "Delete IP pool authpool?"
     await page.get_by_role("button", name="Delete this pool").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("IP pools")
+
+
+async def test_another_organization_sees_none_of_it(
+    page: Page, make_tenant: TenantFactory, console_server: ConsoleServer
+) -> None:
+    owner, other = await make_tenant(), await make_tenant()
+    api = httpx.Client(base_url=console_server.base_url, headers=owner.headers())
+    pool = api.post("/v1/ip-pools", json={"name": "ownerpool", "relays": [{"host": "h"}]}).json()
+    configuration = api.post(
+        "/v1/channel-configurations",
+        json={
+            "name": "ownermail",
+            "channel": "email",
+            "email": {"fromAddress": "a@b.c", "ipPoolId": pool["id"]},
+        },
+    ).json()
+    campaign = api.post(
+        "/v1/campaigns",
+        json={
+            "name": "Owner campaign",
+            "channel": "email",
+            "channelConfigurationId": configuration["id"],
+            "content": {"email": {"subject": "s", "text": "t"}},
+        },
+    ).json()
+    await sign_in(page, other)
+    for path in (
+        f"/console/campaigns/{campaign['id']}",
+        f"/console/campaigns/{campaign['id']}/edit",
+        f"/console/ip-pools/{pool['id']}",
+        f"/console/channel-configurations/{configuration['id']}",
+    ):
+        response = await page.goto(path)
+        assert response is not None
+        assert response.status == 404, path
+        await expect(page.get_by_role("alert")).to_contain_text("does not exist")
+    await page.goto("/console/campaigns")
+    await expect(page.get_by_text("No campaign in this sandbox yet")).to_be_visible()
+    await page.goto("/console/ip-pools")
+    await expect(page.get_by_text("ownerpool")).to_have_count(0)

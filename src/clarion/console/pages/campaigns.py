@@ -247,9 +247,9 @@ def curl_command(
 
 
 def stats_chart(stats: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``chart`` macro's data: one series per status, per hour (unix seconds)."""
+    """The ``chart`` macro's data: one bar series per status, per hour (labelled ``HH:00`` UTC)."""
     hourly = stats.get("hourly") or []
-    xs = [_unix(bucket["start"]) for bucket in hourly]
+    xs = [datetime.fromisoformat(bucket["start"]).strftime("%H:00") for bucket in hourly]
     series = [
         {"label": status, "values": [bucket["counts"].get(status, 0) for bucket in hourly]}
         for status in STATS_SERIES
@@ -318,10 +318,6 @@ def _configuration_label(item: Mapping[str, Any]) -> str:
 def _origin(request: Request) -> str:
     """Where the API is reached from the browser's point of view (the console shares its host and port)."""
     return f"{request.url.scheme}://{request.url.netloc}"
-
-
-def _unix(value: str) -> int:
-    return int(datetime.fromisoformat(value).timestamp())
 
 
 def _to(request: Request, path: str) -> Response:
