@@ -79,6 +79,9 @@ async def create_campaign(page: Page) -> None:
     await expect(preview.get_by_role("alert")).to_contain_text("content.email.html")
     await page.get_by_label("HTML").fill("<h1>Hello {{context.name}}</h1>\n<p>{{#if context.vip}}VIP</p>")
     await expect(preview.get_by_role("alert")).to_contain_text("line 2")
+    await page.get_by_role("button", name="Create draft").click()  # refused: shown under the field
+    await expect(page.locator('[id="e-content.email.html"]')).to_contain_text("line 2")
+    await expect(page.get_by_label("HTML")).to_have_value(re.compile(r"\{\{#if context\.vip\}\}"))
     await page.get_by_label("HTML").fill("<h1>Hello {{context.name}}</h1>")
     await expect(preview.locator('[data-preview="subject"]')).to_have_text("Order A-1")
     await screenshot(page, "campaigns-editor")

@@ -116,13 +116,15 @@ async def preview(request: Request, api: ApiDep, session: SessionDep) -> Respons
     form = await form_of(request)
     sample = Sample.of(form)
     context = sample.context()
-    campaign_id = form.get("campaignId") or None
-    curl = None
     if isinstance(context, ApiProblem):
         return render(request, "campaigns/preview.html", problem=context)
     body = campaign_body(form)
-    if campaign_id:
-        curl = curl_command(_origin(request), session.credentials, campaign_id, body, context)
+    campaign_id = form.get("campaignId")
+    curl = (
+        curl_command(_origin(request), session.credentials, campaign_id, body, context)
+        if campaign_id
+        else None
+    )
     request_body = {
         "channel": body["channel"],
         "highThroughputMode": body["highThroughputMode"],
