@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, campaigns, channel_configurations, home, ip_pools
+from clarion.console.pages import auth, campaigns, channel_configurations, home, imports, ip_pools
 
+# imports before profiles: /profiles/import is not a profile's address.
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     home.router,
+    imports.router,
     campaigns.router,
     channel_configurations.router,
     ip_pools.router,
