@@ -94,6 +94,11 @@ async def test_ht_quick_start_from_the_console(
     page: Page, make_tenant: TenantFactory, smtp: SmtpServer
 ) -> None:
     tenant = await make_tenant(high_throughput=True)
+    errors: list[str] = []  # script errors and CSP violations anywhere in the flow
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda message: errors.append(message.text) if "Security Policy" in message.text else None
+    )
     await sign_in(page, tenant)
     await create_pool(page, smtp)
     await create_configuration(page)
@@ -101,6 +106,10 @@ async def test_ht_quick_start_from_the_console(
 
     await page.get_by_role("button", name="Activate").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Live")
+    await page.get_by_role("link", name="Content and preview").click()  # a Live campaign: preview, no save
+    await expect(page.locator("#curl-preview")).to_contain_text('"name": "Ada"')  # the sample context
+    await expect(page.get_by_role("button", name="Save")).to_have_count(0)
+    await page.get_by_role("link", name="← Campaign").click()
     command = await page.locator("#curl").inner_text()
     assert "$CLARION_TOKEN" in command
     assert tenant.token not in command
@@ -126,6 +135,7 @@ async def test_ht_quick_start_from_the_console(
     await screenshot(page, "campaigns-list")
     await page.goto("/console/campaigns?status=Draft")
     await expect(page.get_by_text("No campaign matches these filters")).to_be_visible()
+    assert not errors, errors
 
 
 async def test_relay_passwords_are_write_only(
