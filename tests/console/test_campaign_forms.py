@@ -6,7 +6,7 @@ import json
 import shlex
 
 from clarion.console.api import ApiProblem
-from clarion.console.pages.campaigns import Sample, campaign_body, curl_command
+from clarion.console.pages.campaigns import Sample, campaign_body, curl_command, kept_fields
 from clarion.console.pages.channel_configurations import configuration_body
 from clarion.console.pages.ip_pools import pool_body, pool_echo
 from clarion.console.sessions import Credentials
@@ -85,3 +85,20 @@ def test_curl_command_quotes_the_context_and_never_holds_the_token() -> None:
     body = json.loads(words[words.index("-d") + 1])
     assert body["recipients"][0]["context"] == {"note": "it's <fine>"}
     assert body["recipients"][0]["type"] == "external"
+
+
+def test_fields_the_editor_does_not_show_are_carried_over() -> None:
+    stored = {
+        "name": "old",
+        "enableWebhooks": True,
+        "webhookUrl": "https://hooks.example/x",
+        "throttleRatePerSec": None,
+        "customActionId": "a-1",
+        "schedule": {"startDate": None, "endDate": "2027-01-01T00:00:00Z"},
+    }
+    assert kept_fields(stored) == {
+        "enableWebhooks": True,
+        "webhookUrl": "https://hooks.example/x",
+        "customActionId": "a-1",
+        "schedule": {"endDate": "2027-01-01T00:00:00Z"},
+    }

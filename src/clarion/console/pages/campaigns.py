@@ -26,6 +26,8 @@ CATEGORIES = ("Transactional", "Marketing")
 CONTENT_FIELDS = {"email": ("subject", "html", "text"), "sms": ("body",), "push": ("title", "body")}
 REQUIRED_CONTENT = frozenset({"subject", "body", "title"})
 """Content fields sent even when empty, so the API names them; optional ones are left out."""
+KEPT_FIELDS = ("enableWebhooks", "webhookUrl", "throttleRatePerSec", "customActionId")
+"""Campaign fields set through the API that the editor does not show: saved unchanged."""
 PAGE_SIZE = 50
 MAX_OPTIONS = 500
 """Choices a select offers (the API's largest page): more pools or configurations than that are not listed."""
@@ -167,12 +169,13 @@ async def edit_campaign(request: Request, api: ApiDep, campaign_id: Id) -> Respo
 
 @router.post("/{campaign_id}/edit")
 async def replace_campaign(request: Request, api: ApiDep, campaign_id: Id) -> Response:
-    """Save a Draft campaign (a new version)."""
+    """Save a Draft campaign (a new version); what the editor does not show is carried over as stored."""
     form = await form_of(request)
-    answer = await api.send("PUT", f"/v1/campaigns/{campaign_id}", campaign_body(form))
+    current = await api.read(f"/v1/campaigns/{campaign_id}")
+    body = {**kept_fields(current), **campaign_body(form)}
+    answer = await api.send("PUT", f"/v1/campaigns/{campaign_id}", body)
     if answer.problem is not None:
-        current = await api.read(f"/v1/campaigns/{campaign_id}")
-        draft = {**campaign_body(form), "status": current["status"], "version": current["version"]}
+        draft = {**body, "status": current["status"], "version": current["version"]}
         return await _editor(
             request, api, draft, Sample.of(form), campaign_id=campaign_id, problem=answer.problem
         )
@@ -217,6 +220,13 @@ def campaign_body(form: Mapping[str, str]) -> dict[str, Any]:
         "content": {channel: content},
     }
     return body
+
+
+def kept_fields(campaign: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored fields the editor has no input for (a PUT replaces the campaign: they must be sent back)."""
+    kept = {name: campaign.get(name) for name in KEPT_FIELDS if campaign.get(name) is not None}
+    schedule = {key: value for key, value in (campaign.get("schedule") or {}).items() if value is not None}
+    return {**kept, "schedule": schedule} if schedule else kept
 
 
 def curl_command(
