@@ -34,8 +34,11 @@ READS_BY_POST = {
     "/authoring/endpointConfigs/{uid}/canDeploy",
     "/data/core/ups/segment/definitions/bulk-get",
     "/data/core/ups/segment/jobs/bulk-get",
+    "/v1/campaigns/preview",
+    "/v1/campaigns/{campaign_id}/preview",
 }
-"""POST routes that only read (Adobe models these reads as POST): open to read-only keys."""
+"""POST routes that only read (Adobe models these reads as POST; a preview renders, saves nothing): open to
+read-only keys."""
 
 
 def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:

@@ -72,6 +72,8 @@ def check_templates(fields: Iterator[TemplateField], *, high_throughput: bool) -
                     context={
                         "field": field.location,
                         "expression": reference.path,
+                        "line": reference.line,
+                        "column": reference.column,
                         "rule": "no_profile_in_ht",
                     },
                 )

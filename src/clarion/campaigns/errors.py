@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from clarion.errors import Conflict, Invalid, NotFound
 
 
@@ -36,12 +39,34 @@ class InvalidState(Conflict):
 
 
 class NameTaken(Conflict):
-    """Another resource of the same kind already has that name."""
+    """Another resource of the same kind already has that name (the context's ``field`` is ``name``)."""
 
     code = "CLARION-2429"
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, context=with_field(detail, None))
+
 
 class InvalidCampaign(Invalid):
-    """A campaign, configuration or pool breaks a rule (the detail names the field and the rule)."""
+    """A campaign, configuration or pool breaks a rule (the detail names the field and the rule).
+
+    The detail starts with the field (``email.ipPoolId: …``); it is also put in the context as ``field``
+    when not given, so a client (the console) can show the refusal next to the field.
+    """
 
     code = "CLARION-2400"
+
+    def __init__(self, detail: str, *, context: dict[str, Any] | None = None) -> None:
+        super().__init__(detail, context=with_field(detail, context))
+
+
+def with_field(detail: str, context: dict[str, Any] | None) -> dict[str, Any]:
+    """``context`` with ``field`` taken from the detail's ``field: …`` prefix when it has none."""
+    context = dict(context or {})
+    field, colon, _ = detail.partition(": ")
+    if colon and "field" not in context and _FIELD.fullmatch(field):
+        context["field"] = field
+    return context
+
+
+_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")

@@ -5,6 +5,9 @@ IP pools and channel configurations have their own modules (``ip_pools``, ``chan
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from clarion.actions.service import action_exists
 from clarion.campaigns import channel_configurations, content
 from clarion.campaigns.errors import CampaignNotFound, InvalidCampaign, InvalidState
@@ -169,6 +172,15 @@ def _check(principal: Principal, campaign: Campaign, configuration: ChannelConfi
         content.check_templates(
             content.sender_fields(configuration.settings), high_throughput=campaign.high_throughput
         )
+
+
+def check_content(channel: str, blocks: Mapping[str, Any], *, high_throughput: bool) -> None:
+    """The content rules of a save (every template parses; no ``profile.*`` in high throughput), for previews.
+
+    ``blocks`` is the stored camelCase content (``{"email": {"subject": …}}``); a refusal is the
+    ``InvalidCampaign`` a save would raise, naming the field, line and column.
+    """
+    content.check_templates(content.content_fields(channel, blocks), high_throughput=high_throughput)
 
 
 def _kind(high_throughput: bool) -> str:

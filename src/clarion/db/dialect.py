@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from sqlalchemy import (
@@ -31,10 +32,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 DialectName = Literal["sqlite", "postgresql"]
+TimeColumn = ColumnElement[datetime] | InstrumentedAttribute[datetime]
+"""A timestamp column, of a table or of a mapped class."""
 
 
 class SqlDialect:
@@ -89,9 +93,10 @@ class SqlDialect:
         """True when the JSON array ``column`` holds the string ``value``."""
         raise NotImplementedError
 
-    def epoch_bucket(self, column: ColumnElement[Any], seconds: int) -> ColumnElement[int]:
+    def epoch_bucket(self, column: TimeColumn, seconds: int) -> ColumnElement[int]:
         """The number of the ``seconds``-long interval since the epoch that a timestamp column falls in."""
         raise NotImplementedError
+
 
     async def claim_writer(self, session: AsyncSession, table: Table) -> None:
         """Make the session's transaction the database writer now, before its reads (see SQLite's)."""
@@ -115,10 +120,11 @@ class PostgresDialect(SqlDialect):
         contains: ColumnElement[bool] = type_coerce(column, postgresql.JSONB).contains([value])
         return contains
 
-    def epoch_bucket(self, column: ColumnElement[Any], seconds: int) -> ColumnElement[int]:
+    def epoch_bucket(self, column: TimeColumn, seconds: int) -> ColumnElement[int]:
         """``floor(extract(epoch from column) / seconds)``."""
         bucket: ColumnElement[int] = cast(func.floor(func.extract("epoch", column) / seconds), BigInteger)
         return bucket
+
 
     async def prefer_hash_joins(self, session: AsyncSession) -> None:
         """``SET LOCAL enable_nestloop = off``.
@@ -145,11 +151,12 @@ class SqliteDialect(SqlDialect):
         items = func.json_each(column).table_valued("value")
         return exists(select(literal(1)).select_from(items).where(items.c.value == value))
 
-    def epoch_bucket(self, column: ColumnElement[Any], seconds: int) -> ColumnElement[int]:
+    def epoch_bucket(self, column: TimeColumn, seconds: int) -> ColumnElement[int]:
         """``CAST(strftime('%s', column) AS INTEGER) / seconds`` (the stored text is naive UTC)."""
         epoch = cast(func.strftime("%s", column), Integer)
         bucket: ColumnElement[int] = epoch // literal(seconds, Integer)
         return bucket
+
 
     async def claim_writer(self, session: AsyncSession, table: Table) -> None:
         """Take SQLite's write lock now with a write that matches no row.

@@ -1,4 +1,5 @@
-"""HTTP endpoints of the delivery domain: the message ledger and the captured outbox (/v1)."""
+"""HTTP endpoints of the delivery domain: the message ledger, the captured outbox, campaign previews and
+statistics (/v1)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from clarion.api.deps import ContainerDep, UoWDep
-from clarion.delivery import captured, rendered, service
+from clarion.delivery import captured, preview, rendered, service
 from clarion.delivery.repository import MessageRepository
 from clarion.delivery.schemas import (
     Bucket,
+    CampaignStats,
     CapturedMailRead,
     MailRead,
     MessageHistory,
     MessageRead,
     MessageStats,
     MessageStatus,
+    PreviewRead,
+    PreviewRequest,
     ResendRequest,
     ResendResult,
+    SavedPreviewRequest,
 )
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
@@ -149,3 +154,32 @@ async def read_outbox_mail(mail_id: Id, principal: ReaderDep, container: Contain
         raise NotFound("The outbox exists only where the bundled SMTP capture server runs (embedded mode)")
     scope = captured.caller_scope(container.secrets, principal)
     return await rendered.captured_mail(captured.outbox_at(settings.outbox_path), scope, mail_id)
+
+
+@router.post("/campaigns/preview", tags=["campaigns"])
+async def preview_draft(body: PreviewRequest, principal: ReaderDep, uow: UoWDep) -> PreviewRead:
+    """Render draft content with sample data, as delivery would; nothing is saved.
+
+    Refusals are a save's: the field, ``line`` and ``column`` of a template that does not parse or (high
+    throughput) reads ``profile.*``. ``profile`` picks a stored profile by identity (standard mode only).
+    """
+    return await preview.preview_draft(uow, principal, body)
+
+
+@router.post("/campaigns/{campaign_id}/preview", tags=["campaigns"])
+async def preview_campaign(
+    campaign_id: Id, body: SavedPreviewRequest, principal: ReaderDep, uow: UoWDep
+) -> PreviewRead:
+    """Render a saved campaign's current version with sample data, as delivery would."""
+    return await preview.preview_saved(uow, principal, campaign_id, body)
+
+
+@router.get("/campaigns/{campaign_id}/stats", tags=["campaigns"])
+async def campaign_stats(
+    campaign_id: Id,
+    principal: ReaderDep,
+    uow: UoWDep,
+    hours: Annotated[int, Query(ge=1, le=720, description="Hours of the hourly series (1 to 720)")] = 24,
+) -> CampaignStats:
+    """A campaign's messages by status now, and per hour of acceptance over the last ``hours``."""
+    return await preview.campaign_stats(uow, principal, campaign_id, hours=hours)

@@ -151,3 +151,33 @@ async def status_counts(
         .group_by(Message.status)
     )
     return {status: int(count) for status, count in rows}
+
+
+async def campaign_counts(
+    session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str
+) -> dict[str, int]:
+    """How many messages of a campaign are in each status."""
+    rows = await session.execute(
+        select(Message.status, func.count())
+        .where(Message.org_id == org_id, Message.sandbox_id == sandbox_id, Message.campaign_id == campaign_id)
+        .group_by(Message.status)
+    )
+    return {status: int(count) for status, count in rows}
+
+
+async def campaign_hourly(
+    session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str, since: datetime
+) -> list[tuple[int, str, int]]:
+    """``(hour since 1970, status, messages)`` of a campaign's messages accepted since ``since``."""
+    hour = dialect_of(session).epoch_bucket(Message.accepted_at, 3600).label("hour")
+    rows = await session.execute(
+        select(hour, Message.status, func.count())
+        .where(
+            Message.org_id == org_id,
+            Message.sandbox_id == sandbox_id,
+            Message.campaign_id == campaign_id,
+            Message.accepted_at >= since,
+        )
+        .group_by(hour, Message.status)
+    )
+    return [(int(bucket), status, int(count)) for bucket, status, count in rows]

@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any, Literal, TypedDict
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from clarion.campaigns.schemas import CampaignContent
 
 
 class MessageRead(BaseModel):
@@ -274,3 +276,76 @@ class WebhookRetry(msgspec.Struct):
     """A ``DeliveryEvent`` as JSON (read back as it was stored)."""
     org: str | None = None
     """The organization whose throttling paces the call (retries queued before it was recorded: none)."""
+
+
+# --- Campaign previews and statistics (/v1/campaigns/preview, /v1/campaigns/{id}/preview, …/stats).
+
+
+class ProfileIdentity(BaseModel):
+    """A profile picked by one of its identities (standard mode only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=256)
+
+
+class SavedPreviewRequest(BaseModel):
+    """What to render a saved campaign with: sample context data and, in standard mode, a profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context: dict[str, Any] = Field(default_factory=dict)
+    """The ``context`` of an execution request, as a trigger would give it."""
+    profile: ProfileIdentity | None = None
+
+
+class PreviewRequest(SavedPreviewRequest):
+    """Draft content to render, as a campaign carries it, with sample data."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    channel: Literal["email", "sms", "push"]
+    high_throughput_mode: bool = False
+    content: CampaignContent
+
+    @model_validator(mode="after")
+    def _content_for_channel(self) -> PreviewRequest:
+        if getattr(self.content, self.channel) is None:
+            raise ValueError(f"content.{self.channel}: required for channel {self.channel!r}")
+        return self
+
+
+class PreviewRead(BaseModel):
+    """The rendered message; only the fields of its channel are present."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    channel: str
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    title: str | None = None
+    body: str | None = None
+    data: dict[str, str] | None = None
+
+
+class StatsBucket(BaseModel):
+    """Messages accepted in one hour, by their status now."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    start: datetime
+    counts: dict[str, int]
+
+
+class CampaignStats(BaseModel):
+    """A campaign's messages by status (all time) and per hour over the last ``hours``."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    campaign_id: str
+    total: int
+    counts: dict[str, int]
+    since: datetime
+    hourly: list[StatsBucket]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, home, imports, messages
+from clarion.console.pages import auth, campaigns, channel_configurations, home, imports, ip_pools, messages
 
 # imports before profiles: /profiles/import is not a profile's address.
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     home.router,
     imports.router,
+    campaigns.router,
+    channel_configurations.router,
+    ip_pools.router,
     messages.router,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import httpx
@@ -76,17 +76,39 @@ class FcmPush:
         return _error(reply, document)
 
 
+class RenderedPush(NamedTuple):
+    """A recipient's notification: title, body and data values."""
+
+    title: str
+    body: str
+    data: dict[str, str]
+
+
+class PushTemplates:
+    """A push version's compiled title, body and data values (the console's preview uses it too)."""
+
+    __slots__ = ("body", "data", "title")
+
+    def __init__(self, content: Mapping[str, Any]) -> None:
+        self.title = compile_template(content["title"], autoescape=False)
+        self.body = compile_template(content["body"], autoescape=False)
+        self.data: dict[str, Template] = {
+            key: compile_template(value, autoescape=False)
+            for key, value in (content.get("data") or {}).items()
+        }
+
+    def render(self, variables: Mapping[str, Any]) -> RenderedPush:
+        """The notification for one recipient's ``{"context": …, "profile": …}``."""
+        data = {key: template.render(variables) for key, template in self.data.items()}
+        return RenderedPush(self.title.render(variables), self.body.render(variables), data)
+
+
 class PushChannel:
     """A push campaign version: compiled ``title``, ``body`` and ``data`` values, sent through the
     configuration's provider to the recipient's device token."""
 
     def __init__(self, content: Mapping[str, Any], client: FcmPush) -> None:
-        self._title = compile_template(content["title"], autoescape=False)
-        self._body = compile_template(content["body"], autoescape=False)
-        self._data: dict[str, Template] = {
-            key: compile_template(value, autoescape=False)
-            for key, value in (content.get("data") or {}).items()
-        }
+        self._templates = PushTemplates(content)
         self._client = client
 
     async def send(self, recipient: Recipient) -> Attempt:
@@ -95,9 +117,7 @@ class PushChannel:
         token = push_info.get("token") or ""
         if not token:
             return _NO_TOKEN
-        variables = template_variables(recipient)
-        data = {key: template.render(variables) for key, template in self._data.items()}
-        title, body = self._title.render(variables), self._body.render(variables)
+        title, body, data = self._templates.render(template_variables(recipient))
         result = await self._client.send(token, title=title, body=body, data=data or None)
         return Attempt(result, token[:32], len(title) + len(body))
 

@@ -17,7 +17,7 @@ from clarion.delivery.channels.base import (
     template_variables,
 )
 from clarion.delivery.schemas import Recipient
-from clarion.templating import compile_template
+from clarion.templating import Template, compile_template
 
 _NO_NUMBER = Attempt(SendResult("failed", "no phone number: set channelData.mobilePhoneNumber"), "", 0)
 
@@ -78,11 +78,16 @@ def _error_text(reply: HttpReply, document: dict[str, Any]) -> str:
     return reply.describe(f"{code} {message}" if code is not None else str(message))
 
 
+def sms_template(content: Mapping[str, Any]) -> Template:
+    """An SMS version's compiled body (also what the console's preview renders with)."""
+    return compile_template(content["body"], autoescape=False)
+
+
 class SmsChannel:
     """An SMS campaign version: the compiled ``body`` sent through the configuration's provider."""
 
     def __init__(self, content: Mapping[str, Any], client: TwilioSms) -> None:
-        self._body = compile_template(content["body"], autoescape=False)
+        self._body = sms_template(content)
         self._client = client
 
     async def send(self, recipient: Recipient) -> Attempt:

@@ -9,7 +9,7 @@ renders them and builds a skeleton per message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from clarion.delivery.channels.base import Attempt, SendResult, template_variables
 from clarion.delivery.channels.email.html_text import html_to_text
@@ -33,6 +33,39 @@ class PoolRef:
     def __init__(self, pool: SmtpPool, version: int) -> None:
         self.pool = pool
         self.version = version
+
+
+class RenderedEmail(NamedTuple):
+    """A recipient's subject and bodies (``None`` for a body the content has not)."""
+
+    subject: str
+    html: str | None
+    text: str | None
+
+
+class EmailTemplates:
+    """An email version's compiled subject, HTML and text: what every message of it is rendered with.
+
+    The text alternative, when the content has none, is derived from the HTML *template* once per version,
+    not per message. The console's preview renders with this same class (``delivery/preview.py``).
+    """
+
+    __slots__ = ("html", "subject", "text")
+
+    def __init__(self, content: Mapping[str, Any]) -> None:
+        self.subject = compile_template(content["subject"], autoescape=False)
+        html = content.get("html")
+        self.html = compile_template(html, autoescape=True) if html else None
+        text = content.get("text") or (html_to_text(html) if html else None)
+        self.text = compile_template(text, autoescape=False) if text else None
+
+    def render(self, variables: Mapping[str, Any]) -> RenderedEmail:
+        """The subject and bodies for one recipient's ``{"context": …, "profile": …}``."""
+        return RenderedEmail(
+            self.subject.render(variables),
+            None if self.html is None else self.html.render(variables),
+            None if self.text is None else self.text.render(variables),
+        )
 
 
 class EmailChannel:
@@ -59,12 +92,8 @@ class EmailChannel:
         message_id_tag: str = "",
     ) -> None:
         self._configuration = configuration
-        self._subject = compile_template(content["subject"], autoescape=False)
-        html = content.get("html")
-        self._html = compile_template(html, autoescape=True) if html else None
-        # The text alternative is derived from the HTML *template*, once per version, not per message.
-        text = content.get("text") or (html_to_text(html) if html else None)
-        self._text = compile_template(text, autoescape=False) if text else None
+        templates = EmailTemplates(content)
+        self._subject, self._html, self._text = templates.subject, templates.html, templates.text
         self._sender = _sender_templates(configuration)
         self._message_id_tag = message_id_tag
         self._skeleton = None if self._sender else skeleton_for(configuration, {}, message_id_tag)
