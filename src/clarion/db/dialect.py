@@ -97,7 +97,6 @@ class SqlDialect:
         """The number of the ``seconds``-long interval since the epoch that a timestamp column falls in."""
         raise NotImplementedError
 
-
     async def claim_writer(self, session: AsyncSession, table: Table) -> None:
         """Make the session's transaction the database writer now, before its reads (see SQLite's)."""
 
@@ -124,7 +123,6 @@ class PostgresDialect(SqlDialect):
         """``floor(extract(epoch from column) / seconds)``."""
         bucket: ColumnElement[int] = cast(func.floor(func.extract("epoch", column) / seconds), BigInteger)
         return bucket
-
 
     async def prefer_hash_joins(self, session: AsyncSession) -> None:
         """``SET LOCAL enable_nestloop = off``.
@@ -156,7 +154,6 @@ class SqliteDialect(SqlDialect):
         epoch = cast(func.strftime("%s", column), Integer)
         bucket: ColumnElement[int] = epoch // literal(seconds, Integer)
         return bucket
-
 
     async def claim_writer(self, session: AsyncSession, table: Table) -> None:
         """Take SQLite's write lock now with a write that matches no row.

@@ -19,11 +19,11 @@ from clarion.delivery.channels.push import PushTemplates
 from clarion.delivery.channels.sms import sms_template
 from clarion.delivery.schemas import (
     CampaignStats,
+    HourlyCounts,
     PreviewRead,
     PreviewRequest,
     ProfileIdentity,
     SavedPreviewRequest,
-    StatsBucket,
 )
 from clarion.errors import Invalid
 from clarion.kit.clock import utcnow
@@ -114,7 +114,7 @@ async def campaign_stats(
         buckets.setdefault(hour, {})[status] = count
     first = int(since.timestamp()) // HOUR
     hourly = [
-        StatsBucket(start=since + timedelta(hours=offset), counts=buckets.get(first + offset, {}))
+        HourlyCounts(start=since + timedelta(hours=offset), counts=buckets.get(first + offset, {}))
         for offset in range(hours)
     ]
     return CampaignStats(

@@ -330,7 +330,7 @@ class PreviewRead(BaseModel):
     data: dict[str, str] | None = None
 
 
-class StatsBucket(BaseModel):
+class HourlyCounts(BaseModel):
     """Messages accepted in one hour, by their status now."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
@@ -348,4 +348,4 @@ class CampaignStats(BaseModel):
     total: int
     counts: dict[str, int]
     since: datetime
-    hourly: list[StatsBucket]
+    hourly: list[HourlyCounts]
