@@ -3,7 +3,7 @@ its maximum and its overflow queue, cheap enough to be polled every second.
 
 Nothing here scans: the queue counts one overflow queue along its index (``JobQueue.backlog``), and the rate
 is the ledger's calls finished in the last ``WINDOW_SECONDS``, one range of a partial index (migration
-0012). Both are shared by every process, so the view is the same whichever process answers.
+0013). Both are shared by every process, so the view is the same whichever process answers.
 """
 
 from __future__ import annotations
