@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, home
+from clarion.console.pages import actions, auth, home, throttling
 
-ROUTERS: tuple[APIRouter, ...] = (auth.router, home.router)
+ROUTERS: tuple[APIRouter, ...] = (auth.router, home.router, throttling.router, actions.router)
