@@ -110,3 +110,50 @@ async def test_live_view_shows_the_queue_fill_and_drain(
     await expect(page.get_by_role("status").first).to_contain_text("Undeployed")
     assert len(endpoint.requests) >= CALLS
     assert endpoint.errors == []
+
+
+async def test_custom_action_secrets_stay_write_only_and_refusals_show_inline(
+    page: Page, make_tenant: TenantFactory
+) -> None:
+    await sign_in(page, await make_tenant())
+    await page.goto("/console/custom-actions/new")
+    await page.get_by_label("Name", exact=True).fill("bad-name")
+    await page.get_by_label("URL", exact=True).fill("https://crm.example.org/hook")
+    await page.get_by_label("Authentication").select_option("bearer")
+    await page.get_by_label("Password, token or API key").fill("s3cret-token")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.get_by_role("alert")).to_contain_text("name")  # the API's refusal, by the form
+    await expect(page.get_by_label("Password, token or API key")).to_have_value("")  # never sent back
+    assert "s3cret-token" not in await page.content()
+
+    await page.get_by_label("Name", exact=True).fill("crm_hook")
+    await page.get_by_label("Password, token or API key").fill("s3cret-token")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved.")
+    secret = page.get_by_label("Password, token or API key (one is stored)")
+    await expect(secret).to_have_value("")
+    assert "s3cret-token" not in await page.content()
+
+    await page.get_by_label("Timeout, seconds").fill("10")  # an edit with the secret left empty keeps it
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved.")
+    await expect(page.get_by_label("Timeout, seconds")).to_have_value("10.0")
+    await expect(secret).to_have_value("")
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Custom actions")
+    await expect(page.get_by_text("No custom action in this sandbox yet.")).to_be_visible()
+
+
+async def test_call_ledger_filters_are_bookmarkable_and_refusals_show(
+    page: Page, make_tenant: TenantFactory
+) -> None:
+    await sign_in(page, await make_tenant())
+    await page.goto("/console/custom-actions/calls")
+    await page.get_by_label("Status").select_option("failed")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page).to_have_url(re.compile(r"status=failed"))
+    await expect(page.get_by_text("No call matches.")).to_be_visible()
+    await page.goto("/console/custom-actions/calls?since=2026-02-01T00:00&until=2026-01-01T00:00")
+    await expect(page.get_by_role("alert")).to_contain_text("until")

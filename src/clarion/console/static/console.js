@@ -84,11 +84,11 @@
     holder.appendChild(box);
     var axis = { stroke: css("--muted"), grid: { stroke: css("--line") }, ticks: { stroke: css("--line") } };
     var axes = [axis, Object.assign({}, axis, { scale: scales[0] })];
-    if (scales[1]) axes.push(Object.assign({}, axis, { scale: scales[1], side: 1, grid: { show: false } }));
+    if (scales[1] !== scales[0]) axes.push(Object.assign({}, axis, { scale: scales[1], side: 1, grid: { show: false } }));
     var options = {
-      title: title, width: Math.max(holder.clientWidth, 280), height: 160, axes: axes,
+      title: title, width: Math.max(box.clientWidth - 20, 260), height: 160, axes: axes,
       series: [{}].concat(series.map(function (serie, i) {
-        return { label: serie, stroke: palette[i], width: 2, scale: scales[i] || scales[0] };
+        return { label: serie, stroke: palette[i], width: 2, scale: scales[i] };
       }))
     };
     var data = [[]].concat(series.map(function () { return []; }));
