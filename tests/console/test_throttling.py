@@ -157,3 +157,22 @@ async def test_call_ledger_filters_are_bookmarkable_and_refusals_show(
     await expect(page.get_by_text("No call matches.")).to_be_visible()
     await page.goto("/console/custom-actions/calls?since=2026-02-01T00:00&until=2026-01-01T00:00")
     await expect(page.get_by_role("alert")).to_contain_text("until")
+
+
+async def test_capping_configuration_round_trip(page: Page, make_tenant: TenantFactory) -> None:
+    await sign_in(page, await make_tenant())
+    await page.goto("/console/throttling")
+    await page.get_by_role("link", name="Capping configurations").click()
+    await page.get_by_role("link", name="New capping configuration").click()
+    await page.get_by_label("Endpoint URL").fill("https://api.example.org/data/*")
+    await page.get_by_label("Maximum calls per period").fill("100")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.get_by_text("Can be deployed.")).to_be_visible()
+    await page.get_by_role("button", name="Deploy").click()
+    await expect(page.get_by_role("status").first).to_contain_text("Deployed")
+    await screenshot(page, "capping-configuration")
+    await page.get_by_role("button", name="Undeploy").click()
+    await expect(page.get_by_role("status").first).to_contain_text("Undeployed")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.get_by_text("No capping configuration in this sandbox.")).to_be_visible()
