@@ -61,8 +61,10 @@ async def live(request: Request, api: ApiDep) -> Response:
 
 @router.get("/throttling/live/panel")
 async def live_panel(request: Request, api: ApiDep) -> Response:
-    """The live numbers alone (the fragment the live view polls)."""
-    return render(request, "throttling/live_panel.html", live=await api.read(LIVE))
+    """The live numbers alone (the fragment the live view polls); a refusal shows in it, polling goes on."""
+    answer = await api.call("GET", LIVE)
+    live = answer.body if answer.ok else {"lanes": [], "measuredAt": ""}
+    return render(request, "throttling/live_panel.html", live=live, problem=answer.problem)
 
 
 @router.get("/throttling/{uid}")
