@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Request, expect
 
 from tests.builders import Tenant
 from tests.conftest import TenantFactory
 from tests.console.conftest import ConsoleServer, screenshot, sign_in
+from tests.console.test_every_page import PAGE_BUDGET_BYTES, transferred
 from tests.delivery.servers import HttpRequest, HttpResponse, HttpServer
 
 CALLS = 1500
@@ -43,6 +44,36 @@ async def fire(server: ConsoleServer, tenant: Tenant, count: int) -> None:
             ]
             response = await client.post("/v1/events", json={"events": events})
             assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/throttling/new",
+        "/throttling/live",
+        "/throttling/capping",
+        "/throttling/capping/new",
+        "/custom-actions/new",
+        "/custom-actions/calls",
+    ],
+)
+async def test_the_other_pages_load_light_and_clean(
+    page: Page, make_tenant: TenantFactory, path: str
+) -> None:
+    await sign_in(page, await make_tenant())
+    requests: list[Request] = []
+    problems: list[str] = []
+    page.on("request", lambda request: requests.append(request))
+    page.on("console", lambda message: problems.extend([message.text] if message.type == "error" else []))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    await page.context.route("**/*", lambda route: route.continue_())  # disables the HTTP cache
+    response = await page.goto(f"/console{path}")
+    assert response is not None
+    assert response.status == 200
+    await expect(page.get_by_role("heading", level=1)).to_have_count(1)
+    await page.wait_for_load_state("networkidle")
+    assert not problems  # no CSP violation, no script error
+    assert await transferred(requests) <= PAGE_BUDGET_BYTES
 
 
 async def create_action(page: Page, endpoint: HttpServer) -> None:
