@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(outbound_endpoints.router)
     app.include_router(action_endpoints.router)
     app.include_router(outbound_endpoints.calls_router)
+    app.include_router(outbound_endpoints.live_router)
     app.include_router(profile_endpoints.router)
     app.include_router(audience_endpoints.router)
     app.include_router(flowservice_endpoints.router)

@@ -73,6 +73,8 @@ def console_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         CLARION_SMTP_CAPTURE_PORT=str(free_port()),
         CLARION_LOG_FORMAT="json",
         CLARION_AUTH_CACHE_SECONDS="0",
+        # Custom actions in the browser tests call a local HTTP server on an ephemeral port.
+        CLARION_CUSTOM_ACTION_ANY_PORT="1",
     )
     log = folder / "server.log"
     with log.open("wb") as output:

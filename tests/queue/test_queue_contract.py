@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from clarion.queue.port import Job, JobQueue, JobSpec
+from clarion.queue.port import Backlog, Job, JobQueue, JobSpec
 from tests.queue.conftest import QueueFactory
 from tests.queue.helpers import EMPTY, counts, eventually, reserve_eventually, wait_for_clock
 
@@ -274,3 +274,15 @@ async def test_unique_window_expires(queue: JobQueue) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the unique window never expired")
+
+
+async def test_backlog_counts_one_queue_and_names_the_next_job(queue: JobQueue) -> None:
+    assert await queue.backlog("lane") == Backlog(ready=0, leased=0, delayed=0, next_payload=None)
+    await queue.enqueue([JobSpec("t.x", {"n": n}, queue="lane") for n in range(3)])
+    await queue.enqueue([JobSpec("t.x", {"n": 9}, queue="lane", delay=60), JobSpec("t.x", queue="other")])
+    assert await queue.backlog("lane") == Backlog(ready=3, leased=0, delayed=1, next_payload={"n": 0})
+
+    await reserve(queue, "lane", limit=1)
+    assert await queue.backlog("lane") == Backlog(ready=2, leased=1, delayed=1, next_payload={"n": 1})
+    await queue.ack(await reserve(queue, "lane", limit=2))
+    assert await queue.backlog("lane") == Backlog(ready=0, leased=1, delayed=1, next_payload=None)

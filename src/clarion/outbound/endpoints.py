@@ -1,5 +1,6 @@
 """HTTP endpoints of outbound calls: ``POST /v1/events`` invokes custom actions, one event or a batch of up to
-1,000 (202 once durable); ``/v1/action-calls`` reads the call ledger."""
+1,000 (202 once durable); ``/v1/action-calls`` reads the call ledger; ``/v1/throttling/live`` shows the
+throttling configurations at work."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import msgspec
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from clarion.api.deps import UoWDep
+from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import request_id_parameter
 from clarion.errors import Invalid
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.kit.params import Id, text_query
-from clarion.outbound import service
+from clarion.outbound import live, service
 from clarion.outbound.intake import CallIntake
 from clarion.outbound.schemas import (
     MAX_CONTEXT_BYTES,
@@ -26,6 +27,7 @@ from clarion.outbound.schemas import (
     CallStatus,
     Event,
     EventBatch,
+    ThrottlingLive,
     encoder,
 )
 from clarion.tenancy.gateway import ReaderDep, UserDep
@@ -33,6 +35,7 @@ from clarion.tenancy.gateway import ReaderDep, UserDep
 router = APIRouter(prefix="/v1", tags=["Events"])
 calls_router = APIRouter(prefix="/v1", tags=["custom actions"])
 """The ledger API, documented with the custom actions it records."""
+live_router = APIRouter(prefix="/v1", tags=["throttling"])
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
@@ -150,3 +153,10 @@ async def list_action_calls(
 async def read_action_call(call_id: Id, principal: ReaderDep, uow: UoWDep) -> ActionCallRead:
     """One call of the ledger."""
     return ActionCallRead.model_validate(await service.get_call(uow, principal, call_id))
+
+
+@live_router.get("/throttling/live", response_model=ThrottlingLive)
+async def read_throttling_live(principal: ReaderDep, uow: UoWDep, container: ContainerDep) -> ThrottlingLive:
+    """Each throttling configuration in force (organization-wide): its rate over the last seconds against
+    its maximum, its overflow queue and how long the next call has waited. Cheap: poll it every second."""
+    return await live.throttling_live(uow, container.queue, principal)

@@ -1,4 +1,5 @@
-"""SQL of the action-call ledger (``action_calls``): the runtime's writes and the /v1/action-calls reads."""
+"""SQL of the action-call ledger (``action_calls``): the runtime's writes, the /v1/action-calls reads and the
+live throttling view's count."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.db.dialect import dialect_of
-from clarion.kit.repository import SandboxRepository
+from clarion.kit.repository import SandboxRepository, TenantRepository
 from clarion.models.actions import ActionCall
 from clarion.outbound.schemas import CallRecord
 
@@ -86,3 +87,21 @@ class ActionCallRepository(SandboxRepository):
     async def get(self, call_id: str) -> ActionCall | None:
         """One call of this sandbox."""
         return await self.session.scalar(self.scoped(ActionCall).where(ActionCall.id == call_id))
+
+
+class ThrottledCallRepository(TenantRepository):
+    """The organization's calls paced by its throttling configurations (organization-wide, as they are)."""
+
+    async def finished_since(self, config_uid: str, since: datetime) -> int:
+        """Calls of ``config_uid`` that reached a final status at or after ``since`` (one index range)."""
+        statement = (
+            select(func.count())
+            .select_from(ActionCall)
+            .where(
+                ActionCall.org_id == self.org_id,
+                ActionCall.throttle_config_uid == config_uid,
+                ActionCall.updated_at >= since,
+                ActionCall.status != "queued",
+            )
+        )
+        return int(await self.session.scalar(statement) or 0)

@@ -119,3 +119,36 @@ class ActionCallRead(BaseModel):
     accepted_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+
+
+class ThrottleLane(BaseModel):
+    """One throttling configuration in force, now: its rate against its maximum and its overflow queue."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    config_uid: str
+    name: str
+    deployed: bool
+    """False while an undeployed configuration drains what it queued (for 24 h)."""
+    draining_until: datetime | None
+    max_throughput: int
+    """The configured maximum, calls per second."""
+    rate: float
+    """Calls finished (sent, failed or expired) per second over the last ``windowSeconds``."""
+    queued: int
+    """Calls waiting in the overflow queue."""
+    in_flight: int
+    """Calls taken by a dispatcher: waiting for their slot or on the wire."""
+    delayed: int
+    oldest_queued_seconds: float | None
+    """How long the next call to leave has waited since it was accepted (None: nothing waits)."""
+
+
+class ThrottlingLive(BaseModel):
+    """The organization's throttling configurations in force (deployed or draining), measured now."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    measured_at: datetime
+    window_seconds: float
+    lanes: list[ThrottleLane]

@@ -69,6 +69,18 @@ class QueueStats:
     dead: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """One queue's jobs now, counted cheaply (no scan of other queues): what a live view polls."""
+
+    ready: int
+    """Due and not leased: waiting to be reserved."""
+    leased: int
+    delayed: int
+    next_payload: dict[str, Any] | None
+    """The payload of the job the next ``reserve`` takes (the longest waiting), None when none is due."""
+
+
 def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
     """Exponential backoff after ``attempts`` failed deliveries: base, 2·base, 4·base … capped."""
     return float(min(cap, base * (2 ** max(0, attempts - 1))))
@@ -109,6 +121,10 @@ class JobQueue(Protocol):
 
     async def stats(self) -> QueueStats:
         """Counts per queue; raises when the backend is unreachable (health checks rely on it)."""
+        ...
+
+    async def backlog(self, queue: str) -> Backlog:
+        """The counts of one queue and its next due job, read without scanning other queues."""
         ...
 
     async def persistence_warnings(self) -> list[str]:

@@ -44,7 +44,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from clarion.queue.port import Job, JobSpec, QueueStats, backoff_seconds
+from clarion.queue.port import Backlog, Job, JobSpec, QueueStats, backoff_seconds
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
@@ -117,6 +117,14 @@ SELECT queue,
        SUM(dead = 1)
 FROM jobs GROUP BY queue
 """
+
+# One queue's counts along its ``(queue, dead, run_at)`` index: due rows, then the rest (leased or delayed),
+# and the next due row, as ``reserve`` orders them.
+_BACKLOG_DUE = "SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND dead = 0 AND run_at <= ?2"
+_BACKLOG_LATER = "SELECT COUNT(*), COUNT(lease_until) FROM jobs WHERE queue = ?1 AND dead = 0 AND run_at > ?2"
+_NEXT_DUE = (
+    "SELECT payload FROM jobs WHERE queue = ?1 AND dead = 0 AND run_at <= ?2 ORDER BY run_at, seq LIMIT 1"
+)
 
 _payload_decoder = msgspec.json.Decoder(dict[str, Any])
 _payload_encoder = msgspec.json.Encoder()
@@ -424,6 +432,10 @@ class SqliteQueue:
             stats.dead[name] = dead
         return stats
 
+    async def backlog(self, queue: str) -> Backlog:
+        """One queue's counts and next due job, read along its index (no other queue is read)."""
+        return await self._submit(lambda connection: _backlog(connection, queue, time.time()))
+
     async def persistence_warnings(self) -> list[str]:
         """None: every batch is committed to the file before ``enqueue`` returns."""
         return []
@@ -439,6 +451,15 @@ class SqliteQueue:
         self._closed = True
         self._writer.inbox.put(None)
         await asyncio.to_thread(self._writer.join)
+
+
+def _backlog(connection: sqlite3.Connection, queue: str, now: float) -> Backlog:
+    """``backlog`` in the writer thread: three index reads of one queue."""
+    (ready,) = connection.execute(_BACKLOG_DUE, (queue, now)).fetchone()
+    later, leased = connection.execute(_BACKLOG_LATER, (queue, now)).fetchone()
+    head = connection.execute(_NEXT_DUE, (queue, now)).fetchone()
+    payload = _payload_decoder.decode(head[0]) if head else None
+    return Backlog(ready=ready, leased=leased, delayed=later - leased, next_payload=payload)
 
 
 def _execute(connection: sqlite3.Connection, statement: str, parameters: tuple[Any, ...]) -> int:

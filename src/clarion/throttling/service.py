@@ -278,6 +278,8 @@ class ThrottleRule:
     max_throughput: int
     draining_until: datetime | None
     """None while deployed; after an undeploy (or forced delete) the moment the draining ends."""
+    name: str = ""
+    """The configuration's name (for people: the live view)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +340,7 @@ def _throttle_rule(config: ThrottlingConfig) -> ThrottleRule | None:
         methods=frozenset(snapshot.get("methods") or ()),
         max_throughput=int(snapshot["maxThroughput"]),
         draining_until=draining_until,
+        name=config.name or "",
     )
 
 

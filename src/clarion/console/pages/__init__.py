@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, campaigns, channel_configurations, home, imports, ip_pools, messages
+from clarion.console.pages import (
+    actions,
+    auth,
+    campaigns,
+    capping,
+    channel_configurations,
+    home,
+    imports,
+    ip_pools,
+    messages,
+    throttling,
+)
 
 # imports before profiles: /profiles/import is not a profile's address.
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     home.router,
     imports.router,
+    actions.router,
     campaigns.router,
+    capping.router,
     channel_configurations.router,
     ip_pools.router,
     messages.router,
+    throttling.router,
 )

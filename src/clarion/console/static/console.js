@@ -72,7 +72,53 @@
     elements.forEach(drawChart);
   }
 
+  // Live views: the panel re-renders every second (htmx); each [data-lane] in it is one sample that
+  // console.js appends to the lane's two sparklines (rate vs max; queue depth and oldest age), kept
+  // outside the panel so they survive the swaps.
+  var lanes = {};
+  var LIVE_POINTS = 120;
+
+  function liveChart(holder, title, series, scales) {
+    var box = document.createElement("figure");
+    box.className = "chart";
+    holder.appendChild(box);
+    var axis = { stroke: css("--muted"), grid: { stroke: css("--line") }, ticks: { stroke: css("--line") } };
+    var axes = [axis, Object.assign({}, axis, { scale: scales[0] })];
+    if (scales[1] !== scales[0]) axes.push(Object.assign({}, axis, { scale: scales[1], side: 1, grid: { show: false } }));
+    var options = {
+      title: title, width: Math.max(box.clientWidth - 20, 260), height: 160, axes: axes,
+      series: [{}].concat(series.map(function (serie, i) {
+        return { label: serie, stroke: palette[i], width: 2, scale: scales[i] };
+      }))
+    };
+    var data = [[]].concat(series.map(function () { return []; }));
+    return { plot: new uPlot(options, data, box), data: data };
+  }
+
+  function sample(element) {
+    var holder = document.querySelector("[data-live-charts]");
+    if (!holder || typeof uPlot === "undefined") return;
+    var uid = element.getAttribute("data-lane");
+    var number = function (name) { return parseFloat(element.getAttribute("data-" + name)) || 0; };
+    var lane = lanes[uid];
+    if (!lane) {
+      lane = lanes[uid] = [
+        liveChart(holder, "Rate vs maximum, calls/s", ["Rate", "Maximum"], ["calls/s", "calls/s"]),
+        liveChart(holder, "Queue", ["Queued calls", "Oldest queued, s"], ["calls", "s"])
+      ];
+    }
+    var now = Date.now() / 1000;
+    [[number("rate"), number("max")], [number("queued"), number("oldest")]].forEach(function (values, i) {
+      var chart = lane[i];
+      chart.data[0].push(now);
+      values.forEach(function (value, j) { chart.data[j + 1].push(value); });
+      chart.data.forEach(function (column) { if (column.length > LIVE_POINTS) column.shift(); });
+      chart.plot.setData(chart.data);
+    });
+  }
+
   function wire(scope) {
+    scope.querySelectorAll("[data-lane]").forEach(sample);
     scope.querySelectorAll("[data-chart]").forEach(drawChart);
     scope.querySelectorAll("[data-autosubmit]").forEach(function (element) {
       element.addEventListener("change", function () { element.form.submit(); });
