@@ -34,6 +34,7 @@ READS_BY_POST = {
     "/authoring/endpointConfigs/{uid}/canDeploy",
     "/data/core/ups/segment/definitions/bulk-get",
     "/data/core/ups/segment/jobs/bulk-get",
+    "/v1/audiences/pql:validate",
 }
 """POST routes that only read (Adobe models these reads as POST): open to read-only keys."""
 
