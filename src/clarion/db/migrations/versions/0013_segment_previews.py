@@ -1,7 +1,7 @@
 """segment previews
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 18:20:00.000000
 
 Preview jobs of the Segmentation API (``POST /data/core/ups/preview``): an unsaved PQL expression per
@@ -16,8 +16,8 @@ from sqlalchemy.dialects import postgresql
 
 import clarion.db.base
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
