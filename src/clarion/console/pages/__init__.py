@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, home
+from clarion.console.pages import audiences, auth, home, profiles, segment_jobs
 
-ROUTERS: tuple[APIRouter, ...] = (auth.router, home.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    home.router,
+    audiences.router,
+    segment_jobs.router,
+    profiles.router,
+)
