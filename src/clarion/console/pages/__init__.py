@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import audiences, auth, home, profiles, segment_jobs
+from clarion.console.pages import audiences, auth, home, imports, profiles, segment_jobs
 
+# imports before profiles: /profiles/import is not a profile's address.
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     home.router,
+    imports.router,
     audiences.router,
     segment_jobs.router,
     profiles.router,
