@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(outbound_endpoints.live_router)
     app.include_router(profile_endpoints.router)
     app.include_router(audience_endpoints.router)
+    app.include_router(audience_endpoints.pql_router)
     app.include_router(flowservice_endpoints.router)
     app.include_router(runs_endpoints.router)
     app.include_router(usage_endpoints.router)

@@ -36,6 +36,7 @@ READS_BY_POST = {
     "/data/core/ups/segment/jobs/bulk-get",
     "/v1/campaigns/preview",
     "/v1/campaigns/{campaign_id}/preview",
+    "/v1/audiences/pql:validate",
 }
 """POST routes that only read (Adobe models these reads as POST; a preview renders, saves nothing): open to
 read-only keys."""

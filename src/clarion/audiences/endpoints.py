@@ -9,18 +9,25 @@ from fastapi import APIRouter, Request, Response
 
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.api.openapi import raises
-from clarion.audiences import jobs, service
+from clarion.audiences import jobs, previews, service
 from clarion.audiences.schemas import (
     BulkGet,
+    Estimate,
+    PqlCheck,
+    PqlCheckRequest,
+    PreviewCreate,
+    PreviewQuery,
+    PreviewResults,
     SegmentDefinitionCreate,
     SegmentDefinitionUpdate,
     SegmentJobCreate,
 )
 from clarion.audiences.views import BASE_PATH, definition_view, job_view
-from clarion.kit.params import Id, Start, limit_query, page_query, text_query
+from clarion.kit.params import Id, Offset, Start, limit_query, page_query, text_query
 from clarion.tenancy.gateway import DeveloperDep, ReaderDep, UserDep
 
 router = APIRouter(prefix="/data/core/ups", tags=["audiences"])
+pql_router = APIRouter(prefix="/v1/audiences", tags=["audiences"])
 
 Limit = Annotated[int, limit_query(1000)]
 Sort = Annotated[str | None, text_query("[attribute]:[asc|desc], comma-separated")]
@@ -162,6 +169,43 @@ async def delete_segment_job(job_id: Id, principal: UserDep, uow: UoWDep) -> Res
     """Mark a job for cancellation (204); a finished job's record is deleted."""
     await jobs.cancel_job(uow, principal, job_id)
     return Response(status_code=204)
+
+
+@router.post("/preview", status_code=201, response_model=PreviewQuery)
+async def create_preview(
+    body: PreviewCreate, response: Response, principal: UserDep, uow: UoWDep
+) -> PreviewQuery:
+    """Preview an unsaved expression: evaluated at once (RESULT_READY); read its profiles and estimate."""
+    created = await previews.create_preview(uow, principal, body)
+    response.headers["X-Location"] = previews.preview_path(created.preview_id)
+    return created
+
+
+@router.get("/preview/{preview_id}", response_model=PreviewResults)
+async def read_preview(
+    preview_id: Id, principal: ReaderDep, uow: UoWDep, offset: Offset = 0, limit: Limit = 1000
+) -> PreviewResults:
+    """One page of the profiles a preview's expression matches."""
+    return await previews.read_preview(uow, principal, preview_id, limit=limit, offset=offset)
+
+
+@router.delete("/preview/{preview_id}")
+async def delete_preview(preview_id: Id, principal: UserDep, uow: UoWDep) -> dict[str, str]:
+    """Delete a preview job."""
+    await previews.delete_preview(uow, principal, preview_id)
+    return {"message": f"Preview job {preview_id!r} has been deleted"}
+
+
+@router.get("/estimate/{preview_id}", response_model=Estimate)
+async def read_estimate(preview_id: Id, principal: ReaderDep, uow: UoWDep) -> Estimate:
+    """The audience size of a preview's expression: an exact count (confidence 100%)."""
+    return await previews.estimate(uow, principal, preview_id)
+
+
+@pql_router.post("/pql:validate", response_model=PqlCheck)
+async def validate_pql(body: PqlCheckRequest, principal: ReaderDep) -> PqlCheck:
+    """Check an expression without saving it: valid with the paths it reads, or its first problem's place."""
+    return previews.check_expression(body.expression)
 
 
 def _next(path_and_query: str, sort: str | None) -> str:

@@ -34,6 +34,12 @@ class SegmentJobNotFound(NotFound):
     code = "CLARION-5414"
 
 
+class PreviewNotFound(NotFound):
+    """No such preview job in the sandbox."""
+
+    code = "CLARION-5424"
+
+
 class SegmentNameTaken(Invalid):
     """Another segment definition of the sandbox has that name (the contract answers 422, not 409)."""
 

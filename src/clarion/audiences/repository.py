@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from clarion.db.dialect import dialect_of
 from clarion.kit.repository import SandboxRepository
 from clarion.models.activation import Flow
-from clarion.models.audiences import SegmentDefinition, SegmentJob, SegmentMembership
+from clarion.models.audiences import SegmentDefinition, SegmentJob, SegmentMembership, SegmentPreview
 from clarion.models.profiles import Profile
 
 IN_FLIGHT = ("NEW", "QUEUED", "PROCESSING", "CANCELLING")
@@ -340,6 +340,68 @@ class MembershipRepository(SandboxRepository):
             _PROFILES.c.org_id == self.org_id, _PROFILES.c.sandbox_id == self.sandbox_id
         )
         return int(await self.session.scalar(statement) or 0)
+
+
+class PreviewRepository(SandboxRepository):
+    """Preview jobs of one sandbox and the profiles their (unsaved) condition matches."""
+
+    def add(self, preview: SegmentPreview) -> None:
+        """Stage a new preview job."""
+        self.session.add(preview)
+
+    async def get(self, preview_id: str) -> SegmentPreview | None:
+        """The preview job with this id in this sandbox."""
+        return await self.session.scalar(self.scoped(SegmentPreview).where(SegmentPreview.id == preview_id))
+
+    async def remove(self, preview_id: str) -> bool:
+        """Delete the preview job; False when the sandbox has none with this id."""
+        result: Any = await self.session.execute(
+            delete(SegmentPreview).where(
+                SegmentPreview.id == preview_id,
+                SegmentPreview.org_id == self.org_id,
+                SegmentPreview.sandbox_id == self.sandbox_id,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def purge_before(self, cutoff: datetime) -> None:
+        """Delete every preview job (of any tenant) created before ``cutoff``: previews are short-lived."""
+        await self.session.execute(delete(SegmentPreview).where(SegmentPreview.created_at < cutoff))
+
+    async def count_matching(self, condition: ColumnElement[bool]) -> tuple[int, int]:
+        """``(profiles matching, profiles of the sandbox)`` in one read."""
+        matched = func.count(case((condition, 1)))
+        row = (await self.session.execute(select(matched, func.count()).where(*self._sandbox()))).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    async def namespace_counts(self, condition: ColumnElement[bool]) -> dict[str, int]:
+        """Matching profiles per identity namespace (keys of their ``identities``)."""
+        entries = self.dialect.json_object_entries(_PROFILES.c.identities)
+        rows: Any = await self.session.execute(
+            select(entries.c.key, func.count())
+            .select_from(_PROFILES)
+            .join(entries, literal(True))
+            .where(*self._sandbox(), condition)
+            .group_by(entries.c.key)
+            .order_by(entries.c.key)
+        )
+        return {str(namespace): int(count) for namespace, count in rows}
+
+    async def matching(
+        self, condition: ColumnElement[bool], *, limit: int, offset: int
+    ) -> list[tuple[str, dict[str, list[str]]]]:
+        """One page of the matching profiles ``(id, identities)``, oldest profile first."""
+        rows: Any = await self.session.execute(
+            select(_PROFILES.c.id, _PROFILES.c.identities)
+            .where(*self._sandbox(), condition)
+            .order_by(_PROFILES.c.created_at, _PROFILES.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(str(profile_id), dict(identities or {})) for profile_id, identities in rows]
+
+    def _sandbox(self) -> tuple[ColumnElement[bool], ...]:
+        return (_PROFILES.c.org_id == self.org_id, _PROFILES.c.sandbox_id == self.sandbox_id)
 
 
 async def insert_job_once(session: Any, row: dict[str, Any]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -37,7 +38,15 @@ def merge_query(query: Any, **changes: Any) -> str:
     return urlencode(merged)
 
 
+def epoch_iso(milliseconds: Any) -> str:
+    """Unix milliseconds (Adobe's ``creationTime``, ``updateTime``) as ISO-8601 UTC; empty when absent."""
+    if not isinstance(milliseconds, int | float):
+        return ""
+    return datetime.fromtimestamp(milliseconds / 1000, UTC).isoformat()
+
+
 templates.env.filters["merge_query"] = merge_query
+templates.env.filters["epoch_iso"] = epoch_iso
 
 
 class SignInRequired(Exception):

@@ -98,3 +98,21 @@ class ExportJob(Base):
     request_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SegmentPreview(Base):
+    """A preview job (``POST /preview``): an unsaved PQL expression, evaluated against profiles on read.
+
+    ``evaluated_at`` fixes the ``now`` of relative times, so every page and the estimate agree. Rows older
+    than a day are deleted when a new preview is created.
+    """
+
+    __tablename__ = "segment_previews"
+    __table_args__ = (Index("ix_segment_previews_created_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
+    expression: Mapped[dict[str, Any]] = mapped_column()
+    evaluated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from clarion.console.pages import (
     actions,
+    audiences,
     auth,
     campaigns,
     capping,
@@ -14,6 +15,8 @@ from clarion.console.pages import (
     imports,
     ip_pools,
     messages,
+    profiles,
+    segment_jobs,
     throttling,
 )
 
@@ -23,10 +26,13 @@ ROUTERS: tuple[APIRouter, ...] = (
     home.router,
     imports.router,
     actions.router,
+    audiences.router,
     campaigns.router,
     capping.router,
     channel_configurations.router,
     ip_pools.router,
     messages.router,
+    profiles.router,
+    segment_jobs.router,
     throttling.router,
 )
