@@ -19,6 +19,8 @@ from clarion.api.openapi import alias_operation_id, install_openapi, operation_i
 from clarion.audiences import endpoints as audience_endpoints
 from clarion.campaigns import endpoints as campaign_endpoints
 from clarion.config import Settings
+from clarion.console.app import build_console
+from clarion.console.web import Console
 from clarion.delivery import endpoints as delivery_endpoints
 from clarion.executions import endpoints as execution_endpoints
 from clarion.ops import endpoints as ops_endpoints
@@ -34,6 +36,8 @@ from clarion.throttling import endpoints as throttling_endpoints
 from clarion.usage import endpoints as usage_endpoints
 
 log = structlog.get_logger()
+
+CONSOLE_PATH = "/console"
 
 DESCRIPTION = """Clarion is wire-compatible with Adobe Journey Optimizer and Experience Platform APIs.
 Every endpoint takes `Authorization: Bearer <token>`, `x-api-key`, `x-gw-ims-org-id` and `x-sandbox-name`."""
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
                         await workers.start()
                     yield
                 finally:
+                    await console.close()
                     if workers is not None:
                         await workers.stop()
         finally:
@@ -98,13 +103,21 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
             prefix=prefix,
             generate_unique_id_function=operation_id if first else alias_operation_id(prefix),
         )
+    # The web console: its own sub-application (HTML, forms, sessions), a client of the API above.
+    console = Console(app, secure_cookies=settings.base_url.startswith("https://"))
+    app.mount(CONSOLE_PATH, build_console(console))
     install_openapi(
         app,
         extras=(execution_endpoints.openapi_paths, outbound_endpoints.openapi_components),
     )
     # Added first, so it runs inside GatewayMiddleware (body and content-type rules, metrics).
     app.add_middleware(HotPathMiddleware, routes=execution_endpoints.HOT_ROUTES)
-    app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        GatewayMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        own_rules=(CONSOLE_PATH + "/",),  # the console sends forms and answers HTML: its own plumbing
+    )
     return app
 
 

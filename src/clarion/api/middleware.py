@@ -58,13 +58,22 @@ class _Exchange:
 class GatewayMiddleware:
     """Rejects oversized or non-JSON bodies before any handler runs and records request metrics."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: RequestMetrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        metrics: RequestMetrics,
+        own_rules: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        self.own_rules = own_rules
+        """Path prefixes of mounted applications that are not the API (the console): passed through."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.own_rules):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import signal
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ import uvicorn
 
 from clarion.app import create_app
 from clarion.cli.common import console, fail, load_settings, run_with_container, run_with_services
+from clarion.cli.console import sign_in_link
 from clarion.config import Settings, SettingsError
 from clarion.db.migrate import upgrade
 from clarion.ops.logging import configure_logging
@@ -49,7 +51,10 @@ def serve(
         upgrade(settings.database_url)
     if settings.embedded:
         credentials = run_with_container(settings, ensure_dev_credentials)
-        _print_welcome(settings, credentials)
+        link = run_with_container(
+            settings, partial(sign_in_link, org=credentials.orgId, api_key=credentials.apiKey)
+        )
+        _print_welcome(settings, credentials, link)
     options = {"host": settings.host, "port": settings.port, "log_config": None, "access_log": False}
     if workers == 1:
         app = create_app(settings, background=True)
@@ -112,12 +117,17 @@ def migrate(
     console.print(f"[green]database migrated to {revision}[/green]")
 
 
-def _print_welcome(settings: Settings, credentials: DevCredentials) -> None:
+def _print_welcome(settings: Settings, credentials: DevCredentials, sign_in: str) -> None:
     """Print where Clarion listens and ready-to-paste credentials (curl lines unwrapped, so they paste)."""
     headers = " ".join(f"-H '{name}: {value}'" for name, value in credentials.headers().items())
     base = settings.base_url
     console.rule("[bold green]Clarion")
     console.print(f"Listening on [bold]{base}[/bold]   API docs: {base}/docs")
+    console.print(
+        f"Web console: [bold]{base}/console[/bold] — sign in with this link (once, within 10 minutes):"
+    )
+    console.print(f"  {sign_in}", soft_wrap=True, markup=False, highlight=False)
+    console.print("  (a new link any time: clarion console login)")
     console.print(f"Development credentials, also in {settings.credentials_path}:")
     console.print(
         f"  org {credentials.orgId}  sandbox {credentials.sandboxName}  api key {credentials.apiKey}"

@@ -4,6 +4,7 @@ from clarion.models.actions import ActionCall, CustomAction
 from clarion.models.activation import ActiveAudienceRun, Flow, FlowConnection, FlowRun
 from clarion.models.audiences import ExportJob, SegmentDefinition, SegmentJob, SegmentMembership
 from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
+from clarion.models.console import ConsoleSession
 from clarion.models.jobs import JobLedgerEntry
 from clarion.models.messages import Execution, Message
 from clarion.models.profiles import Profile, ProfileIdentity
@@ -18,6 +19,7 @@ __all__ = [
     "ApiCredential",
     "Campaign",
     "ChannelConfiguration",
+    "ConsoleSession",
     "CustomAction",
     "EndpointConfig",
     "Execution",

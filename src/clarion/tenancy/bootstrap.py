@@ -37,7 +37,7 @@ class DevCredentials:
 async def ensure_dev_credentials(container: Container) -> DevCredentials:
     """Create the development organization once; on every start issue a fresh token and rewrite the file."""
     settings = container.settings
-    previous = _read(settings)
+    previous = read_dev_credentials(settings)
     async with container.unit_of_work() as uow:
         try:
             org = await service.find_organization(uow, previous.orgId if previous else DEV_ORG_NAME)
@@ -69,7 +69,8 @@ async def ensure_dev_credentials(container: Container) -> DevCredentials:
     return credentials
 
 
-def _read(settings: Settings) -> DevCredentials | None:
+def read_dev_credentials(settings: Settings) -> DevCredentials | None:
+    """The development credentials written at the last embedded start, if any."""
     try:
         return DevCredentials(**json.loads(settings.credentials_path.read_text()))
     except (OSError, ValueError, TypeError):

@@ -1,0 +1,9 @@
+"""The console's pages, one router per area (``ROUTERS`` is what ``console/app.py`` includes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from clarion.console.pages import auth, home
+
+ROUTERS: tuple[APIRouter, ...] = (auth.router, home.router)
