@@ -71,6 +71,7 @@ def console_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         CLARION_SMTP_CAPTURE_PORT=str(free_port()),
         CLARION_LOG_FORMAT="json",
         CLARION_AUTH_CACHE_SECONDS="0",
+        CLARION_ACTIVATION_FIRST_RUN_DELAY_SECONDS="0",  # "export now" right after a dataflow is made
     )
     log = folder / "server.log"
     with log.open("wb") as output:

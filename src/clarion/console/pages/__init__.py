@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, home
+from clarion.console.pages import auth, dataflows, destinations, home, runs
 
-ROUTERS: tuple[APIRouter, ...] = (auth.router, home.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    home.router,
+    destinations.router,
+    dataflows.router,
+    runs.router,
+)
