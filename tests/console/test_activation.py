@@ -194,6 +194,17 @@ async def test_destination_form_shows_the_rules_and_keeps_secrets_write_only(
     assert "hunter2-secret" not in await page.content()
     await screenshot(page, "activation-destination")
 
+    # Editing: the form is filled in but the password; left empty, the stored one stays.
+    await page.get_by_role("link", name="Edit destination").click()
+    await expect(page.get_by_label("domain")).to_have_value("sftp.example.com")
+    await expect(page.get_by_label("password")).to_have_value("")
+    await expect(page.get_by_text("leave empty to keep the stored one")).to_be_visible()
+    await page.get_by_label("username").fill("clarion2")
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Partner SFTP")
+    await expect(page.locator("dl.facts")).to_contain_text("clarion2")
+    await expect(page.get_by_text("set (write-only, never shown)")).to_be_visible()
+
 
 def _today(*, days: int = 0) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).date().isoformat()

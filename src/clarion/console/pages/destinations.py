@@ -140,7 +140,7 @@ async def new_destination_page(request: Request, api: ApiDep, type: Text = "", a
         return render(request, "activation/destination_types.html", title="New destination", specs=specs)
     form_type = destination_type(specs[type], auth)
     return render(
-        request, "activation/destination_new.html", title="New destination", kind=form_type, form={}
+        request, "activation/destination_form.html", title="New destination", kind=form_type, form={}
     )
 
 
@@ -183,7 +183,7 @@ def _refused(request: Request, kind: DestinationType, form: dict[str, str], prob
     inputs = {field.name for field in (*kind.auth_fields, *kind.target_fields)} | {"name"}
     return render(
         request,
-        "activation/destination_new.html",
+        "activation/destination_form.html",
         problem.status if 400 <= problem.status < 500 else 400,
         title="New destination",
         kind=kind,
@@ -193,30 +193,131 @@ def _refused(request: Request, kind: DestinationType, form: dict[str, str], prob
     )
 
 
-@router.get("/destinations/{target_id}")
-async def destination_page(request: Request, api: ApiDep, target_id: str) -> Response:
-    """One destination: its location and format, its account (secrets never shown), its dataflows."""
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A destination as the API shows it: the target connection, its account, and its type's form."""
+
+    target: dict[str, Any]
+    base: dict[str, Any] | None
+    spec_name: str
+    kind: DestinationType | None
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        """The account's write-only parameters."""
+        fields = self.kind.auth_fields if self.kind else ()
+        return frozenset(field.label for field in fields if field.secret)
+
+    def form(self) -> dict[str, str]:
+        """The edit form's values: name and every parameter, secrets left out."""
+        values = {"name": str(self.target.get("name", ""))}
+        auth = (self.base or {}).get("auth") or {}
+        for name, value in (auth.get("params") or {}).items():
+            if name not in self.secret_names:
+                values[f"auth.params.{name}"] = str(value)
+        for name, value in (self.target.get("params") or {}).items():
+            values[f"params.{name}"] = str(value)
+        return values
+
+
+async def load_destination(api: ConsoleApi, target_id: str) -> Destination:
+    """Read a destination, its account and its connection spec."""
     target = (await api.read(f"{FLOWSERVICE}/targetConnections/{target_id}"))["items"][0]
     base_id = target.get("baseConnectionId")
     base = (await api.read(f"{FLOWSERVICE}/connections/{base_id}"))["items"][0] if base_id else None
-    specs = await destination_specs(api)
-    spec = specs.get(target["connectionSpec"]["id"])
-    secret_names = set()
-    if spec is not None and base is not None and base.get("auth"):
-        kind = destination_type(spec, base["auth"]["specName"])
-        secret_names = {field.label for field in kind.auth_fields if field.secret}
+    spec = (await destination_specs(api)).get(target["connectionSpec"]["id"])
+    auth_name = str(((base or {}).get("auth") or {}).get("specName", ""))
+    kind = destination_type(spec, auth_name) if spec else None
+    return Destination(target, base, spec["name"] if spec else target["connectionSpec"]["id"], kind)
+
+
+@router.get("/destinations/{target_id}")
+async def destination_page(request: Request, api: ApiDep, target_id: str) -> Response:
+    """One destination: its location and format, its account (secrets never shown), its dataflows."""
+    destination = await load_destination(api, target_id)
     flows = await api.read(f"{FLOWSERVICE}/flows", property=f"targetConnectionIds=={target_id}")
     return render(
         request,
         "activation/destination.html",
-        title=target["name"],
-        target=target,
-        base=base,
-        spec_name=spec["name"] if spec else target["connectionSpec"]["id"],
-        secret_names=secret_names,
+        title=destination.target["name"],
+        destination=destination,
+        target=destination.target,
+        base=destination.base,
         flows=flows.get("items", []),
-        location=location_of(target.get("params") or {}),
+        location=location_of(destination.target.get("params") or {}),
     )
+
+
+def _edit_form(
+    request: Request, destination: Destination, form: dict[str, str], problem: ApiProblem | None = None
+) -> Response:
+    kind = destination.kind
+    inputs = {field.name for field in (*kind.auth_fields, *kind.target_fields)} if kind else set()
+    return render(
+        request,
+        "activation/destination_form.html",
+        200 if problem is None else (problem.status if 400 <= problem.status < 500 else 400),
+        title=f"Edit {destination.target['name']}",
+        kind=kind,
+        form=form,
+        destination=destination,
+        editing=True,
+        problem=problem,
+        problem_inline=problem is not None and problem.field in inputs | {"name"},
+    )
+
+
+@router.get("/destinations/{target_id}/edit")
+async def edit_destination_page(request: Request, api: ApiDep, target_id: str) -> Response:
+    """The destination's form, filled in; secrets empty (left empty, they stay as stored)."""
+    destination = await load_destination(api, target_id)
+    return _edit_form(request, destination, destination.form())
+
+
+@router.post("/destinations/{target_id}/edit")
+async def edit_destination(request: Request, api: ApiDep, target_id: str) -> Response:
+    """JSON Patch the account, then the destination, each under the etag the form was read with."""
+    form = await form_of(request)
+    destination = await load_destination(api, target_id)
+    if destination.kind is None:
+        return _edit_form(request, destination, form)
+    for path, etag, operations in _patches(destination, destination.kind, form):
+        answer = await api.call("PATCH", path, json_body=operations, headers={"If-Match": etag})
+        if answer.problem is not None:
+            return _edit_form(request, await load_destination(api, target_id), form, answer.problem)
+    return RedirectResponse(console_url(request, f"/destinations/{target_id}"), status_code=303)
+
+
+def _patches(
+    destination: Destination, kind: DestinationType, form: dict[str, str]
+) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(path, etag read, JSON Patch) of the account and of the destination."""
+    name = form.get("name", "").strip()
+    patches: list[tuple[str, str, list[dict[str, Any]]]] = []
+    base = destination.base
+    if base is not None:
+        operations: list[dict[str, Any]] = [{"op": "replace", "path": "/name", "value": name}]
+        if kind.auth_name:
+            params = _values(kind.auth_fields, form, "auth.params.")
+            stored = (base.get("auth") or {}).get("params") or {}
+            # An empty secret keeps the stored one: the API keeps a secret sent back as the mask it shows.
+            kept = {
+                key: stored[key] for key in destination.secret_names if key in stored and key not in params
+            }
+            operations.append({"op": "replace", "path": "/auth/params", "value": {**params, **kept}})
+        etag = form.get("baseEtag") or str(base.get("etag", ""))
+        patches.append((f"{FLOWSERVICE}/connections/{base['id']}", etag, operations))
+    target = destination.target
+    params = _values(kind.target_fields, form, "params.")
+    if "csvOptions" in (target.get("params") or {}):  # not on the form: kept as they are
+        params["csvOptions"] = target["params"]["csvOptions"]
+    operations = [
+        {"op": "replace", "path": "/name", "value": name},
+        {"op": "replace", "path": "/params", "value": params},
+    ]
+    etag = form.get("targetEtag") or str(target.get("etag", ""))
+    patches.append((f"{FLOWSERVICE}/targetConnections/{target['id']}", etag, operations))
+    return patches
 
 
 @router.post("/destinations/{target_id}/delete")
