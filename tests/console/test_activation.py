@@ -130,6 +130,16 @@ async def test_activation_quick_start_from_the_console(
     await expect(refusal).to_contain_text(audience_name)
     await screenshot(page, "activation-export-refused")
 
+    # Unmap the audience, then map it again from today: the dataflow's audiences change by JSON Patch.
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name=f"Remove {audience_name}").click()
+    await expect(page.get_by_text("No audience mapped.")).to_be_visible()
+    await page.get_by_text("Add an audience").click()
+    await page.get_by_label("Audience", exact=True).select_option(label=audience_name)
+    await page.get_by_label("Start date").fill(_today())
+    await page.get_by_role("button", name="Add audience").click()
+    await expect(page.get_by_role("row").filter(has_text=audience_name)).to_contain_text(_today())
+
     await page.goto("/console/dataflows")
     row = page.get_by_role("row").filter(has_text="Quickstart dataflow")
     await expect(row).to_contain_text("success")

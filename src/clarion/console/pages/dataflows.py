@@ -48,14 +48,16 @@ class Audience:
     time: str
     mode: str
     filename_template: str
+    path: str
+    """Its JSON Patch path in the flow (``/transformations/0/params/segmentSelectors/selectors/2``)."""
 
 
 def audiences_of(flow: dict[str, Any]) -> list[Audience]:
     """The segment selectors of a dataflow, in order."""
     found: list[Audience] = []
-    for transformation in flow.get("transformations", []):
+    for at, transformation in enumerate(flow.get("transformations", [])):
         selectors = ((transformation.get("params") or {}).get("segmentSelectors") or {}).get("selectors", [])
-        for selector in selectors:
+        for index, selector in enumerate(selectors):
             value = selector.get("value") or {}
             schedule = value.get("schedule") or {}
             found.append(
@@ -68,6 +70,7 @@ def audiences_of(flow: dict[str, Any]) -> list[Audience]:
                     time=str(schedule.get("startTime", "")),
                     mode=str(value.get("exportMode", "")),
                     filename_template=str(value.get("filenameTemplate", "")),
+                    path=f"/transformations/{at}/params/segmentSelectors/selectors/{index}",
                 )
             )
     return found
@@ -147,21 +150,24 @@ def _form_field(problem: ApiProblem | None) -> str:
 @router.get("/dataflows/new")
 async def new_dataflow_page(request: Request, api: ApiDep, target: Text = "") -> Response:
     """The create form: name, destination, audiences, schedule, exported attributes."""
-    today = datetime.now(UTC).date().isoformat()
-    defaults = {
-        "target": target,
-        "frequency": "DAILY",
-        "startDate": today,
-        "startTime": "00:00",
-        "attributes": DEFAULT_ATTRIBUTES,
-        "filenameTemplate": DEFAULT_TEMPLATE,
-        "audiences": [],
-    }
+    defaults = {"target": target, "attributes": DEFAULT_ATTRIBUTES, "audiences": [], **schedule_defaults()}
     return await _new_form(request, api, defaults)
 
 
-def flow_body(form: dict[str, Any], source_id: str, flow_spec_id: str) -> dict[str, Any]:
-    """The ``POST /flows`` body of the create form: one selector per audience, the same schedule each."""
+def schedule_defaults() -> dict[str, str]:
+    """A daily full export from today at 00:00 UTC (so "export now" works at once)."""
+    today = datetime.now(UTC).date().isoformat()
+    return {
+        "frequency": "DAILY",
+        "startDate": today,
+        "startTime": "00:00",
+        "filenameTemplate": DEFAULT_TEMPLATE,
+    }
+
+
+def selector_of(form: dict[str, Any], audience: str) -> dict[str, Any]:
+    """A segment selector of ``audience`` with the form's schedule: full files daily or once, the first
+    file full then the changes every few hours (Adobe's modes for those frequencies)."""
     frequency = form.get("frequency", "")
     schedule = {"frequency": frequency, "startDate": form.get("startDate", "")}
     if form.get("endDate"):
@@ -174,13 +180,13 @@ def flow_body(form: dict[str, Any], source_id: str, flow_spec_id: str) -> dict[s
     if form.get("startTime"):
         schedule["startTime"] = form["startTime"]
     template = form.get("filenameTemplate") or DEFAULT_TEMPLATE
-    selectors = [
-        {
-            "type": "PLATFORM_SEGMENT",
-            "value": {"id": audience, "filenameTemplate": template, "exportMode": mode, "schedule": schedule},
-        }
-        for audience in form.get("audiences", [])
-    ]
+    value = {"id": audience, "filenameTemplate": template, "exportMode": mode, "schedule": schedule}
+    return {"type": "PLATFORM_SEGMENT", "value": value}
+
+
+def flow_body(form: dict[str, Any], source_id: str, flow_spec_id: str) -> dict[str, Any]:
+    """The ``POST /flows`` body of the create form: one selector per audience, the same schedule each."""
+    selectors = [selector_of(form, audience) for audience in form.get("audiences", [])]
     attributes = [line.strip() for line in str(form.get("attributes", "")).splitlines() if line.strip()]
     return {
         "name": form.get("name", ""),
@@ -239,6 +245,8 @@ async def _dataflow(request: Request, api: ConsoleApi, flow_id: str, **context: 
     runs = await read_runs(api, flow_id=flow_id)
     target_id = (flow.get("targetConnectionIds") or [""])[0]
     targets = await target_names(api)
+    mapped = {audience.id for audience in audiences_of(flow)}
+    context.setdefault("add", schedule_defaults())
     return render(
         request,
         "activation/dataflow.html",
@@ -251,6 +259,8 @@ async def _dataflow(request: Request, api: ConsoleApi, flow_id: str, **context: 
         runs=runs.runs,
         more_runs=bool(runs.next_token),
         chart=records_chart(runs.runs),
+        unmapped=[choice for choice in await audience_choices(api) if choice[0] not in mapped],
+        frequencies=FREQUENCIES,
         **context,
     )
 
@@ -309,3 +319,37 @@ async def export_now(request: Request, api: ApiDep, flow_id: str) -> Response:
         chosen=audiences,
         started=started,
     )
+
+
+@router.post("/dataflows/{flow_id}/audiences")
+async def add_audience(request: Request, api: ApiDep, flow_id: str) -> Response:
+    """Map one more audience (JSON Patch ``add`` under the etag the page was read with)."""
+    form = await form_of(request)
+    operations = [
+        {
+            "op": "add",
+            "path": "/transformations/0/params/segmentSelectors/selectors/-",
+            "value": selector_of(form, form.get("audience", "")),
+        }
+    ]
+    return await _patch_flow(request, api, flow_id, form, operations)
+
+
+@router.post("/dataflows/{flow_id}/audiences/remove")
+async def remove_audience(request: Request, api: ApiDep, flow_id: str) -> Response:
+    """Unmap an audience (JSON Patch ``remove`` of its selector, under the etag the page was read with)."""
+    form = await form_of(request)
+    return await _patch_flow(request, api, flow_id, form, [{"op": "remove", "path": form.get("path", "")}])
+
+
+async def _patch_flow(
+    request: Request, api: ConsoleApi, flow_id: str, form: dict[str, str], operations: list[dict[str, Any]]
+) -> Response:
+    path = f"{FLOWSERVICE}/flows/{flow_id}"
+    answer = await api.call("PATCH", path, json_body=operations, headers={"If-Match": form.get("etag", "")})
+    if answer.problem is not None:
+        status = answer.status if 400 <= answer.status < 500 else 400
+        return await _dataflow(
+            request, api, flow_id, status_code=status, audience_problem=answer.problem, add=form
+        )
+    return RedirectResponse(console_url(request, f"/dataflows/{flow_id}"), status_code=303)
