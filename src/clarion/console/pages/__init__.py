@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, dataflows, destinations, home, runs
+from clarion.console.pages import auth, dataflows, destinations, home, imports, runs
 
+# imports before profiles: /profiles/import is not a profile's address.
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     home.router,
+    imports.router,
     destinations.router,
     dataflows.router,
     runs.router,
