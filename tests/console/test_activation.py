@@ -97,6 +97,10 @@ async def test_activation_quick_start_from_the_console(
     await page.get_by_role("button", name="Export now").click()
     started = page.get_by_role("status").filter(has_text="Export started")
     await expect(started).to_be_visible()
+    # The runs section reloads by itself and follows the run to its end.
+    await expect(page.locator("#flow-runs table.list tbody tr").first).to_contain_text(
+        "success", timeout=30_000
+    )
     await started.get_by_role("link").first.click()
 
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Run")

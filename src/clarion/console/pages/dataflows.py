@@ -12,8 +12,16 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from clarion.console.api import ApiProblem, ConsoleApi
-from clarion.console.pages.runs import FLOWSERVICE, PAGE_SIZE, next_token_of, read_runs, records_chart
-from clarion.console.web import ApiDep, console_url, form_of, render
+from clarion.console.pages.runs import (
+    ACTIVE,
+    FLOWSERVICE,
+    PAGE_SIZE,
+    RunPage,
+    next_token_of,
+    read_runs,
+    records_chart,
+)
+from clarion.console.web import ApiDep, console_url, form_of, is_htmx, render
 
 router = APIRouter()
 
@@ -256,13 +264,28 @@ async def _dataflow(request: Request, api: ConsoleApi, flow_id: str, **context: 
         audiences=audiences_of(flow),
         target_id=target_id,
         target_name=targets.get(target_id, target_id),
-        runs=runs.runs,
-        more_runs=bool(runs.next_token),
-        chart=records_chart(runs.runs),
+        **_runs_context(runs),
         unmapped=[choice for choice in await audience_choices(api) if choice[0] not in mapped],
         frequencies=FREQUENCIES,
         **context,
     )
+
+
+def _runs_context(runs: RunPage) -> dict[str, Any]:
+    """What the runs section of a dataflow shows: the latest runs, their chart, whether one is running."""
+    return {
+        "runs": runs.runs,
+        "more_runs": bool(runs.next_token),
+        "chart": records_chart(runs.runs),
+        "active": any(run.status in ACTIVE for run in runs.runs),
+    }
+
+
+@router.get("/dataflows/{flow_id}/runs")
+async def dataflow_runs(request: Request, api: ApiDep, flow_id: str) -> Response:
+    """The runs section alone (htmx refreshes it after "export now" and while a run is going on)."""
+    runs = await read_runs(api, flow_id=flow_id)
+    return render(request, "activation/_flow_runs.html", flow={"id": flow_id}, **_runs_context(runs))
 
 
 @router.get("/dataflows/{flow_id}")
@@ -299,9 +322,9 @@ async def export_now(request: Request, api: ApiDep, flow_id: str) -> Response:
     )
     orders = [] if answer.problem is not None else answer.body.get("order", [])
     started = [str(item.get("statusURL", "")).rsplit("/", 1)[-1] for item in orders]
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         flow = (await api.read(f"{FLOWSERVICE}/flows/{flow_id}"))["items"][0]
-        return render(
+        panel = render(
             request,
             "activation/_export_now.html",
             flow=flow,
@@ -310,6 +333,9 @@ async def export_now(request: Request, api: ApiDep, flow_id: str) -> Response:
             export_problem=answer.problem,
             started=started,
         )
+        if started:
+            panel.headers["HX-Trigger"] = "runs-changed"  # the runs section reloads and follows the run
+        return panel
     return await _dataflow(
         request,
         api,

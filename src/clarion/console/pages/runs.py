@@ -18,6 +18,7 @@ router = APIRouter()
 FLOWSERVICE = "/data/foundation/flowservice"
 PAGE_SIZE = 20
 STATUSES = ("waiting", "processing", "success", "failed")
+ACTIVE = frozenset(STATUSES[:2])
 Text = Annotated[str, Query(max_length=200)]
 
 
@@ -113,14 +114,11 @@ def summary_of(run: dict[str, Any]) -> RunSummary:
 
 
 def records_chart(runs: list[RunSummary]) -> dict[str, Any]:
-    """The ``chart`` macro's data: records (and files) per run, oldest first."""
+    """The ``chart`` macro's data: records per run, oldest first."""
     ordered = list(reversed(runs))
     return {
         "x": [run.label for run in ordered],
-        "series": [
-            {"label": "Records", "values": [run.records for run in ordered]},
-            {"label": "Files", "values": [len(run.files) for run in ordered]},
-        ],
+        "series": [{"label": "Records", "values": [run.records for run in ordered]}],
     }
 
 
