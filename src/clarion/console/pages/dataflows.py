@@ -140,11 +140,11 @@ async def _new_form(
         frequencies=FREQUENCIES,
         form=form,
         problem=problem,
-        problem_field=_form_field(problem),
+        problem_field=form_field_of(problem),
     )
 
 
-def _form_field(problem: ApiProblem | None) -> str:
+def form_field_of(problem: ApiProblem | None) -> str:
     """The create form's input an API refusal is about (its field path is the flow's JSON path)."""
     path = (problem.field or "") if problem else ""
     for suffix, name in SELECTOR_FIELDS.items():

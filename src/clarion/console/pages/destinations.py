@@ -92,7 +92,7 @@ async def destination_specs(api: ConsoleApi) -> dict[str, dict[str, Any]]:
     }
 
 
-def _values(fields: tuple[SpecField, ...], form: dict[str, str], prefix: str) -> dict[str, Any]:
+def param_values(fields: tuple[SpecField, ...], form: dict[str, str], prefix: str) -> dict[str, Any]:
     """The filled-in fields as API params (empty ones left out; ports as numbers when they are)."""
     values: dict[str, Any] = {}
     for field in fields:
@@ -157,7 +157,7 @@ async def create_destination(request: Request, api: ApiDep) -> Response:
     name = form.get("name", "").strip()
     base: dict[str, Any] = {"name": name, "connectionSpec": {"id": kind.id, "version": "1.0"}}
     if kind.auth_name:
-        auth_params = _values(kind.auth_fields, form, "auth.params.")
+        auth_params = param_values(kind.auth_fields, form, "auth.params.")
         base["auth"] = {"specName": kind.auth_name, "params": auth_params}
     created = await api.send("POST", f"{FLOWSERVICE}/connections", base)
     if created.problem is not None:
@@ -167,7 +167,7 @@ async def create_destination(request: Request, api: ApiDep) -> Response:
         "name": name,
         "baseConnectionId": base_id,
         "connectionSpec": {"id": kind.id, "version": "1.0"},
-        "params": _values(kind.target_fields, form, "params."),
+        "params": param_values(kind.target_fields, form, "params."),
     }
     answer = await api.send("POST", f"{FLOWSERVICE}/targetConnections", target)
     if answer.problem is not None:
@@ -281,14 +281,14 @@ async def edit_destination(request: Request, api: ApiDep, target_id: str) -> Res
     destination = await load_destination(api, target_id)
     if destination.kind is None:
         return _edit_form(request, destination, form)
-    for path, etag, operations in _patches(destination, destination.kind, form):
+    for path, etag, operations in patches_of(destination, destination.kind, form):
         answer = await api.call("PATCH", path, json_body=operations, headers={"If-Match": etag})
         if answer.problem is not None:
             return _edit_form(request, await load_destination(api, target_id), form, answer.problem)
     return RedirectResponse(console_url(request, f"/destinations/{target_id}"), status_code=303)
 
 
-def _patches(
+def patches_of(
     destination: Destination, kind: DestinationType, form: dict[str, str]
 ) -> list[tuple[str, str, list[dict[str, Any]]]]:
     """(path, etag read, JSON Patch) of the account and of the destination."""
@@ -298,7 +298,7 @@ def _patches(
     if base is not None:
         operations: list[dict[str, Any]] = [{"op": "replace", "path": "/name", "value": name}]
         if kind.auth_name:
-            params = _values(kind.auth_fields, form, "auth.params.")
+            params = param_values(kind.auth_fields, form, "auth.params.")
             stored = (base.get("auth") or {}).get("params") or {}
             # An empty secret keeps the stored one: the API keeps a secret sent back as the mask it shows.
             kept = {
@@ -308,7 +308,7 @@ def _patches(
         etag = form.get("baseEtag") or str(base.get("etag", ""))
         patches.append((f"{FLOWSERVICE}/connections/{base['id']}", etag, operations))
     target = destination.target
-    params = _values(kind.target_fields, form, "params.")
+    params = param_values(kind.target_fields, form, "params.")
     if "csvOptions" in (target.get("params") or {}):  # not on the form: kept as they are
         params["csvOptions"] = target["params"]["csvOptions"]
     operations = [
