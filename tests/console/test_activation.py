@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 
+from tests.activation.servers import SftpServer, run_sftp_server
 from tests.builders import Tenant
 from tests.conftest import TenantFactory
 from tests.console.conftest import ConsoleServer, screenshot, sign_in
@@ -25,6 +28,8 @@ PROFILES = {
 }
 MEMBERS = {"ada@example.com", "bob@example.com"}
 LOCAL_SPEC = "7cbb2afc-04d6-4d4c-979b-65025c43dbc5"
+LATEST_RUN = "#flow-runs table.list tbody tr"
+"""The newest run on a dataflow's page (the runs section reloads by itself while one is going on)."""
 
 
 async def evaluated_audience(server: ConsoleServer, tenant: Tenant, name: str) -> str:
@@ -98,9 +103,7 @@ async def test_activation_quick_start_from_the_console(
     started = page.get_by_role("status").filter(has_text="Export started")
     await expect(started).to_be_visible()
     # The runs section reloads by itself and follows the run to its end.
-    await expect(page.locator("#flow-runs table.list tbody tr").first).to_contain_text(
-        "success", timeout=30_000
-    )
+    await expect(page.locator(LATEST_RUN).first).to_contain_text("success", timeout=30_000)
     await started.get_by_role("link").first.click()
 
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Run")
@@ -179,45 +182,61 @@ async def test_another_organization_sees_none_of_it(
     await expect(page.get_by_text("No destination yet")).to_be_visible()
 
 
-async def test_destination_form_shows_the_rules_and_keeps_secrets_write_only(
-    page: Page, make_tenant: TenantFactory
+@pytest.fixture
+def sftp_server(tmp_path: Path) -> Iterator[SftpServer]:
+    """A real SFTP server on 127.0.0.1 (password account) that the console's server exports to."""
+    yield from run_sftp_server(tmp_path / "sftp-root")
+
+
+async def test_an_sftp_destination_made_and_edited_in_forms_receives_the_export(
+    page: Page, make_tenant: TenantFactory, console_server: ConsoleServer, sftp_server: SftpServer
 ) -> None:
     tenant = await make_tenant()
+    audience_name = f"SFTP members {secrets.token_hex(3)}"
+    await evaluated_audience(console_server, tenant, audience_name)
     await sign_in(page, tenant)
     await page.goto("/console/destinations/new")
     await page.get_by_role("link", name="SFTP").click()
     await expect(page.get_by_text("IP address or domain name of the SFTP server")).to_be_visible()
     await page.get_by_label("Name (required)", exact=True).fill("Partner SFTP")
-    await page.get_by_label("domain").fill("sftp.example.com")
-    await page.get_by_label("username").fill("clarion")
-    await page.get_by_label("password").fill("hunter2-secret")
+    await page.get_by_label("domain").fill(sftp_server.host)
+    await page.get_by_label("username").fill(sftp_server.username)
+    await page.get_by_label("password").fill(sftp_server.password)
     await page.get_by_label("port").fill("70000")
+    await page.get_by_label("hostKeyFingerprint").fill(sftp_server.host_key_fingerprint)
     await page.get_by_label("fileType").select_option("CSV")
-    await page.get_by_label("compression").select_option("GZIP")
-    await page.get_by_label("remotePath").fill("/upload")
+    await page.get_by_label("compression").select_option("NONE")
+    await page.get_by_label("remotePath").fill("upload")
     await page.get_by_role("button", name="Create destination").click()
     # The API's refusal next to the field it names; the secret is not sent back to the page.
     await expect(page.locator("#e-auth\\.params\\.port")).to_contain_text("port number")
     await expect(page.get_by_label("password")).to_have_value("")
-    assert "hunter2-secret" not in await page.content()
-    await page.get_by_label("port").fill("22")
-    await page.get_by_label("password").fill("hunter2-secret")
+    assert sftp_server.password not in await page.content()
+    await page.get_by_label("port").fill(str(sftp_server.port))
+    await page.get_by_label("password").fill(sftp_server.password)
     await page.get_by_role("button", name="Create destination").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Partner SFTP")
     await expect(page.get_by_text("set (write-only, never shown)")).to_be_visible()
-    assert "hunter2-secret" not in await page.content()
+    assert sftp_server.password not in await page.content()
     await screenshot(page, "activation-destination")
 
-    # Editing: the form is filled in but the password; left empty, the stored one stays.
+    # Editing: the form is filled in but the password; left empty, the stored one stays (the export below
+    # logs in with it).
     await page.get_by_role("link", name="Edit destination").click()
-    await expect(page.get_by_label("domain")).to_have_value("sftp.example.com")
+    await expect(page.get_by_label("domain")).to_have_value(sftp_server.host)
     await expect(page.get_by_label("password")).to_have_value("")
     await expect(page.get_by_text("leave empty to keep the stored one")).to_be_visible()
-    await page.get_by_label("username").fill("clarion2")
+    await page.get_by_label("remotePath").fill("exports")
     await page.get_by_role("button", name="Save changes").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Partner SFTP")
-    await expect(page.locator("dl.facts")).to_contain_text("clarion2")
     await expect(page.get_by_text("set (write-only, never shown)")).to_be_visible()
+
+    await create_dataflow(page, "To the partner", audience_name, start=_today())
+    await page.get_by_role("button", name="Export now").click()
+    await expect(page.locator(LATEST_RUN).first).to_contain_text("success", timeout=30_000)
+    exported = [path.read_text() for path in (sftp_server.root / "exports").iterdir()]
+    assert len(exported) == 1
+    assert all(member in exported[0] for member in MEMBERS)
 
 
 def _today(*, days: int = 0) -> str:
