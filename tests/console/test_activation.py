@@ -238,6 +238,19 @@ async def test_an_sftp_destination_made_and_edited_in_forms_receives_the_export(
     assert len(exported) == 1
     assert all(member in exported[0] for member in MEMBERS)
 
+    # Deleting the dataflow, then the destination it used, leaves the lists empty.
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Delete dataflow").click()
+    await expect(page.get_by_text("No dataflow yet")).to_be_visible()
+    await page.goto("/console/destinations")
+    await page.get_by_role("link", name="Partner SFTP").click()
+    await page.get_by_role("button", name="Delete destination").click()
+    await expect(page.get_by_text("No destination yet")).to_be_visible()
+    async with httpx.AsyncClient(base_url=console_server.base_url, headers=tenant.headers()) as api:
+        for resource in ("flows", "sourceConnections", "targetConnections", "connections"):
+            listed = await api.get(f"/data/foundation/flowservice/{resource}")
+            assert listed.json()["items"] == [], resource  # nothing the console made is left behind
+
 
 def _today(*, days: int = 0) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).date().isoformat()

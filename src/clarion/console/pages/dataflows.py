@@ -347,6 +347,20 @@ async def export_now(request: Request, api: ApiDep, flow_id: str) -> Response:
     )
 
 
+@router.post("/dataflows/{flow_id}/delete")
+async def delete_dataflow(request: Request, api: ApiDep, flow_id: str) -> Response:
+    """Delete a dataflow (its runs go with it), then its Profile store source connection."""
+    flow = (await api.read(f"{FLOWSERVICE}/flows/{flow_id}"))["items"][0]
+    answer = await api.send("DELETE", f"{FLOWSERVICE}/flows/{flow_id}")
+    if answer.problem is not None:
+        status = answer.status if 400 <= answer.status < 500 else 400
+        return await _dataflow(request, api, flow_id, status_code=status, state_problem=answer.problem)
+    for source_id in flow.get("sourceConnectionIds", []):
+        # Refused while another dataflow reads from it (made by the API, not this console): it stays.
+        await api.send("DELETE", f"{FLOWSERVICE}/sourceConnections/{source_id}")
+    return RedirectResponse(console_url(request, "/dataflows"), status_code=303)
+
+
 @router.post("/dataflows/{flow_id}/audiences")
 async def add_audience(request: Request, api: ApiDep, flow_id: str) -> Response:
     """Map one more audience (JSON Patch ``add`` under the etag the page was read with)."""
