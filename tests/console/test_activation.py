@@ -76,14 +76,24 @@ async def create_local_destination(page: Page, name: str, folder: str) -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text(name)
 
 
-async def create_dataflow(page: Page, name: str, audience: str, *, start: str) -> None:
-    """From the destination's page: a dataflow of ``audience``, daily from ``start`` at 00:00 UTC."""
+async def create_dataflow(
+    page: Page, name: str, audience: str, *, start: str, refused_first: bool = False
+) -> None:
+    """From the destination's page: a dataflow of ``audience``, daily from ``start`` at 00:00 UTC
+    (``refused_first``: after a file name template the API refuses, shown under that field)."""
     await page.get_by_role("link", name="New dataflow to this destination").click()
     await page.get_by_label("Name", exact=True).fill(name)
     await page.get_by_label(audience).check()
     await page.get_by_label("Start date").fill(start)
     await page.get_by_label("Start time").fill("00:00")
     await page.get_by_label("Profile attributes to export").fill("identityMap.email\nloyalty.points")
+    if refused_first:
+        await page.get_by_label("File name template").fill("%DESTINATION_NAME%_export")
+        await page.get_by_role("button", name="Create dataflow").click()
+        refusal = page.locator(".field-error")
+        await expect(refusal).to_contain_text("%SEGMENT_ID%")
+        await expect(page.get_by_label(audience)).to_be_checked()  # the form is kept
+        await page.get_by_label("File name template").fill("%DESTINATION_NAME%_%SEGMENT_ID%")
     await page.get_by_role("button", name="Create dataflow").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(name)
 
@@ -98,7 +108,7 @@ async def test_activation_quick_start_from_the_console(
     await sign_in(page, tenant)
 
     await create_local_destination(page, "Quickstart files", folder)
-    await create_dataflow(page, "Quickstart dataflow", audience_name, start=_today())
+    await create_dataflow(page, "Quickstart dataflow", audience_name, start=_today(), refused_first=True)
     await page.get_by_role("button", name="Export now").click()
     started = page.get_by_role("status").filter(has_text="Export started")
     await expect(started).to_be_visible()
