@@ -119,6 +119,7 @@ async def test_activation_quick_start_from_the_console(
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Run")
     await expect(page.locator("[data-metric=records]")).to_have_text("2", timeout=30_000)
     await expect(page.locator("[data-metric=files]")).to_have_text("1")
+    await expect(page.locator("table.list tbody tr").first).to_contain_text(audience_name)
     file_name = (await page.locator("table.list tbody tr td code").first.inner_text()).strip()
     exported = (landing_zone(console_server) / folder / file_name).read_text()
     assert all(member in exported for member in MEMBERS)
@@ -132,6 +133,8 @@ async def test_activation_quick_start_from_the_console(
 
     await page.goto("/console/runs")
     await expect(page.locator("#records-per-run canvas").first).to_be_visible()
+    run_row = page.get_by_role("row").filter(has_text="Quickstart dataflow")
+    await expect(run_row).to_contain_text(audience_name)
     await screenshot(page, "activation-runs")
 
     await page.goto("/console/destinations")

@@ -17,6 +17,7 @@ from clarion.console.pages.runs import (
     FLOWSERVICE,
     PAGE_SIZE,
     RunPage,
+    audience_names,
     next_token_of,
     read_runs,
     records_chart,
@@ -100,8 +101,7 @@ async def target_names(api: ConsoleApi) -> dict[str, str]:
 
 async def audience_choices(api: ConsoleApi) -> list[tuple[str, str]]:
     """(id, name) of the sandbox's audiences (the first 100)."""
-    body = await api.read("/data/core/ups/segment/definitions", limit=100)
-    return [(item["id"], item.get("name") or item["id"]) for item in body.get("segments", [])]
+    return list((await audience_names(api)).items())
 
 
 @router.get("/dataflows")

@@ -161,6 +161,12 @@ async def flow_names(api: ConsoleApi) -> dict[str, str]:
     return {item["id"]: item.get("name", item["id"]) for item in body.get("items", [])}
 
 
+async def audience_names(api: ConsoleApi) -> dict[str, str]:
+    """Audience names by id (the sandbox's first 100), to label runs and files."""
+    body = await api.read("/data/core/ups/segment/definitions", limit=100)
+    return {item["id"]: item.get("name") or item["id"] for item in body.get("segments", [])}
+
+
 @router.get("/runs")
 async def runs_page(
     request: Request, api: ApiDep, flow: Text = "", status: Text = "", page: Text = ""
@@ -177,6 +183,7 @@ async def runs_page(
         next_token=found.next_token,
         chart=records_chart(found.runs),
         flows=await flow_names(api),
+        audiences=await audience_names(api),
         flow=flow,
         status=status,
         statuses=STATUSES,
@@ -190,4 +197,11 @@ async def run_page(request: Request, api: ApiDep, run_id: str) -> Response:
     run = summary_of(body["items"][0])
     flow = await api.read(f"{FLOWSERVICE}/flows/{run.flow_id}") if run.flow_id else None
     flow_name = (flow or {}).get("items", [{}])[0].get("name", run.flow_id)
-    return render(request, "activation/run.html", title=f"Run {run.id[:8]}", run=run, flow_name=flow_name)
+    return render(
+        request,
+        "activation/run.html",
+        title=f"Run {run.id[:8]}",
+        run=run,
+        flow_name=flow_name,
+        audiences=await audience_names(api),
+    )
