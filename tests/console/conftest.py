@@ -75,6 +75,7 @@ def console_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         CLARION_AUTH_CACHE_SECONDS="0",
         # Custom actions in the browser tests call a local HTTP server on an ephemeral port.
         CLARION_CUSTOM_ACTION_ANY_PORT="1",
+        CLARION_ACTIVATION_FIRST_RUN_DELAY_SECONDS="0",  # "export now" right after a dataflow is made
     )
     log = folder / "server.log"
     with log.open("wb") as output:

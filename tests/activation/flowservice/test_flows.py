@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clarion.activation.flowservice import specs
@@ -36,6 +37,28 @@ async def test_create_and_read(fs: FlowService) -> None:
     assert inherited["targetConnections"][0]["baseConnection"]["connectionSpec"]["id"] == specs.SFTP_SPEC_ID
     assert flow["runs"] == f"/runs?property=flowId=={flow_id}"
     assert flow["etag"] == flow["version"]
+    assert "lastRunDetails" not in flow  # Adobe's flows show it once they have run
+
+
+async def test_last_run_details(fs: FlowService, make_fs: Any) -> None:
+    t0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    ran = await fs.flow(name="ran")
+    await fs.flow(name="idle")
+    await fs.run(ran, created_at=t0, status="failed", started_at=t0, completed_at=t0 + timedelta(seconds=1))
+    newest = await fs.run(ran, created_at=t0 + timedelta(hours=1), status="success", started_at=t0)
+    other = await make_fs()
+    other_flow = await other.flow()
+    await other.run(other_flow, created_at=t0 + timedelta(hours=2))
+    details = {"id": newest, "state": "success", "startedAtUTC": int(t0.timestamp() * 1000)}
+    assert (await fs.item(f"/flows/{ran}"))["lastRunDetails"] == details
+    listed = {item["name"]: item for item in (await fs.call("GET", "/flows", expect=200)).json()["items"]}
+    assert listed["ran"]["lastRunDetails"] == details
+    assert "lastRunDetails" not in listed["idle"]
+    started_since = f"/flows?property=lastRunDetails.startedAtUTC>={int(t0.timestamp() * 1000)}"
+    assert [item["id"] for item in (await fs.call("GET", started_since)).json()["items"]] == [ran]
+    # Another organization's runs stay its own.
+    assert (await other.item(f"/flows/{other_flow}"))["lastRunDetails"]["state"] == "waiting"
+    await other.call("GET", f"/flows/{ran}", expect=404)
 
 
 async def test_create_with_selectors_stamps_system_fields(fs: FlowService) -> None:

@@ -130,8 +130,11 @@ async def delete_flow(uow: UnitOfWork, principal: Principal, flow_id: str) -> No
 async def flow_item(uow: UnitOfWork, principal: Principal, flow_id: str) -> dict[str, Any]:
     """``GET /flows/{id}``: ``{"items": [flow]}``."""
     flow = await load_flow(uow, principal, flow_id)
-    linked = await _linked_connections(FlowServiceRepository.for_principal(uow, principal), [flow])
-    return {"items": [flow_view(flow, ims_org_id=principal.ims_org_id, connections=linked)]}
+    repo = FlowServiceRepository.for_principal(uow, principal)
+    linked = await _linked_connections(repo, [flow])
+    last_run = (await repo.last_runs([flow.id])).get(flow.id)
+    view = flow_view(flow, ims_org_id=principal.ims_org_id, connections=linked, last_run=last_run)
+    return {"items": [view]}
 
 
 async def search_flows(
@@ -141,7 +144,11 @@ async def search_flows(
     repo = FlowServiceRepository.for_principal(uow, principal)
     found = await repo.find_flows(query)
     linked = await _linked_connections(repo, found.rows)
-    views = [flow_view(row, ims_org_id=principal.ims_org_id, connections=linked) for row in found.rows]
+    last_runs = await repo.last_runs([row.id for row in found.rows])
+    views = [
+        flow_view(row, ims_org_id=principal.ims_org_id, connections=linked, last_run=last_runs.get(row.id))
+        for row in found.rows
+    ]
     return listing.answer(views, found.total, found.residual, query, path)
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, delete, or_, select, update
+from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.activation.listing import ListQuery
 from clarion.activation.repository import Column, Found, ListingRepository, entity_columns, order_by
-from clarion.models.activation import Flow, FlowConnection
+from clarion.models.activation import Flow, FlowConnection, FlowRun
 
 CONNECTION_COLUMNS = {
     **entity_columns(FlowConnection),
@@ -68,6 +68,27 @@ class FlowServiceRepository(ListingRepository):
             return {}
         rows = await self.session.scalars(self.scoped(Flow).where(Flow.id.in_(set(ids))))
         return {row.id: row for row in rows}
+
+    async def last_runs(self, flow_ids: Sequence[str]) -> dict[str, FlowRun]:
+        """The newest run of each flow that has one (a flow's ``lastRunDetails``), one query for a page."""
+        if not flow_ids:
+            return {}
+        # Runs belong to ``runs``, which builds on this package: the flow view reads their table here
+        # rather than importing upwards. ROW_NUMBER keeps one row per flow (SQLite and PostgreSQL alike).
+        newest = (
+            func.row_number()
+            .over(partition_by=FlowRun.flow_id, order_by=(FlowRun.created_at.desc(), FlowRun.id.desc()))
+            .label("newest")
+        )
+        ranked = (
+            self.scoped(FlowRun)
+            .with_only_columns(FlowRun.id, newest)
+            .where(FlowRun.flow_id.in_(set(flow_ids)))
+            .subquery()
+        )
+        latest = select(FlowRun).join(ranked, FlowRun.id == ranked.c.id).where(ranked.c.newest == 1)
+        rows = await self.session.scalars(latest)
+        return {row.flow_id: row for row in rows}
 
     async def targets_of_base(self, base_id: str) -> list[str]:
         """Ids of target (and source) connections built on this base connection."""

@@ -13,7 +13,7 @@ from typing import Any
 from clarion.activation.flowservice import specs
 from clarion.activation.flowservice.etags import quoted
 from clarion.activation.flowservice.parameter_rules import MASK
-from clarion.models.activation import Flow, FlowConnection, FlowEntity
+from clarion.models.activation import Flow, FlowConnection, FlowEntity, FlowRun
 
 
 def epoch_ms(moment: datetime | None) -> int | None:
@@ -84,8 +84,15 @@ def masked_auth_params(connection: FlowConnection) -> dict[str, Any]:
     return {**connection.params, **dict.fromkeys(secrets, MASK)}
 
 
-def flow_view(flow: Flow, *, ims_org_id: str, connections: Mapping[str, FlowConnection]) -> dict[str, Any]:
-    """A dataflow; ``connections`` (by id) fill ``inheritedAttributes`` (missing ones are left out)."""
+def flow_view(
+    flow: Flow,
+    *,
+    ims_org_id: str,
+    connections: Mapping[str, FlowConnection],
+    last_run: FlowRun | None = None,
+) -> dict[str, Any]:
+    """A dataflow; ``connections`` (by id) fill ``inheritedAttributes`` (missing ones are left out);
+    ``last_run``, its newest run, fills ``lastRunDetails`` (absent before the first run, as Adobe's)."""
     view: dict[str, Any] = {"id": flow.id, **audit_fields(flow, ims_org_id)}
     view["name"] = flow.name
     view["description"] = flow.description
@@ -101,7 +108,19 @@ def flow_view(flow: Flow, *, ims_org_id: str, connections: Mapping[str, FlowConn
     }
     view["transformations"] = flow.transformations
     view["runs"] = f"/runs?property=flowId=={flow.id}"
+    if last_run is not None:
+        view["lastRunDetails"] = last_run_details(last_run)
     return view
+
+
+def last_run_details(run: FlowRun) -> dict[str, Any]:
+    """Adobe's ``lastRunDetails``: the run's id, state and times (epoch ms, once known)."""
+    details: dict[str, Any] = {"id": run.id, "state": run.status}
+    if run.started_at is not None:
+        details["startedAtUTC"] = epoch_ms(run.started_at)
+    if run.completed_at is not None:
+        details["completedAtUTC"] = epoch_ms(run.completed_at)
+    return details
 
 
 def _inherited(

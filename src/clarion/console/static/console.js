@@ -47,7 +47,9 @@
     var options = {
       width: Math.max(element.clientWidth, 280),
       height: parseInt(element.getAttribute("data-height") || "220", 10),
-      scales: { x: { time: !labels && kind !== "bars" } },
+      // Bars grow from zero (uPlot's auto range would start a single run's bar at its own height).
+      scales: { x: { time: !labels && kind !== "bars" },
+                y: kind === "bars" ? { range: function (_, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } : {} },
       axes: [Object.assign({}, axis, labels ? { values: function (_, ticks) { return ticks.map(function (t) { return labels[t] || ""; }); } } : {}), axis],
       series: [{}].concat((data.series || []).map(function (serie, i) {
         var color = serie.color || palette[i % palette.length];
