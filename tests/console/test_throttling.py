@@ -123,8 +123,12 @@ async def test_live_view_shows_the_queue_fill_and_drain(
     await expect(page.get_by_test_id("rate")).not_to_have_text("0.0")  # and leave at the rate
     await expect(page.get_by_test_id("oldest")).to_have_text(re.compile(r"^\d+\.\d s$"))
     await screenshot(page, "throttling-live")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.get_by_role("button", name="Switch between dark and light theme").click()  # charts redrawn
     await expect(queued).to_have_text("0", timeout=30_000)  # drained
     await expect(page.get_by_test_id("oldest")).to_have_text("—")
+    assert errors == []
 
     await page.goto("/console/custom-actions")
     await expect(page.get_by_role("link", name="notify")).to_be_visible()

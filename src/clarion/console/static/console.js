@@ -69,6 +69,7 @@
   }
 
   function redrawCharts() {
+    Object.keys(lanes).forEach(function (uid) { lanes[uid].forEach(drawLive); });
     var elements = charts.map(function (chart) { chart.plot.destroy(); return chart.element; });
     charts = [];
     elements.forEach(drawChart);
@@ -84,17 +85,26 @@
     var box = document.createElement("figure");
     box.className = "chart";
     holder.appendChild(box);
+    var chart = { box: box, title: title, series: series, scales: scales, plot: null,
+                  data: [[]].concat(series.map(function () { return []; })) };
+    drawLive(chart);
+    return chart;
+  }
+
+  function drawLive(chart) {  // again on a theme change or a resize: the colours and the width change
+    if (chart.plot) chart.plot.destroy();
+    var scales = chart.scales;
     var axis = { stroke: css("--muted"), grid: { stroke: css("--line") }, ticks: { stroke: css("--line") } };
     var axes = [axis, Object.assign({}, axis, { scale: scales[0] })];
     if (scales[1] !== scales[0]) axes.push(Object.assign({}, axis, { scale: scales[1], side: 1, grid: { show: false } }));
     var options = {
-      title: title, width: Math.max(box.clientWidth - 20, 260), height: 160, axes: axes,
-      series: [{}].concat(series.map(function (serie, i) {
+      title: chart.title, width: Math.max(chart.box.clientWidth - 20, 260), height: 160, axes: axes,
+      series: [{}].concat(chart.series.map(function (serie, i) {
         return { label: serie, stroke: palette[i], width: 2, scale: scales[i] };
       }))
     };
-    var data = [[]].concat(series.map(function () { return []; }));
-    return { plot: new uPlot(options, data, box), data: data };
+    chart.box.innerHTML = "";
+    chart.plot = new uPlot(options, chart.data, chart.box);
   }
 
   function sample(element) {
