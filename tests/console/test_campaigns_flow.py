@@ -130,6 +130,26 @@ async def test_ht_quick_start_from_the_console(
     await screenshot(page, "campaigns-detail")
     await smtp.wait_for_messages(1)
 
+    # Without curl: the campaign page's own "Send a test" goes through the same execution API.
+    await page.get_by_label("Recipient (email)").fill("ada@example.com")
+    await page.get_by_label("Context (JSON)").fill('{"order": {"id": "A-2"}, "name": "Ada"}')
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("Accepted (202)")
+    await smtp.wait_for_messages(2)
+
+    # The message and its story: the ledger, its history with the relay's answer, the mail as rendered.
+    await page.get_by_role("link", name="The messages of this campaign").click()
+    await page.get_by_role("link", name="ada@example.com").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Message to ada@example.com")
+    await expect(page.locator("#message-status")).to_have_text("sent", timeout=20_000)
+    history = page.locator("#history ol.timeline")
+    await expect(history).to_contain_text("sent")
+    await expect(history).to_contain_text("250")
+    # Sent to a real relay (not the bundled capture server), so no copy is kept: the page says so.
+    # (tests/console/test_messages.py shows a captured mail in its sandboxed frame.)
+    await expect(page.get_by_text("its mail is not kept")).to_be_visible()
+    await screenshot(page, "message-from-the-quick-start")
+
     await page.goto("/console/campaigns?status=Live")
     await expect(page.get_by_role("row", name=re.compile("HT receipts"))).to_contain_text("Live")
     await screenshot(page, "campaigns-list")

@@ -170,3 +170,13 @@ async def test_a_read_only_key_signs_in_and_sees_its_role(
     reader = await make_key(tenant, Role.READ_ONLY)
     await sign_in(page, reader)
     await expect(page.get_by_text("Role of this key: read-only")).to_be_visible()
+
+
+async def test_a_malformed_query_parameter_is_a_readable_400(
+    page: Page, make_tenant: TenantFactory, console_server: ConsoleServer
+) -> None:
+    await sign_in(page, await make_tenant())
+    answer = await page.goto("/console/campaigns?offset=abc")
+    assert answer is not None
+    assert answer.status == 400
+    await expect(page.get_by_role("alert")).to_contain_text("offset")

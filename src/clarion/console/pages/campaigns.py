@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -182,6 +183,26 @@ async def replace_campaign(request: Request, api: ApiDep, campaign_id: Id) -> Re
     return _to(request, f"/campaigns/{campaign_id}")
 
 
+@router.post("/{campaign_id}/send")
+async def send_test(request: Request, api: ApiDep, session: SessionDep, campaign_id: Id) -> Response:
+    """Trigger the campaign once for one recipient, through the same execution API as "copy as curl"."""
+    form = await form_of(request)
+    sample = Sample.of({"sample.context": form.get("context", "")})
+    context = sample.context()
+    campaign = await api.read(f"/v1/campaigns/{campaign_id}")
+    if isinstance(context, ApiProblem):
+        problem = ApiProblem(400, context.message, {}, "context", context.line, context.column)
+        return await _detail(request, api, session.credentials, campaign_id, problem, sent_form=form)
+    body = execution_body(campaign_id, campaign, form.get("recipient", "").strip(), context)
+    route = "highthroughput" if campaign.get("highThroughputMode") else "unitary"
+    answer = await api.send("POST", f"/ajo/im/executions/{route}", body)
+    if answer.problem is not None:
+        return await _detail(request, api, session.credentials, campaign_id, answer.problem, sent_form=form)
+    return await _detail(
+        request, api, session.credentials, campaign_id, sent=answer.body or {}, sent_form=form
+    )
+
+
 @router.post("/{campaign_id}/{action}")
 async def change_status(
     request: Request, api: ApiDep, session: SessionDep, campaign_id: Id, action: str
@@ -229,6 +250,20 @@ def kept_fields(campaign: Mapping[str, Any]) -> dict[str, Any]:
     return {**kept, "schedule": schedule} if schedule else kept
 
 
+def execution_body(
+    campaign_id: str, campaign: Mapping[str, Any], user_id: str, context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The body of one execution call for one recipient (the same shape "copy as curl" shows)."""
+    high_throughput = bool(campaign.get("highThroughputMode"))
+    recipient = {
+        "type": "external" if high_throughput else "aep",
+        "userId": user_id,
+        "namespace": campaign.get("identityNamespace") or "email",
+        "context": dict(context),
+    }
+    return {"requestId": f"console-{uuid.uuid4()}", "campaignId": campaign_id, "recipients": [recipient]}
+
+
 def curl_command(
     origin: str,
     credentials: Credentials,
@@ -237,15 +272,8 @@ def curl_command(
     context: Mapping[str, Any],
 ) -> str:
     """The execution call of a campaign as a curl command; the token is a shell variable, never the token."""
-    high_throughput = bool(campaign.get("highThroughputMode"))
-    route = "highthroughput" if high_throughput else "unitary"
-    recipient = {
-        "type": "external" if high_throughput else "aep",
-        "userId": "someone@example.com",
-        "namespace": campaign.get("identityNamespace") or "email",
-        "context": dict(context),
-    }
-    body = {"requestId": "request-1", "campaignId": campaign_id, "recipients": [recipient]}
+    route = "highthroughput" if campaign.get("highThroughputMode") else "unitary"
+    body = {**execution_body(campaign_id, campaign, "someone@example.com", context), "requestId": "request-1"}
     lines = [
         f"curl -X POST {shlex.quote(f'{origin}/ajo/im/executions/{route}')}",
         f'-H "Authorization: Bearer {TOKEN_PLACEHOLDER}"',
@@ -275,6 +303,9 @@ async def _detail(
     credentials: Credentials,
     campaign_id: str,
     problem: ApiProblem | None = None,
+    *,
+    sent: Mapping[str, Any] | None = None,
+    sent_form: Mapping[str, str] | None = None,
 ) -> Response:
     campaign = await api.read(f"/v1/campaigns/{campaign_id}")
     configuration = await api.call("GET", f"/v1/channel-configurations/{campaign['channelConfigurationId']}")
@@ -290,6 +321,8 @@ async def _detail(
         chart=stats_chart(stats),
         curl=curl_command(_origin(request), credentials, campaign_id, campaign, {}),
         problem=problem,
+        sent=sent,
+        sent_form=sent_form or {},
     )
 
 
