@@ -160,6 +160,15 @@ async def test_activation_quick_start_from_the_console(
     await page.get_by_role("button", name="Add audience").click()
     await expect(page.get_by_role("row").filter(has_text=audience_name)).to_contain_text(_today())
 
+    # A disabled dataflow is not exported now either; enabled again, it is.
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Disable").click()
+    await expect(page.get_by_role("button", name="Enable")).to_be_visible()
+    await page.get_by_role("button", name="Export now").click()
+    await expect(page.locator("#export-now").get_by_role("alert")).to_contain_text("is disabled")
+    await page.get_by_role("button", name="Enable").click()
+    await expect(page.get_by_role("button", name="Disable")).to_be_visible()
+
     await page.goto("/console/dataflows")
     row = page.get_by_role("row").filter(has_text="Quickstart dataflow")
     await expect(row).to_contain_text("success")
