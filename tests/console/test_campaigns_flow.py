@@ -77,6 +77,8 @@ async def create_campaign(page: Page) -> None:
     await page.get_by_label("HTML").fill("<h1>Hello {{context.name}}</h1>\n<p>{{profile.person.name}}</p>")
     await expect(preview.get_by_role("alert")).to_contain_text("line 2, column 6")
     await expect(preview.get_by_role("alert")).to_contain_text("content.email.html")
+    await expect(page.locator("[data-bad-line='2'] .gutter .bad")).to_have_text("2")  # the line marked
+    await screenshot(page, "campaigns-editor-error")
     await page.get_by_label("HTML").fill("<h1>Hello {{context.name}}</h1>\n<p>{{#if context.vip}}VIP</p>")
     await expect(preview.get_by_role("alert")).to_contain_text("line 2")
     await page.get_by_role("button", name="Create draft").click()  # refused: shown under the field

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
@@ -140,4 +141,4 @@ def _form(
 
 
 def _saved(request: Request, name: str) -> Response:
-    return RedirectResponse(console_url(request, f"/ip-pools?saved={name}"), status_code=303)
+    return RedirectResponse(console_url(request, f"/ip-pools?saved={quote(name)}"), status_code=303)
