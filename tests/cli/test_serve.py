@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -116,6 +117,34 @@ async def test_newcomer_flow(
     assert (
         f"curl -s {base_url}/ajo/im/health -H 'Authorization: Bearer {credentials['accessToken']}'" in output
     )
+    # The welcome text carries a one-time sign-in link to the console of the development organization.
+    link = re.search(rf"{re.escape(base_url)}/console/login\?code=(\S+)", output)
+    assert link is not None, output
+
+
+async def test_the_welcome_link_signs_in_to_the_console(
+    server: tuple[subprocess.Popen[bytes], str], embedded_env: dict[str, str]
+) -> None:
+    _, base_url = server
+    printed = subprocess.run(
+        [CLARION, "console", "login"], env=embedded_env, capture_output=True, text=True, check=True
+    ).stdout  # without --org: the development organization, as make run's own link
+    code = re.search(r"/console/login\?code=(\S+)", printed)
+    assert code is not None, printed
+    async with httpx.AsyncClient(base_url=base_url) as browser:
+        confirm = await browser.get(f"/console/login?code={code.group(1)}")
+        assert confirm.status_code == 200
+        login_token = re.search(r'name="login_token" value="([^"]+)"', confirm.text)
+        assert login_token is not None
+        signed_in = await browser.post(
+            "/console/login/code",
+            data={"code": code.group(1), "login_token": login_token.group(1)},
+            headers={"Origin": base_url},
+        )
+        assert signed_in.status_code == 303
+        home = await browser.get("/console/")
+        assert home.status_code == 200
+        assert "Overview" in home.text
 
 
 def test_restart_refreshes_the_token(embedded_env: dict[str, str]) -> None:

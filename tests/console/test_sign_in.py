@@ -8,9 +8,10 @@ import subprocess
 import httpx
 from playwright.async_api import Page, expect
 
+from clarion.tenancy.principal import Role
 from tests.builders import Tenant
 from tests.cli.test_serve import CLARION
-from tests.conftest import TenantFactory
+from tests.conftest import KeyFactory, TenantFactory
 from tests.console.conftest import ConsoleServer, screenshot, sign_in
 
 
@@ -146,3 +147,26 @@ async def test_a_next_parameter_cannot_redirect_off_the_console(
     await page.get_by_label("Access token").fill(tenant.token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{console_server.base_url}/console/")
+
+
+async def test_revoking_the_key_ends_the_session(
+    page: Page, make_tenant: TenantFactory, make_key: KeyFactory, console_server: ConsoleServer
+) -> None:
+    tenant = await make_tenant()
+    other_admin = await make_key(tenant, Role.ADMIN)
+    await sign_in(page, tenant)
+    revoked = httpx.delete(
+        f"{console_server.base_url}/v1/credentials/{tenant.api_key}", headers=other_admin.headers()
+    )
+    assert revoked.status_code == 204, revoked.text
+    await page.goto("/console/")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Clarion")
+
+
+async def test_a_read_only_key_signs_in_and_sees_its_role(
+    page: Page, make_tenant: TenantFactory, make_key: KeyFactory, console_server: ConsoleServer
+) -> None:
+    tenant = await make_tenant()
+    reader = await make_key(tenant, Role.READ_ONLY)
+    await sign_in(page, reader)
+    await expect(page.get_by_text("Role of this key: read-only")).to_be_visible()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from clarion.console.pages import auth, home, messages
+from clarion.console.pages import auth, home, imports, messages
 
-ROUTERS: tuple[APIRouter, ...] = (auth.router, home.router, messages.router)
+# imports before profiles: /profiles/import is not a profile's address.
+ROUTERS: tuple[APIRouter, ...] = (auth.router, home.router, imports.router, messages.router)
