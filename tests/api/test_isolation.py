@@ -192,7 +192,14 @@ async def populate_audiences(client: httpx.AsyncClient, alice: Tenant, owned: Ow
         headers=headers,
     )
     assert export.status_code == 200, export.text
+    preview = await client.post(
+        "/data/core/ups/preview",
+        json={"predicateExpression": 'person.name.firstName = "AliceOnlyName"'},
+        headers=headers,
+    )
+    assert preview.status_code == 201, preview.text
     owned.params |= {
+        "preview_id": preview.json()["previewId"],
         "namespace": "email",
         "identity_value": "alice.profile@alice.example",
         "segment_id": segment_id,
