@@ -52,6 +52,15 @@ class PageCost:
     load_ms: float
 
 
+def collector(into: list[Any]) -> Any:
+    """An event handler appending to ``into`` (Playwright tags handlers: a bound builtin cannot be one)."""
+
+    def keep(item: Any) -> None:
+        into.append(item)
+
+    return keep
+
+
 async def measure(
     browser: Browser, base_url: str, cookies: list[Any], label: str, path: str, rounds: int
 ) -> PageCost:
@@ -63,7 +72,7 @@ async def measure(
         await context.route("**/*", lambda route: route.continue_())  # no HTTP cache: a first visit
         page = await context.new_page()
         requests: list[Any] = []
-        page.on("request", requests.append)
+        page.on("request", collector(requests))
         response = await page.goto(path, wait_until="load")
         await page.wait_for_load_state("networkidle")
         timing = await page.evaluate(TIMING)
