@@ -365,6 +365,7 @@ async def populate_messages(
                     "attempts": 1,
                     "response": "550 no such user",
                     "rendered_size": 10,
+                    "header_message_id": "",
                     "accepted_at": now,
                     "updated_at": now,
                     "sent_at": None,

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from clarion.config import Settings
 from clarion.devsmtp.outbox import Outbox
 from clarion.devsmtp.server import CaptureServer
+from clarion.models.messages import MessageEvent
 from clarion.runtime import BackgroundServices
 from clarion.services import Services
 from tests.conftest import TenantFactory
@@ -30,7 +32,7 @@ async def history(live: Live, message_id: str) -> list[dict[str, Any]]:
 
 
 async def test_sent_message_has_its_history_and_counts_in_the_stats(
-    live: Live, worker: BackgroundServices
+    live: Live, worker: BackgroundServices, services: Services
 ) -> None:
     execution = await trigger(live, HT, live.body())
     [row] = await final(live.api, execution)
@@ -38,6 +40,12 @@ async def test_sent_message_has_its_history_and_counts_in_the_stats(
     assert [event["kind"] for event in events] == ["accepted", "sent"]
     assert events[1]["attempt"] == 1
     assert events[1]["response"].startswith("250")
+    assert row["headerMessageId"].startswith("<")  # kept on the row: the captured copy's key
+    async with services.container.unit_of_work() as uow:  # a first-time send writes no event row
+        stored = await uow.session.scalar(
+            select(func.count()).select_from(MessageEvent).where(MessageEvent.message_id == row["id"])
+        )
+    assert stored == 0
 
     stats = (await live.api.call("GET", "/v1/messages/stats", expect=200)).json()
     assert stats["bucket"] == "minute"

@@ -42,9 +42,8 @@ async def message_mail(
     repo = MessageRepository(uow.session, org_id, sandbox_id)
     message = require(await repo.get(message_id), NotFound(f"Message {message_id!r} does not exist"))
     if outbox is not None:
-        wanted = {
-            event.header_message_id for event in await repo.events(message_id) if event.header_message_id
-        }
+        stored = {event.header_message_id for event in await repo.events(message_id)}
+        wanted = {value for value in (*stored, message.header_message_id) if value}
         if wanted:
             mail = await asyncio.to_thread(_latest, outbox, scope, wanted)
             if mail is not None:

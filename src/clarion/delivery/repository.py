@@ -20,6 +20,7 @@ _UPDATED_ON_CONFLICT = (
     "attempts",
     "response",
     "rendered_size",
+    "header_message_id",
     "updated_at",
     "sent_at",
     "payload",

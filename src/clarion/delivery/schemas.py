@@ -33,6 +33,7 @@ class MessageRead(BaseModel):
     attempts: int
     response: str
     rendered_size: int
+    header_message_id: str = Field(description="The Message-ID header of the last attempt (email)")
     accepted_at: datetime
     updated_at: datetime
     sent_at: datetime | None
@@ -229,6 +230,7 @@ class LedgerRow(TypedDict):
     attempts: int
     response: str
     rendered_size: int
+    header_message_id: str
     accepted_at: datetime
     updated_at: datetime
     sent_at: datetime | None

@@ -39,6 +39,8 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     response: Mapped[str] = mapped_column(Text, default="")
     rendered_size: Mapped[int] = mapped_column(default=0)
+    header_message_id: Mapped[str] = mapped_column(String(256), default="")
+    """The Message-ID of the last attempt (the captured copy's key; a first-time send writes no event)."""
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)

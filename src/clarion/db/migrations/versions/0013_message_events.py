@@ -40,6 +40,9 @@ def upgrade() -> None:
     with op.batch_alter_table("message_events", schema=None) as batch_op:
         batch_op.create_index("ix_message_events_message", ["message_id", "at"], unique=False)
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("header_message_id", sa.String(length=256), nullable=False, server_default="")
+        )
         batch_op.create_index(
             "ix_messages_org_sandbox_updated", ["org_id", "sandbox_id", "updated_at"], unique=False
         )
@@ -49,6 +52,7 @@ def downgrade() -> None:
     """Revert."""
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_org_sandbox_updated")
+        batch_op.drop_column("header_message_id")
     with op.batch_alter_table("message_events", schema=None) as batch_op:
         batch_op.drop_index("ix_message_events_message")
     op.drop_table("message_events")
