@@ -4,9 +4,11 @@ Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-07 18:20:00.000000
 
-``message_events``: the history of each message (every delivery attempt's outcome and server answer, every
-resend), for the console's message page; and an index on ``messages (org_id, sandbox_id, updated_at)`` for
-the ledger's statistics over a time window (``GET /v1/messages/stats``).
+``message_events``: the history of each message that its ledger row cannot tell (each retried or failed
+attempt's outcome, server answer and ``Message-ID``, every resend; a message sent at its first attempt has
+none); ``messages.header_message_id``, the last attempt's ``Message-ID`` (the key of a captured copy); and an
+index on ``messages (org_id, sandbox_id, updated_at)`` for the ledger's statistics over a time window
+(``GET /v1/messages/stats``).
 """
 
 from __future__ import annotations
