@@ -180,3 +180,18 @@ async def test_a_malformed_query_parameter_is_a_readable_400(
     assert answer is not None
     assert answer.status == 400
     await expect(page.get_by_role("alert")).to_contain_text("offset")
+
+
+async def test_a_sandbox_name_cannot_walk_to_another_route(
+    page: Page, make_tenant: TenantFactory, console_server: ConsoleServer
+) -> None:
+    await sign_in(page, await make_tenant())
+    token = await page.locator("input[name=csrf]").first.get_attribute("value")
+    answer = await page.request.post(
+        "/console/sandbox",
+        form={"csrf": token or "", "sandbox": "../organization"},
+        headers={"Origin": console_server.base_url},
+    )
+    assert answer.status == 400  # no such sandbox: GET /v1/sandboxes/..%2Forganization, not /v1/organization
+    await page.goto("/console/")
+    await expect(page.get_by_text("Role of this key: admin · sandbox prod")).to_be_visible()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -100,7 +101,7 @@ async def switch_sandbox(
     request: Request, session: SessionDep, api: ApiDep, sandbox: Annotated[str, Form()] = ""
 ) -> Response:
     """Work in another sandbox of the organization (it must exist: the API says)."""
-    answer = await api.send("GET", f"/v1/sandboxes/{sandbox}") if sandbox else None
+    answer = await api.send("GET", f"/v1/sandboxes/{quote(sandbox, safe='')}") if sandbox else None
     if answer is None or answer.problem is not None:
         message = answer.problem.message if answer and answer.problem else "Choose a sandbox."
         return render(request, "error.html", 400, title="Sandbox", message=message)
@@ -167,8 +168,6 @@ def _is_console_path(request: Request, path: str) -> bool:
 
 
 def _path_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
