@@ -13,12 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clarion.console.api import ApiFailure
 from clarion.console.pages import ROUTERS
-from clarion.console.web import HERE, Console, CsrfRefused, SignInRequired, is_htmx, render, sign_in_url
+from clarion.console.web import HERE, Console, CsrfRefused, SignInRequired, redirect, render, sign_in_url
 
 log = structlog.get_logger()
 
@@ -119,7 +119,7 @@ def build_console(console: Console) -> FastAPI:
 def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, _: Exception) -> Response:
-        return _redirect(request, sign_in_url(request))
+        return redirect(request, sign_in_url(request))
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, error: Exception) -> Response:
@@ -149,7 +149,7 @@ def _install_error_pages(app: FastAPI) -> None:
         problem = error.problem
         if problem.status == 401:
             # The session's token expired or was revoked: the API no longer knows this user.
-            return _redirect(request, sign_in_url(request))
+            return redirect(request, sign_in_url(request))
         headers = {"Retry-After": problem.retry_after} if problem.retry_after else None
         response = render(
             request,
@@ -171,9 +171,3 @@ _TITLES = {
     429: "Too many requests",
     503: "Unavailable",
 }
-
-
-def _redirect(request: Request, url: str) -> Response:
-    if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)

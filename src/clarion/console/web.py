@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 from fastapi import Depends, FastAPI, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from clarion.console import sessions
@@ -169,6 +169,13 @@ async def form_of(request: Request) -> dict[str, str]:
 def is_htmx(request: Request) -> bool:
     """True for a request htmx made (it swaps a fragment, not a whole page)."""
     return request.headers.get("hx-request") == "true"
+
+
+def redirect(request: Request, url: str) -> Response:
+    """A 303 to ``url``; to htmx, ``HX-Redirect`` (it would swap the 303's page into a fragment)."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:

@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from clarion.console import sessions
 from clarion.console.web import (
@@ -17,7 +17,7 @@ from clarion.console.web import (
     console_of,
     console_url,
     form_of,
-    is_htmx,
+    redirect,
     render,
     same_origin,
 )
@@ -91,7 +91,7 @@ async def logout(request: Request, session: SessionDep, api: ApiDep) -> Response
     console = console_of(request)
     async with console.unit_of_work() as uow:
         await sessions.end(uow, session)
-    response = _redirect(request, console_url(request, "/login"))
+    response = redirect(request, console_url(request, "/login"))
     response.delete_cookie(COOKIE, path=console_url(request, "/") or "/")
     return response
 
@@ -109,7 +109,7 @@ async def switch_sandbox(
         await sessions.switch_sandbox(uow, session, sandbox)
     back = request.headers.get("referer", "")
     target = back if _is_console_path(request, _path_of(back)) else console_url(request, "/")
-    return _redirect(request, _path_of(target) or console_url(request, "/"))
+    return redirect(request, _path_of(target) or console_url(request, "/"))
 
 
 @router.get("/sandboxes")
@@ -147,7 +147,7 @@ def _login_token_ok(request: Request, form: dict[str, str]) -> bool:
 
 def _signed_in(request: Request, cookie: str, next_path: str) -> Response:
     target = next_path if _is_console_path(request, next_path) else console_url(request, "/")
-    response = _redirect(request, target)
+    response = redirect(request, target)
     response.set_cookie(
         COOKIE,
         cookie,
@@ -170,9 +170,3 @@ def _is_console_path(request: Request, path: str) -> bool:
 def _path_of(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def _redirect(request: Request, url: str) -> Response:
-    if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)

@@ -12,11 +12,19 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from clarion.console.api import ApiProblem
 from clarion.console.sessions import Credentials
-from clarion.console.web import ApiDep, SessionDep, console_url, current_session, form_of, render
+from clarion.console.web import (
+    ApiDep,
+    SessionDep,
+    console_url,
+    current_session,
+    form_of,
+    redirect,
+    render,
+)
 from clarion.kit.params import Id
 
 router = APIRouter(prefix="/campaigns", dependencies=[Depends(current_session)])  # every page: signed in
@@ -110,7 +118,7 @@ async def create_campaign(request: Request, api: ApiDep) -> Response:
     answer = await api.send("POST", "/v1/campaigns", campaign_body(form))
     if answer.problem is not None:
         return await _editor(request, api, campaign_body(form), Sample.of(form), problem=answer.problem)
-    return _to(request, f"/campaigns/{answer.body['id']}")
+    return redirect(request, console_url(request, f"/campaigns/{answer.body['id']}"))
 
 
 @router.post("/preview")
@@ -180,7 +188,7 @@ async def replace_campaign(request: Request, api: ApiDep, campaign_id: Id) -> Re
         return await _editor(
             request, api, draft, Sample.of(form), campaign_id=campaign_id, problem=answer.problem
         )
-    return _to(request, f"/campaigns/{campaign_id}")
+    return redirect(request, console_url(request, f"/campaigns/{campaign_id}"))
 
 
 @router.post("/{campaign_id}/send")
@@ -211,14 +219,14 @@ async def change_status(
     if action == "delete":
         answer = await api.send("DELETE", f"/v1/campaigns/{campaign_id}")
         if answer.ok:
-            return _to(request, "/campaigns")
+            return redirect(request, console_url(request, "/campaigns"))
     elif action in ("activate", "stop"):
         answer = await api.send("POST", f"/v1/campaigns/{campaign_id}/{action}")
     else:
         return render(request, "error.html", 404, title="Not found", message=f"No action {action!r}")
     if answer.problem is not None:
         return await _detail(request, api, session.credentials, campaign_id, answer.problem)
-    return _to(request, f"/campaigns/{campaign_id}")
+    return redirect(request, console_url(request, f"/campaigns/{campaign_id}"))
 
 
 def campaign_body(form: Mapping[str, str]) -> dict[str, Any]:
@@ -363,7 +371,3 @@ def _configuration_label(item: Mapping[str, Any]) -> str:
 def _origin(request: Request) -> str:
     """Where the API is reached from the browser's point of view (the console shares its host and port)."""
     return f"{request.url.scheme}://{request.url.netloc}"
-
-
-def _to(request: Request, path: str) -> Response:
-    return RedirectResponse(console_url(request, path), status_code=303)
