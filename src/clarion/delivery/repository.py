@@ -14,7 +14,7 @@ from clarion.delivery.schemas import EventRow, LedgerRow
 from clarion.kit.repository import SandboxRepository
 from clarion.models.messages import Message, MessageEvent
 
-FINAL = ("sent", "failed", "expired")
+FINAL = ("sent", "failed", "expired", "suppressed", "bounced")
 _UPDATED_ON_CONFLICT = (
     "status",
     "attempts",
@@ -44,6 +44,36 @@ async def add_events(session: AsyncSession, events: Sequence[EventRow]) -> None:
     """Append history events (like ``upsert_messages``, each row carries its own tenant)."""
     if events:
         await session.execute(insert(MessageEvent), list(events))
+
+
+async def message_refs(session: AsyncSession, ids: Sequence[str]) -> list[Any]:
+    """``feedback.MessageRef`` fields of the messages of these ids (not tenant-scoped: the ids come from
+    signed tokens and bounce addresses, each naming one message of whichever tenant sent it)."""
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(
+            Message.id,
+            Message.org_id,
+            Message.sandbox_id,
+            Message.campaign_id,
+            Message.recipient,
+            Message.channel,
+            Message.status,
+            Message.attempts,
+        ).where(Message.id.in_(list(ids)))
+    )
+    return list(rows)
+
+
+async def mark_bounced(session: AsyncSession, bounced: dict[str, datetime]) -> None:
+    """Make these messages ``bounced`` (a bounce report arrived after the relay took them)."""
+    for message_id, at in bounced.items():
+        await session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status.in_(("sent", "accepted")))
+            .values(status="bounced", updated_at=at, payload=None)
+        )
 
 
 async def final_ids(session: AsyncSession, ids: Sequence[str]) -> set[str]:

@@ -71,7 +71,10 @@ class CapturedMailRead(BaseModel):
     size: int
 
 
-MessageStatus = Literal["accepted", "sent", "failed", "expired"]
+MessageStatus = Literal["accepted", "sent", "failed", "expired", "suppressed", "bounced"]
+"""A message's state: ``accepted`` (waiting or retrying), then final: ``sent`` (the relay took it),
+``failed``, ``expired``, ``suppressed`` (never sent: the address is on the suppression list) or ``bounced``
+(refused for good, at once by the relay or later by a bounce report)."""
 Bucket = Literal["minute", "hour"]
 
 
@@ -81,12 +84,27 @@ class _Camel(BaseModel):
 
 class MessageEventRead(_Camel):
     """One step of a message's history: ``accepted`` (from the ledger row), then each attempt's outcome
-    (``sent``, ``retry``: a temporary failure, tried again later, ``failed``, ``expired``) with the server's
-    answer, and each ``resent``."""
+    (``sent``, ``retry``: a temporary failure, tried again later, ``failed``, ``expired``, ``suppressed``,
+    ``bounced``) with the server's answer, each ``resent``, and the feedback that came back later
+    (``bounced``, ``complained``, ``unsubscribed``, ``opened``, ``clicked``) with its ``data``."""
 
-    kind: Literal["accepted", "sent", "retry", "failed", "expired", "resent"]
+    kind: Literal[
+        "accepted",
+        "sent",
+        "retry",
+        "failed",
+        "expired",
+        "resent",
+        "suppressed",
+        "bounced",
+        "complained",
+        "unsubscribed",
+        "opened",
+        "clicked",
+    ]
     attempt: int
     response: str
+    data: dict[str, Any] | None = None
     at: datetime
 
 
@@ -238,19 +256,35 @@ class LedgerRow(TypedDict):
     """``StoredMessage`` as JSON, kept while the message is not sent."""
 
 
-EventKind = Literal["sent", "retry", "failed", "expired", "resent"]
+EventKind = Literal[
+    "sent",
+    "retry",
+    "failed",
+    "expired",
+    "resent",
+    "suppressed",
+    "bounced",
+    "complained",
+    "unsubscribed",
+    "opened",
+    "clicked",
+]
+"""What can happen to a message: its attempts' outcomes (``retry`` is a deferral), a resend, and the feedback
+that comes back later (``delivery/feedback.py``)."""
 
 
 class EventRow(TypedDict):
-    """One ``message_events`` row: an attempt's outcome as the worker records it, or a resend."""
+    """One ``message_events`` row: an attempt's outcome as the worker records it, a resend, or feedback."""
 
     message_id: str
     org_id: str
     sandbox_id: str
+    campaign_id: str
     kind: EventKind
     attempt: int
     response: str
     header_message_id: str
+    data: dict[str, Any] | None
     at: datetime
 
 

@@ -306,10 +306,12 @@ def attempt_event(row: LedgerRow, attempt: Attempt) -> EventRow:
         "message_id": row["id"],
         "org_id": row["org_id"],
         "sandbox_id": row["sandbox_id"],
+        "campaign_id": row["campaign_id"],
         "kind": "retry" if status == "accepted" else status,
         "attempt": row["attempts"],
         "response": row["response"],
         "header_message_id": attempt.header_message_id,
+        "data": None,
         "at": row["updated_at"],
     }
 
@@ -357,10 +359,12 @@ def resent_event(message: Message, at: datetime) -> EventRow:
         "message_id": message.id,
         "org_id": message.org_id,
         "sandbox_id": message.sandbox_id,
+        "campaign_id": message.campaign_id,
         "kind": "resent",
         "attempt": message.attempts,
         "response": "queued again by resend",
         "header_message_id": "",
+        "data": None,
         "at": at,
     }
 

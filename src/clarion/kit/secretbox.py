@@ -15,6 +15,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from clarion.kit.signing import Signer
+
 
 class SecretBox:
     """Authenticated symmetric encryption (Fernet: AES-128-CBC + HMAC-SHA256)."""
@@ -31,6 +33,10 @@ class SecretBox:
         """
         digest = hmac.new(self._key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
         return base64.b32encode(digest).decode("ascii").lower()[:length]
+
+    def signer(self, purpose: str) -> Signer:
+        """Signs and verifies the tokens of ``purpose`` under this instance's key (``kit/signing.py``)."""
+        return Signer(self._key, purpose)
 
     def seal(self, secret: str) -> str:
         """Encrypt ``secret`` for storage."""

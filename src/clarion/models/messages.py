@@ -81,17 +81,27 @@ class MessageEvent(Base):
     """
 
     __tablename__ = "message_events"
-    __table_args__ = (Index("ix_message_events_message", "message_id", "at"),)
+    __table_args__ = (
+        Index("ix_message_events_message", "message_id", "at"),
+        # Campaign statistics count events by kind (unique opens and clicks, bounces, complaints).
+        Index("ix_message_events_campaign_kind", "org_id", "campaign_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(80))
     org_id: Mapped[str] = mapped_column(String(36))
     sandbox_id: Mapped[str] = mapped_column(String(36))
     kind: Mapped[str] = mapped_column(String(16))
-    """sent | retry | failed | expired | resent."""
+    """sent | retry | failed | expired | resent | suppressed | bounced | complained | unsubscribed | opened |
+    clicked (``delivery/schemas.EventKind``)."""
+    campaign_id: Mapped[str] = mapped_column(String(36), default="")
+    """The message's campaign ("" on events written before migration 0016), for per-campaign statistics."""
     attempt: Mapped[int] = mapped_column(default=0)
     response: Mapped[str] = mapped_column(Text, default="")
     header_message_id: Mapped[str] = mapped_column(String(256), default="")
     """The ``Message-ID`` header the attempt was written with ("" when nothing was written): it finds the
     captured copy in the outbox."""
+    data: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    """What the kind carries beyond the answer: a bounce's ``type``/``status``/``diagnostic``, a click's
+    ``url``, an open's ``machine`` flag and ``userAgent`` (``delivery/feedback.py``)."""
     at: Mapped[datetime] = mapped_column(default=utcnow)

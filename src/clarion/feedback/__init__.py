@@ -1,0 +1,1 @@
+"""Feedback on sent messages: the inbound bounce and complaint listener, unsubscribe and tracking routes."""
