@@ -24,6 +24,7 @@ from clarion.delivery.channels.email.channel import EmailChannel, PoolRef
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool
 from clarion.delivery.channels.push import FcmPush, PushChannel
 from clarion.delivery.channels.sms import SmsChannel, TwilioSms
+from clarion.delivery.tokens import MessageTokens
 from clarion.kit.cache import RefreshingCache
 from clarion.kit.secretbox import SecretBox
 
@@ -58,6 +59,7 @@ class BundleCache:
     ) -> None:
         self._unit_of_work = unit_of_work
         self._secrets = secrets
+        self._tokens = MessageTokens(secrets)
         self._http = http
         self._ttl = ttl
         self._bundles: RefreshingCache[_BundleKey, Bundle | None] = RefreshingCache(limit=limit)
@@ -98,7 +100,9 @@ class BundleCache:
         configuration = settings.configuration
         if settings.channel == "email":
             pool = await self._pool(settings)
-            return EmailChannel(configuration, content, pool, message_id_tag=message_id_tag)
+            return EmailChannel(
+                configuration, content, pool, message_id_tag=message_id_tag, tokens=self._tokens
+            )
         if settings.channel == "sms":
             return SmsChannel(content, self._sms(configuration))
         return PushChannel(content, self._push(configuration))

@@ -16,6 +16,7 @@ from typing import Any, Literal, NamedTuple
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clarion.db.uow import UnitOfWork
 from clarion.delivery import repository
 from clarion.delivery.schemas import EventRow
 
@@ -58,19 +59,20 @@ async def find_messages(session: AsyncSession, ids: Sequence[str]) -> dict[str, 
 
 
 async def record_feedback(
-    session: AsyncSession, found: dict[str, MessageRef], items: Sequence[Feedback]
+    uow: UnitOfWork, found: dict[str, MessageRef], items: Sequence[Feedback]
 ) -> list[tuple[MessageRef, Feedback]]:
     """Append each feedback on a found message to its history and apply the state it implies: a bounce
     makes a ``sent`` or ``accepted`` message ``bounced``. Feedback on an unknown message is skipped (the
     ledger row may have been purged). Returns what was recorded, for the caller's suppression, webhooks and
-    counters. Nothing is committed: the caller's unit of work does it."""
+    counters. Nothing is committed: the caller's unit of work does it (webhook jobs it defers go out with
+    the commit)."""
     recorded = [(found[item.message_id], item) for item in items if item.message_id in found]
     if not recorded:
         return []
-    await repository.add_events(session, [feedback_event(ref, item) for ref, item in recorded])
+    await repository.add_events(uow.session, [feedback_event(ref, item) for ref, item in recorded])
     bounced = {ref.id: item.at for ref, item in recorded if item.kind == "bounced"}
     if bounced:
-        await repository.mark_bounced(session, bounced)
+        await repository.mark_bounced(uow.session, bounced)
     return recorded
 
 

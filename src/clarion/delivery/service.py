@@ -96,7 +96,9 @@ class Delivery:
             return
         bundle = await self._bundles.get(payload.org, payload.sandbox, payload.campaign, payload.version)
         with calls_for(payload.org):  # the organization's throttling configuration paces SMS and push
-            attempts = await _each(_send_one(bundle, recipient) for recipient in pending)
+            attempts = await _each(
+                _send_one(bundle, recipient, message_id(payload, recipient)) for recipient in pending
+            )
         now = utcnow()
         accepted_at = datetime.fromisoformat(payload.acceptedAt.replace("Z", "+00:00"))
         rows = [
@@ -248,11 +250,11 @@ class Delivery:
         await self._bundles.close()
 
 
-async def _send_one(bundle: Bundle | None, recipient: Recipient) -> Attempt:
+async def _send_one(bundle: Bundle | None, recipient: Recipient, message: str) -> Attempt:
     if bundle is None:
         return _GONE
     try:
-        return await bundle.channel.send(recipient)
+        return await bundle.channel.send(recipient, message)
     except ValueError as error:  # an address or header that cannot be sent (e.g. injection attempt)
         return Attempt(SendResult("failed", f"invalid message: {error}"), "", 0)
 

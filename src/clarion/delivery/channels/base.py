@@ -53,9 +53,13 @@ class Attempt(NamedTuple):
 class Channel(Protocol):
     """A campaign version on one channel: addresses, renders and sends one recipient's message."""
 
-    async def send(self, recipient: Recipient) -> Attempt:
+    async def send(self, recipient: Recipient, message_id: str = "") -> Attempt:
         """Send ``recipient`` their message; a delivery problem is a result, not an exception (a message that
-        cannot be written at all, such as a header injection attempt, raises ``ValueError``)."""
+        cannot be written at all, such as a header injection attempt, raises ``ValueError``).
+
+        ``message_id`` is the ledger id (``<execution>:<index>``): what the message's signed tokens name
+        (bounce address, unsubscribe and tracking links, ``delivery/tokens.py``); "" when there is none
+        (a test send)."""
         ...
 
 

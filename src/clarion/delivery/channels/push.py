@@ -111,7 +111,7 @@ class PushChannel:
         self._templates = PushTemplates(content)
         self._client = client
 
-    async def send(self, recipient: Recipient) -> Attempt:
+    async def send(self, recipient: Recipient, message_id: str = "") -> Attempt:
         """Notify the device of ``channelData.pushInfo.token`` (the ledger shows its first 32 characters)."""
         push_info = (recipient.channelData.pushInfo if recipient.channelData else None) or {}
         token = push_info.get("token") or ""

@@ -90,7 +90,7 @@ class SmsChannel:
         self._body = sms_template(content)
         self._client = client
 
-    async def send(self, recipient: Recipient) -> Attempt:
+    async def send(self, recipient: Recipient, message_id: str = "") -> Attempt:
         """Text ``recipient`` at the number of ``phone_number``."""
         number = phone_number(recipient)
         if not number:

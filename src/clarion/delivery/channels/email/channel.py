@@ -16,6 +16,7 @@ from clarion.delivery.channels.email.html_text import html_to_text
 from clarion.delivery.channels.email.mime import MessageSkeleton, RenderedMessage, build_skeleton
 from clarion.delivery.channels.email.smtp import SmtpPool
 from clarion.delivery.schemas import Recipient
+from clarion.delivery.tokens import MessageTokens
 from clarion.templating import Template, compile_template
 
 _SENDER_FIELDS = ("fromAddress", "fromName", "replyTo", "errorAddress")
@@ -81,6 +82,7 @@ class EmailChannel:
         "_skeleton",
         "_subject",
         "_text",
+        "_tokens",
     )
 
     def __init__(
@@ -90,8 +92,11 @@ class EmailChannel:
         pool: PoolRef | None,
         *,
         message_id_tag: str = "",
+        tokens: MessageTokens | None = None,
     ) -> None:
         self._configuration = configuration
+        self._tokens = tokens
+        """Signs each message's bounce address and links (``delivery/tokens.py``); None in test sends."""
         templates = EmailTemplates(content)
         self._subject, self._html, self._text = templates.subject, templates.html, templates.text
         self._sender = _sender_templates(configuration)
@@ -102,7 +107,7 @@ class EmailChannel:
         )
         self._pool = pool
 
-    async def send(self, recipient: Recipient) -> Attempt:
+    async def send(self, recipient: Recipient, message_id: str = "") -> Attempt:
         """Write the recipient's message and hand it to the SMTP pool (bounces go to ``errorAddress``)."""
         address = email_address(recipient)
         if not address:
