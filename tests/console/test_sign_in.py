@@ -99,17 +99,22 @@ async def test_state_changes_need_the_csrf_token_and_the_same_origin(
     assert token
     jar = {"clarion_console": cookie["value"]}
     url = f"{console_server.base_url}/console/logout"
-    without = httpx.post(url, cookies=jar, data={})
+    # A generous timeout: on a loaded machine an answer can take longer than httpx's default 5 s.
+    without = httpx.post(url, cookies=jar, timeout=30, data={})
     assert without.status_code == 403
-    forged = httpx.post(url, cookies=jar, data={"csrf": token[:-1] + "x"})
+    forged = httpx.post(url, cookies=jar, timeout=30, data={"csrf": token[:-1] + "x"})
     assert forged.status_code == 403
-    cross_site = httpx.post(url, cookies=jar, data={"csrf": token}, headers={"Origin": "http://evil.example"})
+    cross_site = httpx.post(
+        url, cookies=jar, timeout=30, data={"csrf": token}, headers={"Origin": "http://evil.example"}
+    )
     assert cross_site.status_code == 403
-    still_in = httpx.get(console_server.console_url, cookies=jar)
+    still_in = httpx.get(console_server.console_url, cookies=jar, timeout=30)
     assert still_in.status_code == 200  # none of them signed the user out
-    proper = httpx.post(url, cookies=jar, data={"csrf": token}, headers={"Origin": console_server.base_url})
+    proper = httpx.post(
+        url, cookies=jar, timeout=30, data={"csrf": token}, headers={"Origin": console_server.base_url}
+    )
     assert proper.status_code == 303
-    assert httpx.get(console_server.console_url, cookies=jar).status_code == 303
+    assert httpx.get(console_server.console_url, cookies=jar, timeout=30).status_code == 303
 
 
 async def test_the_sandbox_switcher_moves_the_session(
