@@ -21,6 +21,7 @@ from clarion.db.uow import UnitOfWork
 from clarion.delivery.attribution import tenant_tag
 from clarion.delivery.channels.base import Channel
 from clarion.delivery.channels.email.channel import EmailChannel, PoolRef
+from clarion.delivery.channels.email.dkim import DkimSigner, load_keys
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool
 from clarion.delivery.channels.push import FcmPush, PushChannel
 from clarion.delivery.channels.sms import SmsChannel, TwilioSms
@@ -101,7 +102,12 @@ class BundleCache:
         if settings.channel == "email":
             pool = await self._pool(settings)
             return EmailChannel(
-                configuration, content, pool, message_id_tag=message_id_tag, tokens=self._tokens
+                configuration,
+                content,
+                pool,
+                message_id_tag=message_id_tag,
+                tokens=self._tokens,
+                dkim=self._dkim(configuration),
             )
         if settings.channel == "sms":
             return SmsChannel(content, self._sms(configuration))
@@ -120,6 +126,11 @@ class BundleCache:
             ref.pool, ref.version = self._smtp(settings), settings.pool_version
             await replaced.close()  # a changed pool: new connections from now on
         return ref
+
+    def _dkim(self, configuration: Mapping[str, Any]) -> DkimSigner | None:
+        """The configuration's DKIM signer (keys unsealed and loaded once per campaign version), if any."""
+        keys = load_keys(configuration.get("dkim") or (), self._secrets.open)
+        return DkimSigner(keys) if keys else None
 
     def _smtp(self, settings: DeliverySettings) -> SmtpPool:
         relays = [
