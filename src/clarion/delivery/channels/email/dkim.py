@@ -42,6 +42,9 @@ _WSP_NOT_SINGLE = re.compile(rb"[ \t]{2,}|\t")  # runs a single space does not a
 _FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
 _OVERSIGNED = frozenset(name.encode("ascii") for name in OVERSIGNED)
 _FOLD_AT = 78
+_SEEN_MAX = 512
+"""Raw header fields whose canonical form a signer remembers: the ones that repeat from message to message
+(List-Unsubscribe, the Date of this second, a personalized sender's From) are canonicalized once."""
 _B64_LINE = 76  # b= is folded at this many characters (whitespace inside b= is ignored by verifiers)
 
 
@@ -116,7 +119,7 @@ class _Identity:
 class DkimSigner:
     """Signs a campaign version's messages with one or two keys (``sign(raw)`` → signed bytes)."""
 
-    __slots__ = ("_constant", "_head", "_identities", "_keys", "_wanted")
+    __slots__ = ("_constant", "_head", "_identities", "_keys", "_seen", "_wanted")
 
     def __init__(self, keys: Sequence[DkimKey]) -> None:
         if not keys:
@@ -126,6 +129,7 @@ class DkimSigner:
         self._wanted = frozenset(name for identity in self._identities for name in identity.names)
         self._head = b""
         self._constant: dict[bytes, tuple[bytes, ...]] = {}
+        self._seen: dict[bytes, tuple[bytes, bytes | None]] = {}
 
     def for_head(self, head: bytes) -> DkimSigner:
         """This signer, with the canonical form of ``head`` (the skeleton's constant header block that
@@ -133,7 +137,8 @@ class DkimSigner:
         primed = DkimSigner.__new__(DkimSigner)
         primed._keys, primed._identities, primed._wanted = self._keys, self._identities, self._wanted
         primed._head = head
-        primed._constant = self._fields(head, {})
+        primed._seen = {}
+        primed._constant = primed._fields(head, {})
         return primed
 
     def sign(self, raw: bytes, now: float | None = None) -> bytes:
@@ -158,20 +163,31 @@ class DkimSigner:
         by lowercase name, in order of appearance."""
         if not head:
             return into
-        wanted = self._wanted
+        seen = self._seen
+        if len(seen) > _SEEN_MAX:  # per-recipient fields fill it; the repeating ones are back after one miss
+            seen.clear()
         for field in _FIELD_SPLIT.split(head[:-2]):
-            name, colon, value = field.partition(b":")
-            if not colon:
-                raise ValueError(f"not a header field: {field[:40]!r}")
-            name = name.rstrip(b" \t").lower()
-            if name not in wanted:
-                continue
-            if b"\r\n" in value:
-                value = value.replace(b"\r\n", b"")
-            if b"\t" in value or b"  " in value:
-                value = _WSP_RUN.sub(b" ", value)
-            into[name] = (*into.get(name, ()), name + b":" + value.strip(b" ") + b"\r\n")
+            found = seen.get(field)
+            if found is None:
+                found = seen[field] = self._canonical(field)
+            name, canonical = found
+            if canonical is not None:
+                into[name] = (*into[name], canonical) if name in into else (canonical,)
         return into
+
+    def _canonical(self, field: bytes) -> tuple[bytes, bytes | None]:
+        """A field's lowercase name and relaxed form with CRLF (RFC 6376 §3.4.2); None when not signed."""
+        name, colon, value = field.partition(b":")
+        if not colon:
+            raise ValueError(f"not a header field: {field[:40]!r}")
+        name = name.rstrip(b" \t").lower()
+        if name not in self._wanted:
+            return name, None
+        if b"\r\n" in value:
+            value = value.replace(b"\r\n", b"")
+        if b"\t" in value or b"  " in value:
+            value = _WSP_RUN.sub(b" ", value)
+        return name, name + b":" + value.strip(b" ") + b"\r\n"
 
 
 def _signature(
