@@ -25,6 +25,7 @@ from tests.delivery.servers import SmtpServer
 
 DOMAIN = "shop.example"
 LATIN = "Déjà vu — votre commande est confirmée, à très bientôt chez nous ✓ " * 3
+QP = "Votre commande est confirmée, merci beaucoup pour votre confiance et à bientôt. " * 12
 CJK = "ご注文ありがとうございます。ただいま発送の準備をしております。\n" * 20
 
 
@@ -55,9 +56,15 @@ def skeleton(**extra: object) -> object:
     )
 
 
+ENCODINGS = {
+    "ascii": {b"7bit"},
+    "unicode subject, quoted-printable": {b"quoted-printable"},
+    "base64 body": {b"base64"},
+    "html only": {b"7bit"},
+}
 MESSAGES = {
     "ascii": {"subject": "Your order", "html": "<p>Hi  there\t</p>\n\n\n", "text": "Hi there  \n"},
-    "unicode subject, quoted-printable": {"subject": LATIN, "html": f"<p>{LATIN}</p>", "text": LATIN},
+    "unicode subject, quoted-printable": {"subject": LATIN, "html": f"<p>{QP}</p>", "text": QP},
     "base64 body": {"subject": "ご注文 ORD-1", "html": None, "text": CJK},
     "html only": {"subject": "x" * 200, "html": "<p>only html</p>", "text": None},
 }
@@ -69,6 +76,8 @@ def test_signed_messages_verify_with_dkimpy(kind: str, which: str, ed_key: DkimK
     chosen = {"ed25519": [ed_key], "rsa": [rsa_key], "both": [ed_key, rsa_key]}[which]
     writer = skeleton()
     message = writer.render(to="ada@example.com", to_name="Adélaïde Müller", **MESSAGES[kind])  # type: ignore[attr-defined]
+    encodings = set(re.findall(rb"Content-Transfer-Encoding: (\S+)", message.raw))
+    assert encodings == ENCODINGS[kind]  # each way the writer encodes a body is signed
     for signer in (DkimSigner(chosen), DkimSigner(chosen).for_head(writer.head)):  # type: ignore[attr-defined]
         signed = signer.sign(message.raw)
         assert signed.endswith(message.raw)
