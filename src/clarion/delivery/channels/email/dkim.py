@@ -194,9 +194,10 @@ def _signature(
     identity: _Identity, fields: Mapping[bytes, tuple[bytes, ...]], timestamp: bytes, bh: bytes
 ) -> bytes:
     """One DKIM-Signature header (folded, CRLF-ended) over ``fields`` and the body hash ``bh``."""
-    shape = tuple((name, len(fields[name])) for name in identity.names if name in fields)
+    present = [name for name in identity.names if name in fields]
+    shape = tuple([(name, len(fields[name])) for name in present])
     # Several instances of a name are signed from the last one up (RFC 6376 §5.4.2).
-    signed = [canonical for name, _ in shape for canonical in reversed(fields[name])]
+    signed = [canonical for name in present for canonical in reversed(fields[name])]
     folded, flat = identity.h_value(shape)
     header = b"".join((identity.prefix, timestamp, b";\r\n", folded, b"\r\n bh=", bh, b";\r\n b="))
     # The signature header itself comes last, canonical, with b= empty and no trailing CRLF (§3.7): built
