@@ -243,3 +243,13 @@ async def test_personalized_senders_are_signed_too(
 def test_canonical_body_agrees_with_dkimpy_on_any_blank_pattern(lines: list[str], end: bytes) -> None:
     body = b"\r\n".join(line.encode() for line in lines) + end
     assert canonical_body(body) == dkimpy.canonicalization.Relaxed.canonicalize_body(body)
+
+
+def test_a_header_present_twice_is_signed_in_both_instances_bottom_up(ed_key: DkimKey) -> None:
+    identity = DkimKey(DOMAIN, "ed", "ed25519-sha256", ed_key.key, headers=("from", "x-tag"))
+    raw = b"From: news@shop.example\r\nX-Tag: one\r\nSubject: s\r\nX-Tag:  two\r\n\r\nbody\r\n"
+    signed = DkimSigner([identity]).sign(raw)
+    assert re.search(rb"h=from:from:x-tag:x-tag;", signed)
+    assert verify(signed, dns(ed_key)) == [True]
+    swapped = signed.replace(b"X-Tag: one", b"X-Tag: 1ne")
+    assert verify(swapped, dns(ed_key)) == [False]
