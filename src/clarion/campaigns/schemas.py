@@ -126,13 +126,27 @@ class DkimKeyIn(WireModel):
     (PKCS#8, or PKCS#1 for RSA) or, for ed25519, the 32-byte seed in base64; omit it on update to keep the
     stored key of the same domain and selector. The checks that name the field are the service's."""
 
-    domain: str = Field(min_length=1, max_length=253)
-    selector: str = Field(min_length=1, max_length=253)
+    domain: str = Field(
+        min_length=1, max_length=253, description="d=: the From domain or a parent of it (DMARC alignment)"
+    )
+    selector: str = Field(
+        min_length=1, max_length=253, description="s=: the key is at <selector>._domainkey.<domain>"
+    )
     algorithm: Literal["ed25519-sha256", "rsa-sha256"]
-    private_key: str | None = Field(default=None, max_length=16_384)
-    headers: list[str] | None = Field(default=None, min_length=1, max_length=32)
-    """The signed header names (default From, To, Subject, Date, Message-ID, MIME-Version, Content-Type,
-    List-Unsubscribe, List-Unsubscribe-Post); only those present in a message are signed; From is required."""
+    private_key: str | None = Field(
+        default=None,
+        max_length=16_384,
+        description="Write-only. PEM (PKCS#8, or PKCS#1 for RSA of 1024 to 4096 bits) or, for ed25519, the "
+        "32-byte seed in base64. Omit to keep the stored key of this domain and selector.",
+    )
+    headers: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="The signed header names (default From, To, Subject, Date, Message-ID, MIME-Version, "
+        "Content-Type, List-Unsubscribe, List-Unsubscribe-Post); only those present in a message are signed; "
+        "must include From.",
+    )
 
 
 class EmailSettings(WireModel):
