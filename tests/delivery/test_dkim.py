@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import dkim as dkimpy
+from clarion.delivery.bundle import BundleCache
 from clarion.delivery.channels.email.channel import EmailChannel, PoolRef
 from clarion.delivery.channels.email.dkim import DkimKey, DkimSigner, canonical_body, load_keys
 from clarion.delivery.channels.email.mime import build_skeleton
@@ -253,3 +254,24 @@ def test_a_header_present_twice_is_signed_in_both_instances_bottom_up(ed_key: Dk
     assert verify(signed, dns(ed_key)) == [True]
     swapped = signed.replace(b"X-Tag: one", b"X-Tag: 1ne")
     assert verify(swapped, dns(ed_key)) == [False]
+
+
+def test_the_bundle_cache_loads_keys_once_while_they_stay_the_same(ed_key: DkimKey) -> None:
+    box = SecretBox(new_key())
+    entry = {
+        "domain": DOMAIN,
+        "selector": "ed",
+        "algorithm": "ed25519-sha256",
+        "headers": None,
+        "privateKeySealed": box.seal(keys.private_pem(ed_key.key)),
+        "publicKey": keys.public_key_b64(ed_key.key),
+    }
+    cache = BundleCache(lambda: None, box, None)  # type: ignore[arg-type, return-value]
+    first = cache._dkim({"dkim": [entry]})
+    assert first is not None
+    assert cache._dkim({"dkim": [dict(entry)]}) is first  # a reload of the same configuration
+    assert cache._dkim({"dkim": [entry | {"headers": ["from"]}]}) is not first
+    other = entry | {"privateKeySealed": box.seal(keys.private_pem(keys.generate("ed25519-sha256")))}
+    assert cache._dkim({"dkim": [other]}) is not first
+    assert cache._dkim({"dkim": []}) is None
+    assert cache._dkim({}) is None

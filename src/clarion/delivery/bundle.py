@@ -65,6 +65,7 @@ class BundleCache:
         self._ttl = ttl
         self._bundles: RefreshingCache[_BundleKey, Bundle | None] = RefreshingCache(limit=limit)
         self._pools: dict[str, PoolRef] = {}
+        self._signers: dict[tuple[tuple[str, ...], ...], DkimSigner] = {}
 
     async def get(self, org_id: str, sandbox_id: str, campaign_id: str, version: int) -> Bundle | None:
         """The bundle of a campaign version, or None when the campaign (or its configuration) is gone.
@@ -128,9 +129,27 @@ class BundleCache:
         return ref
 
     def _dkim(self, configuration: Mapping[str, Any]) -> DkimSigner | None:
-        """The configuration's DKIM signer (keys unsealed and loaded once per campaign version), if any."""
-        keys = load_keys(configuration.get("dkim") or (), self._secrets.open)
-        return DkimSigner(keys) if keys else None
+        """The configuration's DKIM signer, if it has keys; kept across bundle reloads while the stored keys
+        stay the same, since loading an RSA key (its checks) costs tens of milliseconds of CPU."""
+        stored = configuration.get("dkim") or ()
+        if not stored:
+            return None
+        identity = tuple(
+            (
+                entry["privateKeySealed"],
+                entry["algorithm"],
+                entry["domain"],
+                entry["selector"],
+                *(entry.get("headers") or ()),
+            )
+            for entry in stored
+        )
+        signer = self._signers.get(identity)
+        if signer is None:
+            if len(self._signers) >= MAX_BUNDLES:  # keys replaced many times over: start over
+                self._signers.clear()
+            signer = self._signers[identity] = DkimSigner(load_keys(stored, self._secrets.open))
+        return signer
 
     def _smtp(self, settings: DeliverySettings) -> SmtpPool:
         relays = [
