@@ -35,10 +35,8 @@ OVERSIGNED = frozenset({"from", "sender", "reply-to", "to", "cc", "subject", "da
 second one added in transit (a forged From shown above ours) breaks the signature (RFC 6376 §8.15)."""
 
 _WSP_RUN = re.compile(rb"[ \t]+")
-# Blanks before a CRLF go; those of a last line without CRLF stay (reduced), as dkimpy and OpenDKIM read
-# §3.4.4 (the writer always ends a body with CRLF, so this never matters for our own mail).
-_WSP_AT_LINE_END = re.compile(rb"[ \t]+(?=\r\n)")
 _WSP_NOT_SINGLE = re.compile(rb"[ \t]{2,}|\t")  # runs a single space does not already stand for
+_SPACE_RUNS = re.compile(rb"  +")  # the same without tabs: a literal prefix the engine searches fast
 _FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
 _OVERSIGNED = frozenset(name.encode("ascii") for name in OVERSIGNED)
 _FOLD_AT = 78
@@ -210,13 +208,20 @@ def _signature(
 
 def canonical_body(body: bytes) -> bytes:
     """The relaxed body (RFC 6376 §3.4.4): blank runs become one space, none at a line's end, no empty
-    lines at the end, and a non-empty body ends with CRLF.
+    lines at the end, and a non-empty body ends with CRLF. Blanks of a last line without CRLF stay (one
+    space), as dkimpy and OpenDKIM read it; the writer always ends a body with CRLF anyway.
 
     What the MIME writer produces mostly is canonical already (base64 and quoted-printable lines, one final
     CRLF): three scans of the bytes find that out and the body is hashed as it is, without a copy.
     """
-    if b" \r\n" in body or b"\t" in body or b"  " in body:
-        body = _WSP_NOT_SINGLE.sub(b" ", _WSP_AT_LINE_END.sub(b"", body))
+    # Runs first (then every blank run is one space), so the line ends are a plain replace: a regular
+    # expression with a look-ahead tries every space of the body and cost 10x the whole rest.
+    if b"\t" in body:
+        body = _WSP_NOT_SINGLE.sub(b" ", body)
+    elif b"  " in body:
+        body = _SPACE_RUNS.sub(b" ", body)
+    if b" \r\n" in body:
+        body = body.replace(b" \r\n", b"\r\n")
     if body.endswith(b"\r\n") and not body.endswith(b"\r\n\r\n") and body != b"\r\n":
         return body
     body = body.rstrip(b"\r\n")
