@@ -13,12 +13,12 @@ CRLF and write each header once; the parser below relies on CRLF line ends (bare
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import time
+from binascii import b2a_base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -145,7 +145,7 @@ class DkimSigner:
         if end < 0:
             raise ValueError("a message to sign needs a header block ended by an empty line")
         head, body = raw[: end + 2], raw[end + 4 :]
-        bh = base64.b64encode(hashlib.sha256(canonical_body(body)).digest())
+        bh = b2a_base64(sha256(canonical_body(body)).digest(), newline=False)
         constant = self._head
         if constant and head.startswith(constant):
             fields = self._fields(head[len(constant) :], dict(self._constant))
@@ -201,7 +201,7 @@ def _signature(
     # The signature header itself comes last, canonical, with b= empty and no trailing CRLF (§3.7): built
     # from the same pieces unfolded (the relaxed form of what we write) rather than canonicalized again.
     signed.extend((identity.canonical_prefix, timestamp, b";", flat, b" bh=", bh, b"; b="))
-    signature = base64.b64encode(identity.sign(b"".join(signed)))
+    signature = b2a_base64(identity.sign(b"".join(signed)), newline=False)
     folded = b"\r\n ".join([signature[i : i + _B64_LINE] for i in range(0, len(signature), _B64_LINE)])
     return header + folded + b"\r\n"
 
@@ -232,7 +232,7 @@ def _signing_function(key: PrivateKey) -> Callable[[bytes], bytes]:
     if isinstance(key, ed25519.Ed25519PrivateKey):
         sign_ed25519 = key.sign
         # RFC 8463 §3: the signature is PureEdDSA over the SHA-256 of the data (not the data itself).
-        return lambda data: sign_ed25519(hashlib.sha256(data).digest())
+        return lambda data: sign_ed25519(sha256(data).digest())
     assert isinstance(key, rsa.RSAPrivateKey)
-    sign_rsa, pkcs1, sha256 = key.sign, padding.PKCS1v15(), hashes.SHA256()
-    return lambda data: sign_rsa(data, pkcs1, sha256)
+    sign_rsa, pkcs1, sha256_hash = key.sign, padding.PKCS1v15(), hashes.SHA256()
+    return lambda data: sign_rsa(data, pkcs1, sha256_hash)
