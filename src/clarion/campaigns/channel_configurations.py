@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clarion.campaigns import content
+from clarion.campaigns import content, dkim_keys
 from clarion.campaigns.errors import ChannelConfigurationNotFound, InUse, InvalidCampaign, NameTaken
 from clarion.campaigns.repository import ChannelConfigurationRepository, IpPoolRepository
 from clarion.campaigns.schemas import ChannelConfigurationWrite
@@ -113,6 +113,8 @@ async def _apply(
             uow, principal, configuration, settings, high_throughput=body.high_throughput
         )
         configuration.ip_pool_id = settings["ipPoolId"]
+        previous = configuration.settings.get("dkim") if configuration.channel == "email" else None
+        settings["dkim"] = dkim_keys.stored_keys(settings, previous or [], box)
     else:
         configuration.ip_pool_id = None
         secret_name = SECRET_FIELDS[body.channel]

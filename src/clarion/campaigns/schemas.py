@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from clarion.kit import dkim
 from clarion.kit.clock import utcnow
 from clarion.models.campaigns import Campaign, ChannelConfiguration, IpPool
 
@@ -120,6 +121,34 @@ class IpPoolRead(ReadModel):
 # Channel configurations -------------------------------------------------------------------------------
 
 
+class DkimKeyIn(WireModel):
+    """A DKIM signing key (RFC 6376; ``ed25519-sha256`` per RFC 8463). ``privateKey`` is write-only: PEM
+    (PKCS#8, or PKCS#1 for RSA) or, for ed25519, the 32-byte seed in base64; omit it on update to keep the
+    stored key of the same domain and selector. The checks that name the field are the service's."""
+
+    domain: str = Field(
+        min_length=1, max_length=253, description="d=: the From domain or a parent of it (DMARC alignment)"
+    )
+    selector: str = Field(
+        min_length=1, max_length=253, description="s=: the key is at <selector>._domainkey.<domain>"
+    )
+    algorithm: Literal["ed25519-sha256", "rsa-sha256"]
+    private_key: str | None = Field(
+        default=None,
+        max_length=16_384,
+        description="Write-only. PEM (PKCS#8, or PKCS#1 for RSA of 1024 to 4096 bits) or, for ed25519, the "
+        "32-byte seed in base64. Omit to keep the stored key of this domain and selector.",
+    )
+    headers: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="The signed header names (default From, To, Subject, Date, Message-ID, MIME-Version, "
+        "Content-Type, List-Unsubscribe, List-Unsubscribe-Post); only those present in a message are signed; "
+        "must include From.",
+    )
+
+
 class EmailSettings(WireModel):
     """Sender identity of an email configuration. Values may hold personalization only in standard mode."""
 
@@ -130,6 +159,8 @@ class EmailSettings(WireModel):
     ip_pool_id: str
     headers: dict[str, str] = Field(default_factory=dict, max_length=50)
     list_unsubscribe: str | None = Field(default=None, max_length=2048)
+    dkim: list[DkimKeyIn] = Field(default_factory=list, max_length=2)
+    """DKIM keys that sign every message (two: e.g. one ed25519 and one rsa); empty: not signed here."""
 
 
 class SmsSettings(WireModel):
@@ -198,6 +229,8 @@ class ChannelConfigurationRead(ReadModel):
             if key.endswith("Sealed"):
                 name = key.removesuffix("Sealed")
                 settings[f"has{name[0].upper()}{name[1:]}"] = bool(value)
+        if "dkim" in stored:
+            settings["dkim"] = [dkim_key_view(entry) for entry in stored["dkim"]]
         channel = configuration.channel
         return cls(
             id=configuration.id,
@@ -211,6 +244,25 @@ class ChannelConfigurationRead(ReadModel):
             created_at=configuration.created_at,
             modified_at=configuration.modified_at,
         )
+
+
+def dkim_key_view(stored: Mapping[str, Any]) -> dict[str, object]:
+    """A stored DKIM key as shown: never the key, but the public key and the DNS record to publish."""
+    record = dkim.dns_record(stored["selector"], stored["domain"], stored["algorithm"], stored["publicKey"])
+    return {
+        "domain": stored["domain"],
+        "selector": stored["selector"],
+        "algorithm": stored["algorithm"],
+        "headers": stored.get("headers"),
+        "hasPrivateKey": bool(stored.get("privateKeySealed")),
+        "publicKey": stored["publicKey"],
+        "dnsRecord": {
+            "name": record.name,
+            "type": record.type,
+            "value": record.value,
+            "chunks": list(record.chunks),
+        },
+    }
 
 
 # Campaigns --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import typer
 
 from clarion.cli import serve as serve_commands
 from clarion.cli.console import console_app
+from clarion.cli.dkim import dkim_app
 from clarion.cli.doctor import doctor
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
@@ -30,3 +31,4 @@ app.add_typer(token_app, name="token")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(console_app, name="console")
+app.add_typer(dkim_app, name="dkim")

@@ -21,6 +21,7 @@ from clarion.db.uow import UnitOfWork
 from clarion.delivery.attribution import tenant_tag
 from clarion.delivery.channels.base import Channel
 from clarion.delivery.channels.email.channel import EmailChannel, PoolRef
+from clarion.delivery.channels.email.dkim import DkimSigner, load_keys
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool
 from clarion.delivery.channels.push import FcmPush, PushChannel
 from clarion.delivery.channels.sms import SmsChannel, TwilioSms
@@ -64,6 +65,7 @@ class BundleCache:
         self._ttl = ttl
         self._bundles: RefreshingCache[_BundleKey, Bundle | None] = RefreshingCache(limit=limit)
         self._pools: dict[str, PoolRef] = {}
+        self._signers: dict[tuple[tuple[str, ...], ...], DkimSigner] = {}
 
     async def get(self, org_id: str, sandbox_id: str, campaign_id: str, version: int) -> Bundle | None:
         """The bundle of a campaign version, or None when the campaign (or its configuration) is gone.
@@ -101,7 +103,12 @@ class BundleCache:
         if settings.channel == "email":
             pool = await self._pool(settings)
             return EmailChannel(
-                configuration, content, pool, message_id_tag=message_id_tag, tokens=self._tokens
+                configuration,
+                content,
+                pool,
+                message_id_tag=message_id_tag,
+                tokens=self._tokens,
+                dkim=self._dkim(configuration),
             )
         if settings.channel == "sms":
             return SmsChannel(content, self._sms(configuration))
@@ -120,6 +127,29 @@ class BundleCache:
             ref.pool, ref.version = self._smtp(settings), settings.pool_version
             await replaced.close()  # a changed pool: new connections from now on
         return ref
+
+    def _dkim(self, configuration: Mapping[str, Any]) -> DkimSigner | None:
+        """The configuration's DKIM signer, if it has keys; kept across bundle reloads while the stored keys
+        stay the same, since loading an RSA key (its checks) costs tens of milliseconds of CPU."""
+        stored = configuration.get("dkim") or ()
+        if not stored:
+            return None
+        identity = tuple(
+            (
+                entry["privateKeySealed"],
+                entry["algorithm"],
+                entry["domain"],
+                entry["selector"],
+                *(entry.get("headers") or ()),
+            )
+            for entry in stored
+        )
+        signer = self._signers.get(identity)
+        if signer is None:
+            if len(self._signers) >= MAX_BUNDLES:  # keys replaced many times over: start over
+                self._signers.clear()
+            signer = self._signers[identity] = DkimSigner(load_keys(stored, self._secrets.open))
+        return signer
 
     def _smtp(self, settings: DeliverySettings) -> SmtpPool:
         relays = [

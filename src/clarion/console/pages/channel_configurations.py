@@ -32,6 +32,9 @@ PROVIDER_FIELDS = {
 }
 SECRET_FIELDS = frozenset({"authToken", "accessToken"})
 """Write-only: omitted when left empty, so the API keeps the stored secret."""
+DKIM_SLOTS = 2
+"""DKIM keys a configuration holds (the API's limit): the form has this many slots."""
+DKIM_ALGORITHMS = ("ed25519-sha256", "rsa-sha256")
 
 
 @router.get("")
@@ -112,12 +115,37 @@ def configuration_body(form: Mapping[str, str], *, echo: bool = False) -> dict[s
         body["email"] = {
             name: value for name, value in block.items() if value or name not in OPTIONAL_EMAIL_FIELDS
         }
+        body["email"]["dkim"] = dkim_keys(form, echo=echo)
     elif channel in PROVIDER_FIELDS:
         block = {name: form.get(f"{channel}.{name}", "").strip() for name in PROVIDER_FIELDS[channel]}
         body[channel] = {
             name: value for name, value in block.items() if name not in SECRET_FIELDS or (value and not echo)
         }
     return body
+
+
+def dkim_keys(form: Mapping[str, str], *, echo: bool = False) -> list[dict[str, Any]]:
+    """The DKIM slots of the form: a slot without a domain, or marked for removal, is no key; an empty
+    private key keeps the stored one (write-only); with ``echo`` a typed key is never carried back."""
+    keys: list[dict[str, Any]] = []
+    for slot in range(DKIM_SLOTS):
+        field = f"email.dkim[{slot}]"
+        domain = form.get(f"{field}.domain", "").strip()
+        if not domain or form.get(f"{field}.remove") == "true":
+            continue
+        key: dict[str, Any] = {
+            "domain": domain,
+            "selector": form.get(f"{field}.selector", "").strip(),
+            "algorithm": form.get(f"{field}.algorithm", DKIM_ALGORITHMS[0]),
+        }
+        private_key = form.get(f"{field}.privateKey", "").strip()
+        if private_key and not echo:
+            key["privateKey"] = private_key
+        headers = [name.strip() for name in form.get(f"{field}.headers", "").split(",") if name.strip()]
+        if headers:
+            key["headers"] = headers
+        keys.append(key)
+    return keys
 
 
 async def _form(
@@ -138,6 +166,8 @@ async def _form(
         configuration=configuration,
         configuration_id=configuration_id,
         channels=CHANNELS,
+        dkim_slots=DKIM_SLOTS,
+        dkim_algorithms=DKIM_ALGORITHMS,
         pools=[(pool["id"], pool["name"]) for pool in pools["items"]],
         problem=problem,
     )

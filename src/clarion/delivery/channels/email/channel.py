@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from clarion.delivery.channels.base import Attempt, SendResult, template_variables
+from clarion.delivery.channels.email.dkim import DkimSigner
 from clarion.delivery.channels.email.html_text import html_to_text
 from clarion.delivery.channels.email.mime import MessageSkeleton, RenderedMessage, build_skeleton
 from clarion.delivery.channels.email.smtp import SmtpPool
@@ -74,6 +75,7 @@ class EmailChannel:
 
     __slots__ = (
         "_configuration",
+        "_dkim",
         "_html",
         "_mail_from",
         "_message_id_tag",
@@ -93,6 +95,7 @@ class EmailChannel:
         *,
         message_id_tag: str = "",
         tokens: MessageTokens | None = None,
+        dkim: DkimSigner | None = None,
     ) -> None:
         self._configuration = configuration
         self._tokens = tokens
@@ -106,6 +109,8 @@ class EmailChannel:
             "" if self._sender else configuration.get("errorAddress") or configuration["fromAddress"]
         )
         self._pool = pool
+        self._dkim = dkim if dkim is None or self._skeleton is None else dkim.for_head(self._skeleton.head)
+        """Signs each message after ``write`` (``dkim.py``); None when the configuration has no DKIM key."""
 
     async def send(self, recipient: Recipient, message_id: str = "") -> Attempt:
         """Write the recipient's message and hand it to the SMTP pool (bounces go to ``errorAddress``)."""
@@ -115,8 +120,9 @@ class EmailChannel:
         if self._pool is None:
             return Attempt(_NO_POOL, address, 0)
         message, mail_from = self.write(recipient, address)
-        result = await self._pool.pool.send(mail_from, [address], message.raw)
-        return Attempt(result, address, len(message.raw), message.message_id)
+        raw = message.raw if self._dkim is None else self._dkim.sign(message.raw)
+        result = await self._pool.pool.send(mail_from, [address], raw)
+        return Attempt(result, address, len(raw), message.message_id)
 
     def write(self, recipient: Recipient, address: str) -> tuple[RenderedMessage, str]:
         """The recipient's message to ``address`` and its envelope sender (``ValueError``: unwritable)."""

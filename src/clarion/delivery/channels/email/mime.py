@@ -114,6 +114,11 @@ class MessageSkeleton:
         self._boundary_prefix = b"=_" + os.urandom(9).hex().encode() + b"."
         self._counter = itertools.count()
 
+    @property
+    def head(self) -> bytes:
+        """The constant header lines every message of this skeleton starts with (what DKIM precomputes)."""
+        return self._head[0]
+
     def render(
         self,
         *,
