@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query
 from clarion.api.deps import ContainerDep, UoWDep
 from clarion.delivery import campaign_stats as statistics
 from clarion.delivery import captured, preview, rendered, service
-from clarion.delivery.repository import MessageRepository
 from clarion.delivery.schemas import (
     Bucket,
     CampaignStats,
@@ -62,9 +61,9 @@ async def list_messages(
         "event": event,
     }
     window = service.accepted_window(since, until)
-    repo = MessageRepository(uow.session, principal.org_id, principal.sandbox_id)
-    rows, total = await repo.search(filters, window, limit=page.limit, offset=page.offset)
-    items = [MessageRead.model_validate(row) for row in rows]
+    items, total = await service.list_messages(
+        uow, principal.org_id, principal.sandbox_id, filters, window, limit=page.limit, offset=page.offset
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 

@@ -393,6 +393,23 @@ async def history(uow: UnitOfWork, org_id: str, sandbox_id: str, message_id: str
     return MessageHistory(message_id=message_id, items=await _events(repo, message))
 
 
+async def list_messages(
+    uow: UnitOfWork,
+    org_id: str,
+    sandbox_id: str,
+    filters: dict[str, str | None],
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[MessageRead], int]:
+    """One page of the ledger, newest first, and the total matching: ``filters`` by ``executionId``,
+    ``campaignId``, ``status``, ``recipient`` and ``event`` (a kind the message's history has)."""
+    repo = repository.MessageRepository(uow.session, org_id, sandbox_id)
+    rows, total = await repo.search(filters, window, limit=limit, offset=offset)
+    return [MessageRead.model_validate(row) for row in rows], total
+
+
 async def message_detail(uow: UnitOfWork, org_id: str, sandbox_id: str, message_id: str) -> MessageDetail:
     """One ledger row with its history."""
     repo = repository.MessageRepository(uow.session, org_id, sandbox_id)
