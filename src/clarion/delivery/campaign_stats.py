@@ -1,7 +1,8 @@
 """A campaign's statistics: its messages by status, and what happened to them after sending.
 
-Counted per message, all time, in four grouped reads and never one per message: the ledger by status (and
-whether the relay took it: ``sent_at`` survives a later bounce), the feedback events by kind with
+Counted per message, all time, in four grouped reads and never one per message: the ledger by status
+(index only; plus, when there are bounces, how many bounced messages the relay had taken: ``sent_at``
+survives a later bounce), the feedback events by kind with
 ``ix_message_events_campaign_kind`` (distinct messages: a message opened five times is one unique open), and
 the same two per hour for the chart. Rates follow the usual definitions (Postmark, SES): bounces over the
 messages the relay answered, everything else over the messages delivered.
@@ -30,18 +31,15 @@ async def campaign_stats(
     now = utcnow()
     since = datetime.fromtimestamp((int(now.timestamp()) // HOUR - hours + 1) * HOUR, UTC)
     scope = (uow.session, principal.org_id, principal.sandbox_id, campaign.id)
-    ledger = await repository.campaign_ledger_counts(*scope)
+    counts = await repository.campaign_counts(*scope)
+    bounced_later = await repository.campaign_bounced_after_sending(*scope) if counts.get("bounced") else 0
     events = await repository.campaign_event_counts(*scope)
     hourly = await _hourly(uow, scope, since, hours)
-    counts: dict[str, int] = {}
-    for status, _, count in ledger:
-        counts[status] = counts.get(status, 0) + count
-    sent = sum(count for _, was_sent, count in ledger if was_sent)
-    bounced_at_relay = sum(
-        count for status, was_sent, count in ledger if status == "bounced" and not was_sent
-    )
-    bounced_later = sum(count for status, was_sent, count in ledger if status == "bounced" and was_sent)
-    delivered = sent - bounced_later
+    # Only ``sent`` and ``bounced`` messages were ever taken by the relay (failed, expired and suppressed
+    # ones never were; a resent one is ``accepted`` again with no ``sent_at``).
+    sent = counts.get("sent", 0) + bounced_later
+    bounced_at_relay = counts.get("bounced", 0) - bounced_later
+    delivered = counts.get("sent", 0)
     bounced = _bounces(events, counts.get("bounced", 0))
     unique = dict.fromkeys(("complained", "unsubscribed", "clicked"), 0)
     opened = OpenCounts()

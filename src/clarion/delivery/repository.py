@@ -230,18 +230,34 @@ FEEDBACK_KINDS = ("bounced", "complained", "unsubscribed", "opened", "clicked")
 """The event kinds campaign statistics count (``ix_message_events_campaign_kind`` serves them)."""
 
 
-async def campaign_ledger_counts(
+async def campaign_counts(
     session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str
-) -> list[tuple[str, bool, int]]:
-    """``(status, was sent, messages)`` of a campaign's messages (``was sent``: the relay took it once,
-    which a message bounced later still tells by its ``sent_at``)."""
-    was_sent = Message.sent_at.is_not(None).label("was_sent")
+) -> dict[str, int]:
+    """How many messages of a campaign are in each status (read from ``ix_messages_org_campaign_status``
+    alone)."""
     rows = await session.execute(
-        select(Message.status, was_sent, func.count())
+        select(Message.status, func.count())
         .where(Message.org_id == org_id, Message.sandbox_id == sandbox_id, Message.campaign_id == campaign_id)
-        .group_by(Message.status, was_sent)
+        .group_by(Message.status)
     )
-    return [(str(status), bool(sent), int(count)) for status, sent, count in rows]
+    return {status: int(count) for status, count in rows}
+
+
+async def campaign_bounced_after_sending(
+    session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str
+) -> int:
+    """How many of a campaign's ``bounced`` messages the relay had taken (a bounce report came later: their
+    ``sent_at`` survives); only the bounced rows are read."""
+    count = await session.scalar(
+        select(func.count()).where(
+            Message.org_id == org_id,
+            Message.campaign_id == campaign_id,
+            Message.status == "bounced",
+            Message.sandbox_id == sandbox_id,
+            Message.sent_at.is_not(None),
+        )
+    )
+    return int(count or 0)
 
 
 async def campaign_event_counts(
