@@ -275,3 +275,39 @@ async def test_webhook_events_are_checked_at_save(live: Live) -> None:
     assert "webhookEvents: each event type once" in twice.text
     empty = await live.api.call("POST", "/v1/campaigns", {**body, "webhookEvents": []}, expect=400)
     assert "webhookEvents" in empty.text
+
+
+async def test_a_feedback_webhook_is_retried_until_the_endpoint_takes_it(
+    live: Live, worker: BackgroundServices, services: Services
+) -> None:
+    answers = [503, 204]
+    received: list[dict[str, Any]] = []
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        received.append(json.loads(request.body))
+        return HttpResponse(answers.pop(0) if answers else 204)
+
+    async with HttpServer(handler) as hook:
+        items = (await live.api.call("GET", "/v1/channel-configurations")).json()["items"]
+        ht = next(item for item in items if item["name"] == "htmail")
+        campaign = await live.api.campaign(
+            ht["id"],
+            high_throughput=True,
+            name="Flaky hook",
+            enableWebhooks=True,
+            webhookUrl=f"{hook.url}/flaky",
+            webhookEvents=["message.complained"],
+        )
+        await live.api.call("POST", f"/v1/campaigns/{campaign['id']}/activate", expect=200)
+        ids = await send(live, "gil@example.com", campaign=campaign["id"])
+        gil = ids["gil@example.com"]
+        await record(services, [feedback(gil, "complained", {"feedbackType": "abuse", "userAgent": "ARF/1"})])
+
+        async def taken() -> bool:
+            return len(received) == 2 and not answers
+
+        await eventually(taken)
+        await eventually(lambda: _drained(services))
+    assert [event["eventType"] for event in received] == ["message.complained"] * 2
+    assert received[0] == received[1]  # the same event, tried again
+    assert (received[1]["feedbackType"], received[1]["messageId"]) == ("abuse", gil)
