@@ -9,6 +9,7 @@ Suppression is not decided here: the caller asks ``suppressions`` with the ``Mes
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -79,8 +80,8 @@ async def record_feedback(
     bounced = {ref.id: item.at for ref, item in recorded if item.kind == "bounced"}
     if bounced:
         await repository.mark_bounced(uow.session, bounced)
-    for ref, item in recorded:
-        count_event(item.kind, ref.channel)
+    for (kind, channel), amount in Counter((item.kind, ref.channel) for ref, item in recorded).items():
+        count_event(kind, channel, amount)
     await _defer_webhooks(uow, recorded)
     return recorded
 

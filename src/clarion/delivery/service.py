@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -247,8 +248,11 @@ class Delivery:
             await repository.upsert_messages(uow.session, [row for row, _ in recorded])
             await repository.add_events(uow.session, [event for _, event in recorded if event is not None])
             await uow.commit()
-        for row, _ in recorded:  # counted once durable (a failed write is retried by the job, not counted)
-            count_event(event_type(row).removeprefix("message."), row["channel"])
+        # Counted once durable (a failed write is retried by the job, not counted); one increment per kind
+        # and channel of the batch, not per message.
+        tally = Counter((event_type(row).removeprefix("message."), row["channel"]) for row, _ in recorded)
+        for (kind, channel), amount in tally.items():
+            count_event(kind, channel, amount)
         return [None] * len(recorded)
 
     async def close(self) -> None:
