@@ -97,7 +97,7 @@ async def test_a_sent_message_in_overview_ledger_message_page_and_outbox(
     await page.get_by_label("Status").select_option("sent")
     await page.get_by_role("button", name="Filter").click()
     await expect(page).to_have_url(
-        f"{console_server.base_url}/console/messages?status=sent&campaign={campaign}&recipient=&since=&until="
+        f"{console_server.base_url}/console/messages?status=sent&campaign={campaign}&recipient=&since=&until=&event="
     )
     await screenshot(page, "messages-ledger")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.kit.repository import SandboxRepository, TenantRepository
@@ -117,3 +118,21 @@ class CampaignRepository(SandboxRepository):
         await self.session.execute(
             delete(Campaign).where(Campaign.org_id == self.org_id, Campaign.id == campaign.id)
         )
+
+
+async def campaign_webhooks(session: AsyncSession, keys: Sequence[tuple[str, str, str]]) -> list[Any]:
+    """``(org, sandbox, id, enable_webhooks, webhook_url, webhook_events)`` of the campaigns of these
+    ``(org, sandbox, id)`` keys: each key carries its own tenant (a runtime read for many tenants at once)."""
+    if not keys:
+        return []
+    rows = await session.execute(
+        select(
+            Campaign.org_id,
+            Campaign.sandbox_id,
+            Campaign.id,
+            Campaign.enable_webhooks,
+            Campaign.webhook_url,
+            Campaign.webhook_events,
+        ).where(tuple_(Campaign.org_id, Campaign.sandbox_id, Campaign.id).in_(list(keys)))
+    )
+    return list(rows)

@@ -25,6 +25,26 @@ NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 Channel = Literal["email", "sms", "push"]
 
 
+WebhookEvent = Literal[
+    "message.sent",
+    "message.deferred",
+    "message.failed",
+    "message.expired",
+    "message.suppressed",
+    "message.bounced",
+    "message.complained",
+    "message.unsubscribed",
+    "message.opened",
+    "message.clicked",
+]
+"""Event types a campaign's webhook can subscribe to (``eventType`` of what is POSTed)."""
+WEBHOOK_EVENTS: tuple[str, ...] = WebhookEvent.__args__  # type: ignore[attr-defined]
+DEFAULT_WEBHOOK_EVENTS = frozenset(
+    ("message.sent", "message.failed", "message.expired", "message.suppressed", "message.bounced")
+)
+"""Without ``webhookEvents``: every final status of a message, as before event types could be chosen."""
+
+
 class WireModel(BaseModel):
     """camelCase on the wire, closed to unknown fields."""
 
@@ -334,6 +354,13 @@ class CampaignWrite(WireModel):
     create_new_profile: bool = False
     enable_webhooks: bool = False
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
+    webhook_events: list[WebhookEvent] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(WEBHOOK_EVENTS),
+        description="The event types POSTed to webhookUrl; absent or null: every final status "
+        f"({', '.join(DEFAULT_WEBHOOK_EVENTS)})",
+    )
     throttle_rate_per_sec: int | None = Field(default=None, ge=1, le=2000)
     schedule: Schedule = Field(default_factory=Schedule)
     content: CampaignContent
@@ -346,6 +373,8 @@ class CampaignWrite(WireModel):
             raise ValueError(f"content.{self.channel}: required for channel {self.channel!r}")
         if self.enable_webhooks and not self.webhook_url:
             raise ValueError("webhookUrl: required when enableWebhooks is true")
+        if self.webhook_events is not None and len(set(self.webhook_events)) != len(self.webhook_events):
+            raise ValueError("webhookEvents: each event type once")
         return self
 
 
@@ -363,6 +392,7 @@ class CampaignRead(ReadModel):
     create_new_profile: bool
     enable_webhooks: bool
     webhook_url: str | None
+    webhook_events: list[str] | None = None
     throttle_rate_per_sec: int | None
     schedule: Schedule
     content: CampaignContent
@@ -389,6 +419,7 @@ class CampaignRead(ReadModel):
             create_new_profile=campaign.create_new_profile,
             enable_webhooks=campaign.enable_webhooks,
             webhook_url=campaign.webhook_url,
+            webhook_events=campaign.webhook_events,
             throttle_rate_per_sec=campaign.throttle_rate_per_second,
             schedule=Schedule(start_date=campaign.start_date, end_date=campaign.end_date),
             content=CampaignContent.model_validate(campaign.content),
@@ -458,3 +489,29 @@ class DeliverySettings:
     bind_addresses: Sequence[str]
     max_connections: int
     custom_action_id: str | None = None
+    webhook_events: frozenset[str] | None = None
+    """The event types (``message.<kind>``) the webhook subscribes to; None: ``DEFAULT_WEBHOOK_EVENTS``."""
+
+    def subscribes(self, event_type: str) -> bool:
+        """Whether the campaign's webhook wants this event type (``message.sent``, …)."""
+        return webhook_wants(self.enable_webhooks, self.webhook_url, self.webhook_events, event_type)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """A campaign's webhook subscription, as the feedback recorder reads it (cached per process)."""
+
+    enable_webhooks: bool
+    webhook_url: str | None
+    webhook_events: frozenset[str] | None
+
+    def subscribes(self, event_type: str) -> bool:
+        """Whether the campaign's webhook wants this event type (``message.sent``, …)."""
+        return webhook_wants(self.enable_webhooks, self.webhook_url, self.webhook_events, event_type)
+
+
+def webhook_wants(enabled: bool, url: str | None, events: frozenset[str] | None, event_type: str) -> bool:
+    """The subscription rule: webhooks on, a URL, and the event type listed (or a final status by default)."""
+    if not enabled or not url:
+        return False
+    return event_type in (DEFAULT_WEBHOOK_EVENTS if events is None else events)

@@ -5,14 +5,25 @@ IP pools and channel configurations have their own modules (``ip_pools``, ``chan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clarion.actions.service import action_exists
 from clarion.campaigns import channel_configurations, content
 from clarion.campaigns.errors import CampaignNotFound, InvalidCampaign, InvalidState
-from clarion.campaigns.repository import CampaignRepository, ChannelConfigurationRepository, IpPoolRepository
-from clarion.campaigns.schemas import CampaignSnapshot, CampaignWrite, DeliverySettings, effective_status
+from clarion.campaigns.repository import (
+    CampaignRepository,
+    ChannelConfigurationRepository,
+    IpPoolRepository,
+    campaign_webhooks,
+)
+from clarion.campaigns.schemas import (
+    CampaignSnapshot,
+    CampaignWrite,
+    DeliverySettings,
+    WebhookSettings,
+    effective_status,
+)
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
 from clarion.kit.repository import require
@@ -126,6 +137,7 @@ async def _apply(uow: UnitOfWork, principal: Principal, campaign: Campaign, body
     campaign.create_new_profile = body.create_new_profile
     campaign.enable_webhooks = body.enable_webhooks
     campaign.webhook_url = body.webhook_url
+    campaign.webhook_events = list(body.webhook_events) if body.webhook_events is not None else None
     campaign.throttle_rate_per_second = body.throttle_rate_per_sec
     campaign.start_date = body.schedule.start_date
     campaign.end_date = body.schedule.end_date
@@ -240,4 +252,21 @@ async def delivery_settings(
         bind_addresses=pool.bind_addresses if pool else [],
         max_connections=pool.max_connections if pool else 1,
         custom_action_id=campaign.custom_action_id,
+        webhook_events=_events(campaign.webhook_events),
     )
+
+
+async def webhook_settings(
+    uow: UnitOfWork, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], WebhookSettings]:
+    """The webhook subscriptions of these ``(org, sandbox, campaign)``, in one query (workers and the
+    feedback recorder know ids, not a caller; a missing campaign is missing from the answer)."""
+    rows = await campaign_webhooks(uow.session, keys)
+    return {
+        (org_id, sandbox_id, campaign_id): WebhookSettings(enabled, url, _events(events))
+        for org_id, sandbox_id, campaign_id, enabled, url, events in rows
+    }
+
+
+def _events(stored: list[str] | None) -> frozenset[str] | None:
+    return None if stored is None else frozenset(stored)

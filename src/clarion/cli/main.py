@@ -8,6 +8,7 @@ from clarion.cli import serve as serve_commands
 from clarion.cli.console import console_app
 from clarion.cli.dkim import dkim_app
 from clarion.cli.doctor import doctor
+from clarion.cli.messages import messages_app
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
 from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token_app
@@ -29,6 +30,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(token_app, name="token")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(messages_app, name="messages")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(console_app, name="console")
 app.add_typer(dkim_app, name="dkim")

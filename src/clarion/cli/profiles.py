@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import enum
-import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -21,14 +19,11 @@ from rich.progress import (
 )
 
 from clarion.cli.common import console, err_console, load_settings, run_with_container
+from clarion.cli.scope import command_principal
 from clarion.container import Container
 from clarion.ops.tuning import rare_collections
 from clarion.profiles.importer import DEFAULT_BATCH_SIZE, ImportSummary, import_lines
 from clarion.profiles.sources import ImportFile
-from clarion.tenancy import service as tenancy
-from clarion.tenancy.bootstrap import DEV_ORG_NAME, ensure_dev_credentials
-from clarion.tenancy.errors import OrganizationNotFound
-from clarion.tenancy.principal import Principal, job_principal
 
 profiles_app = typer.Typer(help="Profiles: bulk import.", no_args_is_help=True)
 
@@ -63,7 +58,7 @@ def import_profiles(
     fmt = None if file_format is None else file_format.value
 
     async def work(container: Container) -> tuple[ImportSummary, float]:
-        principal = await _principal(container, org, sandbox)
+        principal = await command_principal(container, org, sandbox)
         started = time.perf_counter()
         with ImportFile(file, fmt) as source, _progress() as progress:
             task = progress.add_task("starting", total=source.size)
@@ -102,40 +97,6 @@ def _progress() -> Progress:
         console=err_console,
         transient=False,
     )
-
-
-async def _principal(container: Container, org: str | None, sandbox_name: str) -> Principal:
-    """Who the import writes for: the organization and sandbox named on the command line."""
-    reference = org or await _default_org(container)
-    async with container.unit_of_work() as uow:
-        try:
-            organization = await tenancy.find_organization(uow, reference)
-        except OrganizationNotFound as error:
-            if org is not None:
-                raise
-            raise OrganizationNotFound(
-                f"{error.detail}: run `clarion serve` once to create the development organization, "
-                "or give --org"
-            ) from None
-        scope = replace(
-            job_principal(organization.id, ""),
-            ims_org_id=organization.ims_org_id,
-            technical_account="clarion-cli",
-        )
-        found = await tenancy.get_sandbox(uow, scope, sandbox_name)
-    return replace(scope, sandbox_id=found.id, sandbox_name=found.name, sandbox_type=found.type)
-
-
-async def _default_org(container: Container) -> str:
-    """The development organization: created as ``serve`` does when embedded (so that a newcomer's first
-    import works before the first ``serve``), else the one in ``credentials.json`` or named Development.
-    """
-    if container.settings.embedded:
-        return (await ensure_dev_credentials(container)).orgId
-    try:
-        return str(json.loads(container.settings.credentials_path.read_text())["orgId"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEV_ORG_NAME
 
 
 def _print_summary(summary: ImportSummary, seconds: float) -> None:

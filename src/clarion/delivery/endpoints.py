@@ -9,13 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from clarion.api.deps import ContainerDep, UoWDep
+from clarion.delivery import campaign_stats as statistics
 from clarion.delivery import captured, preview, rendered, service
-from clarion.delivery.repository import MessageRepository
 from clarion.delivery.schemas import (
     Bucket,
     CampaignStats,
     CapturedMailRead,
     MailRead,
+    MessageDetail,
+    MessageEventKind,
     MessageHistory,
     MessageRead,
     MessageStats,
@@ -29,7 +31,6 @@ from clarion.delivery.schemas import (
 from clarion.errors import Invalid, NotFound
 from clarion.kit.pagination import Page, PageParams, page_params
 from clarion.kit.params import Id, Text, text_query
-from clarion.kit.repository import require
 from clarion.tenancy.gateway import ReaderDep, UserDep
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
@@ -46,6 +47,10 @@ async def list_messages(
     recipient: Text = None,
     since: Annotated[datetime | None, Query(description="Accepted at or after (ISO-8601 with zone)")] = None,
     until: Annotated[datetime | None, Query(description="Accepted before (ISO-8601 with zone)")] = None,
+    event: Annotated[
+        MessageEventKind | None,
+        Query(description="Only messages whose history has an event of this kind (e.g. opened, bounced)"),
+    ] = None,
 ) -> Page[MessageRead]:
     """The delivery ledger, newest first."""
     filters = {
@@ -53,11 +58,12 @@ async def list_messages(
         "campaignId": campaign_id,
         "status": status,
         "recipient": recipient,
+        "event": event,
     }
     window = service.accepted_window(since, until)
-    repo = MessageRepository(uow.session, principal.org_id, principal.sandbox_id)
-    rows, total = await repo.search(filters, window, limit=page.limit, offset=page.offset)
-    items = [MessageRead.model_validate(row) for row in rows]
+    items, total = await service.list_messages(
+        uow, principal.org_id, principal.sandbox_id, filters, window, limit=page.limit, offset=page.offset
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -77,16 +83,16 @@ async def message_stats(
     return await service.stats(uow, principal.org_id, principal.sandbox_id, since=since, bucket=bucket)
 
 
-@router.get("/messages/{message_id}", response_model=MessageRead)
-async def read_message(message_id: Id, principal: ReaderDep, uow: UoWDep) -> MessageRead:
-    """One ledger row."""
-    row = await MessageRepository(uow.session, principal.org_id, principal.sandbox_id).get(message_id)
-    return MessageRead.model_validate(require(row, NotFound(f"Message {message_id!r} does not exist")))
+@router.get("/messages/{message_id}", response_model=MessageDetail)
+async def read_message(message_id: Id, principal: ReaderDep, uow: UoWDep) -> MessageDetail:
+    """One ledger row and its history (``events``, oldest first, as ``/v1/messages/{id}/events`` lists)."""
+    return await service.message_detail(uow, principal.org_id, principal.sandbox_id, message_id)
 
 
 @router.get("/messages/{message_id}/events", response_model=MessageHistory)
 async def message_events(message_id: Id, principal: ReaderDep, uow: UoWDep) -> MessageHistory:
-    """A message's history: accepted, then each attempt's outcome with the server's answer, each resend."""
+    """A message's history: accepted, each attempt's outcome with the server's answer, each resend, and the
+    feedback that came back (bounced, complained, unsubscribed, opened, clicked) with its ``data``."""
     return await service.history(uow, principal.org_id, principal.sandbox_id, message_id)
 
 
@@ -181,5 +187,7 @@ async def campaign_stats(
     uow: UoWDep,
     hours: Annotated[int, Query(ge=1, le=720, description="Hours of the hourly series (1 to 720)")] = 24,
 ) -> CampaignStats:
-    """A campaign's messages by status now, and per hour of acceptance over the last ``hours``."""
-    return await preview.campaign_stats(uow, principal, campaign_id, hours=hours)
+    """A campaign's messages by status and per hour of acceptance over the last ``hours``; sent, delivered,
+    bounced (hard and soft), complained, unsubscribed, suppressed, unique opens (a person's apart from
+    machine opens) and clicks, and their rates: counted per message from the ledger and the message events."""
+    return await statistics.campaign_stats(uow, principal, campaign_id, hours=hours)

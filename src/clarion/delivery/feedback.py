@@ -9,6 +9,7 @@ Suppression is not decided here: the caller asks ``suppressions`` with the ``Mes
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -18,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import repository
+from clarion.delivery.counters import count_event
 from clarion.delivery.schemas import EventRow
+from clarion.delivery.webhooks import SUBSCRIPTIONS, event_body, webhook_job
 
 FeedbackKind = Literal["bounced", "complained", "unsubscribed", "opened", "clicked"]
 
@@ -50,6 +53,9 @@ class MessageRef(NamedTuple):
     channel: str
     status: str
     attempts: int
+    execution_id: str = ""
+    request_id: str = ""
+    user_id: str = ""
 
 
 async def find_messages(session: AsyncSession, ids: Sequence[str]) -> dict[str, MessageRef]:
@@ -63,9 +69,10 @@ async def record_feedback(
 ) -> list[tuple[MessageRef, Feedback]]:
     """Append each feedback on a found message to its history and apply the state it implies: a bounce
     makes a ``sent`` or ``accepted`` message ``bounced``. Feedback on an unknown message is skipped (the
-    ledger row may have been purged). Returns what was recorded, for the caller's suppression, webhooks and
-    counters. Nothing is committed: the caller's unit of work does it (webhook jobs it defers go out with
-    the commit)."""
+    ledger row may have been purged). Each recorded item is counted (``clarion_message_events_total``) and,
+    where the message's campaign subscribes to ``message.<kind>``, a webhook job is deferred. Returns what
+    was recorded, for the caller's suppression. Nothing is committed: the caller's unit of work does it
+    (the webhook jobs go out with the commit, never for a rolled-back one)."""
     recorded = [(found[item.message_id], item) for item in items if item.message_id in found]
     if not recorded:
         return []
@@ -73,7 +80,40 @@ async def record_feedback(
     bounced = {ref.id: item.at for ref, item in recorded if item.kind == "bounced"}
     if bounced:
         await repository.mark_bounced(uow.session, bounced)
+    for (kind, channel), amount in Counter((item.kind, ref.channel) for ref, item in recorded).items():
+        count_event(kind, channel, amount)
+    await _defer_webhooks(uow, recorded)
     return recorded
+
+
+async def _defer_webhooks(uow: UnitOfWork, recorded: Sequence[tuple[MessageRef, Feedback]]) -> None:
+    """One ``delivery.webhook`` job per recorded feedback whose campaign subscribes to its kind."""
+    subscriptions = await SUBSCRIPTIONS.get(
+        uow, ((ref.org_id, ref.sandbox_id, ref.campaign_id) for ref, _ in recorded)
+    )
+    jobs = []
+    for ref, item in recorded:
+        settings = subscriptions.get((ref.org_id, ref.sandbox_id, ref.campaign_id))
+        event_type = f"message.{item.kind}"
+        if settings is None or settings.webhook_url is None or not settings.subscribes(event_type):
+            continue
+        status = "bounced" if item.kind == "bounced" and ref.status in ("sent", "accepted") else ref.status
+        body = event_body(
+            event_type=event_type,
+            message_id=ref.id,
+            execution_id=ref.execution_id,
+            campaign_id=ref.campaign_id,
+            request_id=ref.request_id,
+            user_id=ref.user_id,
+            recipient=ref.recipient,
+            status=status,
+            attempts=ref.attempts,
+            response=item.response,
+            at=item.at,
+            data=item.data,
+        )
+        jobs.append(webhook_job(settings.webhook_url, body, ref.org_id))
+    uow.defer(jobs)
 
 
 def feedback_event(ref: MessageRef, item: Feedback) -> EventRow:

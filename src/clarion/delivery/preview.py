@@ -1,4 +1,4 @@
-"""Campaign previews and statistics: what the console shows beside a campaign.
+"""Campaign previews: what the console shows beside a campaign (its statistics: ``campaign_stats.py``).
 
 A preview renders with the classes the channels send with (``EmailTemplates``, ``sms_template``,
 ``PushTemplates``) after the checks a save runs (``campaigns.service.check_content``), so what is shown is
@@ -8,25 +8,20 @@ what would be sent, and a refusal names the field, line and column as a save's w
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clarion.campaigns import service as campaigns
 from clarion.db.uow import UnitOfWork
-from clarion.delivery import repository
 from clarion.delivery.channels.email.channel import EmailTemplates
 from clarion.delivery.channels.push import PushTemplates
 from clarion.delivery.channels.sms import sms_template
 from clarion.delivery.schemas import (
-    CampaignStats,
-    HourlyCounts,
     PreviewRead,
     PreviewRequest,
     ProfileIdentity,
     SavedPreviewRequest,
 )
 from clarion.errors import Invalid
-from clarion.kit.clock import utcnow
 from clarion.profiles import service as profiles
 from clarion.profiles.errors import InvalidProfile, ProfileNotFound
 from clarion.tenancy.principal import Principal
@@ -98,25 +93,3 @@ async def _profile_attributes(
         ) from None
     attributes: dict[str, Any] = view["attributes"]
     return attributes
-
-
-async def campaign_stats(
-    uow: UnitOfWork, principal: Principal, campaign_id: str, *, hours: int
-) -> CampaignStats:
-    """A campaign's messages by status, and per hour (accepted in that hour) over the last ``hours``."""
-    campaign = await campaigns.get(uow, principal, campaign_id)
-    now = utcnow()
-    since = datetime.fromtimestamp((int(now.timestamp()) // HOUR - hours + 1) * HOUR, UTC)
-    scope = (uow.session, principal.org_id, principal.sandbox_id, campaign.id)
-    counts = await repository.campaign_counts(*scope)
-    buckets: dict[int, dict[str, int]] = {}
-    for hour, status, count in await repository.campaign_hourly(*scope, since):
-        buckets.setdefault(hour, {})[status] = count
-    first = int(since.timestamp()) // HOUR
-    hourly = [
-        HourlyCounts(start=since + timedelta(hours=offset), counts=buckets.get(first + offset, {}))
-        for offset in range(hours)
-    ]
-    return CampaignStats(
-        campaign_id=campaign.id, total=sum(counts.values()), counts=counts, since=since, hourly=hourly
-    )

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.db.dialect import dialect_of
-from clarion.delivery.schemas import EventRow, LedgerRow
+from clarion.delivery.schemas import EventRow, LedgerRow, stored_kind
 from clarion.kit.repository import SandboxRepository
 from clarion.models.messages import Message, MessageEvent
 
@@ -61,6 +61,9 @@ async def message_refs(session: AsyncSession, ids: Sequence[str]) -> list[Any]:
             Message.channel,
             Message.status,
             Message.attempts,
+            Message.execution_id,
+            Message.request_id,
+            Message.user_id,
         ).where(Message.id.in_(list(ids)))
     )
     return list(rows)
@@ -84,6 +87,24 @@ async def final_ids(session: AsyncSession, ids: Sequence[str]) -> set[str]:
     return set(rows)
 
 
+_STATUS_EVENTS = frozenset(("failed", "expired", "suppressed", "bounced"))
+"""Event kinds that are also final statuses: the ledger row's status tells them too."""
+
+
+def _had_event(kind: str) -> ColumnElement[bool]:
+    """Messages whose history has an event of this (wire) kind: an EXISTS on ``message_events`` by
+    ``ix_message_events_message`` (a message has a handful of events), or the ledger row where the row
+    tells it without an event (a first-time send writes none; every message was accepted)."""
+    if kind == "accepted":
+        return Message.accepted_at.is_not(None)
+    event = exists().where(MessageEvent.message_id == Message.id, MessageEvent.kind == stored_kind(kind))
+    if kind == "sent":
+        return or_(Message.sent_at.is_not(None), event)
+    if kind in _STATUS_EVENTS:
+        return or_(Message.status == kind, event)
+    return event
+
+
 class MessageRepository(SandboxRepository):
     """Reads of the ledger for one sandbox (the /v1/messages API)."""
 
@@ -97,7 +118,10 @@ class MessageRepository(SandboxRepository):
             "recipient": Message.recipient,
         }
         for name, value in filters.items():
-            if value is not None:
+            if name == "event":
+                if value is not None:
+                    statement = statement.where(_had_event(value))
+            elif value is not None:
                 statement = statement.where(columns[name] == value)
         return statement
 
@@ -184,18 +208,6 @@ async def status_counts(
     return {status: int(count) for status, count in rows}
 
 
-async def campaign_counts(
-    session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str
-) -> dict[str, int]:
-    """How many messages of a campaign are in each status."""
-    rows = await session.execute(
-        select(Message.status, func.count())
-        .where(Message.org_id == org_id, Message.sandbox_id == sandbox_id, Message.campaign_id == campaign_id)
-        .group_by(Message.status)
-    )
-    return {status: int(count) for status, count in rows}
-
-
 async def campaign_hourly(
     session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str, since: datetime
 ) -> list[tuple[int, str, int]]:
@@ -212,3 +224,77 @@ async def campaign_hourly(
         .group_by(hour, Message.status)
     )
     return [(int(bucket), status, int(count)) for bucket, status, count in rows]
+
+
+FEEDBACK_KINDS = ("bounced", "complained", "unsubscribed", "opened", "clicked")
+"""The event kinds campaign statistics count (``ix_message_events_campaign_kind`` serves them)."""
+
+
+async def campaign_counts(
+    session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str
+) -> dict[str, int]:
+    """How many messages of a campaign are in each status (read from ``ix_messages_org_campaign_status``
+    alone)."""
+    rows = await session.execute(
+        select(Message.status, func.count())
+        .where(Message.org_id == org_id, Message.sandbox_id == sandbox_id, Message.campaign_id == campaign_id)
+        .group_by(Message.status)
+    )
+    return {status: int(count) for status, count in rows}
+
+
+async def campaign_bounced_after_sending(
+    session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str
+) -> int:
+    """How many of a campaign's ``bounced`` messages the relay had taken (a bounce report came later: their
+    ``sent_at`` survives); only the bounced rows are read."""
+    count = await session.scalar(
+        select(func.count()).where(
+            Message.org_id == org_id,
+            Message.campaign_id == campaign_id,
+            Message.status == "bounced",
+            Message.sandbox_id == sandbox_id,
+            Message.sent_at.is_not(None),
+        )
+    )
+    return int(count or 0)
+
+
+async def campaign_event_counts(
+    session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str
+) -> list[tuple[str, str, bool, int]]:
+    """``(kind, bounce type, machine open, messages)`` of a campaign's feedback events: distinct messages
+    per kind, bounce type and machine flag, in one grouped read of ``ix_message_events_campaign_kind``."""
+    data: Any = MessageEvent.data
+    bounce_type = func.coalesce(data["type"].as_string(), "").label("bounce_type")
+    machine = func.coalesce(data["machine"].as_boolean(), False).label("machine")
+    rows: Any = await session.execute(
+        select(MessageEvent.kind, bounce_type, machine, func.count(func.distinct(MessageEvent.message_id)))
+        .where(
+            MessageEvent.org_id == org_id,
+            MessageEvent.campaign_id == campaign_id,
+            MessageEvent.kind.in_(FEEDBACK_KINDS),
+            MessageEvent.sandbox_id == sandbox_id,
+        )
+        .group_by(MessageEvent.kind, bounce_type, machine)
+    )
+    return [(str(kind), str(kind_type), bool(flag), int(count)) for kind, kind_type, flag, count in rows]
+
+
+async def campaign_event_hourly(
+    session: AsyncSession, org_id: str, sandbox_id: str, campaign_id: str, since: datetime
+) -> list[tuple[int, str, int]]:
+    """``(hour since 1970, kind, events)`` of a campaign's feedback events recorded since ``since``."""
+    hour = dialect_of(session).epoch_bucket(MessageEvent.at, 3600).label("hour")
+    rows = await session.execute(
+        select(hour, MessageEvent.kind, func.count())
+        .where(
+            MessageEvent.org_id == org_id,
+            MessageEvent.campaign_id == campaign_id,
+            MessageEvent.kind.in_(FEEDBACK_KINDS),
+            MessageEvent.sandbox_id == sandbox_id,
+            MessageEvent.at >= since,
+        )
+        .group_by(hour, MessageEvent.kind)
+    )
+    return [(int(bucket), str(kind), int(count)) for bucket, kind, count in rows]

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal, TypedDict
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from clarion.campaigns.schemas import CampaignContent
@@ -82,30 +82,60 @@ class _Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
+MessageEventKind = Literal[
+    "accepted",
+    "sent",
+    "deferred",
+    "failed",
+    "expired",
+    "resent",
+    "suppressed",
+    "bounced",
+    "complained",
+    "unsubscribed",
+    "opened",
+    "clicked",
+]
+"""The wire names of a message's events (``GET /v1/messages/{id}/events``, ``?event=``, webhooks
+``message.<kind>``). ``deferred`` is a temporary failure tried again later: stored as ``retry`` (the name
+rows were written with before it was exposed; ``wire_kind``/``stored_kinds`` translate)."""
+
+MESSAGE_EVENT_KINDS: tuple[MessageEventKind, ...] = MessageEventKind.__args__  # type: ignore[attr-defined]
+_STORED_AS = {"deferred": "retry"}
+
+
+def wire_kind(stored: str) -> str:
+    """The wire name of a stored event kind (``retry`` → ``deferred``, the others as stored)."""
+    return "deferred" if stored == "retry" else stored
+
+
+def stored_kind(kind: str) -> str:
+    """The ``message_events.kind`` a wire event kind is stored as."""
+    return _STORED_AS.get(kind, kind)
+
+
 class MessageEventRead(_Camel):
     """One step of a message's history: ``accepted`` (from the ledger row), then each attempt's outcome
-    (``sent``, ``retry``: a temporary failure, tried again later, ``failed``, ``expired``, ``suppressed``,
+    (``sent``, ``deferred``: a temporary failure, tried again later, ``failed``, ``expired``, ``suppressed``,
     ``bounced``) with the server's answer, each ``resent``, and the feedback that came back later
-    (``bounced``, ``complained``, ``unsubscribed``, ``opened``, ``clicked``) with its ``data``."""
+    (``bounced``, ``complained``, ``unsubscribed``, ``opened``, ``clicked``) with its ``data``.
 
-    kind: Literal[
-        "accepted",
-        "sent",
-        "retry",
-        "failed",
-        "expired",
-        "resent",
-        "suppressed",
-        "bounced",
-        "complained",
-        "unsubscribed",
-        "opened",
-        "clicked",
-    ]
+    ``data`` by kind — bounced: ``type`` (hard, soft, policy), ``status`` (RFC 3463, e.g. 5.1.1),
+    ``diagnostic``, ``source`` (smtp, dsn); complained: ``feedbackType``, ``userAgent``; opened: ``machine``
+    (a known prefetcher, kept apart in the statistics), ``first``, ``userAgent``; clicked: ``url``,
+    ``userAgent``; unsubscribed: ``method``, ``category``.
+    """
+
+    kind: MessageEventKind
     attempt: int
     response: str
     data: dict[str, Any] | None = None
     at: datetime
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _wire_name(cls, value: Any) -> Any:
+        return wire_kind(value) if isinstance(value, str) else value
 
 
 class MessageHistory(_Camel):
@@ -113,6 +143,12 @@ class MessageHistory(_Camel):
 
     message_id: str
     items: list[MessageEventRead]
+
+
+class MessageDetail(MessageRead):
+    """One ledger row with its history (``events``: the items of ``GET /v1/messages/{id}/events``)."""
+
+    events: list[MessageEventRead]
 
 
 class MailHeader(BaseModel):
@@ -289,7 +325,8 @@ class EventRow(TypedDict):
 
 
 class DeliveryEvent(msgspec.Struct):
-    """The JSON event POSTed to a campaign's webhook for a final message status."""
+    """The JSON event POSTed to a campaign's webhook: ``eventType`` is ``message.<kind>`` (a final status,
+    ``message.deferred``, or feedback: ``delivery/webhooks.event_body`` adds the kind's data)."""
 
     eventType: str
     messageId: str
@@ -305,7 +342,8 @@ class DeliveryEvent(msgspec.Struct):
 
 
 class WebhookRetry(msgspec.Struct):
-    """The payload of a ``delivery.webhook`` job: an event whose endpoint asked to be tried again."""
+    """The payload of a ``delivery.webhook`` job: an event to POST (feedback's, or one whose endpoint asked
+    to be tried again)."""
 
     url: str
     event: dict[str, Any]
@@ -367,16 +405,55 @@ class PreviewRead(BaseModel):
 
 
 class HourlyCounts(BaseModel):
-    """Messages accepted in one hour, by their status now."""
+    """Messages accepted in one hour, by their status now, and the feedback events of that hour by kind."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
     start: datetime
     counts: dict[str, int]
+    events: dict[str, int] = Field(
+        default_factory=dict,
+        description="Feedback events recorded in this hour by kind (bounced, complained, unsubscribed, "
+        "opened, clicked; every open and click, not unique)",
+    )
+
+
+class BounceCounts(BaseModel):
+    """Messages bounced, by the bounce's type (RFC 3463 class: hard is permanent, soft is temporary)."""
+
+    total: int = 0
+    hard: int = 0
+    soft: int = 0
+
+
+class OpenCounts(BaseModel):
+    """Messages opened at least once: by a person, or only by a known prefetcher (``data.machine``)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    unique: int = Field(default=0, description="Messages opened by a person (not a machine open)")
+    machine: int = Field(default=0, description="Messages opened by a known prefetcher (machine opens)")
+
+
+class CampaignRates(BaseModel):
+    """Ratios in [0, 1] (0 when the denominator is 0)."""
+
+    bounce: float = Field(description="bounced / sent attempts (sent + bounced at the relay)")
+    complaint: float = Field(description="complained / delivered")
+    open: float = Field(description="unique human opens / delivered")
+    click: float = Field(description="unique clicks / delivered")
+    unsubscribe: float = Field(description="unsubscribed / delivered")
 
 
 class CampaignStats(BaseModel):
-    """A campaign's messages by status (all time) and per hour over the last ``hours``."""
+    """A campaign's messages by status (all time) and per hour over the last ``hours``, and what happened
+    to them after sending, counted per message from its events (all time).
+
+    ``sent``: messages the relay took; ``delivered``: sent and not bounced later; ``bounced``: refused by
+    the relay or reported by a bounce later; ``complained``, ``unsubscribed``, ``clicked``: messages with
+    such an event (unique per message); ``opened``: unique opens, a person's apart from machine opens;
+    ``suppressed``: never sent, the address was on the suppression list.
+    """
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
@@ -385,3 +462,14 @@ class CampaignStats(BaseModel):
     counts: dict[str, int]
     since: datetime
     hourly: list[HourlyCounts]
+    sent: int = 0
+    delivered: int = 0
+    bounced: BounceCounts = Field(default_factory=BounceCounts)
+    complained: int = 0
+    unsubscribed: int = 0
+    suppressed: int = 0
+    opened: OpenCounts = Field(default_factory=OpenCounts)
+    clicked: int = Field(default=0, description="Unique clicks: messages with at least one click")
+    rates: CampaignRates = Field(
+        default_factory=lambda: CampaignRates(bounce=0, complaint=0, open=0, click=0, unsubscribe=0)
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,14 +26,17 @@ from clarion.delivery import repository
 from clarion.delivery.bundle import Bundle, BundleCache
 from clarion.delivery.channels.base import Attempt, SendResult
 from clarion.delivery.channels.webhook import post_event
+from clarion.delivery.counters import count_event
 from clarion.delivery.schemas import (
     Bucket,
     DeliveryEvent,
     DeliveryJob,
     EventRow,
     LedgerRow,
+    MessageDetail,
     MessageEventRead,
     MessageHistory,
+    MessageRead,
     MessageStats,
     MessageStatus,
     Recipient,
@@ -40,6 +44,8 @@ from clarion.delivery.schemas import (
     StoredMessage,
     WebhookRetry,
 )
+from clarion.delivery.webhooks import QUEUE as QUEUE
+from clarion.delivery.webhooks import WEBHOOK_TASK as WEBHOOK_TASK
 from clarion.errors import Invalid, NotFound
 from clarion.kit.batcher import GroupCommitter
 from clarion.kit.clock import iso_milli, utcnow
@@ -52,8 +58,6 @@ from clarion.queue.port import Job, JobQueue, JobSpec, backoff_seconds
 log = structlog.get_logger()
 
 SEND_TASK = "delivery.send"
-WEBHOOK_TASK = "delivery.webhook"
-QUEUE = "delivery"
 MAX_ATTEMPTS = 8
 _CALL_NAMESPACE = uuid.UUID("6f1c2a0e-3b7d-5c41-9a8e-2d4b6c8e0f13")
 """Namespace of the uuid5 ids of campaign custom-action calls (derived from message ids)."""
@@ -112,10 +116,10 @@ class Delivery:
         )
         await self._follow_up(payload, pending, rows)
         if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
-            with calls_for(payload.org):
-                await self._webhooks(
-                    bundle.settings.webhook_url, [row for row in rows if row["status"] != "accepted"]
-                )
+            subscribed = [row for row in rows if bundle.settings.subscribes(event_type(row))]
+            if subscribed:
+                with calls_for(payload.org):
+                    await self._webhooks(bundle.settings.webhook_url, subscribed)
 
     async def _call_action(
         self,
@@ -236,12 +240,19 @@ class Delivery:
             result = await post_event(self._http, retry.url, retry.event)
         if result.outcome == "retry":
             raise RuntimeError(f"webhook not delivered: {result.response}")
+        if result.outcome == "failed":
+            log.warning("delivery.webhook_refused", url=retry.url, response=result.response)
 
     async def _write_rows(self, recorded: Sequence[Recorded]) -> list[None]:
         async with self._unit_of_work() as uow:
             await repository.upsert_messages(uow.session, [row for row, _ in recorded])
             await repository.add_events(uow.session, [event for _, event in recorded if event is not None])
             await uow.commit()
+        # Counted once durable (a failed write is retried by the job, not counted); one increment per kind
+        # and channel of the batch, not per message.
+        tally = Counter((event_type(row).removeprefix("message."), row["channel"]) for row, _ in recorded)
+        for (kind, channel), amount in tally.items():
+            count_event(kind, channel, amount)
         return [None] * len(recorded)
 
     async def close(self) -> None:
@@ -318,10 +329,16 @@ def attempt_event(row: LedgerRow, attempt: Attempt) -> EventRow:
     }
 
 
+def event_type(row: LedgerRow) -> str:
+    """The webhook event type of an attempt's outcome: ``message.<final status>``, or ``message.deferred``
+    while the message waits for its next attempt."""
+    return "message.deferred" if row["status"] == "accepted" else f"message.{row['status']}"
+
+
 def delivery_event(row: LedgerRow) -> DeliveryEvent:
-    """The event POSTed to a campaign's webhook for a final message status."""
+    """The event POSTed to a campaign's webhook for an attempt's outcome."""
     return DeliveryEvent(
-        eventType=f"message.{row['status']}",
+        eventType=event_type(row),
         messageId=row["id"],
         executionId=row["execution_id"],
         campaignId=row["campaign_id"],
@@ -352,6 +369,8 @@ async def resend(
     await repository.add_events(uow.session, [resent_event(message, now) for message in messages])
     uow.defer(jobs)
     await uow.commit()
+    for message in messages:
+        count_event("resent", message.channel)
     return ids
 
 
@@ -375,16 +394,47 @@ async def history(uow: UnitOfWork, org_id: str, sandbox_id: str, message_id: str
     """A message's events, oldest first: its acceptance, then what the ledger recorded of each attempt."""
     repo = repository.MessageRepository(uow.session, org_id, sandbox_id)
     message = require(await repo.get(message_id), NotFound(f"Message {message_id!r} does not exist"))
+    return MessageHistory(message_id=message_id, items=await _events(repo, message))
+
+
+async def list_messages(
+    uow: UnitOfWork,
+    org_id: str,
+    sandbox_id: str,
+    filters: dict[str, str | None],
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[MessageRead], int]:
+    """One page of the ledger, newest first, and the total matching: ``filters`` by ``executionId``,
+    ``campaignId``, ``status``, ``recipient`` and ``event`` (a kind the message's history has)."""
+    repo = repository.MessageRepository(uow.session, org_id, sandbox_id)
+    rows, total = await repo.search(filters, window, limit=limit, offset=offset)
+    return [MessageRead.model_validate(row) for row in rows], total
+
+
+async def message_detail(uow: UnitOfWork, org_id: str, sandbox_id: str, message_id: str) -> MessageDetail:
+    """One ledger row with its history."""
+    repo = repository.MessageRepository(uow.session, org_id, sandbox_id)
+    message = require(await repo.get(message_id), NotFound(f"Message {message_id!r} does not exist"))
+    read = MessageRead.model_validate(message)
+    return MessageDetail(**read.model_dump(), events=await _events(repo, message))
+
+
+async def _events(repo: repository.MessageRepository, message: Message) -> list[MessageEventRead]:
     accepted = MessageEventRead(kind="accepted", attempt=0, response="", at=message.accepted_at)
-    events = [MessageEventRead.model_validate(event) for event in await repo.events(message_id)]
-    last = events[-1] if events else None
-    if message.status == "sent" and (last is None or (last.kind, last.attempt) != ("sent", message.attempts)):
+    events = [MessageEventRead.model_validate(event) for event in await repo.events(message.id)]
+    resent = max((i for i, event in enumerate(events) if event.kind == "resent"), default=-1)
+    stored = any(event.kind == "sent" for event in events[resent + 1 :])
+    if message.sent_at is not None and message.status in ("sent", "bounced") and not stored:
         # Sent at the first attempt (of the message, or since its resend): no event stored, the row says it.
-        at = message.sent_at or message.updated_at
-        events.append(
-            MessageEventRead(kind="sent", attempt=message.attempts, response=message.response, at=at)
-        )
-    return MessageHistory(message_id=message_id, items=[accepted, *events])
+        at = message.sent_at
+        sent = MessageEventRead(kind="sent", attempt=message.attempts, response=message.response, at=at)
+        # Before the feedback that came after it (a bounce report, an open): in time order.
+        position = next((i for i, event in enumerate(events) if event.at > at), len(events))
+        events.insert(position, sent)
+    return [accepted, *events]
 
 
 def accepted_window(

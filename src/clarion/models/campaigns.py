@@ -72,6 +72,8 @@ class Campaign(Base):
     create_new_profile: Mapped[bool] = mapped_column(default=False)
     enable_webhooks: Mapped[bool] = mapped_column(default=False)
     webhook_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    webhook_events: Mapped[list[str] | None] = mapped_column(default=None)
+    """Event types the webhook subscribes to (``message.bounced``, …); None: every final status."""
     throttle_rate_per_second: Mapped[int | None] = mapped_column(default=None)
     start_date: Mapped[datetime | None] = mapped_column(default=None)
     end_date: Mapped[datetime | None] = mapped_column(default=None)

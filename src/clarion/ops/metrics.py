@@ -1,4 +1,5 @@
-"""Prometheus metrics: HTTP requests and latencies, queue depth (read at scrape time), job outcomes."""
+"""Prometheus metrics: HTTP requests and latencies, queue depth (read at scrape time), job outcomes, message
+events (``delivery.counters``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from clarion.delivery.counters import MESSAGE_EVENTS
 from clarion.queue.port import QueueStats
 from clarion.usage.schemas import MODES, MonthUsage
 
@@ -54,6 +56,8 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="max",
         )
+        # Delivery's own counter (domains cannot import ops): registered here, in every app's registry.
+        self.registry.register(MESSAGE_EVENTS)
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queue_snapshot = QueueDepthCollector()
         self.registry.register(self.queue_snapshot)

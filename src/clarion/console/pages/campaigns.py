@@ -35,13 +35,20 @@ CATEGORIES = ("Transactional", "Marketing")
 CONTENT_FIELDS = {"email": ("subject", "html", "text"), "sms": ("body",), "push": ("title", "body")}
 REQUIRED_CONTENT = frozenset({"subject", "body", "title"})
 """Content fields sent even when empty, so the API names them; optional ones are left out."""
-KEPT_FIELDS = ("enableWebhooks", "webhookUrl", "throttleRatePerSec", "customActionId")
+KEPT_FIELDS = ("enableWebhooks", "webhookUrl", "webhookEvents", "throttleRatePerSec", "customActionId")
 """Campaign fields set through the API that the editor does not show: saved unchanged."""
 PAGE_SIZE = 50
 MAX_OPTIONS = 500
 """Choices a select offers (the API's largest page): more pools or configurations than that are not listed."""
 STATS_HOURS = 24
-STATS_SERIES = ("sent", "failed", "accepted", "expired")
+STATS_SERIES = ("sent", "failed", "accepted", "expired", "bounced", "suppressed")
+ENGAGEMENT_SERIES = (
+    ("opened", "Opens", "#1971c2"),
+    ("clicked", "Clicks", "#2b8a3e"),
+    ("bounced", "Bounces", "#d9480f"),
+    ("complained", "Complaints", "#c2255c"),
+    ("unsubscribed", "Unsubscribes", "#868e96"),
+)
 TOKEN_PLACEHOLDER = "$CLARION_TOKEN"  # noqa: S105 - a shell variable's name, not a secret
 """What the copied curl command sends as the token: a shell variable the user sets, never the real one."""
 DEFAULT_CONTEXT = '{\n  "name": "Ada"\n}'
@@ -165,7 +172,12 @@ async def campaign_stats(request: Request, api: ApiDep, campaign_id: Id) -> Resp
     """The statistics fragment of a campaign's page (refreshed by htmx)."""
     stats = await api.read(f"/v1/campaigns/{campaign_id}/stats", hours=STATS_HOURS)
     return render(
-        request, "campaigns/stats.html", campaign={"id": campaign_id}, stats=stats, chart=stats_chart(stats)
+        request,
+        "campaigns/stats.html",
+        campaign={"id": campaign_id},
+        stats=stats,
+        chart=stats_chart(stats),
+        engagement=engagement_chart(stats),
     )
 
 
@@ -305,6 +317,22 @@ def stats_chart(stats: Mapping[str, Any]) -> dict[str, Any]:
     return {"x": xs, "series": series}
 
 
+def engagement_chart(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``chart`` macro's data: feedback events per hour (opens, clicks, bounces, complaints,
+    unsubscribes; every event, not unique), labelled ``HH:00`` UTC."""
+    hourly = stats.get("hourly") or []
+    xs = [datetime.fromisoformat(bucket["start"]).strftime("%H:00") for bucket in hourly]
+    series = [
+        {
+            "label": label,
+            "values": [(bucket.get("events") or {}).get(kind, 0) for bucket in hourly],
+            "color": color,
+        }
+        for kind, label, color in ENGAGEMENT_SERIES
+    ]
+    return {"x": xs, "series": series}
+
+
 async def _detail(
     request: Request,
     api: ApiDep,
@@ -327,6 +355,7 @@ async def _detail(
         configuration=configuration.body if configuration.ok else None,
         stats=stats,
         chart=stats_chart(stats),
+        engagement=engagement_chart(stats),
         curl=curl_command(_origin(request), credentials, campaign_id, campaign, {}),
         problem=problem,
         sent=sent,

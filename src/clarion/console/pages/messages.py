@@ -1,6 +1,7 @@
 """The messages area: the overview's delivery charts, the ledger, one message (mail, history), the outbox.
 
-Everything comes from the public API: ``/v1/messages`` (ledger, ``stats``, ``events``, ``mail``, ``resend``),
+Everything comes from the public API: ``/v1/messages`` (ledger with its ``event`` filter, ``stats``, one
+message with its ``events``, ``mail``, ``resend``),
 ``/v1/outbox`` and ``/v1/usage``. A message's HTML is shown in an ``<iframe sandbox srcdoc>``: no scripts,
 no forms, an opaque origin, and the console's CSP (inherited by ``srcdoc`` documents) blocks remote images.
 """
@@ -21,7 +22,21 @@ from clarion.console.web import ApiDep, console_url, render
 router = APIRouter()
 
 PAGE_SIZE = 50
-STATUSES = ("accepted", "sent", "failed", "expired")
+STATUSES = ("accepted", "sent", "failed", "expired", "bounced", "suppressed")
+EVENTS = (
+    "sent",
+    "deferred",
+    "failed",
+    "expired",
+    "resent",
+    "suppressed",
+    "bounced",
+    "complained",
+    "unsubscribed",
+    "opened",
+    "clicked",
+)
+"""The ``event`` filter's choices: kinds of ``GET /v1/messages?event=`` (``accepted``: every message)."""
 RESENDABLE = ("failed", "expired")
 
 
@@ -34,14 +49,14 @@ class LedgerFilters:
     recipient: str = ""
     since: str = ""
     until: str = ""
+    event: str = ""
 
     @classmethod
     def of(cls, request: Request) -> LedgerFilters:
         """The filters of the page's query string."""
         query = request.query_params
-        return cls(
-            *(query.get(name, "").strip() for name in ("status", "campaign", "recipient", "since", "until"))
-        )
+        names = ("status", "campaign", "recipient", "since", "until", "event")
+        return cls(*(query.get(name, "").strip() for name in names))
 
     def api_params(self) -> dict[str, str]:
         """The same filters as ``/v1/messages`` parameters (the form's UTC times get their zone)."""
@@ -51,6 +66,7 @@ class LedgerFilters:
             "recipient": self.recipient,
             "since": _utc(self.since),
             "until": _utc(self.until),
+            "event": self.event,
         }
 
 
@@ -113,6 +129,7 @@ async def ledger(request: Request, api: ApiDep) -> Response:
         limit=PAGE_SIZE,
         status_options=[("", "Any"), *((status, status) for status in STATUSES)],
         campaign_options=[("", "Any"), *((item["id"], item["name"]) for item in campaigns["items"])],
+        event_options=[("", "Any"), *((kind, kind) for kind in EVENTS)],
     )
 
 
@@ -125,9 +142,8 @@ async def message(request: Request, api: ApiDep, message_id: str) -> Response:
 @router.get("/messages/{message_id}/history")
 async def history_fragment(request: Request, api: ApiDep, message_id: str) -> Response:
     """The status and history fragment, polled while the message is on its way."""
-    row = await api.read(f"/v1/messages/{_id(message_id)}")
-    events = await api.read(f"/v1/messages/{_id(message_id)}/events")
-    return render(request, "messages/_history.html", message=row, events=events["items"])
+    row = await api.read(f"/v1/messages/{_id(message_id)}")  # with its history (``events``)
+    return render(request, "messages/_history.html", message=row, events=row["events"])
 
 
 @router.post("/messages/{message_id}/resend")
@@ -145,8 +161,7 @@ async def resend(request: Request, api: ApiDep, message_id: str) -> Response:
 async def _message_page(
     request: Request, api: ApiDep, message_id: str, *, problem: ApiProblem | None = None, status: int = 200
 ) -> Response:
-    row = await api.read(f"/v1/messages/{_id(message_id)}")
-    events = await api.read(f"/v1/messages/{_id(message_id)}/events")
+    row = await api.read(f"/v1/messages/{_id(message_id)}")  # with its history (``events``)
     mail = await api.call("GET", f"/v1/messages/{_id(message_id)}/mail")
     return render(
         request,
@@ -154,7 +169,7 @@ async def _message_page(
         status,
         title=f"Message {message_id}",
         message=row,
-        events=events["items"],
+        events=row["events"],
         mail=mail.body if mail.ok else None,
         mail_problem=mail.problem,
         problem=problem,
