@@ -32,10 +32,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import dkim as dkimpy
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-import dkim as dkimpy
 from bench.kit.report import Targets, console, machine_info, table, write_results
 from bench.mime import SKELETON_OPTIONS, VARIANTS, Variant
 from clarion.delivery.channels.email import mime

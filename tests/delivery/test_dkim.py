@@ -8,11 +8,11 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 
+import dkim as dkimpy
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import dkim as dkimpy
 from clarion.delivery.bundle import BundleCache
 from clarion.delivery.channels.email.channel import EmailChannel, PoolRef
 from clarion.delivery.channels.email.dkim import DkimKey, DkimSigner, canonical_body, load_keys
