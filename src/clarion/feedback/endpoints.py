@@ -1,6 +1,6 @@
 """The public feedback routes, reached from inside a recipient's mail, without credentials.
 
-- ``GET /t/o/{token}``: the open pixel (a 43-byte transparent GIF, never cached), ``opened`` recorded;
+- ``GET /t/o/{token}``: the open pixel (a 42-byte transparent GIF, never cached), ``opened`` recorded;
 - ``GET /t/c/{token}``: ``302`` to the URL the token signs, ``clicked`` recorded. Only a token that
   verifies redirects, and only to an ``http(s)`` URL: a tampered token gets a 404, never a redirect;
 - ``GET /u/{token}``: a confirmation page that changes nothing; ``POST /u/{token}``: unsubscribe
@@ -45,7 +45,7 @@ _WEB = ("http://", "https://")
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 GIF = base64.b64decode(b"R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-"""A 1x1 transparent GIF (43 bytes)."""
+"""A 1x1 transparent GIF (42 bytes)."""
 
 _STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}"

@@ -62,16 +62,17 @@ def machine_click(user_agent: str, seconds_since_sent: float | None) -> str:
 class ClickBursts:
     """The last click of recent messages, to tell a scanner following every link from a person."""
 
-    __slots__ = ("_last",)
+    __slots__ = ("_last", "_window")
 
-    def __init__(self) -> None:
+    def __init__(self, window: float = BURST_SECONDS) -> None:
+        self._window = window
         self._last: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
     def burst(self, message_id: str, url: str, at: float) -> bool:
-        """Whether this click follows a click on another link of the message within ``BURST_SECONDS``."""
+        """Whether this click follows a click on another link of the message within the window."""
         previous = self._last.get(message_id)
         self._last[message_id] = (at, url)
         self._last.move_to_end(message_id)
         if len(self._last) > _REMEMBERED_CLICKS:
             self._last.popitem(last=False)
-        return previous is not None and previous[1] != url and 0 <= at - previous[0] < BURST_SECONDS
+        return previous is not None and previous[1] != url and 0 <= at - previous[0] < self._window

@@ -28,7 +28,7 @@ import structlog
 from clarion.db.uow import UnitOfWork
 from clarion.delivery.feedback import Feedback, find_messages, record_feedback
 from clarion.feedback import repository
-from clarion.feedback.machine import ClickBursts, machine_click, machine_open
+from clarion.feedback.machine import BURST_SECONDS, ClickBursts, machine_click, machine_open
 
 log = structlog.get_logger()
 
@@ -62,6 +62,7 @@ class TrackingRecorder:
         flush_seconds: float = FLUSH_SECONDS,
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
+        burst_seconds: float = BURST_SECONDS,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._flush_seconds = flush_seconds
@@ -69,7 +70,7 @@ class TrackingRecorder:
         self._max_pending = max_pending
         self._pending: list[Hit] = []
         self._writer: asyncio.Task[None] | None = None
-        self._bursts = ClickBursts()
+        self._bursts = ClickBursts(burst_seconds)
         self.recorded = 0
         """Events written since the start."""
         self.dropped = 0
