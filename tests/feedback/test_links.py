@@ -75,7 +75,12 @@ def test_personalized_links_sign_the_url_rendered_for_the_recipient() -> None:
         '<a href="https://shop.example/o/{{context.order}}?u={{context.user}}">Order</a>'
         '<a href="{{context.link}}">Yours</a><a href="{{context.other}}">Other</a>'
     )
-    context = {"order": "A 1", "user": "ada&bob", "link": "https://x.example/?q=<1>", "other": "mailto:a@b.c"}
+    context: dict[str, object] = {
+        "order": "A 1",
+        "user": "ada&bob",
+        "link": "https://x.example/?q=<1>",
+        "other": "mailto:a@b.c",
+    }
     hrefs = parsed(render(html, context)).hrefs
     assert original(hrefs[0]) == "https://shop.example/o/A 1?u=ada&bob"
     assert original(hrefs[1]) == "https://x.example/?q=<1>"

@@ -62,7 +62,7 @@ async def events(services: Services, message_id: str, kind: str) -> list[dict[st
             .where(MessageEvent.message_id == message_id, MessageEvent.kind == kind)
             .order_by(MessageEvent.id)
         )
-        return [{**(data or {}), "campaignId": campaign} for data, campaign in rows]
+        return [{**(row.data or {}), "campaignId": row.campaign_id} for row in rows]
 
 
 def unsubscribe_link(message: email.message.EmailMessage) -> str:

@@ -19,6 +19,7 @@ machine's, ``feedback/machine.py``): unique opens are the ``first`` ones, apart 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
@@ -70,6 +71,8 @@ class TrackingRecorder:
         self._max_pending = max_pending
         self._pending: list[Hit] = []
         self._writer: asyncio.Task[None] | None = None
+        self._now = asyncio.Event()
+        """Set to write without waiting for the batch to gather (flush, close)."""
         self._bursts = ClickBursts(burst_seconds)
         self.recorded = 0
         """Events written since the start."""
@@ -96,6 +99,7 @@ class TrackingRecorder:
         """Write everything taken so far (tests, shutdown)."""
         writer = self._writer
         if writer is not None:
+            self._now.set()
             await asyncio.shield(writer)
         while self._pending:
             await self._write_pending()
@@ -107,9 +111,11 @@ class TrackingRecorder:
     async def _write_soon(self) -> None:
         try:
             while self._pending:
-                await asyncio.sleep(self._flush_seconds)  # let a batch gather
+                with contextlib.suppress(TimeoutError):  # let a batch gather, unless asked to write now
+                    await asyncio.wait_for(self._now.wait(), self._flush_seconds)
                 await self._write_pending()
         finally:
+            self._now.clear()
             self._writer = None
 
     async def _write_pending(self) -> None:
