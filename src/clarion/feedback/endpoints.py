@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import re
 import time
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +43,7 @@ MAX_TOKEN = 4096
 MAX_FORM_BYTES = 4096
 """An unsubscribe POST carries ``List-Unsubscribe=One-Click`` (26 bytes); more is refused."""
 _WEB = ("http://", "https://")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 GIF = base64.b64decode(b"R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -66,12 +68,7 @@ _PAGE_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 _NO_STORE = [(b"cache-control", b"no-store, max-age=0"), (b"referrer-policy", b"no-referrer")]
-_GIF_HEADERS = [
-    (b"content-type", b"image/gif"),
-    (b"content-length", str(len(GIF)).encode()),
-    (b"x-content-type-options", b"nosniff"),
-    *_NO_STORE,
-]
+_GIF_HEADERS = [(b"content-type", b"image/gif"), (b"x-content-type-options", b"nosniff"), *_NO_STORE]
 
 
 def _page(title: str, body: str) -> bytes:
@@ -215,7 +212,7 @@ _NO_STORE_TEXT = [(b"content-type", b"text/plain; charset=utf-8"), *_NO_STORE]
 def location_of(url: str) -> str | None:
     """The ``Location`` of a signed URL: only ``http(s)``, non-ASCII and spaces percent-encoded, no
     control characters (a header line cannot hold them); None when the URL cannot be redirected to."""
-    if not url[:8].lower().startswith(_WEB) or any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+    if not url[:8].lower().startswith(_WEB) or _CONTROL.search(url):
         return None
     return url if url.isascii() and " " not in url else quote(url, safe=_URL_SAFE)
 
@@ -258,8 +255,7 @@ async def _not_allowed(send: Send, allow: bytes, method: str) -> int:
 async def _answer(
     send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, method: str
 ) -> int:
-    if not any(name == b"content-length" for name, _ in headers):
-        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    headers = [*headers, (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
     return status

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from functools import lru_cache
 
 PREFETCH_SECONDS = 2.0
 SCAN_SECONDS = 2.0
@@ -39,11 +40,17 @@ _BOTS = re.compile(
 _APPLE_NETWORK = "17."
 
 
+@lru_cache(maxsize=8192)
+def _robot(user_agent: str) -> bool:
+    """Whether a user agent names a scanner, previewer or bot (cached: a few agents make most traffic)."""
+    return not user_agent or _BOTS.search(user_agent) is not None
+
+
 def machine_open(user_agent: str, client: str, seconds_since_sent: float | None) -> str:
     """Why an open is a machine's (``appleProxy``, ``userAgent``, ``prefetch``), or "" for a person."""
     if user_agent.strip() == "Mozilla/5.0" or (not user_agent and client.startswith(_APPLE_NETWORK)):
         return "appleProxy"
-    if not user_agent or _BOTS.search(user_agent):
+    if _robot(user_agent):
         return "userAgent"
     if seconds_since_sent is not None and 0 <= seconds_since_sent < PREFETCH_SECONDS:
         return "prefetch"
@@ -52,7 +59,7 @@ def machine_open(user_agent: str, client: str, seconds_since_sent: float | None)
 
 def machine_click(user_agent: str, seconds_since_sent: float | None) -> str:
     """Why a click is a machine's (``userAgent``, ``scan``), or "" (see ``ClickBursts`` for ``burst``)."""
-    if not user_agent or _BOTS.search(user_agent):
+    if _robot(user_agent):
         return "userAgent"
     if seconds_since_sent is not None and 0 <= seconds_since_sent < SCAN_SECONDS:
         return "scan"

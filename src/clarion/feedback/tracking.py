@@ -33,7 +33,7 @@ from clarion.feedback.machine import BURST_SECONDS, ClickBursts, machine_click, 
 
 log = structlog.get_logger()
 
-FLUSH_SECONDS = 0.02
+FLUSH_SECONDS = 0.05
 MAX_BATCH = 2_000
 MAX_PENDING = 100_000
 """Hits held in memory at most (about 200 bytes each: ~20 MB), some 20 s of the target rate."""
