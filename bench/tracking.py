@@ -169,16 +169,19 @@ def event_counts(database_url: str) -> dict[str, int]:
     return asyncio.run(work())
 
 
-def settled_events(database_url: str, expected: int, *, timeout: float = 30.0) -> dict[str, int]:
-    """The event counts once they reach ``expected`` or stop moving (the recorder writes within ms)."""
+def settled_events(database_url: str, expected: int, *, timeout: float = 120.0) -> dict[str, int]:
+    """The event counts once they reach ``expected``, or have not moved for 5 s (the recorder's backlog is
+    written), or at the timeout."""
     deadline = time.monotonic() + timeout
     last: dict[str, int] = {}
+    still_since = time.monotonic()
     while True:
         counts = event_counts(database_url)
         total = counts.get("opened", 0) + counts.get("clicked", 0)
-        if total >= expected or (counts == last and total) or time.monotonic() > deadline:
+        if counts != last:
+            last, still_since = counts, time.monotonic()
+        if total >= expected or time.monotonic() - still_since > 5 or time.monotonic() > deadline:
             return counts
-        last = counts
         time.sleep(0.5)
 
 
@@ -257,8 +260,9 @@ def clarion_runs(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
             answered += ok(run_wrk(base, script, connections=args.conns[0], duration=args.duration + 1))
             profile = summarize_profile(profiler.wait())
         events = settled_events(backend.database_url, answered)
+        failures = server.log_tail(2000).count("feedback.tracking_write_failed")
         recorded = events.get("opened", 0) + events.get("clicked", 0)
-        console.print(f"  events: {events} for {answered:,} answered hits")
+        console.print(f"  events: {events} for {answered:,} answered hits; failed writes logged: {failures}")
         return {
             "backend": backend.describe(),
             "messages": args.messages,
@@ -267,6 +271,7 @@ def clarion_runs(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
             "events": events,
             "recorded": recorded,
             "unrecorded": answered - recorded,
+            "write_failures_logged": failures,
             "profile": profile,
         }
     finally:
