@@ -187,3 +187,13 @@ def test_an_http_base_url_gets_the_link_but_no_one_click_claim() -> None:
     parsed_mail = mail(channel("Marketing", base="http://127.0.0.1:8080"))
     assert str(parsed_mail["List-Unsubscribe"]).startswith("<http://127.0.0.1:8080/u/")
     assert parsed_mail["List-Unsubscribe-Post"] is None
+
+
+def test_unclosed_tags_cost_no_backtracking() -> None:
+    # Each of these took exponential or quadratic time with overlapping patterns (a worker stuck compiling
+    # one tenant's campaign); now they return at once, their broken tags untracked.
+    for html in ("<a " + "{{x}}" * 40, '<a href="' + "{{x}}" * 40, "<a " * 20_000, '<a href="{{' * 20_000):
+        assert mark_links(html, clicks=True, opens=False) == html
+    assert LINK_OPEN in mark_links(
+        '<a href="https://x.example/{{a}}" title="{{b}}">ok</a>', clicks=True, opens=False
+    )

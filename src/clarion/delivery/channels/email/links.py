@@ -30,12 +30,18 @@ LINK_OPEN = "<\x02"
 LINK_CLOSE = "<\x03"
 PIXEL = "<\x04"
 
-_EXPRESSION = r"\{\{.*?\}\}|\{%.*?%\}"
+# A template expression ends at its FIRST closing delimiter, and a "{" outside one is only a "{" not followed
+# by "{" or "%": every character has exactly one reading, so a tag that does not close fails without
+# backtracking (overlapping alternatives backtrack exponentially on HTML such as "<a {{x}}{{x}}…"). Neither
+# a tag nor an expression in it crosses a "<", so a failed tag costs at most the text up to the next "<"
+# (a page of unclosed "<a <a …" stays linear). A link whose tag holds a "<" (``{%#if a < b%}`` in an
+# attribute) is not tracked.
+_EXPRESSION = r"\{\{(?:[^}<]|\}(?!\}))*\}\}|\{%(?:[^%<]|%(?!\}))*%\}|\{(?![{%])"
 # An <a …> start tag whose attributes may hold template expressions (a '>' inside one does not end the tag).
-_ANCHOR = re.compile(rf"<a(?=[\s>/])(?:{_EXPRESSION}|[^>])*>", re.IGNORECASE | re.DOTALL)
+_ANCHOR = re.compile(rf"<a(?=[\s>/])(?:{_EXPRESSION}|[^<>{{])*>", re.IGNORECASE)
 _HREF = re.compile(
-    rf"""(?<=[\s"'])href\s*=\s*(?:"((?:{_EXPRESSION}|[^"])*)"|'((?:{_EXPRESSION}|[^'])*)'|([^\s"'=<>`]+))""",
-    re.IGNORECASE | re.DOTALL,
+    rf"""(?<=[\s"'])href\s*=\s*(?:"((?:{_EXPRESSION}|[^"{{])*)"|'((?:{_EXPRESSION}|[^'{{])*)'|([^\s"'=<>`]+))""",
+    re.IGNORECASE,
 )
 _OPT_OUT = re.compile(r"""(?<=[\s"'])data-clarion-track\s*=\s*["']?off\b""", re.IGNORECASE)
 _UNTRACKED_LITERAL = re.compile(r"\s*(?:#|mailto:|tel:|sms:|javascript:|data:|cid:)", re.IGNORECASE)
