@@ -23,11 +23,20 @@ Per backend mode:
 
 Targets: ≤ 250 CPU-µs per delivered message (≥ 4,000/s per worker core), ≥ 0.8 of the baseline's rate.
 
+Variants (``--variants off,clicks``): the same backend, sink and job count, one campaign per variant, each
+variant's jobs enqueued and delivered after the previous one's; a variant names the delivery features it
+switches on, joined by ``+`` (``off`` = none): ``clicks`` = click tracking (every link of the sample email
+rewritten to a signed redirect, ``FEATURES``). Reported per variant: its worker CPU-µs per message and the
+ratio to the first variant's (target ≤ 1.15 with the features on; the ledger grows from run to run, so compare
+both orders: ``--variants clicks,off``). A new switch is one ``Feature`` entry
+(campaign fields and/or a set-up step before its jobs are enqueued).
+
 The sink offers PIPELINING and CHUNKING, as Postfix does, so Clarion sends each message in one round trip;
 ``--plain-sink`` takes them away (one command at a time, like the aiosmtplib baseline always does).
 
 Usage: .venv/bin/python -m bench.delivery [--modes embedded[,production]] [--messages 100000]
-       [--connections 16] [--concurrency N] [--timeout 900] [--plain-sink] [--profile] [--keep]
+       [--connections 16] [--concurrency N] [--timeout 900] [--plain-sink] [--variants off,clicks]
+       [--profile] [--keep]
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ import argparse
 import asyncio
 import time
 import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +63,57 @@ from bench.kit.workload import SUBJECT, TEMPLATE_HTML, context
 
 CPU_TARGET_US = 250.0
 RATIO_TARGET = 0.8
+OVERHEAD_TARGET = 1.15
+"""A variant's worker CPU-µs per message over the first variant's (suppression check + click tracking)."""
 ENQUEUE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A delivery feature a variant switches on: campaign fields, and what to set up before its jobs."""
+
+    help: str
+    campaign: Mapping[str, Any] = field(default_factory=dict)
+    """Merged into the variant's campaign body (dicts merged one level deep)."""
+    setup: Callable[[Backend, Any], None] | None = None
+    """Called with the backend and the tenant before the variant's campaign is made (e.g. fill a list)."""
+
+
+FEATURES: dict[str, Feature] = {
+    "clicks": Feature(
+        "click tracking: the sample email's 2 links signed per message (delivery/channels/email/links.py)",
+        campaign={"tracking": {"clicks": True}},
+    ),
+}
+
+
+def parse_variants(text: str) -> list[tuple[str, ...]]:
+    """``off,clicks+suppression`` → ``[(), ("clicks", "suppression")]``; unknown names are refused."""
+    variants: list[tuple[str, ...]] = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        names = () if item == "off" else tuple(name.strip() for name in item.split("+"))
+        unknown = [name for name in names if name not in FEATURES]
+        if unknown:
+            raise SystemExit(f"--variants: unknown feature {unknown[0]!r} (known: {', '.join(FEATURES)})")
+        variants.append(names)
+    return variants or [()]
+
+
+def variant_name(features: Sequence[str]) -> str:
+    """``off`` or the features joined by ``+``."""
+    return "+".join(features) or "off"
+
+
+def campaign_fields(features: Sequence[str]) -> dict[str, Any]:
+    """The campaign body fields of a variant's features."""
+    fields: dict[str, Any] = {}
+    for name in features:
+        for key, value in FEATURES[name].campaign.items():
+            if isinstance(value, Mapping) and isinstance(fields.get(key), Mapping):
+                fields[key] = {**fields[key], **value}
+            else:
+                fields[key] = value
+    return fields
 
 
 def settings_for(backend: Backend) -> Any:
@@ -75,8 +136,10 @@ async def prepare(
     messages: int,
     connections: int,
     campaign_id: str | None = None,
+    features: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Provision the campaign through the API of an in-process app, enqueue the jobs; one sample message."""
+    """Provision the campaign (with the variant's ``features``) through the API of an in-process app,
+    enqueue the jobs; one sample message."""
     import httpx
 
     from clarion.app import create_app
@@ -91,7 +154,12 @@ async def prepare(
         if campaign_id is None:
             async with httpx.AsyncClient(transport=transport, base_url="http://x", timeout=60) as client:
                 campaign_id = await provision_campaign(
-                    client, tenant, smtp_port=smtp_port, max_connections=connections
+                    client,
+                    tenant,
+                    smtp_port=smtp_port,
+                    max_connections=connections,
+                    name=f"bench-{variant_name(features)}",
+                    campaign_fields=campaign_fields(features),
                 )
         container = app.state.container
         services = app.state.services
@@ -303,34 +371,58 @@ def run_mode(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }
     try:
         tenant = create_tenant(backend)
-        console.print(f"  enqueueing {args.messages:,} jobs …")
-        result["prepare"] = asyncio.run(
-            prepare(
-                backend, tenant, smtp_port=sink.port, messages=args.messages, connections=args.connections
+        result["variants"] = {}
+        already = 0
+        for features in args.variants:
+            name = variant_name(features)
+            for feature in features:
+                setup = FEATURES[feature].setup
+                if setup is not None:
+                    setup(backend, tenant)
+            console.print(f"  {name}: enqueueing {args.messages:,} jobs …")
+            prepared = asyncio.run(
+                prepare(
+                    backend,
+                    tenant,
+                    smtp_port=sink.port,
+                    messages=args.messages,
+                    connections=args.connections,
+                    features=features,
+                )
             )
-        )
-        console.print(
-            f"  enqueued in {result['prepare']['enqueue_seconds']} s; running clarion worker"
-            f" (concurrency {args.concurrency or 'default'})"
-        )
-        clarion = asyncio.run(
-            run_worker(
-                backend,
-                sink,
-                folder,
-                messages=args.messages,
-                already=0,
-                concurrency=args.concurrency,
-                timeout=args.timeout,
-                quiet_wait=args.quiet_wait,
+            console.print(
+                f"  {name}: enqueued in {prepared['enqueue_seconds']} s; running clarion worker"
+                f" (concurrency {args.concurrency or 'default'})"
             )
-        )
-        result["clarion"] = clarion
-        console.print(
-            f"  clarion: {clarion['per_s_steady']:,.0f} msg/s steady ({clarion['per_s_total']:,.0f} overall),"
-            f" worker {clarion['worker_cpu_us_per_msg']:.0f} CPU-µs/msg,"
-            f" sink got {clarion['sink_received']:,}"
-        )
+            run = asyncio.run(
+                run_worker(
+                    backend,
+                    sink,
+                    folder,
+                    messages=args.messages,
+                    already=already,
+                    concurrency=args.concurrency,
+                    timeout=args.timeout,
+                    quiet_wait=args.quiet_wait,
+                )
+            )
+            already += run["final_rows"]
+            run["prepare"] = prepared
+            result["variants"][name] = run
+            console.print(
+                f"  {name}: clarion: {run['per_s_steady']:,.0f} msg/s steady ({run['per_s_total']:,.0f}"
+                f" overall), worker {run['worker_cpu_us_per_msg']:.0f} CPU-µs/msg, sink got"
+                f" {run['sink_received']:,}"
+            )
+        first = variant_name(args.variants[0])
+        clarion = result["clarion"] = result["variants"][first]
+        result["prepare"] = clarion["prepare"]
+        base_cpu = clarion["worker_cpu_us_per_msg"]
+        result["overhead"] = {
+            name: round(run["worker_cpu_us_per_msg"] / base_cpu, 3) if base_cpu else None
+            for name, run in result["variants"].items()
+            if name != first
+        }
         raw = sample_message()
         result["message_bytes"] = len(raw)
         result["baselines"] = []
@@ -362,7 +454,7 @@ def run_mode(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     sink,
                     folder,
                     messages=more,
-                    already=clarion["final_rows"],
+                    already=already,
                     concurrency=args.concurrency,
                     timeout=args.timeout,
                     profile_seconds=args.profile_seconds,
@@ -384,20 +476,21 @@ def report(results: dict[str, Any]) -> Targets:
     rows = []
     for kind, mode in results["modes"].items():
         clarion = mode.get("clarion")
-        if clarion:
+        variants = mode.get("variants") or ({"off": clarion} if clarion else {})
+        for name, run in variants.items():
             rows.append(
                 [
-                    f"{kind}: clarion worker",
-                    clarion["final_rows"],
-                    clarion["sink_received"],
-                    clarion["per_s_steady"],
-                    clarion["per_s_total"],
-                    clarion["worker_cpu_us_per_msg"],
-                    clarion["worker_cpu_pct"],
-                    clarion["sink_cpu_us_per_msg"],
-                    clarion["backend_cpu_us_per_msg"] if kind == "production" else None,
-                    clarion["machine_cpu_pct"],
-                    clarion["others_cpu_pct"],
+                    f"{kind}: clarion worker" + ("" if len(variants) == 1 else f" ({name})"),
+                    run["final_rows"],
+                    run["sink_received"],
+                    run["per_s_steady"],
+                    run["per_s_total"],
+                    run["worker_cpu_us_per_msg"],
+                    run["worker_cpu_pct"],
+                    run["sink_cpu_us_per_msg"],
+                    run["backend_cpu_us_per_msg"] if kind == "production" else None,
+                    run["machine_cpu_pct"],
+                    run["others_cpu_pct"],
                 ]
             )
         for baseline in mode.get("baselines", []):
@@ -426,6 +519,15 @@ def report(results: dict[str, Any]) -> Targets:
             )
         if "ratio" in mode:
             targets.check(f"{kind}: ratio to baseline (uvloop, as the worker)", mode["ratio"], RATIO_TARGET)
+        first = next(iter(variants), "off")
+        for name, overhead in (mode.get("overhead") or {}).items():
+            if overhead is not None:
+                targets.check(
+                    f"{kind}: worker CPU-µs/msg ({name}) / ({first})",
+                    overhead,
+                    OVERHEAD_TARGET,
+                    at_least=False,
+                )
     settings = results["settings"]
     size = next((mode.get("message_bytes") for mode in results["modes"].values()), "?")
     caption = (
@@ -476,14 +578,26 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="the sink offers neither PIPELINING nor CHUNKING (as aiosmtpd)",
     )
+    parser.add_argument(
+        "--variants",
+        default="off",
+        help=f"comma-separated runs, each 'off' or features joined by '+' ({', '.join(FEATURES)});"
+        " the first is the reference of the overhead ratios",
+    )
     add_run_options(parser, output="delivery", modes="embedded")
     args = parser.parse_args(argv)
+    args.variants = parse_variants(args.variants)
     settings = {
         "messages": args.messages,
         "connections": args.connections,
         "concurrency": args.concurrency,
         "plain_sink": args.plain_sink,
-        "targets": {"worker_cpu_us_per_msg": CPU_TARGET_US, "ratio": RATIO_TARGET},
+        "variants": [variant_name(features) for features in args.variants],
+        "targets": {
+            "worker_cpu_us_per_msg": CPU_TARGET_US,
+            "ratio": RATIO_TARGET,
+            "variant_overhead": OVERHEAD_TARGET,
+        },
     }
     run_modes("delivery", args, settings, run_mode, report)
 

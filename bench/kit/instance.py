@@ -89,8 +89,11 @@ async def provision_campaign(
     smtp_port: int,
     max_connections: int = 16,
     name: str = "bench",
+    campaign_fields: Mapping[str, Any] | None = None,
 ) -> str:
-    """IP pool → HT channel configuration → HT campaign (the sample email) → activate; the campaign id."""
+    """IP pool → HT channel configuration → HT campaign (the sample email) → activate; the campaign id.
+
+    ``campaign_fields`` are merged into the campaign's body (``{"tracking": {"clicks": True}}``)."""
     headers = tenant.headers()
 
     async def call(method: str, path: str, body: Any, expect: int) -> dict[str, Any]:
@@ -130,6 +133,7 @@ async def provision_campaign(
             "channelConfigurationId": configuration["id"],
             "highThroughputMode": True,
             "content": {"email": {"subject": SUBJECT, "html": TEMPLATE_HTML}},
+            **(campaign_fields or {}),
         },
         201,
     )

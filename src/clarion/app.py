@@ -23,6 +23,7 @@ from clarion.console.app import build_console
 from clarion.console.web import Console
 from clarion.delivery import endpoints as delivery_endpoints
 from clarion.executions import endpoints as execution_endpoints
+from clarion.feedback import endpoints as feedback_endpoints
 from clarion.ops import endpoints as ops_endpoints
 from clarion.ops.logging import configure_logging
 from clarion.ops.metrics import Metrics
@@ -110,7 +111,11 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.mount(CONSOLE_PATH, build_console(console))
     install_openapi(
         app,
-        extras=(execution_endpoints.openapi_paths, outbound_endpoints.openapi_components),
+        extras=(
+            execution_endpoints.openapi_paths,
+            outbound_endpoints.openapi_components,
+            feedback_endpoints.openapi_paths,
+        ),
     )
     # Added first, so it runs inside GatewayMiddleware (body and content-type rules, metrics).
     app.add_middleware(HotPathMiddleware, routes=execution_endpoints.HOT_ROUTES)
@@ -120,6 +125,9 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         metrics=metrics,
         own_rules=(CONSOLE_PATH + "/",),  # the console sends forms and answers HTML: its own plumbing
     )
+    # Outermost: the links inside recipients' mail (unsubscribe, open pixel, tracked links) take no
+    # credentials, send forms and answer HTML, GIFs and redirects; answered before the gateway and router.
+    app.add_middleware(feedback_endpoints.FeedbackRoutes)
     return app
 
 

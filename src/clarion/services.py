@@ -20,7 +20,9 @@ import httpx
 
 from clarion.config import Settings
 from clarion.container import Container
+from clarion.delivery.tokens import MessageTokens
 from clarion.executions.service import Executions
+from clarion.feedback.tracking import TrackingRecorder
 from clarion.limiter.port import Limiter
 from clarion.outbound.intake import CallIntake
 from clarion.outbound.rules import RuleBook
@@ -48,6 +50,10 @@ class Services:
     calls: CallIntake
     sandbox_data_owners: tuple[SandboxDataOwner, ...]
     """Called when a sandbox is deleted, in its unit of work (tenancy imports no domain built on it)."""
+    message_tokens: MessageTokens
+    """Reads the signed tokens of unsubscribe and tracking links (``feedback/endpoints.py``)."""
+    tracking: TrackingRecorder
+    """Buffers opens and clicks and writes them in batches (``feedback/tracking.py``)."""
 
     @classmethod
     def build(cls, container: Container) -> Services:
@@ -77,12 +83,15 @@ class Services:
             lane_wakeups=lane_wakeups,
             calls=CallIntake(unit_of_work, container.queue, rules, container.secrets, lane_wakeups),
             sandbox_data_owners=(profiles.delete_sandbox_profiles,),
+            message_tokens=MessageTokens(container.secrets),
+            tracking=TrackingRecorder(unit_of_work),
         )
 
     async def close(self) -> None:
         """Flush what was accepted and release connections; the container closes after this."""
         await self.executions.drain()
         await self.calls.drain()
+        await self.tracking.close()
         await self.http.aclose()
 
 

@@ -30,7 +30,9 @@ class Tasks:
 
     def __init__(self, services: Services) -> None:
         container = services.container
-        bundles = BundleCache(container.unit_of_work, container.secrets, services.http)
+        bundles = BundleCache(
+            container.unit_of_work, container.secrets, services.http, base_url=container.settings.base_url
+        )
         self.call_sender = CallSender(container.unit_of_work, services.rules, container.secrets)
         self.delivery = Delivery(
             container.unit_of_work,

@@ -30,8 +30,10 @@ credentials_schema = schemathesis.openapi.from_dict(
     clarion_document(), config=fuzz_config(max(2, EXAMPLES // 4), fuzzing_only=True)
 )
 
-# Routes that answer without credentials (probes, metrics).
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ajo/im/health"})
+# Routes that answer without credentials (probes, metrics, the links inside recipients' mail).
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/ajo/im/health", "/t/o/{token}", "/t/c/{token}", "/u/{token}"}
+)
 
 KEEP, DROP = "keep", "drop"
 # Latin-1 without whitespace or control characters: what an HTTP client lets through in a header value.

@@ -29,7 +29,10 @@ from clarion.services import Services
 from clarion.tenancy import service as tenancy
 from tests.conftest import Tenant, TenantFactory
 
-PUBLIC = {"/healthz", "/readyz", "/metrics"}
+PROBES = {"/healthz", "/readyz", "/metrics"}
+PUBLIC = PROBES | {"/t/o/{token}", "/t/c/{token}", "/u/{token}"}
+"""Paths without credentials: probes, metrics, and the links inside recipients' mail (their signed token is
+the capability, ``feedback/endpoints.py``; tested in ``tests/feedback``)."""
 UPSERTS = {"/v1/profiles/{namespace}/{identity_value}"}
 """Paths whose PUT creates in the caller's own sandbox: after B's PUT, B reads and deletes its own profile."""
 
@@ -593,7 +596,7 @@ async def test_no_route_crosses_organizations(
     assert theirs["highThroughput"]["used"] == 0
 
 
-@pytest.mark.parametrize("path", sorted(PUBLIC))
+@pytest.mark.parametrize("path", sorted(PROBES))
 async def test_public_routes_answer_without_credentials(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200

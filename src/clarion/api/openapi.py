@@ -14,6 +14,9 @@ route's envelope, ``api/errors.py``) and none of the errors a route raises. ``in
 - a path parameter → 404; any parameter or body → 400; POST/PUT/PATCH → 400 ``MediaTypeError`` (not JSON)
   and 413.
 
+Operations marked ``x-clarion-own-responses`` (the public feedback routes, ``feedback/endpoints.py``: HTML
+pages, a GIF, redirects, answered outside the API's plumbing) keep the responses they document.
+
 A route declares only what it raises specially, with ``responses=raises(409, 412, …)``: the status gets its
 family's envelope here (429 and 503 with ``Retry-After``).
 """
@@ -36,6 +39,7 @@ METHODS = ("get", "put", "post", "delete", "patch")
 BODY_METHODS = frozenset({"post", "put", "patch"})
 COMPONENTS = "#/components/schemas/"
 COMPONENTS_KEY = "x-components"
+OWN_RESPONSES = "x-clarion-own-responses"
 PathsAndSchemas = tuple[dict[str, Any], dict[str, Any]]
 
 FAMILY_ERROR = {Family.AJO: "AjoError", Family.AEP: "AepError", Family.JO: "JourneyOrchestrationError"}
@@ -237,7 +241,8 @@ def build_document(app: FastAPI, extras: Iterable[Callable[[], PathsAndSchemas]]
             # FastAPI lists the schemes as alternatives; the gateway needs them together.
             operation["security"] = SECURITY
         operation["operationId"] = _camel(operation["operationId"])
-        _document_errors(path, method, operation)
+        if not operation.pop(OWN_RESPONSES, False):
+            _document_errors(path, method, operation)
     return document
 
 

@@ -341,6 +341,19 @@ class Schedule(WireModel):
         return self
 
 
+class Tracking(WireModel):
+    """Open and click tracking of an email campaign (off unless asked for).
+
+    ``opens``: a 1x1 transparent image at the end of the HTML body records each ``opened`` event;
+    ``clicks``: every ``http(s)`` link of the HTML body goes through a signed redirect that records
+    ``clicked``. Links marked ``data-clarion-track="off"``, ``mailto:``/``tel:`` links, anchors and the
+    unsubscribe link are left alone; the text part keeps its URLs.
+    """
+
+    opens: bool = False
+    clicks: bool = False
+
+
 class CampaignWrite(WireModel):
     """Create or replace (while Draft) an API-triggered campaign."""
 
@@ -366,6 +379,7 @@ class CampaignWrite(WireModel):
     content: CampaignContent
     custom_action_id: str | None = Field(default=None, min_length=1, max_length=36)
     """A custom action of the sandbox, called for each recipient whose message was sent."""
+    tracking: Tracking = Field(default_factory=Tracking)
 
     @model_validator(mode="after")
     def _content_for_channel(self) -> CampaignWrite:
@@ -375,6 +389,8 @@ class CampaignWrite(WireModel):
             raise ValueError("webhookUrl: required when enableWebhooks is true")
         if self.webhook_events is not None and len(set(self.webhook_events)) != len(self.webhook_events):
             raise ValueError("webhookEvents: each event type once")
+        if self.channel != "email" and (self.tracking.opens or self.tracking.clicks):
+            raise ValueError(f"tracking: only email campaigns are tracked (channel is {self.channel!r})")
         return self
 
 
@@ -397,6 +413,7 @@ class CampaignRead(ReadModel):
     schedule: Schedule
     content: CampaignContent
     custom_action_id: str | None = None
+    tracking: Tracking = Field(default_factory=Tracking)
     status: str
     version: int
     created_at: datetime
@@ -424,6 +441,7 @@ class CampaignRead(ReadModel):
             schedule=Schedule(start_date=campaign.start_date, end_date=campaign.end_date),
             content=CampaignContent.model_validate(campaign.content),
             custom_action_id=campaign.custom_action_id,
+            tracking=Tracking(opens=campaign.track_opens, clicks=campaign.track_clicks),
             status=effective_status(campaign, utcnow()),
             version=campaign.version,
             created_at=campaign.created_at,
@@ -491,6 +509,10 @@ class DeliverySettings:
     custom_action_id: str | None = None
     webhook_events: frozenset[str] | None = None
     """The event types (``message.<kind>``) the webhook subscribes to; None: ``DEFAULT_WEBHOOK_EVENTS``."""
+    category: str = "Transactional"
+    """``Marketing`` messages carry the one-click unsubscribe headers (RFC 8058); ``Transactional`` do not."""
+    track_opens: bool = False
+    track_clicks: bool = False
 
     def subscribes(self, event_type: str) -> bool:
         """Whether the campaign's webhook wants this event type (``message.sent``, …)."""

@@ -148,6 +148,8 @@ async def _apply(uow: UnitOfWork, principal: Principal, campaign: Campaign, body
             f"customActionId: custom action {body.custom_action_id!r} does not exist in this sandbox"
         )
     campaign.custom_action_id = body.custom_action_id
+    campaign.track_opens = body.tracking.opens
+    campaign.track_clicks = body.tracking.clicks
     campaign.modified_at = utcnow()
     campaign.modified_by = principal.technical_account
     _check(principal, campaign, configuration)
@@ -253,6 +255,9 @@ async def delivery_settings(
         max_connections=pool.max_connections if pool else 1,
         custom_action_id=campaign.custom_action_id,
         webhook_events=_events(campaign.webhook_events),
+        category=campaign.category,
+        track_opens=campaign.track_opens,
+        track_clicks=campaign.track_clicks,
     )
 
 

@@ -57,8 +57,11 @@ class BundleCache:
         *,
         ttl: float = BUNDLE_TTL,
         limit: int = MAX_BUNDLES,
+        base_url: str = "",
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._base_url = base_url
+        """The public base URL of unsubscribe and tracking links (``CLARION_PUBLIC_BASE_URL``)."""
         self._secrets = secrets
         self._tokens = MessageTokens(secrets)
         self._http = http
@@ -109,6 +112,10 @@ class BundleCache:
                 message_id_tag=message_id_tag,
                 tokens=self._tokens,
                 dkim=self._dkim(configuration),
+                base_url=self._base_url,
+                category=settings.category,
+                track_opens=settings.track_opens,
+                track_clicks=settings.track_clicks,
             )
         if settings.channel == "sms":
             return SmsChannel(content, self._sms(configuration))

@@ -15,6 +15,7 @@ organization and sandbox, and which campaign.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import NamedTuple
 
 from clarion.kit.secretbox import SecretBox
@@ -24,8 +25,12 @@ _PACKED_UUID = b"\x01"
 _PACKED_TEXT = b"\x02"
 
 
+@lru_cache(maxsize=1024)
 def pack_message_id(message_id: str) -> bytes:
-    """A message id in few bytes: the execution's UUID and the index as a varint (any other id as text)."""
+    """A message id in few bytes: the execution's UUID and the index as a varint (any other id as text).
+
+    Cached: one message's tokens (unsubscribe, pixel, each tracked link) pack the same id several times in
+    a row, and parsing the UUID is most of the cost of signing one."""
     execution, _, index = message_id.rpartition(":")
     if index.isdigit() and len(index) <= 10:
         try:

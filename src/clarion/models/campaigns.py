@@ -81,6 +81,10 @@ class Campaign(Base):
     content: Mapped[dict[str, Any]] = mapped_column(default=dict)
     custom_action_id: Mapped[str | None] = mapped_column(String(36), default=None)
     """Called once per recipient whose message was sent; no foreign key: a deleted action fails its calls."""
+    track_opens: Mapped[bool] = mapped_column(default=False)
+    """Email: a 1x1 pixel per message records ``opened`` events (``feedback/tracking.py``)."""
+    track_clicks: Mapped[bool] = mapped_column(default=False)
+    """Email: the HTML body's http(s) links go through a signed redirect that records ``clicked``."""
     version: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     modified_by: Mapped[str] = mapped_column(String(200), default="")

@@ -260,6 +260,11 @@ def campaign_body(form: Mapping[str, str]) -> dict[str, Any]:
         "createNewProfile": form.get("createNewProfile") == "true",
         "content": {channel: content},
     }
+    if channel == "email":
+        body["tracking"] = {
+            "opens": form.get("tracking.opens") == "true",
+            "clicks": form.get("tracking.clicks") == "true",
+        }
     return body
 
 

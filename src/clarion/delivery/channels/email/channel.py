@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from clarion.delivery.channels.base import Attempt, SendResult, template_variables
 from clarion.delivery.channels.email.dkim import DkimSigner
 from clarion.delivery.channels.email.html_text import html_to_text
+from clarion.delivery.channels.email.links import Tracker, mark_links
 from clarion.delivery.channels.email.mime import MessageSkeleton, RenderedMessage, build_skeleton
 from clarion.delivery.channels.email.smtp import SmtpPool
 from clarion.delivery.schemas import Recipient
@@ -54,10 +55,12 @@ class EmailTemplates:
 
     __slots__ = ("html", "subject", "text")
 
-    def __init__(self, content: Mapping[str, Any]) -> None:
+    def __init__(self, content: Mapping[str, Any], *, opens: bool = False, clicks: bool = False) -> None:
         self.subject = compile_template(content["subject"], autoescape=False)
         html = content.get("html")
-        self.html = compile_template(html, autoescape=True) if html else None
+        # Tracking marks (``links.py``) go into the HTML only; the text is derived from the unmarked source.
+        marked = mark_links(html, clicks=clicks, opens=opens) if html and (opens or clicks) else html
+        self.html = compile_template(marked, autoescape=True) if marked else None
         text = content.get("text") or (html_to_text(html) if html else None)
         self.text = compile_template(text, autoescape=False) if text else None
 
@@ -77,6 +80,7 @@ class EmailChannel:
         "_configuration",
         "_dkim",
         "_html",
+        "_list_unsubscribe",
         "_mail_from",
         "_message_id_tag",
         "_pool",
@@ -85,6 +89,8 @@ class EmailChannel:
         "_subject",
         "_text",
         "_tokens",
+        "_tracker",
+        "_unsubscribe_prefix",
     )
 
     def __init__(
@@ -96,12 +102,24 @@ class EmailChannel:
         message_id_tag: str = "",
         tokens: MessageTokens | None = None,
         dkim: DkimSigner | None = None,
+        base_url: str = "",
+        category: str = "Transactional",
+        track_opens: bool = False,
+        track_clicks: bool = False,
     ) -> None:
         self._configuration = configuration
         self._tokens = tokens
         """Signs each message's bounce address and links (``delivery/tokens.py``); None in test sends."""
-        templates = EmailTemplates(content)
+        base = base_url.rstrip("/")
+        signing = tokens is not None and bool(base)
+        tracked = signing and (track_opens or track_clicks)
+        templates = EmailTemplates(content, opens=tracked and track_opens, clicks=tracked and track_clicks)
         self._subject, self._html, self._text = templates.subject, templates.html, templates.text
+        self._tracker = Tracker(tokens, base) if tracked and tokens is not None else None
+        # Marketing mail carries its own one-click unsubscribe link (RFC 8058) before the configuration's.
+        self._unsubscribe_prefix = f"{base}/u/" if signing and category == "Marketing" else ""
+        listed = (configuration.get("listUnsubscribe") or "").strip()
+        self._list_unsubscribe = listed if not listed or listed.startswith("<") else f"<{listed}>"
         self._sender = _sender_templates(configuration)
         self._message_id_tag = message_id_tag
         self._skeleton = None if self._sender else skeleton_for(configuration, {}, message_id_tag)
@@ -119,22 +137,34 @@ class EmailChannel:
             return _NO_ADDRESS
         if self._pool is None:
             return Attempt(_NO_POOL, address, 0)
-        message, mail_from = self.write(recipient, address)
+        message, mail_from = self.write(recipient, address, message_id)
         raw = message.raw if self._dkim is None else self._dkim.sign(message.raw)
         result = await self._pool.pool.send(mail_from, [address], raw)
         return Attempt(result, address, len(raw), message.message_id)
 
-    def write(self, recipient: Recipient, address: str) -> tuple[RenderedMessage, str]:
-        """The recipient's message to ``address`` and its envelope sender (``ValueError``: unwritable)."""
+    def write(self, recipient: Recipient, address: str, message_id: str = "") -> tuple[RenderedMessage, str]:
+        """The recipient's message to ``address`` and its envelope sender (``ValueError``: unwritable).
+
+        ``message_id`` (the ledger id) names the message in its unsubscribe and tracking links; without
+        one (a test send, a re-render) links stay as written and no one-click header is added."""
         variables = template_variables(recipient)
         skeleton, mail_from = self._skeleton, self._mail_from
         if skeleton is None:
             skeleton, mail_from = self._personalized_sender(variables)
+        html = None if self._html is None else self._html.render(variables)
+        if html is not None and self._tracker is not None:
+            html = self._tracker.apply(html, message_id) if message_id else Tracker.strip(html)
+        unsubscribe = None
+        if self._unsubscribe_prefix and message_id and self._tokens is not None:
+            own = f"<{self._unsubscribe_prefix}{self._tokens.unsubscribe(message_id)}>"
+            unsubscribe = f"{own}, {self._list_unsubscribe}" if self._list_unsubscribe else own
         message = skeleton.render(
             to=address,
             subject=self._subject.render(variables),
-            html=None if self._html is None else self._html.render(variables),
+            html=html,
             text=None if self._text is None else self._text.render(variables),
+            list_unsubscribe=unsubscribe,
+            one_click=unsubscribe is not None and self._unsubscribe_prefix.startswith("https://"),
         )
         return message, mail_from
 
