@@ -11,7 +11,12 @@ from typing import Any
 from clarion.actions.service import action_exists
 from clarion.campaigns import channel_configurations, content
 from clarion.campaigns.errors import CampaignNotFound, InvalidCampaign, InvalidState
-from clarion.campaigns.repository import CampaignRepository, ChannelConfigurationRepository, IpPoolRepository
+from clarion.campaigns.repository import (
+    CampaignRepository,
+    ChannelConfigurationRepository,
+    IpPoolRepository,
+    bounce_domains_of_every_configuration,
+)
 from clarion.campaigns.schemas import CampaignSnapshot, CampaignWrite, DeliverySettings, effective_status
 from clarion.db.uow import UnitOfWork
 from clarion.kit.clock import utcnow
@@ -241,3 +246,8 @@ async def delivery_settings(
         max_connections=pool.max_connections if pool else 1,
         custom_action_id=campaign.custom_action_id,
     )
+
+
+async def bounce_domains(uow: UnitOfWork) -> frozenset[str]:
+    """Every bounce domain (VERP) configured on an email channel configuration, in any organization."""
+    return frozenset(await bounce_domains_of_every_configuration(uow.session))

@@ -83,6 +83,7 @@ class EmailChannel:
         "_subject",
         "_text",
         "_tokens",
+        "_verp",
     )
 
     def __init__(
@@ -106,15 +107,22 @@ class EmailChannel:
             "" if self._sender else configuration.get("errorAddress") or configuration["fromAddress"]
         )
         self._pool = pool
+        bounce_domain = configuration.get("bounceDomain") or ""
+        self._verp = (tokens, bounce_domain) if tokens is not None and bounce_domain else None
+        """With a bounce domain each message's envelope sender names the message (``b-<token>@domain``)."""
 
     async def send(self, recipient: Recipient, message_id: str = "") -> Attempt:
-        """Write the recipient's message and hand it to the SMTP pool (bounces go to ``errorAddress``)."""
+        """Write the recipient's message and hand it to the SMTP pool (bounces go to the message's VERP
+        address on the configuration's ``bounceDomain``, else to ``errorAddress``)."""
         address = email_address(recipient)
         if not address:
             return _NO_ADDRESS
         if self._pool is None:
             return Attempt(_NO_POOL, address, 0)
         message, mail_from = self.write(recipient, address)
+        if self._verp is not None and message_id:
+            tokens, bounce_domain = self._verp
+            mail_from = tokens.bounce_address(message_id, bounce_domain)
         result = await self._pool.pool.send(mail_from, [address], message.raw)
         return Attempt(result, address, len(message.raw), message.message_id)
 
