@@ -7,6 +7,7 @@ import typer
 from clarion.cli import serve as serve_commands
 from clarion.cli.console import console_app
 from clarion.cli.doctor import doctor
+from clarion.cli.feedback import feedback
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
 from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token_app
@@ -22,6 +23,7 @@ app.command()(serve_commands.serve)
 app.command()(serve_commands.worker)
 app.command()(serve_commands.migrate)
 app.command()(doctor)
+app.command()(feedback)
 app.command()(usage)
 app.add_typer(org_app, name="org")
 app.add_typer(sandbox_app, name="sandbox")
