@@ -97,8 +97,17 @@ class BackgroundServices:
             self._feedback = feedback_listener(self.container, self.metrics)
             await self._feedback.start()
         if self.capture_smtp and self._take_lock("capture.lock"):
+            # The mailbox simulator reports to this process's listener (its bound port) or the configured one.
+            feedback_to = (
+                (settings.feedback_smtp_host, self._feedback.port)
+                if self._feedback is not None
+                else (settings.feedback_smtp_host, settings.feedback_smtp_port)
+            )
             self._capture = CaptureServer(
-                Outbox(settings.outbox_path), host=settings.smtp_capture_host, port=settings.smtp_capture_port
+                Outbox(settings.outbox_path),
+                host=settings.smtp_capture_host,
+                port=settings.smtp_capture_port,
+                feedback_to=feedback_to,
             )
             await self._capture.start()
             log.info("smtp_capture_listening", host=settings.smtp_capture_host, port=self._capture.port)
