@@ -33,11 +33,13 @@ def _report(
         mail[name.replace("_", "-")] = value
     for part in parts:
         mail.attach(part)
-    raw = mail.as_bytes(policy=policy.SMTP)
+    raw = mail.as_bytes(policy=WIRE)
     return raw.replace(f"application/{PLACEHOLDER}".encode(), placeholder.encode()) if placeholder else raw
 
 
 PLACEHOLDER = "x-placeholder"
+WIRE = policy.SMTP.clone(max_line_length=998)
+"""CRLF; long lines are not folded (the package would turn a long bounce address into encoded words)."""
 
 
 def _part(content_type: str, blocks: list[list[tuple[str, str]]], *, encoding: str = "7bit") -> Message:
@@ -132,4 +134,4 @@ def auto_reply(to: str, **headers: str) -> bytes:
         mail[name.replace("_", "-")] = value
     if "Subject" not in mail:
         mail["Subject"] = "Re: Your order"
-    return mail.as_bytes(policy=policy.SMTP)
+    return mail.as_bytes(policy=WIRE)

@@ -39,8 +39,9 @@ def test_a_dsn_gives_each_recipient_block() -> None:
 
 def test_folded_fields_bare_newlines_and_a_base64_status_part_are_read() -> None:
     long = "552 5.2.2 mailbox full " + " ".join(["over quota"] * 20)
-    folded = dsn(VERP, ("ada@example.net", "FAILED", "5.2.2", long))
-    assert b"\r\n " in folded or b"\r\n\t" in folded  # the long diagnostic was folded by the generator
+    folded = dsn(VERP, ("ada@example.net", "FAILED", "5.2.2", long)).replace(
+        b"mailbox full over quota over", b"mailbox full\r\n    over quota\r\n\tover"
+    )
     (block,) = parse_report(folded).recipients
     assert (block.action, block.status) == ("failed", "5.2.2")
     assert block.diagnostic == long
