@@ -150,6 +150,11 @@ class BackgroundServices:
                 await asyncio.wait_for(self._stopping.wait(), TICK_SECONDS)
 
     @property
+    def capture(self) -> CaptureServer | None:
+        """The SMTP capture server, when this process runs it."""
+        return self._capture
+
+    @property
     def feedback(self) -> FeedbackListener | None:
         """The feedback listener, when this process runs it."""
         return self._feedback

@@ -111,17 +111,12 @@ class ReportSender:
         delay = FIRST_RETRY_SECONDS
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                await aiosmtplib.send(
-                    report.data,
-                    sender=report.mail_from,
-                    recipients=[report.to],
-                    hostname=self.host,
-                    port=self.port,
-                    timeout=10,
-                    local_hostname=SIMULATOR_DOMAIN,
-                )
+                async with aiosmtplib.SMTP(
+                    hostname=self.host, port=self.port, timeout=10, local_hostname=SIMULATOR_DOMAIN
+                ) as client:
+                    await client.sendmail(report.mail_from, [report.to], report.data)
             except (aiosmtplib.SMTPException, OSError) as error:
-                permanent = isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
+                permanent = _permanent(error)
                 if permanent or attempt == ATTEMPTS:
                     log.warning(
                         "devsmtp.simulator_report_failed",
@@ -136,6 +131,13 @@ class ReportSender:
             else:
                 log.info("devsmtp.simulator_report_sent", kind=report.kind, to=report.to)
                 return
+
+
+def _permanent(error: Exception) -> bool:
+    """Whether the listener refused for good (a 5xx: e.g. the envelope sender is at no bounce domain)."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return all(refusal.code >= 500 for refusal in error.recipients)
+    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
 
 
 def arf_report(sender: str, rcpt: str, original: bytes) -> bytes:
