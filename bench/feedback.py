@@ -45,7 +45,7 @@ import uvloop
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import func, insert, select
 
-from bench.kit.backends import Backend, make_backend
+from bench.kit.backends import REDIS_URL, Backend, make_backend
 from bench.kit.paths import ROOT
 from bench.kit.report import Targets, console, table
 from bench.kit.runner import add_run_options, option_parser, run_modes
@@ -349,7 +349,7 @@ class SmtpBaseline:
 
 def run(kind: str, args: Any, work: Path) -> dict[str, Any]:
     """One backend mode."""
-    backend = make_backend(kind, work, name=f"feedback-{kind}")
+    backend = make_backend(kind, work, name=f"feedback-{kind}", redis_url=args.redis_url)
     try:
         if backend.kind == "embedded":
             upgrade(backend.database_url)  # before the loop: migrations run their own
@@ -430,7 +430,10 @@ def main() -> None:
     add_run_options(parser, output="feedback", modes="embedded,production", quiet_wait=False)
     parser.add_argument("--messages", type=int, default=6000, help="reports per phase")
     parser.add_argument("--concurrency", type=int, default=256, help="reports in flight (in process)")
-    parser.add_argument("--connections", type=int, default=32, help="SMTP connections of the load generator")
+    parser.add_argument("--connections", type=int, default=128, help="SMTP connections of the load generator")
+    parser.add_argument(
+        "--redis-url", default=REDIS_URL, help="production mode's Redis (db 9 is flushed; others used as is)"
+    )
     parser.add_argument("--client", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
