@@ -70,12 +70,14 @@ def rcpt_reply(address: str) -> str | None:
 def reports_for(mail_from: str, rcpt_tos: Sequence[str], data: bytes) -> list[SimulatedReport]:
     """The reports the simulated mailboxes among ``rcpt_tos`` send back about an accepted mail."""
     sender = mail_from.strip().strip("<>")
-    if not sender or "@" not in sender:  # nothing goes back to a null sender (RFC 3464 §2, RFC 3834 §2)
+    simulated_rcpts = [(rcpt, name) for rcpt in rcpt_tos if (name := simulated(rcpt))]
+    # Nothing goes back to a null sender (RFC 3464 §2, RFC 3834 §2), nor for ordinary recipients.
+    if not simulated_rcpts or "@" not in sender:
         return []
     reports = []
     headers = BytesHeaderParser(policy=compat32).parsebytes(data)
-    for rcpt in rcpt_tos:
-        match simulated(rcpt):
+    for rcpt, name in simulated_rcpts:
+        match name:
             case "complaint":
                 reports.append(SimulatedReport("complaint", "", sender, arf_report(sender, rcpt, data)))
             case "ooto":
