@@ -87,21 +87,24 @@ async def test_a_hard_bounce_dsn_bounces_the_message_and_asks_the_suppression_li
         "source": "dsn",
     }
     assert bounced[0]["response"] == diagnostic
-    ((org, _sandbox, address, bounce, message_id, detail),) = suppression_calls.bounces
-    assert (org, address, bounce, message_id, detail) == (
+    # A hard bounce suppresses at once: in the batch's one call per sandbox.
+    ((org, _sandbox, entry, source),) = suppression_calls.suppressed
+    assert (org, entry.address, entry.reason, entry.message_id, entry.detail, source) == (
         inbound.api.tenant.org_id,
         "ada@example.net",
-        Bounce("hard", "5.1.1"),
+        "hardBounce",
         sent.id,
         diagnostic,
+        "bounce",
     )
+    assert suppression_calls.bounces == []
     assert inbound.outcomes == {"bounce_hard": 1}
 
     # The same DSN again (the sender never saw our 250): not recorded twice.
     await inbound.deliver([sent.mail_from], raw)
     assert len([event for event in await inbound.events(sent.id) if event["kind"] == "bounced"]) == 1
     assert inbound.outcomes == {"bounce_hard": 1, "duplicate": 1}
-    assert len(suppression_calls.bounces) == 1
+    assert len(suppression_calls.suppressed) == 1
 
 
 async def test_soft_policy_and_delayed_reports_are_told_apart(
@@ -123,9 +126,11 @@ async def test_soft_policy_and_delayed_reports_are_told_apart(
 
     assert inbound.outcomes == {"bounce_soft": 1, "bounce_policy": 1, "delayed": 1, "bounce_hard": 1}
     assert [(call[2], call[3]) for call in suppression_calls.bounces] == [
-        (full.recipient, Bounce("soft", "5.2.2")),
+        (full.recipient, Bounce("soft", "5.2.2")),  # counted against the soft-bounce rule
         (blocked.recipient, Bounce("policy", "5.7.1")),
-        (vague.recipient, Bounce("hard", "5.1.1")),
+    ]
+    assert [(call[2].address, call[2].reason) for call in suppression_calls.suppressed] == [
+        (vague.recipient, "hardBounce")
     ]
     assert (await inbound.message(late.id))["status"] == "sent"
     assert [event["kind"] for event in await inbound.events(late.id)] == ["accepted", "sent"]
@@ -184,6 +189,7 @@ async def test_forged_unknown_auto_replies_and_unreadable_mail_are_accepted_drop
     }
     assert (await inbound.message(sent.id))["status"] == "sent"
     assert suppression_calls.bounces == []
+    assert suppression_calls.suppressed == []
 
 
 async def test_one_report_to_several_bounce_addresses_reaches_each_message(inbound: Inbound) -> None:

@@ -170,11 +170,33 @@ class FeedbackIntake:
 
 
 async def _suppress(uow: UnitOfWork, recorded: Iterable[tuple[MessageRef, Feedback]]) -> None:
-    """Ask the suppression list about every recorded bounce and complaint, in the same transaction."""
-    complaints: dict[tuple[str, str], list[NewSuppression]] = defaultdict(list)
+    """Tell the suppression list every recorded bounce and complaint, in the same transaction.
+
+    Hard bounces and complaints suppress at once (the published policy: ``hard → hardBounce``), so they go
+    in one ``suppress`` call per sandbox for the whole batch — a bounce storm after a bad import is mostly
+    hard bounces, and a call per address would cost a few queries each. Soft and policy bounces go through
+    ``note_bounce``, which counts soft ones against the N-in-D-days rule.
+    """
+    batches: dict[tuple[str, str, str], list[NewSuppression]] = defaultdict(list)
     for ref, item in recorded:
         data = item.data or {}
-        if item.kind == "bounced":
+        tenant = (ref.org_id, ref.sandbox_id)
+        if item.kind == "complained":
+            batches[(*tenant, "complaint")].append(
+                NewSuppression(
+                    address=ref.recipient,
+                    reason="complaint",
+                    message_id=ref.id,
+                    detail=f"{data['feedbackType']} report from {data['userAgent'] or 'an unnamed agent'}",
+                )
+            )
+        elif item.kind == "bounced" and data["type"] == "hard":
+            batches[(*tenant, "bounce")].append(
+                NewSuppression(
+                    address=ref.recipient, reason="hardBounce", message_id=ref.id, detail=data["diagnostic"]
+                )
+            )
+        elif item.kind == "bounced":
             await suppressions.note_bounce(
                 uow.session,
                 ref.org_id,
@@ -185,17 +207,8 @@ async def _suppress(uow: UnitOfWork, recorded: Iterable[tuple[MessageRef, Feedba
                 at=item.at,
                 detail=data["diagnostic"],
             )
-        elif item.kind == "complained":
-            complaints[(ref.org_id, ref.sandbox_id)].append(
-                NewSuppression(
-                    address=ref.recipient,
-                    reason="complaint",
-                    message_id=ref.id,
-                    detail=f"{data['feedbackType']} report from {data['userAgent'] or 'an unnamed agent'}",
-                )
-            )
-    for (org_id, sandbox_id), entries in complaints.items():
-        await suppressions.suppress(uow.session, org_id, sandbox_id, entries, source="complaint")
+    for (org_id, sandbox_id, source), entries in batches.items():
+        await suppressions.suppress(uow.session, org_id, sandbox_id, entries, source=source)
 
 
 _BOUNCE_OUTCOMES: dict[str, Outcome] = {
