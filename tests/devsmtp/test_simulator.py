@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import AsyncIterator
+from email.message import Message
 from pathlib import Path
 
 import aiosmtplib
@@ -34,6 +35,13 @@ async def capture(tmp_path: Path, listener: SmtpServer) -> AsyncIterator[Capture
         Outbox(tmp_path / "outbox"), port=0, feedback_to=("127.0.0.1", listener.port)
     ) as server:
         yield server
+
+
+def blocks_of(part: Message) -> list[Message]:
+    """The header blocks the ``email`` package parsed a ``message/*`` report part into."""
+    payload = part.get_payload()
+    assert isinstance(payload, list)
+    return [block for block in payload if isinstance(block, Message)]
 
 
 async def send(port: int, recipients: list[str], *, sender: str = SENDER) -> dict[str, tuple[int, str]]:
@@ -84,7 +92,7 @@ async def test_complaint_ooto_and_bounce_async_send_their_reports_to_the_envelop
 
     complaint = by_type["feedback-report"]
     report = next(part for part in complaint.walk() if part.get_content_type() == "message/feedback-report")
-    fields = report.get_payload()[0]  # type: ignore[index]
+    fields = blocks_of(report)[0]
     assert fields["Feedback-Type"] == "abuse"
     assert fields["Original-Mail-From"] == f"<{SENDER}>"
     assert fields["Original-Rcpt-To"] == "<complaint@simulator.clarion.test>"
@@ -92,7 +100,7 @@ async def test_complaint_ooto_and_bounce_async_send_their_reports_to_the_envelop
 
     dsn = by_type["delivery-status"]
     status = next(part for part in dsn.walk() if part.get_content_type() == "message/delivery-status")
-    per_recipient = status.get_payload()[1]  # type: ignore[index]
+    per_recipient = blocks_of(status)[1]
     assert (per_recipient["Action"], per_recipient["Status"]) == ("failed", "5.1.1")
     assert per_recipient["Final-Recipient"] == "rfc822; bounce-async@simulator.clarion.test"
 

@@ -56,7 +56,7 @@ def _part(content_type: str, blocks: list[list[tuple[str, str]]], *, encoding: s
         return part
     maintype, subtype = content_type.split("/")
     part = MIMEBase(maintype, subtype)
-    payload = []
+    payload: list[Message | str] = []
     for block in blocks:
         fields = Message()
         for name, value in block:
