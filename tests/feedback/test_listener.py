@@ -165,7 +165,7 @@ async def test_an_abuse_complaint_is_recorded_and_suppresses_the_address(
     assert len(suppression_calls.suppressed) == 2
 
 
-async def test_forged_unknown_auto_replies_and_unreadable_mail_are_accepted_dropped_and_counted(
+async def test_forged_auto_replies_and_unreadable_mail_are_dropped_unknown_messages_deferred(
     inbound: Inbound, suppression_calls: SuppressionCalls
 ) -> None:
     (sent,) = await inbound.send("ada@example.net")
@@ -177,7 +177,9 @@ async def test_forged_unknown_auto_replies_and_unreadable_mail_are_accepted_drop
 
     assert (await inbound.deliver([forged], dsn(forged, report))).startswith("2.0.0")
     assert (await inbound.deliver([f"nobody@{inbound.domain}"], dsn("x", report))).startswith("2.0.0")
-    assert (await inbound.deliver([purged], dsn(purged, report))).startswith("2.0.0")
+    with pytest.raises(aiosmtplib.SMTPDataError) as not_yet:  # not in the ledger (yet): try again later
+        await inbound.deliver([purged], dsn(purged, report))
+    assert (not_yet.value.code, not_yet.value.message[:5]) == (451, "4.3.0")
     await inbound.deliver([sent.mail_from], auto_reply(sent.mail_from, Auto_Submitted="auto-replied"))
     await inbound.deliver([sent.mail_from], b"Subject: thanks!\r\n\r\nA human answer.\r\n")
 

@@ -39,8 +39,11 @@ RCPT_REPLIES = {
     "softbounce": "452 4.2.2 <{address}>: Mailbox full, try again later (mailbox simulator)",
 }
 """Simulated recipients refused at RCPT, by local part."""
-ATTEMPTS = 4
-"""Tries to hand a report to the feedback listener (like an MTA's queue, briefly: 0.2 s, 0.4 s, 0.8 s)."""
+ATTEMPTS = 7
+"""Tries to hand a report to the feedback listener, like an MTA's queue but briefly (0.2 s, doubling: about
+13 s in all); the listener answers 4xx to a report that arrives before its message's ledger row."""
+CLOSE_GRACE_SECONDS = 5.0
+"""How long ``close`` waits for reports in flight before dropping them (a stopping server)."""
 FIRST_RETRY_SECONDS = 0.2
 
 log = structlog.get_logger()
@@ -105,9 +108,13 @@ class ReportSender:
             task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
-        """Wait for the reports in flight (each gives up after its last attempt)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait a little for the reports in flight, then drop those still retrying."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(list(self._tasks), timeout=CLOSE_GRACE_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _deliver(self, report: SimulatedReport) -> None:
         delay = FIRST_RETRY_SECONDS

@@ -10,7 +10,8 @@ The conversation, per mail:
   set cannot be read;
 - ``DATA``: over ``data_size_limit`` (10 MB) ``552 5.3.4``; otherwise the mail is parsed in the session and
   applied through the intake's group commit: ``250`` once its batch is committed, ``451 4.3.0`` (the sender
-  retries) when it could not be stored. Forged addresses and unreadable mail are accepted and dropped.
+  retries) when it could not be stored or names a message the ledger does not hold (yet). Forged addresses
+  and unreadable mail are accepted and dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ACCEPTED = "250 2.0.0 Report accepted"
 NOT_HERE = "550 5.1.1 No such bounce address here"
 RCPT_OK = "250 2.1.5 OK"
 TRY_LATER = "451 4.3.0 Could not store the report, try again later"
+NOT_YET = "451 4.3.0 The message this report is about is not recorded yet, try again later"
 TOO_BIG = "552 5.3.4 Message too big for this system"
 
 log = structlog.get_logger()
@@ -177,6 +179,12 @@ class _FeedbackHandler:
             return TRY_LATER
         # Envelope, kind and outcome only: reports quote the recipient's mail, never logged.
         log.debug("feedback.received", kind=report.kind, outcomes=outcomes, size=len(data))
+        if "unknown_message" in outcomes:
+            # A bounce address that verifies was made by this instance for that message: its ledger row is
+            # not committed yet (a report faster than the ledger's group commit) or it was purged. The sender
+            # retries, as it would after any 4xx; the others of a multi-recipient mail are kept meanwhile and
+            # come back as duplicates.
+            return NOT_YET
         return ACCEPTED
 
 

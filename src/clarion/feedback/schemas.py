@@ -37,7 +37,8 @@ Outcome = Literal[
 - ``unparsed``: mail at a bounce address that is none of the above, or unreadable;
 - ``forged``: no address of the mail verifies as a bounce address of this instance (forged, mangled, or
   mail to a bounce domain that names no message), dropped;
-- ``unknown_message``: the address verifies but its ledger row is gone (purged), dropped;
+- ``unknown_message``: the address verifies but the ledger has no such row (not committed yet, or purged):
+  the mail is refused with a 4xx, so the sender tries again;
 - ``duplicate``: a bounce for a message already ``bounced`` (a resent DSN), not recorded twice.
 """
 
