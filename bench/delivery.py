@@ -125,7 +125,7 @@ def settings_for(backend: Backend) -> Any:
         for key, value in backend.env.items()
         if key.startswith("CLARION_")
     }
-    return Settings(**values, smtp_capture=False, auto_migrate=False)
+    return Settings(**values, smtp_capture=False, feedback_smtp=False, auto_migrate=False)
 
 
 async def prepare(

@@ -364,6 +364,7 @@ async def _adhoc(
         home=home,
         activation_first_run_delay_seconds=0,
         smtp_capture=False,
+        feedback_smtp=False,
         redis_prefix=f"bench-{uuid.uuid4().hex[:6]}",
     )
     app = create_app(settings)

@@ -58,6 +58,7 @@ async def main(args: argparse.Namespace, home: Path, database_url: str) -> None:
         queue_url=args.queue_url,
         auto_migrate=False,
         smtp_capture=False,
+        feedback_smtp=False,
         secret_key=new_key(),
         redis_prefix=f"bench-trigger-{secrets.token_hex(3)}",
     )

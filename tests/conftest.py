@@ -52,6 +52,7 @@ def settings_for(database_url: str, folder: Path) -> Settings:
         redis_prefix=f"clarion-test-{secrets.token_hex(4)}",
         auto_migrate=False,
         smtp_capture=False,
+        feedback_smtp=False,
         auth_cache_seconds=0,
         secret_key=TEST_SECRET_KEY,
         retry_base_seconds=0.05,

@@ -57,6 +57,7 @@ def base_env(home: Path) -> dict[str, str]:
         {
             "CLARION_HOME": str(home),
             "CLARION_SMTP_CAPTURE_PORT": "0",  # never collide with a developer's capture server on 2525
+            "CLARION_FEEDBACK_SMTP_PORT": "0",  # nor with their feedback listener on 2526
             "COLUMNS": "300",
             "PYTHONUNBUFFERED": "1",
         }

@@ -88,6 +88,21 @@ class Settings(BaseSettings):
     smtp_capture_host: str = "127.0.0.1"
     smtp_capture_port: int = Field(default=2525, ge=0, le=65535)
 
+    feedback_smtp: bool | None = Field(
+        default=None,
+        description="Run the inbound feedback listener (bounces, complaints) in `clarion serve`; default: "
+        "embedded (production: `clarion feedback`, its own process)",
+    )
+    feedback_smtp_host: str = Field(
+        default="127.0.0.1", description="Interface of the feedback listener (0.0.0.0 when it is the MX)"
+    )
+    feedback_smtp_port: int = Field(
+        default=2526,
+        ge=0,
+        le=65535,
+        description="Port of the feedback listener; the bounce domains' MX forwards to it (25: it is the MX)",
+    )
+
     idempotency_seconds: float = Field(default=24 * 3600, gt=0, description="x-request-id replay window")
     message_validity_seconds: float = Field(
         default=24 * 3600, gt=0, description="Undelivered messages expire after this long"
@@ -189,6 +204,11 @@ class Settings(BaseSettings):
     def should_capture_smtp(self) -> bool:
         """Whether ``serve`` runs the bundled SMTP capture server."""
         return self.embedded if self.smtp_capture is None else self.smtp_capture
+
+    @property
+    def should_run_feedback_smtp(self) -> bool:
+        """Whether ``serve`` runs the inbound feedback listener."""
+        return self.embedded if self.feedback_smtp is None else self.feedback_smtp
 
     @property
     def base_url(self) -> str:

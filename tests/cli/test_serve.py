@@ -48,6 +48,7 @@ def serve_environment(folder: Path) -> dict[str, str]:
         CLARION_HOME=str(folder / "home"),
         CLARION_PORT=str(free_port()),
         CLARION_SMTP_CAPTURE_PORT=str(free_port()),
+        CLARION_FEEDBACK_SMTP_PORT=str(free_port()),
         CLARION_LOG_FORMAT="json",
     )
     return env

@@ -71,6 +71,7 @@ def console_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         # Capture on either backend (the default is embedded only): pages show captured mail on both.
         CLARION_SMTP_CAPTURE="1",
         CLARION_SMTP_CAPTURE_PORT=str(free_port()),
+        CLARION_FEEDBACK_SMTP_PORT=str(free_port()),
         CLARION_LOG_FORMAT="json",
         CLARION_AUTH_CACHE_SECONDS="0",
         # Custom actions in the browser tests call a local HTTP server on an ephemeral port.

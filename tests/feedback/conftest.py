@@ -1,86 +1,146 @@
-"""Fixtures of the feedback tests: the app served by uvicorn on 127.0.0.1 (real HTTP), a live Marketing
-campaign with tracking sending to a real SMTP server, and a stand-in for the suppression list."""
+"""Fixtures of the feedback tests: a tenant sending with a bounce domain, a real feedback listener, a record
+of what the suppression list was asked."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-import httpx
+import aiosmtplib
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from clarion.config import Settings
-from clarion.suppressions import service as suppressions
+from clarion.container import Container
+from clarion.delivery.tokens import MessageTokens
+from clarion.feedback import service as feedback_service
+from clarion.feedback.listener import FeedbackListener
+from clarion.feedback.service import FeedbackIntake
+from clarion.runtime import BackgroundServices
+from clarion.suppressions.bounces import Bounce
 from clarion.suppressions.schemas import NewSuppression
-from tests.campaigns.conftest import Api, ApiFactory
+from tests.builders import Api, ApiFactory
 from tests.delivery.servers import SmtpServer
-
-PUBLIC_BASE = "https://mail.clarion.example"
-"""What the links in the mail say (https: one-click needs it); the tests call the same paths on 127.0.0.1."""
-
-TRACKED_HTML = (
-    "<html><body><h1>Hello {{context.name}}</h1>"
-    '<p><a href="https://shop.example/sale?src=mail&amp;id={{context.id}}">Sale</a> '
-    '<a href="{{context.profileUrl}}">Your profile</a> '
-    '<a href="http://shop.example/plain">Plain</a> '
-    '<a href="mailto:help@shop.example">Help</a> <a href="#top">Top</a> '
-    '<a href="https://shop.example/private" data-clarion-track="off">Private</a></p></body></html>'
-)
+from tests.executions.test_delivery_flow import HT, final
 
 
 @dataclass
 class SuppressionCalls:
-    """What the unsubscribe route asked the suppression list (a stand-in until the ``suppress`` branch
-    is merged: it records the calls made with the interface's exact signature)."""
+    """Stands in for ``suppressions.service`` (owned by the ``suppress`` helper): records what feedback asks.
 
-    calls: list[tuple[str, str, list[NewSuppression], str]] = field(default_factory=list)
+    ``gate``, when set, holds every call until it is set (the durability test); ``fail`` makes calls raise.
+    """
 
-    async def suppress(
+    bounces: list[tuple[str, str, str, Bounce, str, str]] = field(default_factory=list)
+    suppressed: list[tuple[str, str, NewSuppression, str]] = field(default_factory=list)
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    gate: asyncio.Event | None = None
+    fail: BaseException | None = None
+
+    async def _enter(self) -> None:
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail is not None:
+            raise self.fail
+
+    async def note_bounce(
         self,
-        session: AsyncSession,
+        session: Any,
         org_id: str,
         sandbox_id: str,
-        entries: Any,
+        address: str,
+        bounce: Bounce,
         *,
-        source: str,
+        message_id: str,
+        at: datetime,
+        detail: str,
+    ) -> str | None:
+        await self._enter()
+        self.bounces.append((org_id, sandbox_id, address, bounce, message_id, detail))
+        return "hardBounce" if bounce.type == "hard" else None
+
+    async def suppress(
+        self, session: Any, org_id: str, sandbox_id: str, entries: Sequence[NewSuppression], *, source: str
     ) -> int:
-        assert isinstance(session, AsyncSession)
-        self.calls.append((org_id, sandbox_id, list(entries), source))
+        await self._enter()
+        self.suppressed.extend((org_id, sandbox_id, entry, source) for entry in entries)
         return len(entries)
 
 
 @pytest.fixture
-def suppression_list(monkeypatch: pytest.MonkeyPatch) -> SuppressionCalls:
-    fake = SuppressionCalls()
-    monkeypatch.setattr(suppressions, "suppress", fake.suppress)
-    return fake
+def suppression_calls(monkeypatch: pytest.MonkeyPatch) -> SuppressionCalls:
+    """What the feedback service asks the suppression list (the real one lands with the suppress branch)."""
+    calls = SuppressionCalls()
+    monkeypatch.setattr(feedback_service, "suppressions", calls)
+    return calls
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"public_base_url": PUBLIC_BASE})
+@dataclass
+class Sent:
+    """A sent message: its ledger id, recipient and the envelope sender it went out with."""
+
+    id: str
+    recipient: str
+    mail_from: str
 
 
-@pytest.fixture
-async def public(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the running app served by uvicorn on a free 127.0.0.1 port (same event loop)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn stopped while starting"
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
-        yield client
-    server.should_exit = True
-    await task
+@dataclass
+class Inbound:
+    """A tenant sending through ``smtp`` with ``domain`` as bounce domain, and a feedback listener."""
+
+    api: Api
+    smtp: SmtpServer
+    domain: str
+    campaign: str
+    listener: FeedbackListener
+    intake: FeedbackIntake
+    tokens: MessageTokens
+    outcomes: Counter[str]
+
+    async def send(self, *recipients: str) -> list[Sent]:
+        """Trigger one execution to ``recipients`` and wait until each message is final."""
+        body = {
+            "requestId": secrets.token_hex(6),
+            "campaignId": self.campaign,
+            "recipients": [
+                {"type": "external", "userId": address, "namespace": "email", "context": {}}
+                for address in recipients
+            ],
+        }
+        rows = await final(self.api, await trigger_api(self.api, body), count=len(recipients))
+        senders = {mail.rcpt_tos[0]: mail.mail_from for mail in self.smtp.messages}
+        return [Sent(row["id"], row["recipient"], senders.get(row["recipient"], "")) for row in rows]
+
+    async def deliver(self, rcpt_tos: Sequence[str], raw: bytes, *, mail_from: str = "") -> str:
+        """Send ``raw`` to the listener as a reporting MTA would (null sender); its reply to DATA."""
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=self.listener.port, timeout=10) as client:
+            errors, reply = await client.sendmail(mail_from, list(rcpt_tos), raw)
+        assert errors == {}
+        return reply
+
+    async def message(self, message_id: str) -> dict[str, Any]:
+        """The ledger row."""
+        return (await self.api.call("GET", f"/v1/messages/{message_id}", expect=200)).json()  # type: ignore[no-any-return]
+
+    async def events(self, message_id: str) -> list[dict[str, Any]]:
+        """The message's history."""
+        response = await self.api.call("GET", f"/v1/messages/{message_id}/events", expect=200)
+        return list(response.json()["items"])
+
+
+async def trigger_api(api: Api, body: dict[str, Any]) -> str:
+    response = await api.client.post(HT, json=body, headers=api.tenant.headers())
+    assert response.status_code == 202, response.text
+    return str(response.json()["executionId"])
+
+
+def bounce_domain() -> str:
+    """A bounce domain no other test uses (they share one database)."""
+    return f"bounces-{secrets.token_hex(4)}.shop.example"
 
 
 @pytest.fixture
@@ -89,32 +149,26 @@ async def smtp_server() -> AsyncIterator[SmtpServer]:
         yield server
 
 
-@dataclass
-class Campaigns:
-    """A tenant with a Live Marketing campaign (opens and clicks tracked) and a Live Transactional one."""
-
-    api: Api
-    marketing: str
-    transactional: str
-    smtp: SmtpServer
-
-
 @pytest.fixture
-async def campaigns(make_api: ApiFactory, smtp_server: SmtpServer) -> Campaigns:
+async def inbound(
+    make_api: ApiFactory,
+    smtp_server: SmtpServer,
+    container: Container,
+    worker: BackgroundServices,
+    suppression_calls: SuppressionCalls,
+) -> AsyncIterator[Inbound]:
     api = await make_api()
+    domain = bounce_domain()
     pool = await api.pool("pool", port=smtp_server.port)
-    configuration = await api.configuration(pool["id"], name="mail")
-    marketing = await api.campaign(
-        configuration["id"],
-        name="Sale",
-        category="Marketing",
-        createNewProfile=True,
-        tracking={"opens": True, "clicks": True},
-        content={"email": {"subject": "Sale", "html": TRACKED_HTML}},
+    configuration = await api.configuration(
+        pool["id"], name="mail", high_throughput=True, bounceDomain=domain, errorAddress="errors@shop.example"
     )
-    assert marketing["tracking"] == {"opens": True, "clicks": True}
-    transactional = await api.campaign(configuration["id"], name="Receipt", createNewProfile=True)
-    assert transactional["tracking"] == {"opens": False, "clicks": False}
-    for campaign in (marketing, transactional):
-        await api.call("POST", f"/v1/campaigns/{campaign['id']}/activate", expect=200)
-    return Campaigns(api, marketing["id"], transactional["id"], smtp_server)
+    campaign = await api.campaign(configuration["id"], high_throughput=True)
+    await api.call("POST", f"/v1/campaigns/{campaign['id']}/activate", expect=200)
+    outcomes: Counter[str] = Counter()
+    tokens = MessageTokens(container.secrets)
+    intake = FeedbackIntake(
+        container.unit_of_work, tokens, on_outcome=lambda outcome: outcomes.update([outcome])
+    )
+    async with FeedbackListener(intake, port=0) as listener:
+        yield Inbound(api, smtp_server, domain, campaign["id"], listener, intake, tokens, outcomes)

@@ -63,6 +63,7 @@ def settings(database: tuple[str, Path, Outage]) -> Settings:
         redis_prefix=f"clarion-test-{secrets.token_hex(4)}",
         auto_migrate=False,
         smtp_capture=False,
+        feedback_smtp=False,
         auth_cache_seconds=0,
         secret_key=TEST_SECRET_KEY,
     )

@@ -42,6 +42,7 @@ def settings(database_url: str, tmp_path: Path, redis_server: RedisServer) -> Se
         redis_prefix=f"clarion-test-{secrets.token_hex(4)}",
         auto_migrate=False,
         smtp_capture=False,
+        feedback_smtp=False,
         auth_cache_seconds=0,
         secret_key=TEST_SECRET_KEY,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_
@@ -50,6 +50,15 @@ class IpPoolRepository(TenantRepository):
 async def relays_of_every_pool(session: AsyncSession) -> list[list[dict[str, Any]]]:
     """The ``relays`` of every IP pool of the instance (all organizations: operator tooling only)."""
     return list(await session.scalars(select(IpPool.relays)))
+
+
+async def bounce_domains_of_every_configuration(session: AsyncSession) -> set[str]:
+    """The ``bounceDomain`` of every email configuration of the instance (all tenants: the feedback listener
+    accepts mail for any of them)."""
+    rows: Iterable[dict[str, Any] | None] = await session.scalars(
+        select(ChannelConfiguration.settings).where(ChannelConfiguration.channel == "email")
+    )
+    return {str(domain) for settings in rows if (domain := (settings or {}).get("bounceDomain"))}
 
 
 class ChannelConfigurationRepository(SandboxRepository):

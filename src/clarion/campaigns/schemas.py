@@ -6,6 +6,7 @@ domain's published contracts: other domains import them from here, never the ser
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,6 +182,42 @@ class EmailSettings(WireModel):
     list_unsubscribe: str | None = Field(default=None, max_length=2048)
     dkim: list[DkimKeyIn] = Field(default_factory=list, max_length=2)
     """DKIM keys that sign every message (two: e.g. one ed25519 and one rsa); empty: not signed here."""
+    bounce_domain: str | None = Field(
+        default=None,
+        max_length=253,
+        description="Domain of the per-message envelope sender (VERP, b-<token>@bounceDomain) whose MX "
+        "delivers to Clarion's feedback listener; without it bounces go to errorAddress or fromAddress",
+    )
+
+    @field_validator("bounce_domain")
+    @classmethod
+    def _bounce_domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return checked_domain(value)
+
+
+def checked_domain(value: str) -> str:
+    """A DNS host name in its ASCII (A-label) form, lowercased, without a final dot; ``ValueError`` naming
+    the rule otherwise (RFC 1035 letters-digits-hyphens, RFC 1123: labels may start with a digit)."""
+    domain = value.strip().rstrip(".").lower()
+    labels = domain.split(".")
+    if len(labels) < 2:
+        raise ValueError(f"{value!r} is not a domain: it needs at least two labels (bounces.example.com)")
+    if len(domain) > 253:
+        raise ValueError(f"{value!r} is not a domain: longer than 253 characters")
+    for label in labels:
+        if not _DOMAIN_LABEL.fullmatch(label):
+            raise ValueError(
+                f"{value!r} is not a domain: each label is 1-63 letters, digits or hyphens, not starting "
+                "or ending with a hyphen (use the xn-- form of an internationalized name)"
+            )
+    if labels[-1].isdigit():
+        raise ValueError(f"{value!r} is not a domain: the last label cannot be all digits")
+    return domain
+
+
+_DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class SmsSettings(WireModel):

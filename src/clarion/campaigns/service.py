@@ -15,6 +15,7 @@ from clarion.campaigns.repository import (
     CampaignRepository,
     ChannelConfigurationRepository,
     IpPoolRepository,
+    bounce_domains_of_every_configuration,
     campaign_webhooks,
 )
 from clarion.campaigns.schemas import (
@@ -275,3 +276,8 @@ async def webhook_settings(
 
 def _events(stored: list[str] | None) -> frozenset[str] | None:
     return None if stored is None else frozenset(stored)
+
+
+async def bounce_domains(uow: UnitOfWork) -> frozenset[str]:
+    """Every bounce domain (VERP) configured on an email channel configuration, in any organization."""
+    return frozenset(await bounce_domains_of_every_configuration(uow.session))

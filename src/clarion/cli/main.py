@@ -8,6 +8,7 @@ from clarion.cli import serve as serve_commands
 from clarion.cli.console import console_app
 from clarion.cli.dkim import dkim_app
 from clarion.cli.doctor import doctor
+from clarion.cli.feedback import feedback
 from clarion.cli.messages import messages_app
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
@@ -24,6 +25,7 @@ app.command()(serve_commands.serve)
 app.command()(serve_commands.worker)
 app.command()(serve_commands.migrate)
 app.command()(doctor)
+app.command()(feedback)
 app.command()(usage)
 app.add_typer(org_app, name="org")
 app.add_typer(sandbox_app, name="sandbox")

@@ -88,13 +88,22 @@ def serve(
 
 def worker(
     concurrency: Annotated[int | None, typer.Option(min=1, help="Jobs handled at once")] = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback/--no-feedback",
+            help="Also run the inbound feedback listener (CLARION_FEEDBACK_SMTP_HOST/PORT) in this worker",
+        ),
+    ] = False,
 ) -> None:
     """Run queue workers only (delivery, activation, throttling); stops gracefully on SIGTERM."""
     settings = load_settings(worker_concurrency=concurrency)
     configure_logging(settings.log_format, settings.log_level)
 
     async def work(services: Services) -> None:
-        workers = BackgroundServices(services, Metrics(), run_worker=True, capture_smtp=False)
+        workers = BackgroundServices(
+            services, Metrics(), run_worker=True, capture_smtp=False, feedback_smtp=feedback
+        )
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -139,5 +148,10 @@ def _print_welcome(settings: Settings, credentials: DevCredentials, sign_in: str
         console.print(
             f"Mail is captured on smtp://{settings.smtp_capture_host}:{settings.smtp_capture_port}; "
             "read it with: clarion outbox"
+        )
+    if settings.should_run_feedback_smtp:
+        console.print(
+            f"Bounces and complaints are read on smtp://{settings.feedback_smtp_host}:"
+            f"{settings.feedback_smtp_port} (the feedback listener; mail to the bounce domains goes there)"
         )
     console.rule()

@@ -20,6 +20,7 @@ import structlog
 from aiosmtpd.smtp import SMTP
 
 from clarion.devsmtp.outbox import Outbox
+from clarion.devsmtp.simulator import ReportSender, rcpt_reply, reports_for
 
 DATA_SIZE_LIMIT = 30 * 1024 * 1024
 ACCEPTED = "250 Message accepted for delivery"
@@ -39,6 +40,7 @@ class CaptureServer:
         port: int = 2525,
         data_size_limit: int = DATA_SIZE_LIMIT,
         server_hostname: str | None = None,
+        feedback_to: tuple[str, int] | None = None,
     ) -> None:
         self._outbox = outbox
         self._host = host
@@ -46,7 +48,10 @@ class CaptureServer:
         self._data_size_limit = data_size_limit
         # aiosmtpd would call socket.getfqdn() (a DNS lookup, blocking the loop) on every connection.
         self._server_hostname = server_hostname or socket.gethostname()
-        self._handler = _CaptureHandler(outbox)
+        # The mailbox simulator's reports go to the feedback listener (devsmtp/simulator.py); without one,
+        # its recipients still answer at RCPT but send nothing back.
+        self._reports = ReportSender(*feedback_to) if feedback_to else None
+        self._handler = _CaptureHandler(outbox, self._reports)
         self._server: asyncio.Server | None = None
         self._bound_port: int | None = None
         self._sessions: set[_CaptureSession] = set()
@@ -95,6 +100,8 @@ class CaptureServer:
             session.drop()
         await server.wait_closed()
         await asyncio.gather(*(session.finished() for session in sessions), return_exceptions=True)
+        if self._reports is not None:
+            await self._reports.close()
         log.info("devsmtp.stopped", port=self._bound_port)
 
     async def __aenter__(self) -> CaptureServer:
@@ -133,10 +140,23 @@ class CaptureServer:
 
 
 class _CaptureHandler:
-    """aiosmtpd handler: accepts every recipient and files each message in the outbox, off the event loop."""
+    """aiosmtpd handler: accepts every recipient (but the simulator's refusals) and files each message in
+    the outbox, off the event loop; the simulator's reports follow."""
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, reports: ReportSender | None) -> None:
         self._outbox = outbox
+        self._reports = reports
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        """Accept the recipient, unless it is a simulator address that refuses (``bounce@``, …)."""
+        refusal = rcpt_reply(address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -164,6 +184,8 @@ class _CaptureHandler:
             rcpt_tos=list(mail.rcpt_tos),
             size=mail.size,
         )
+        if self._reports is not None:
+            self._reports.send(reports_for(mail_from, rcpt_tos, data))
         return ACCEPTED
 
 

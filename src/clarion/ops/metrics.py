@@ -58,6 +58,14 @@ class Metrics:
         )
         # Delivery's own counter (domains cannot import ops): registered here, in every app's registry.
         self.registry.register(MESSAGE_EVENTS)
+        self.feedback_reports = Counter(
+            "clarion_feedback_reports",
+            "Mail received by the feedback listener, by outcome per message (bounce_hard, bounce_soft, "
+            "bounce_policy, delayed, delivered, complaint, feedback_other, auto_reply, unparsed, forged, "
+            "unknown_message, duplicate)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queue_snapshot = QueueDepthCollector()
         self.registry.register(self.queue_snapshot)
@@ -82,6 +90,10 @@ class Metrics:
     def record_throttle_wait(self, config_uid: str, seconds: float) -> None:
         """The age of the oldest call just taken from a configuration's overflow queue."""
         self.throttle_wait.labels(config_uid).set(seconds)
+
+    def record_feedback(self, outcome: str) -> None:
+        """Count one outcome of a mail received by the feedback listener."""
+        self.feedback_reports.labels(outcome).inc()
 
     def record_job(self, task: str, outcome: str) -> None:
         """Count one job outcome (ok, retry, dead, unknown_task)."""

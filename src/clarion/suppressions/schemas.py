@@ -1,5 +1,7 @@
-"""Contracts of the suppression list (placeholder of the ``track`` branch: the ``suppress`` branch owns this
-file and replaces it at merge; only ``NewSuppression`` as the common brief fixes it is used here)."""
+"""Placeholder of the ``suppress`` helper's contracts (issue 14), so that ``feedback`` codes against them.
+
+The ``suppress`` branch owns this file: at merge, take its version.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ SuppressionReason = Literal["hardBounce", "softBounce", "complaint", "unsubscrib
 
 
 class NewSuppression(msgspec.Struct, frozen=True, kw_only=True):
-    """An address to suppress: why, for which category ("" = every category), and from which message."""
+    """An address to put on the suppression list."""
 
     address: str
     reason: SuppressionReason

@@ -24,8 +24,16 @@ CHANNELS = ("email", "sms", "push")
 PAGE_SIZE = 50
 MAX_OPTIONS = 500
 """Choices a select offers (the API's largest page): more pools or configurations than that are not listed."""
-EMAIL_FIELDS = ("fromAddress", "fromName", "replyTo", "errorAddress", "ipPoolId", "listUnsubscribe")
-OPTIONAL_EMAIL_FIELDS = frozenset({"replyTo", "errorAddress", "listUnsubscribe"})
+EMAIL_FIELDS = (
+    "fromAddress",
+    "fromName",
+    "replyTo",
+    "errorAddress",
+    "bounceDomain",
+    "ipPoolId",
+    "listUnsubscribe",
+)
+OPTIONAL_EMAIL_FIELDS = frozenset({"replyTo", "errorAddress", "bounceDomain", "listUnsubscribe"})
 PROVIDER_FIELDS = {
     "sms": ("baseUrl", "accountSid", "authToken", "fromNumber"),
     "push": ("baseUrl", "projectId", "accessToken"),

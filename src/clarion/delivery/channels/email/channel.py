@@ -91,6 +91,7 @@ class EmailChannel:
         "_tokens",
         "_tracker",
         "_unsubscribe_prefix",
+        "_verp",
     )
 
     def __init__(
@@ -129,15 +130,22 @@ class EmailChannel:
         self._pool = pool
         self._dkim = dkim if dkim is None or self._skeleton is None else dkim.for_head(self._skeleton.head)
         """Signs each message after ``write`` (``dkim.py``); None when the configuration has no DKIM key."""
+        bounce_domain = configuration.get("bounceDomain") or ""
+        self._verp = (tokens, bounce_domain) if tokens is not None and bounce_domain else None
+        """With a bounce domain each message's envelope sender names the message (``b-<token>@domain``)."""
 
     async def send(self, recipient: Recipient, message_id: str = "") -> Attempt:
-        """Write the recipient's message and hand it to the SMTP pool (bounces go to ``errorAddress``)."""
+        """Write the recipient's message and hand it to the SMTP pool (bounces go to the message's VERP
+        address on the configuration's ``bounceDomain``, else to ``errorAddress``)."""
         address = email_address(recipient)
         if not address:
             return _NO_ADDRESS
         if self._pool is None:
             return Attempt(_NO_POOL, address, 0)
         message, mail_from = self.write(recipient, address, message_id)
+        if self._verp is not None and message_id:
+            tokens, bounce_domain = self._verp
+            mail_from = tokens.bounce_address(message_id, bounce_domain)
         raw = message.raw if self._dkim is None else self._dkim.sign(message.raw)
         result = await self._pool.pool.send(mail_from, [address], raw)
         return Attempt(result, address, len(raw), message.message_id)

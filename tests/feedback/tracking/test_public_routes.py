@@ -17,8 +17,8 @@ from clarion.models.messages import Message, MessageEvent
 from clarion.runtime import BackgroundServices
 from clarion.services import Services
 from tests.executions.test_delivery_flow import UNITARY, final
-from tests.feedback.conftest import PUBLIC_BASE, Campaigns, SuppressionCalls
-from tests.feedback.test_links import parsed
+from tests.feedback.tracking.conftest import PUBLIC_BASE, Campaigns, SuppressionCalls
+from tests.feedback.tracking.test_links import parsed
 
 HUMAN = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Gecko/20100101 Thunderbird/115.0"
 
