@@ -83,7 +83,7 @@ async def test_the_simulator_answers_and_reports_as_a_mailbox_provider_would(
     assert refused["response"].startswith("550 5.1.1")
 
     async def soft_refusal() -> list[dict[str, Any]] | None:
-        retries = [e for e in await history(messages["softbounce"]["id"]) if e["kind"] == "retry"]
+        retries = [e for e in await history(messages["softbounce"]["id"]) if e["kind"] == "deferred"]
         return retries or None
 
     assert (await eventually(soft_refusal))[0]["response"].startswith("452 4.2.2")
