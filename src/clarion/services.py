@@ -27,6 +27,8 @@ from clarion.outbound.rules import RuleBook
 from clarion.outbound.transport import ThrottledTransport
 from clarion.outbound.wakeups import LaneWakeups
 from clarion.profiles import service as profiles
+from clarion.suppressions.cache import SuppressionCache
+from clarion.suppressions.service import SoftBouncePolicy, set_soft_bounce_policy
 from clarion.tenancy.gateway import Gateway
 from clarion.tenancy.service import SandboxDataOwner
 from clarion.usage.meter import UsageMeter
@@ -48,6 +50,8 @@ class Services:
     calls: CallIntake
     sandbox_data_owners: tuple[SandboxDataOwner, ...]
     """Called when a sandbox is deleted, in its unit of work (tenancy imports no domain built on it)."""
+    suppressions: SuppressionCache
+    """The suppression lists the delivery worker checks each recipient against (``suppressions/cache.py``)."""
 
     @classmethod
     def build(cls, container: Container) -> Services:
@@ -56,6 +60,7 @@ class Services:
         unit_of_work = container.unit_of_work
         rules = RuleBook(unit_of_work, container.limiter)
         lane_wakeups = LaneWakeups()
+        set_soft_bounce_policy(SoftBouncePolicy(settings.soft_bounce_limit, settings.soft_bounce_days))
         usage = UsageMeter(
             unit_of_work,
             refresh_seconds=settings.usage_refresh_seconds,
@@ -77,12 +82,14 @@ class Services:
             lane_wakeups=lane_wakeups,
             calls=CallIntake(unit_of_work, container.queue, rules, container.secrets, lane_wakeups),
             sandbox_data_owners=(profiles.delete_sandbox_profiles,),
+            suppressions=SuppressionCache(unit_of_work, interval=settings.suppression_refresh_seconds),
         )
 
     async def close(self) -> None:
         """Flush what was accepted and release connections; the container closes after this."""
         await self.executions.drain()
         await self.calls.drain()
+        await self.suppressions.close()
         await self.http.aclose()
 
 

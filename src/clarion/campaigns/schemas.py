@@ -406,3 +406,5 @@ class DeliverySettings:
     bind_addresses: Sequence[str]
     max_connections: int
     custom_action_id: str | None = None
+    category: str = "Transactional"
+    """``Transactional`` or ``Marketing``: which suppressions stop its messages (suppressions/matching)."""

@@ -240,4 +240,5 @@ async def delivery_settings(
         bind_addresses=pool.bind_addresses if pool else [],
         max_connections=pool.max_connections if pool else 1,
         custom_action_id=campaign.custom_action_id,
+        category=campaign.category,
     )

@@ -24,7 +24,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import structlog
 
@@ -32,6 +32,7 @@ from clarion.db.uow import UnitOfWork
 from clarion.suppressions import changes, repository
 from clarion.suppressions.addresses import normalize
 from clarion.suppressions.matching import applies, precedence
+from clarion.suppressions.schemas import Hit
 from clarion.suppressions.service import TOMBSTONE_DAYS
 
 log = structlog.get_logger()
@@ -44,13 +45,6 @@ assert IDLE_SECONDS < TOMBSTONE_DAYS * 86_400
 
 Pair = tuple[str, str]
 Key = tuple[str, str]
-
-
-class Hit(NamedTuple):
-    """Why an address is not sent to: the entry that applies (the gravest when several do)."""
-
-    reason: str
-    category: str
 
 
 class SuppressionSet:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import msgspec
 
@@ -20,3 +20,10 @@ class NewSuppression(msgspec.Struct, frozen=True):
     category: str = ""
     message_id: str = ""
     detail: str = ""
+
+
+class Hit(NamedTuple):
+    """Why an address is not sent to: the entry that applies (the gravest when several do)."""
+
+    reason: str
+    category: str

@@ -194,6 +194,22 @@ async def entries_of(session: AsyncSession, org_id: str, sandbox_id: str, addres
     return found
 
 
+async def evidence(
+    session: AsyncSession, org_id: str, sandbox_id: str, addresses: Sequence[str]
+) -> dict[tuple[str, str, str], str]:
+    """What each entry in force of these addresses rests on, by (address, reason, category): its evidence
+    and the day it was added (``550 5.1.1 user unknown, on 2026-12-07``), for the ledger's answers."""
+    wanted = sorted({normalize(address) for address in addresses})
+    found = await SuppressionRepository(session, org_id, sandbox_id).details(wanted)
+    return {(entry.address, entry.reason, entry.category): describe(entry) for entry in found}
+
+
+def describe(entry: Suppression) -> str:
+    """One line about an entry: its detail (or source) and its day."""
+    evidence = entry.detail or f"added by {entry.source or 'hand'}"
+    return f"{evidence}, on {entry.created_at:%Y-%m-%d}"
+
+
 @dataclass(frozen=True, slots=True)
 class Listing:
     """One page of the list and the cursor of the next ("" at the end)."""
