@@ -90,6 +90,7 @@ class SuppressionCache:
         interval: float = REFRESH_SECONDS,
         idle_seconds: float = IDLE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        local_changes: bool = True,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._interval = interval
@@ -101,7 +102,8 @@ class SuppressionCache:
         self._checked_at = float("-inf")
         self._refreshing: asyncio.Task[None] | None = None
         self._pairs: dict[tuple[Pair, ...], tuple[Pair, ...]] = {}
-        changes.listen(self)
+        if local_changes:  # off only to stand for another process in tests and benchmarks
+            changes.listen(self)
 
     async def view(self, org_id: str, sandbox_id: str) -> SuppressionSet:
         """The sandbox's list, fresh within the bound; reads the database only to load or refresh."""
