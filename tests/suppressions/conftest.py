@@ -33,3 +33,9 @@ async def prod_scope(container: Container, tenant: Tenant) -> Scope:
 async def scope(container: Container, tenant: Tenant) -> Scope:
     """One fresh tenant's production sandbox."""
     return await prod_scope(container, tenant)
+
+
+# The live campaigns and the real SMTP relay of the execution tests (enforcement and synchronous bounces).
+from tests.executions.conftest import live, smtp_server  # noqa: E402
+
+__all__ = ["Scope", "live", "prod_scope", "scope", "smtp_server"]
