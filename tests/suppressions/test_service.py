@@ -13,8 +13,7 @@ from clarion.kit.clock import utcnow
 from clarion.models.suppressions import Suppression
 from clarion.suppressions import service
 from clarion.suppressions.bounces import Bounce
-from clarion.suppressions.repository import ListFilters
-from clarion.suppressions.schemas import NewSuppression
+from clarion.suppressions.schemas import ListFilters, NewSuppression
 from tests.conftest import TenantFactory
 from tests.suppressions.conftest import Scope, prod_scope
 

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clarion.kit.repository import SandboxRepository
 from clarion.models.suppressions import SoftBounce, Suppression, SuppressionRevision
+from clarion.suppressions.addresses import normalize
+from clarion.suppressions.schemas import ListFilters
 
 SandboxKey = tuple[str, str]
 """(organization id, sandbox id)."""
@@ -120,7 +122,7 @@ class SuppressionRepository(SandboxRepository):
 
     async def search(self, filters: ListFilters, *, before_id: int | None, limit: int) -> list[Suppression]:
         """Entries in force, newest first, after the cursor; ``limit`` rows at most."""
-        statement = self.scoped(Suppression).where(Suppression.removed_at.is_(None), *filters.conditions())
+        statement = self.scoped(Suppression).where(Suppression.removed_at.is_(None), *_conditions(filters))
         if before_id is not None:
             statement = statement.where(Suppression.id < before_id)
         rows = await self.session.scalars(statement.order_by(Suppression.id.desc()).limit(limit))
@@ -130,7 +132,7 @@ class SuppressionRepository(SandboxRepository):
         """Every entry in force matching ``filters``, oldest first, in partitions (exports)."""
         statement = (
             self.scoped(Suppression)
-            .where(Suppression.removed_at.is_(None), *filters.conditions())
+            .where(Suppression.removed_at.is_(None), *_conditions(filters))
             .order_by(Suppression.id)
             .execution_options(yield_per=STREAM_PARTITION)
         )
@@ -190,43 +192,24 @@ class SuppressionRepository(SandboxRepository):
         await self.session.execute(delete(SoftBounce).where(*conditions))
 
 
-class ListFilters:
-    """The list's filters, as SQL conditions (all optional; strings already lowercased where they match
-    addresses)."""
-
-    def __init__(
-        self,
-        *,
-        reason: str | None = None,
-        category: str | None = None,
-        source: str | None = None,
-        prefix: str | None = None,
-        contains: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> None:
-        self.reason, self.category, self.source = reason, category, source
-        self.prefix, self.contains = prefix, contains
-        self.since, self.until = since, until
-
-    def conditions(self) -> list[Any]:
-        """The WHERE conditions, beside the tenant's and the tombstones'."""
-        conditions: list[Any] = []
-        if self.reason is not None:
-            conditions.append(Suppression.reason == self.reason)
-        if self.category is not None:
-            conditions.append(Suppression.category == self.category)
-        if self.source is not None:
-            conditions.append(Suppression.source == self.source)
-        if self.prefix:
-            conditions.append(_prefix(self.prefix))
-        if self.contains:
-            conditions.append(Suppression.address.contains(self.contains, autoescape=True))
-        if self.since is not None:
-            conditions.append(Suppression.created_at >= self.since)
-        if self.until is not None:
-            conditions.append(Suppression.created_at < self.until)
-        return conditions
+def _conditions(filters: ListFilters) -> list[Any]:
+    """The WHERE conditions of a list's filters, beside the tenant's and the tombstones'."""
+    conditions: list[Any] = []
+    if filters.reason is not None:
+        conditions.append(Suppression.reason == filters.reason)
+    if filters.category is not None:
+        conditions.append(Suppression.category == filters.category)
+    if filters.source is not None:
+        conditions.append(Suppression.source == filters.source)
+    if filters.prefix:
+        conditions.append(_prefix(normalize(filters.prefix)))
+    if filters.contains:
+        conditions.append(Suppression.address.contains(normalize(filters.contains), autoescape=True))
+    if filters.since is not None:
+        conditions.append(Suppression.created_at >= filters.since)
+    if filters.until is not None:
+        conditions.append(Suppression.created_at < filters.until)
+    return conditions
 
 
 def _prefix(prefix: str) -> Any:

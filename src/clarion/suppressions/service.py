@@ -24,10 +24,10 @@ from clarion.errors import Invalid, NotFound
 from clarion.kit.clock import utcnow
 from clarion.models.suppressions import Suppression
 from clarion.suppressions import changes
-from clarion.suppressions.addresses import normalize
+from clarion.suppressions.addresses import invalid, normalize
 from clarion.suppressions.bounces import Bounce
-from clarion.suppressions.repository import ListFilters, SuppressionRepository
-from clarion.suppressions.schemas import MARKETING, NewSuppression, Reason
+from clarion.suppressions.repository import SuppressionRepository
+from clarion.suppressions.schemas import MARKETING, ListFilters, NewSuppression, Reason
 
 DETAIL_LIMIT = 1000
 """Characters of evidence kept per entry (a diagnostic, a note)."""
@@ -84,6 +84,24 @@ async def suppress(
     added = await repo.add(rows)
     changes.changed(session, org_id, sandbox_id)
     return added
+
+
+async def add_batch(
+    session: AsyncSession, org_id: str, sandbox_id: str, entries: Sequence[NewSuppression], *, source: str
+) -> int:
+    """``suppress`` for a caller's batch, all or nothing: every address must be valid (``Invalid`` names
+    each bad ``entries[i].address``, up to ten, and nothing is added)."""
+    problems = [
+        (index, problem)
+        for index, entry in enumerate(entries)
+        if (problem := invalid(entry.address)) is not None
+    ]
+    if problems:
+        index, rule = problems[0]
+        detail = "; ".join(f"entries[{i}].address: {why}" for i, why in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise Invalid(detail + more, context={"field": f"entries[{index}].address", "rule": rule})
+    return await suppress(session, org_id, sandbox_id, entries, source=source)
 
 
 def _rows(
