@@ -9,6 +9,7 @@ from clarion.cli.console import console_app
 from clarion.cli.doctor import doctor
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
+from clarion.cli.suppressions import suppressions_app
 from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token_app
 from clarion.cli.usage import usage
 
@@ -29,4 +30,5 @@ app.add_typer(credentials_app, name="credentials")
 app.add_typer(token_app, name="token")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(profiles_app, name="profiles")
+app.add_typer(suppressions_app, name="suppressions")
 app.add_typer(console_app, name="console")

@@ -63,7 +63,7 @@ def import_profiles(
     fmt = None if file_format is None else file_format.value
 
     async def work(container: Container) -> tuple[ImportSummary, float]:
-        principal = await _principal(container, org, sandbox)
+        principal = await command_principal(container, org, sandbox)
         started = time.perf_counter()
         with ImportFile(file, fmt) as source, _progress() as progress:
             task = progress.add_task("starting", total=source.size)
@@ -104,8 +104,9 @@ def _progress() -> Progress:
     )
 
 
-async def _principal(container: Container, org: str | None, sandbox_name: str) -> Principal:
-    """Who the import writes for: the organization and sandbox named on the command line."""
+async def command_principal(container: Container, org: str | None, sandbox_name: str) -> Principal:
+    """Who a command writes for: the organization and sandbox named on the command line (also used by
+    `clarion suppressions`)."""
     reference = org or await _default_org(container)
     async with container.unit_of_work() as uow:
         try:
