@@ -26,6 +26,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Campaigns", "/campaigns", "Send"),
     NavEntry("Channel configurations", "/channel-configurations", "Send"),
     NavEntry("IP pools", "/ip-pools", "Send"),
+    NavEntry("Suppressions", "/suppressions", "Send"),
     NavEntry("Throttling", "/throttling", "Outbound"),
     NavEntry("Custom actions", "/custom-actions", "Outbound"),
     NavEntry("Audiences", "/audiences", "Audiences"),

@@ -20,6 +20,7 @@ from clarion.console.pages import (
     profiles,
     runs,
     segment_jobs,
+    suppressions,
     throttling,
 )
 
@@ -40,5 +41,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     profiles.router,
     runs.router,
     segment_jobs.router,
+    suppressions.router,
     throttling.router,
 )
