@@ -52,7 +52,7 @@ class SuppressionSet:
 
     __slots__ = ("_entries",)
 
-    def __init__(self, entries: dict[str, tuple[Pair, ...]]) -> None:
+    def __init__(self, entries: dict[str, tuple[Hit, ...]]) -> None:
         self._entries = entries
 
     def check(self, address: str, campaign_category: str) -> Hit | None:
@@ -60,9 +60,9 @@ class SuppressionSet:
         pairs = self._entries.get(normalize(address))
         if pairs is None:
             return None
-        for reason, category in pairs:
-            if applies(reason, category, campaign_category):
-                return Hit(reason, category)
+        for hit in pairs:  # interned Hit tuples: a hit allocates nothing
+            if applies(hit.reason, hit.category, campaign_category):
+                return hit
         return None
 
     def __len__(self) -> int:
@@ -71,7 +71,7 @@ class SuppressionSet:
 
 @dataclass(slots=True)
 class _Held:
-    entries: dict[str, tuple[Pair, ...]]
+    entries: dict[str, tuple[Hit, ...]]
     revision: int
     used_at: float
     view: SuppressionSet = field(init=False)
@@ -101,7 +101,7 @@ class SuppressionCache:
         self._stale: set[Key] = set()
         self._checked_at = float("-inf")
         self._refreshing: asyncio.Task[None] | None = None
-        self._pairs: dict[tuple[Pair, ...], tuple[Pair, ...]] = {}
+        self._pairs: dict[tuple[Pair, ...], tuple[Hit, ...]] = {}
         if local_changes:  # off only to stand for another process in tests and benchmarks
             changes.listen(self)
 
@@ -128,6 +128,10 @@ class SuppressionCache:
         key = (org_id, sandbox_id)
         if key in self._held:
             self._stale.add(key)
+
+    async def refresh(self) -> None:
+        """Read what changed now (benchmarks, tests); the send path never needs to call this."""
+        await self._refresh_now()
 
     def forget(self) -> None:
         """Drop every list (they load again at their next message)."""
@@ -168,10 +172,13 @@ class SuppressionCache:
         self._stale.discard(key)
         return held
 
-    def _intern(self, pairs: Iterable[Pair]) -> tuple[Pair, ...]:
+    def _intern(self, pairs: Iterable[Pair]) -> tuple[Hit, ...]:
         """The shared tuple of these pairs, gravest first (few distinct combinations exist)."""
         ordered = tuple(sorted(set(pairs), key=lambda pair: (precedence(pair[0]), pair[1])))
-        return self._pairs.setdefault(ordered, ordered)
+        found = self._pairs.get(ordered)
+        if found is None:
+            found = self._pairs[ordered] = tuple(Hit(reason, category) for reason, category in ordered)
+        return found
 
     # --- refreshing --------------------------------------------------------------------------------------
 

@@ -74,16 +74,20 @@ async def suppress(
     if not rows:
         return 0
     repo = SuppressionRepository(session, org_id, sandbox_id)
-    live = await repo.live_keys(sorted({row["address"] for row in rows}))
-    rows = [row for row in rows if (row["address"], row["reason"], row["category"]) not in live]
-    if not rows:
+    addresses = sorted({row["address"] for row in rows})
+    if not _missing(rows, await repo.live_keys(addresses)):
         return 0  # a bounce storm on addresses already suppressed writes nothing and locks nothing
+    # The revision counter's lock orders this sandbox's writers: read again under it, so the count is
+    # exact when another transaction added some of these meanwhile.
     revision = await repo.bump_revision()
+    rows = _missing(rows, await repo.live_keys(addresses))
+    if not rows:
+        return 0
     for row in rows:
         row["revision"] = revision
-    added = await repo.add(rows)
+    await repo.add(rows)
     changes.changed(session, org_id, sandbox_id)
-    return added
+    return len(rows)
 
 
 async def add_batch(
@@ -102,6 +106,11 @@ async def add_batch(
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise Invalid(detail + more, context={"field": f"entries[{index}].address", "rule": rule})
     return await suppress(session, org_id, sandbox_id, entries, source=source)
+
+
+def _missing(rows: list[dict[str, Any]], live: set[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """The rows whose entry is not in force."""
+    return [row for row in rows if (row["address"], row["reason"], row["category"]) not in live]
 
 
 def _rows(
