@@ -28,7 +28,11 @@ from clarion.outbound.transport import ThrottledTransport
 from clarion.outbound.wakeups import LaneWakeups
 from clarion.profiles import service as profiles
 from clarion.suppressions.cache import SuppressionCache
-from clarion.suppressions.service import SoftBouncePolicy, set_soft_bounce_policy
+from clarion.suppressions.service import (
+    SoftBouncePolicy,
+    delete_sandbox_suppressions,
+    set_soft_bounce_policy,
+)
 from clarion.tenancy.gateway import Gateway
 from clarion.tenancy.service import SandboxDataOwner
 from clarion.usage.meter import UsageMeter
@@ -81,7 +85,7 @@ class Services:
             http=throttled_http_client(settings, rules, container.limiter),
             lane_wakeups=lane_wakeups,
             calls=CallIntake(unit_of_work, container.queue, rules, container.secrets, lane_wakeups),
-            sandbox_data_owners=(profiles.delete_sandbox_profiles,),
+            sandbox_data_owners=(profiles.delete_sandbox_profiles, delete_sandbox_suppressions),
             suppressions=SuppressionCache(unit_of_work, interval=settings.suppression_refresh_seconds),
         )
 

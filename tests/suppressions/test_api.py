@@ -7,7 +7,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from sqlalchemy import func, select
 
+from clarion.container import Container
+from clarion.models.suppressions import Suppression, SuppressionRevision
 from clarion.tenancy.principal import Role
 from tests.builders import Api, Tenant
 from tests.conftest import KeyFactory
@@ -147,3 +150,19 @@ async def test_lists_are_per_sandbox(api: Api, make_api: Any) -> None:
     await other.call("GET", "/v1/suppressions/mine@example.com", expect=404)
     assert (await call(other, "GET", "/v1/suppressions", expect=200))["items"] == []
     await other.call("DELETE", "/v1/suppressions/mine@example.com", expect=404)
+
+
+async def test_deleting_a_sandbox_deletes_its_list_and_counters(api: Api, container: Container) -> None:
+    await call(api, "POST", "/v1/sandboxes", {"name": "gone", "type": "development"}, expect=201)
+    headers = api.tenant.headers("gone")
+    body = {"entries": [{"address": "x@example.com"}]}
+    added = await api.client.post("/v1/suppressions", json=body, headers=headers)
+    assert added.json() == {"added": 1, "existing": 0}
+    deleted = await api.client.delete("/v1/sandboxes/gone", headers=api.tenant.headers())
+    assert deleted.status_code == 204
+    async with container.unit_of_work() as uow:
+        for table in (Suppression, SuppressionRevision):
+            left = await uow.session.scalar(
+                select(func.count()).select_from(table).where(table.org_id == api.tenant.org_id)
+            )
+            assert left == 0, table

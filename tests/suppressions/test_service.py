@@ -178,3 +178,17 @@ async def test_cursor_pages_cover_the_filtered_list_once(container: Container, s
         for bad in ("nope", "s1.!!", "s1." + "A" * 40):
             with pytest.raises(Invalid, match="cursor"):
                 await service.listing(uow.session, *scope, ListFilters(), cursor=bad, limit=3)
+
+
+async def test_a_removed_soft_bounce_entry_gives_the_address_new_chances(
+    container: Container, scope: Scope
+) -> None:
+    address = "again@example.com"
+    for message in ("m1", "m2", "m3"):
+        await bounce(container, scope, address, "soft", message)
+    assert await reasons(container, scope, address) == [("softBounce", "")]
+    async with container.unit_of_work() as uow:
+        await service.remove(uow.session, *scope, address)
+        await uow.commit()
+    assert await bounce(container, scope, address, "soft", "m4") is None  # not at once: the tally restarted
+    assert await reasons(container, scope, address) == []

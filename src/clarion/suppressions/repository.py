@@ -137,6 +137,13 @@ class SuppressionRepository(SandboxRepository):
         )
         return int(total or 0)
 
+    async def remove_all(self) -> None:
+        """Delete the sandbox's revision counter and soft-bounce tally (its entries go by foreign key)."""
+        for table in (SuppressionRevision, SoftBounce):
+            await self.session.execute(
+                delete(table).where(table.org_id == self.org_id, table.sandbox_id == self.sandbox_id)
+            )
+
     # --- soft bounces ------------------------------------------------------------------------------------
 
     async def note_soft_bounce(self, address: str, message_id: str, at: datetime) -> None:
@@ -165,14 +172,14 @@ class SuppressionRepository(SandboxRepository):
         return int(total or 0)
 
     async def prune_soft_bounces(self, before: datetime, *, address: str | None = None) -> None:
-        """Forget soft bounces older than the window (of one address: it was suppressed; or of all)."""
+        """Forget the soft bounces before ``before`` (of one address only when given)."""
         conditions = [
             SoftBounce.org_id == self.org_id,
             SoftBounce.sandbox_id == self.sandbox_id,
-            SoftBounce.at < before,
+            SoftBounce.at <= before if address is not None else SoftBounce.at < before,
         ]
         if address is not None:
-            conditions = [*conditions[:2], SoftBounce.address == address]
+            conditions.append(SoftBounce.address == address)
         await self.session.execute(delete(SoftBounce).where(*conditions))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clarion.db.uow import UnitOfWork
 from clarion.errors import Invalid, NotFound
 from clarion.kit.clock import utcnow
 from clarion.models.suppressions import Suppression
@@ -170,6 +171,8 @@ async def note_bounce(
     policy = _policy
     repo = SuppressionRepository(session, org_id, sandbox_id)
     since = at - timedelta(days=policy.days)
+    # What is older than the window never counts again (an index range; usually nothing to delete).
+    await repo.prune_soft_bounces(since)
     await repo.note_soft_bounce(address, message_id, at)
     count = await repo.soft_bounces_since(address, since)
     if count < policy.limit:
@@ -177,8 +180,8 @@ async def note_bounce(
     evidence = f"{count} soft-bounced messages in {policy.days:g} days; last: {detail}"
     entry = NewSuppression(address, "softBounce", message_id=message_id, detail=evidence)
     await suppress(session, org_id, sandbox_id, [entry], source="bounce")
-    # The tally served its purpose; what is older than the window never will again.
-    await repo.prune_soft_bounces(since)
+    # Start over: if the entry is removed, the address gets ``limit`` new chances, not one.
+    await repo.prune_soft_bounces(at, address=address)
     return "softBounce"
 
 
@@ -205,6 +208,11 @@ async def remove(
     await repo.purge_tombstones(now - timedelta(days=TOMBSTONE_DAYS))
     changes.changed(session, org_id, sandbox_id)
     return removed
+
+
+async def delete_sandbox_suppressions(uow: UnitOfWork, org_id: str, sandbox_id: str) -> None:
+    """A sandbox is being deleted: its counter and soft-bounce tally go too (entries by foreign key)."""
+    await SuppressionRepository(uow.session, org_id, sandbox_id).remove_all()
 
 
 def _which(reason: str | None, category: str | None) -> str:
