@@ -108,7 +108,7 @@ class Delivery:
         hits = await self._suppressed(payload, bundle, pending)
         with calls_for(payload.org):  # the organization's throttling configuration paces SMS and push
             attempts = await _each(
-                _send_one(bundle, recipient, message_id(payload, recipient)) if hit is None else hit
+                _send_one(bundle, recipient, message_id(payload, recipient)) if hit is None else _ready(hit)
                 for recipient, hit in zip(pending, hits, strict=True)
             )
         now = utcnow()
@@ -134,7 +134,7 @@ class Delivery:
 
     async def _suppressed(
         self, payload: DeliveryJob, bundle: Bundle | None, pending: list[Recipient]
-    ) -> list[Coroutine[Any, Any, Attempt] | None]:
+    ) -> list[Attempt | None]:
         """Per recipient, ``None`` to send, or the attempt that records it suppressed.
 
         The address is the one the email channel would use; the sandbox's list is the cache's copy (no
@@ -144,7 +144,7 @@ class Delivery:
             return [None] * len(pending)
         listed = await self._suppressions.view(payload.org, payload.sandbox)
         category = bundle.settings.category
-        found: list[Coroutine[Any, Any, Attempt] | None] = []
+        found: list[Attempt | None] = []
         for recipient in pending:
             address = email_address(recipient)
             hit = listed.check(address, category) if address else None
@@ -296,7 +296,12 @@ def _status_of(attempt: Attempt) -> MessageStatus:
     return _STATUS_OF.get(result.outcome, "accepted")
 
 
-async def _suppressed_attempt(address: str, hit: Hit) -> Attempt:
+async def _ready(attempt: Attempt) -> Attempt:
+    """An attempt decided without the channel, where the sends are awaited."""
+    return attempt
+
+
+def _suppressed_attempt(address: str, hit: Hit) -> Attempt:
     """The attempt of a recipient on the list: nothing sent; the ledger writer adds the entry's evidence."""
     scope = f" from {hit.category}" if hit.category else ""
     return Attempt(SendResult("failed", f"suppressed: {hit.reason}{scope}"), address, 0, suppressed=hit)
