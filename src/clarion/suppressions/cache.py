@@ -159,18 +159,26 @@ class SuppressionCache:
         return await asyncio.shield(task)
 
     async def _read_whole(self, key: Key) -> _Held:
-        grouped: dict[str, list[Pair]] = {}
+        entries: dict[str, tuple[Hit, ...]] = {}
+        single: dict[Pair, tuple[Hit, ...]] = {}  # most addresses have one entry: no list per address
         async with self._unit_of_work() as uow:
             # The counter first: rows changed while the list streams are read again by the next delta.
             revision = (await repository.revisions(uow.session, [key]))[key]
             async for partition in repository.live_pairs(uow.session, key):
                 for address, reason, category in partition:
-                    grouped.setdefault(address, []).append((reason, category))
-        entries = {address: self._intern(pairs) for address, pairs in grouped.items()}
-        held = _Held(entries, revision, self._clock())
-        self._held[key] = held
+                    pair = (reason, category)
+                    held = entries.get(address)
+                    if held is None:
+                        hits = single.get(pair)
+                        if hits is None:
+                            hits = single[pair] = self._intern([pair])
+                        entries[address] = hits
+                    else:
+                        entries[address] = self._intern([*held, pair])
+        loaded = _Held(entries, revision, self._clock())
+        self._held[key] = loaded
         self._stale.discard(key)
-        return held
+        return loaded
 
     def _intern(self, pairs: Iterable[Pair]) -> tuple[Hit, ...]:
         """The shared tuple of these pairs, gravest first (few distinct combinations exist)."""
