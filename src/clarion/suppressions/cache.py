@@ -12,10 +12,9 @@ Freshness bound: a change committed elsewhere stops sends here within ``interval
 default); nothing is read per message. If the database cannot be read, the last copy keeps being served
 (nothing can be committed there meanwhile either) and the failure is logged.
 
-Memory: each address costs its string (~50 B + its length) and one dict slot (~40 to 100 B depending on the
-table's fill); the pairs tuples are interned (a handful of distinct combinations are shared by all
-addresses), so 1M suppressed addresses cost ~140 MB per sandbox held (``bench/suppressions.py`` measures
-it). Sandboxes unused for ``idle_seconds`` are dropped.
+Memory: each address costs its string and one dict slot; the tuples of (reason, category) hits are interned
+(a handful of distinct combinations are shared by all addresses): 117 B per entry, 111 MB for 1,000,000
+suppressed addresses in one sandbox, loaded in 5.3 s (``bench/suppressions.py`` measures it). Sandboxes unused for ``idle_seconds`` are dropped.
 """
 
 from __future__ import annotations

@@ -89,11 +89,11 @@ class SuppressionRepository(SandboxRepository):
     async def entries_of(self, address: str) -> list[Suppression]:
         """The entries in force of one address, oldest first."""
         rows = await self.session.scalars(
-            self.scoped(Suppression)
-            .where(Suppression.address == address, Suppression.removed_at.is_(None))
-            .order_by(Suppression.id)
+            self.scoped(Suppression).where(Suppression.address == address, Suppression.removed_at.is_(None))
         )
-        return list(rows)
+        # Sorted here: ORDER BY id made SQLite walk the sandbox's id index (1,000,000 rows: 0.4 s)
+        # instead of the address's few rows in the unique index.
+        return sorted(rows, key=lambda entry: entry.id)
 
     async def details(self, addresses: Sequence[str]) -> list[Suppression]:
         """The entries in force of several addresses (the ledger's reasons for suppressed messages)."""
