@@ -14,7 +14,8 @@ default); nothing is read per message. If the database cannot be read, the last 
 
 Memory: each address costs its string and one dict slot; the tuples of (reason, category) hits are interned
 (a handful of distinct combinations are shared by all addresses): 117 B per entry, 111 MB for 1,000,000
-suppressed addresses in one sandbox, loaded in 5.3 s (``bench/suppressions.py`` measures it). Sandboxes unused for ``idle_seconds`` are dropped.
+suppressed addresses in one sandbox, loaded in 5.3 s (``bench/suppressions.py`` measures it).
+Sandboxes unused for ``idle_seconds`` are dropped.
 """
 
 from __future__ import annotations
