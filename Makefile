@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 # Benchmarks (bench/README.md): `make bench` runs the quick ones (a few minutes), `make bench-all` every one
 # (about an hour), `make bench BENCH="intake e2e" BENCH_ARGS="--modes embedded"` the ones named.
 QUICK_BENCHES := queue limiter templates mime dkim
-LONG_BENCHES  := intake delivery e2e tracking feedback throttle http_clients export faults console
+LONG_BENCHES  := intake delivery e2e tracking feedback suppressions throttle http_clients export faults console
 BENCH         ?= $(QUICK_BENCHES)
 BENCH_ARGS    ?=
 

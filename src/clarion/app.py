@@ -32,6 +32,7 @@ from clarion.outbound import endpoints as outbound_endpoints
 from clarion.profiles import endpoints as profile_endpoints
 from clarion.runtime import BackgroundServices
 from clarion.services import open_services
+from clarion.suppressions import endpoints as suppression_endpoints
 from clarion.tenancy import endpoints as tenancy_endpoints
 from clarion.throttling import endpoints as throttling_endpoints
 from clarion.usage import endpoints as usage_endpoints
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.include_router(flowservice_endpoints.router)
     app.include_router(runs_endpoints.router)
     app.include_router(usage_endpoints.router)
+    app.include_router(suppression_endpoints.router)
     for prefix in throttling_endpoints.PREFIXES:
         # The same routes under two prefixes: the second copy's operation ids carry its prefix.
         first = prefix == throttling_endpoints.PREFIXES[0]

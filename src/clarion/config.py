@@ -108,6 +108,23 @@ class Settings(BaseSettings):
         default=24 * 3600, gt=0, description="Undelivered messages expire after this long"
     )
     retry_base_seconds: float = Field(default=30.0, gt=0, description="First delivery retry delay (doubles)")
+    soft_bounce_limit: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Soft-bounced messages (not attempts) to an address within soft_bounce_days that put it "
+        "on the suppression list (softBounce)",
+    )
+    soft_bounce_days: float = Field(
+        default=7.0, gt=0, le=365, description="The window, in days, in which soft bounces are counted"
+    )
+    suppression_refresh_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="A worker's copy of the suppression list is at most this old (plus one read) when it "
+        "checks a recipient; changes made in the same process are seen at once",
+    )
     worker_concurrency: int = Field(default=128, ge=1, le=1024, description="Jobs a worker handles at once")
     worker_lanes: int = Field(default=4, ge=1, le=64, description="Batches a worker has in flight at once")
     http_timeout_seconds: float = Field(default=30.0, gt=0, le=120, description="Outbound HTTP call limit")

@@ -29,6 +29,12 @@ from clarion.outbound.rules import RuleBook
 from clarion.outbound.transport import ThrottledTransport
 from clarion.outbound.wakeups import LaneWakeups
 from clarion.profiles import service as profiles
+from clarion.suppressions.cache import SuppressionCache
+from clarion.suppressions.service import (
+    SoftBouncePolicy,
+    delete_sandbox_suppressions,
+    set_soft_bounce_policy,
+)
 from clarion.tenancy.gateway import Gateway
 from clarion.tenancy.service import SandboxDataOwner
 from clarion.usage.meter import UsageMeter
@@ -54,6 +60,8 @@ class Services:
     """Reads the signed tokens of unsubscribe and tracking links (``feedback/endpoints.py``)."""
     tracking: TrackingRecorder
     """Buffers opens and clicks and writes them in batches (``feedback/tracking.py``)."""
+    suppressions: SuppressionCache
+    """The suppression lists the delivery worker checks each recipient against (``suppressions/cache.py``)."""
 
     @classmethod
     def build(cls, container: Container) -> Services:
@@ -62,6 +70,7 @@ class Services:
         unit_of_work = container.unit_of_work
         rules = RuleBook(unit_of_work, container.limiter)
         lane_wakeups = LaneWakeups()
+        set_soft_bounce_policy(SoftBouncePolicy(settings.soft_bounce_limit, settings.soft_bounce_days))
         usage = UsageMeter(
             unit_of_work,
             refresh_seconds=settings.usage_refresh_seconds,
@@ -82,9 +91,10 @@ class Services:
             http=throttled_http_client(settings, rules, container.limiter),
             lane_wakeups=lane_wakeups,
             calls=CallIntake(unit_of_work, container.queue, rules, container.secrets, lane_wakeups),
-            sandbox_data_owners=(profiles.delete_sandbox_profiles,),
             message_tokens=MessageTokens(container.secrets),
             tracking=TrackingRecorder(unit_of_work),
+            sandbox_data_owners=(profiles.delete_sandbox_profiles, delete_sandbox_suppressions),
+            suppressions=SuppressionCache(unit_of_work, interval=settings.suppression_refresh_seconds),
         )
 
     async def close(self) -> None:
@@ -92,6 +102,7 @@ class Services:
         await self.executions.drain()
         await self.calls.drain()
         await self.tracking.close()
+        await self.suppressions.close()
         await self.http.aclose()
 
 

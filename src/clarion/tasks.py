@@ -41,6 +41,7 @@ class Tasks:
             services.http,
             validity_seconds=container.settings.message_validity_seconds,
             backoff_base=container.settings.retry_base_seconds,
+            suppressions=services.suppressions,
             action_calls=ActionCalls(
                 container.unit_of_work, container.queue, services.rules, self.call_sender.action
             ),

@@ -14,6 +14,7 @@ from bench.smtp_sink import start_sink
 
 from clarion.delivery.channels.base import SendResult
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool, TlsMode
+from clarion.suppressions.bounces import Bounce
 from tests.delivery.servers import HOST, SilentServer, SmtpServer, free_port, self_signed_tls
 
 SENDER = "shop@example.com"
@@ -157,7 +158,7 @@ async def test_temporary_recipient_refusal_is_retry(smtp_server: SmtpServer) -> 
     async with pool_for(smtp_server) as pool:
         result = await pool.send(SENDER, ["busy@example.org"], mail())
 
-    assert result == SendResult("retry", "451 4.7.1 Try again later")
+    assert result == SendResult("retry", "451 4.7.1 Try again later", bounce=Bounce("soft", "4.7.1"))
     assert smtp_server.messages == []
 
 
@@ -170,7 +171,9 @@ async def test_permanent_refusal_is_failed_and_the_connection_is_reset_before_re
         # Without RSET the server would still hold the first MAIL FROM and answer "503 nested MAIL".
         accepted = await pool.send("other@example.com", ["user2@example.org"], mail(2))
 
-    assert refused == SendResult("failed", "550 5.1.1 <gone@example.org>: user unknown")
+    assert refused == SendResult(
+        "failed", "550 5.1.1 <gone@example.org>: user unknown", bounce=Bounce("hard", "5.1.1")
+    )
     assert accepted.outcome == "sent"
     assert smtp_server.commands["RSET"] == 1
     assert len(smtp_server.peers) == 1
@@ -180,17 +183,26 @@ async def test_permanent_refusal_is_failed_and_the_connection_is_reset_before_re
 
 
 @pytest.mark.parametrize(
-    ("answer", "outcome"),
-    [("554 5.7.1 Message rejected as spam", "failed"), ("451 4.3.0 Temporary local problem", "retry")],
+    ("answer", "outcome", "bounce"),
+    [
+        ("554 5.7.1 Message rejected as spam", "failed", Bounce("policy", "5.7.1")),
+        ("451 4.3.0 Temporary local problem", "retry", Bounce("soft", "4.3.0")),
+        ("552 5.2.2 Mailbox full", "retry", Bounce("soft", "5.2.2")),
+        ("550 5.1.1 No such user (after queueing)", "failed", Bounce("hard", "5.1.1")),
+        ("550 Message refused", "failed", Bounce("policy", "")),  # no enhanced code: not the mailbox
+        ("421 Closing", "retry", None),
+    ],
 )
-async def test_answer_to_the_message_data_decides(smtp_server: SmtpServer, answer: str, outcome: str) -> None:
+async def test_answer_to_the_message_data_decides(
+    smtp_server: SmtpServer, answer: str, outcome: str, bounce: Bounce | None
+) -> None:
     smtp_server.data_answer = answer
     async with pool_for(smtp_server) as pool:
         result = await pool.send(SENDER, ["a@example.org"], mail())
         smtp_server.data_answer = None
         after = await pool.send(SENDER, ["b@example.org"], mail())
 
-    assert result == SendResult(outcome, answer)  # type: ignore[arg-type]
+    assert result == SendResult(outcome, answer, bounce=bounce)  # type: ignore[arg-type]
     assert after.outcome == "sent"
     assert len(smtp_server.peers) == 1
 
@@ -200,6 +212,7 @@ async def test_refused_sender_is_failed(smtp_server: SmtpServer) -> None:
     async with pool_for(smtp_server) as pool:
         result = await pool.send(SENDER, ["a@example.org"], mail())
 
+    # The sender was refused, not the recipient: no bounce to hold against the address.
     assert result == SendResult("failed", "553 5.7.1 <shop@example.com>: Sender address rejected")
 
 
@@ -224,7 +237,8 @@ async def test_some_recipients_refused_is_sent_with_the_refusals(smtp_server: Sm
 
 
 @pytest.mark.parametrize(
-    ("answer_b", "outcome"), [("550 5.1.1 user unknown", "failed"), ("452 4.2.2 mailbox full", "retry")]
+    ("answer_b", "outcome"),
+    [("550 5.1.1 user unknown", "failed"), ("452 4.2.2 mailbox full", "retry"), ("552 5.2.2 full", "retry")],
 )
 async def test_every_recipient_refused(smtp_server: SmtpServer, answer_b: str, outcome: str) -> None:
     smtp_server.rcpt_answers["a@example.org"] = "550 5.1.1 user unknown"
@@ -237,6 +251,28 @@ async def test_every_recipient_refused(smtp_server: SmtpServer, answer_b: str, o
         f"a@example.org: 550 5.1.1 user unknown; b@example.org: {answer_b}",
     )
     assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "bounce"),
+    [
+        ("550 5.1.1 <x@example.org>: user unknown", "failed", Bounce("hard", "5.1.1")),
+        ("550 5.1.10 null MX", "failed", Bounce("hard", "5.1.10")),
+        ("452 4.2.2 mailbox full", "retry", Bounce("soft", "4.2.2")),
+        ("552 5.2.2 mailbox full", "retry", Bounce("soft", "5.2.2")),  # permanent code, temporary meaning
+        ("554 5.7.1 relay access denied", "failed", Bounce("policy", "5.7.1")),
+        ("421 try later", "retry", None),  # the server closing the session, not the mailbox
+        ("550 no such user", "failed", Bounce("hard", "")),
+    ],
+)
+async def test_recipient_refusals_are_classified(
+    smtp_server: SmtpServer, answer: str, outcome: str, bounce: Bounce | None
+) -> None:
+    smtp_server.rcpt_answers["x@example.org"] = answer
+    async with pool_for(smtp_server) as pool:
+        result = await pool.send(SENDER, ["x@example.org"], mail())
+
+    assert result == SendResult(outcome, answer, bounce=bounce)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

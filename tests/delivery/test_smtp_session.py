@@ -14,6 +14,7 @@ import pytest
 
 from clarion.delivery.channels.base import SendResult
 from clarion.delivery.channels.email.smtp import Relay, SmtpPool
+from clarion.suppressions.bounces import Bounce
 from tests.delivery.servers import HOST
 
 MESSAGE = b"Subject: hi\r\n\r\nHello.\r\n"
@@ -101,7 +102,7 @@ async def test_354_after_every_recipient_was_refused_sends_no_message() -> None:
         result = await pool.send("shop@example.com", ["gone@example.org"], MESSAGE)
         after = await pool.send("shop@example.com", ["gone@example.org"], MESSAGE)
 
-    assert result == after == SendResult("failed", "550 5.1.1 user unknown")
+    assert result == after == SendResult("failed", "550 5.1.1 user unknown", bounce=Bounce("hard", "5.1.1"))
     assert relay.bodies == [b"", b""]  # only the final dot, as RFC 2920 asks
     assert relay.lines.count(b"RSET") == 2
     assert relay.connections == 1

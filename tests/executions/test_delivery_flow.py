@@ -117,12 +117,13 @@ async def test_standard_mode_creates_profile_and_merges_request_profile(
 async def test_permanent_failure_keeps_the_answer_and_can_be_resent(
     live: Live, worker: BackgroundServices
 ) -> None:
-    live.smtp.rcpt_answers["bounce@example.com"] = "550 5.1.1 user unknown"
+    # A policy refusal (5.7.x): failed, not suppressed, so a resend can go once the block is lifted.
+    live.smtp.rcpt_answers["bounce@example.com"] = "554 5.7.1 relay access denied"
     recipients = [{"type": "external", "userId": "bounce@example.com", "namespace": "email"}]
     execution = await trigger(live, HT, live.body(recipients=recipients))
     rows = await final(live.api, execution)
     assert rows[0]["status"] == "failed"
-    assert "550 5.1.1 user unknown" in rows[0]["response"]
+    assert "554 5.7.1 relay access denied" in rows[0]["response"]
     failed = await messages(live.api, status="failed", recipient="bounce@example.com")
     assert [row["id"] for row in failed] == [rows[0]["id"]]
 

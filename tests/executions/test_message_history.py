@@ -62,7 +62,8 @@ async def test_sent_message_has_its_history_and_counts_in_the_stats(
 async def test_failed_message_shows_each_answer_its_mail_and_its_resend(
     live: Live, worker: BackgroundServices
 ) -> None:
-    live.smtp.rcpt_answers["bounce@example.com"] = "550 5.1.1 user unknown"
+    # A policy refusal: failed and reported (a hard bounce would be ``bounced`` and suppress the address).
+    live.smtp.rcpt_answers["bounce@example.com"] = "554 5.7.1 relay access denied"
     recipients = [
         {
             "type": "external",
@@ -75,7 +76,13 @@ async def test_failed_message_shows_each_answer_its_mail_and_its_resend(
     [row] = await final(live.api, execution)
     events = await history(live, row["id"])
     assert [event["kind"] for event in events] == ["accepted", "failed"]
-    assert "550 5.1.1 user unknown" in events[1]["response"]
+    assert "554 5.7.1 relay access denied" in events[1]["response"]
+    assert events[1]["data"] == {
+        "type": "policy",
+        "status": "5.7.1",
+        "diagnostic": "554 5.7.1 relay access denied",
+        "source": "smtp",
+    }
 
     # Not sent, so the ledger keeps its payload: rendered again with the campaign's content.
     mail = (await live.api.call("GET", f"/v1/messages/{row['id']}/mail", expect=200)).json()

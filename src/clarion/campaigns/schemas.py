@@ -547,7 +547,8 @@ class DeliverySettings:
     webhook_events: frozenset[str] | None = None
     """The event types (``message.<kind>``) the webhook subscribes to; None: ``DEFAULT_WEBHOOK_EVENTS``."""
     category: str = "Transactional"
-    """``Marketing`` messages carry the one-click unsubscribe headers (RFC 8058); ``Transactional`` do not."""
+    """``Transactional`` or ``Marketing``: which suppressions stop its messages (``suppressions/matching``);
+    ``Marketing`` messages carry the one-click unsubscribe headers (RFC 8058)."""
     track_opens: bool = False
     track_clicks: bool = False
 

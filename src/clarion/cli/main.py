@@ -12,6 +12,7 @@ from clarion.cli.feedback import feedback
 from clarion.cli.messages import messages_app
 from clarion.cli.outbox import outbox_app
 from clarion.cli.profiles import profiles_app
+from clarion.cli.suppressions import suppressions_app
 from clarion.cli.tenancy import credentials_app, org_app, sandbox_app, token_app
 from clarion.cli.usage import usage
 
@@ -34,5 +35,6 @@ app.add_typer(token_app, name="token")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(messages_app, name="messages")
 app.add_typer(profiles_app, name="profiles")
+app.add_typer(suppressions_app, name="suppressions")
 app.add_typer(console_app, name="console")
 app.add_typer(dkim_app, name="dkim")

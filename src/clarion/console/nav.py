@@ -27,6 +27,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Channel configurations", "/channel-configurations", "Send"),
     NavEntry("IP pools", "/ip-pools", "Send"),
     NavEntry("DKIM keys", "/dkim-keys", "Send"),
+    NavEntry("Suppressions", "/suppressions", "Send"),
     NavEntry("Throttling", "/throttling", "Outbound"),
     NavEntry("Custom actions", "/custom-actions", "Outbound"),
     NavEntry("Audiences", "/audiences", "Audiences"),

@@ -24,7 +24,8 @@ import structlog
 from clarion.db.uow import UnitOfWork
 from clarion.delivery import repository
 from clarion.delivery.bundle import Bundle, BundleCache
-from clarion.delivery.channels.base import Attempt, SendResult
+from clarion.delivery.channels.base import Attempt, SendResult, clip
+from clarion.delivery.channels.email.channel import email_address
 from clarion.delivery.channels.webhook import post_event
 from clarion.delivery.counters import count_event
 from clarion.delivery.schemas import (
@@ -54,6 +55,11 @@ from clarion.models.messages import Message
 from clarion.outbound.schemas import NewCall
 from clarion.outbound.service import ActionCalls, calls_for
 from clarion.queue.port import Job, JobQueue, JobSpec, backoff_seconds
+from clarion.suppressions import service as suppressions
+from clarion.suppressions.addresses import normalize
+from clarion.suppressions.bounces import Bounce
+from clarion.suppressions.cache import SuppressionCache
+from clarion.suppressions.schemas import Hit
 
 log = structlog.get_logger()
 
@@ -63,9 +69,10 @@ _CALL_NAMESPACE = uuid.UUID("6f1c2a0e-3b7d-5c41-9a8e-2d4b6c8e0f13")
 """Namespace of the uuid5 ids of campaign custom-action calls (derived from message ids)."""
 _STATUS_OF: dict[str, MessageStatus] = {"sent": "sent", "failed": "failed"}
 """Ledger status of a send outcome; ``retry`` leaves the message ``accepted``."""
-Recorded = tuple[LedgerRow, EventRow | None]
-"""What the ledger writer commits per attempt: the message's row and, unless the row tells it all, the
-attempt's event."""
+Recorded = tuple[LedgerRow, EventRow | None, Bounce | None]
+"""What the ledger writer commits per attempt: the message's row, unless the row tells it all the attempt's
+event, and the relay's refusal of the recipient when there was one (the suppression policy applies it in
+the same transaction)."""
 _GONE = Attempt(SendResult("failed", "campaign or its channel configuration no longer exists"), "", 0)
 
 
@@ -82,8 +89,11 @@ class Delivery:
         validity_seconds: float,
         backoff_base: float = 30.0,
         action_calls: ActionCalls | None = None,
+        suppressions: SuppressionCache | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._suppressions = suppressions
+        """The lists each email recipient is checked against (no database read per message); None: none."""
         self._action_calls = action_calls
         self._queue = queue
         self._bundles = bundles
@@ -99,9 +109,11 @@ class Delivery:
         if not pending:
             return
         bundle = await self._bundles.get(payload.org, payload.sandbox, payload.campaign, payload.version)
+        hits = await self._suppressed(payload, bundle, pending)
         with calls_for(payload.org):  # the organization's throttling configuration paces SMS and push
             attempts = await _each(
-                _send_one(bundle, recipient, message_id(payload, recipient)) for recipient in pending
+                _send_one(bundle, recipient, message_id(payload, recipient)) if hit is None else _ready(hit)
+                for recipient, hit in zip(pending, hits, strict=True)
             )
         now = utcnow()
         accepted_at = datetime.fromisoformat(payload.acceptedAt.replace("Z", "+00:00"))
@@ -112,7 +124,10 @@ class Delivery:
         if bundle is not None and bundle.settings.custom_action_id:
             await self._call_action(payload, bundle.settings.custom_action_id, pending, rows)
         await self._ledger.submit_all(
-            [(row, history_event(row, attempt)) for row, attempt in zip(rows, attempts, strict=True)]
+            [
+                (row, history_event(row, attempt), attempt.result.bounce)
+                for row, attempt in zip(rows, attempts, strict=True)
+            ]
         )
         await self._follow_up(payload, pending, rows)
         if bundle is not None and bundle.settings.enable_webhooks and bundle.settings.webhook_url:
@@ -120,6 +135,25 @@ class Delivery:
             if subscribed:
                 with calls_for(payload.org):
                     await self._webhooks(bundle.settings.webhook_url, subscribed)
+
+    async def _suppressed(
+        self, payload: DeliveryJob, bundle: Bundle | None, pending: list[Recipient]
+    ) -> list[Attempt | None]:
+        """Per recipient, ``None`` to send, or the attempt that records it suppressed.
+
+        The address is the one the email channel would use; the sandbox's list is the cache's copy (no
+        database read per message). Email only: SMS and push have no suppression list yet.
+        """
+        if self._suppressions is None or bundle is None or bundle.settings.channel != "email":
+            return [None] * len(pending)
+        listed = await self._suppressions.view(payload.org, payload.sandbox)
+        category = bundle.settings.category
+        found: list[Attempt | None] = []
+        for recipient in pending:
+            address = email_address(recipient)
+            hit = listed.check(address, category) if address else None
+            found.append(None if hit is None else _suppressed_attempt(address, hit))
+        return found
 
     async def _call_action(
         self,
@@ -169,7 +203,7 @@ class Delivery:
     ) -> LedgerRow:
         attempt = recipient.attempt
         result = outcome.result
-        status = _STATUS_OF.get(result.outcome, "accepted")
+        status = _status_of(outcome)
         response = result.response
         if status == "accepted":
             if attempt >= MAX_ATTEMPTS:
@@ -245,12 +279,14 @@ class Delivery:
 
     async def _write_rows(self, recorded: Sequence[Recorded]) -> list[None]:
         async with self._unit_of_work() as uow:
-            await repository.upsert_messages(uow.session, [row for row, _ in recorded])
-            await repository.add_events(uow.session, [event for _, event in recorded if event is not None])
+            await _explain_suppressed(uow, recorded)
+            await repository.upsert_messages(uow.session, [row for row, _, _ in recorded])
+            await repository.add_events(uow.session, [event for _, event, _ in recorded if event is not None])
+            await _apply_bounces(uow, recorded)
             await uow.commit()
         # Counted once durable (a failed write is retried by the job, not counted); one increment per kind
         # and channel of the batch, not per message.
-        tally = Counter((event_type(row).removeprefix("message."), row["channel"]) for row, _ in recorded)
+        tally = Counter((event_type(row).removeprefix("message."), row["channel"]) for row, _, _ in recorded)
         for (kind, channel), amount in tally.items():
             count_event(kind, channel, amount)
         return [None] * len(recorded)
@@ -259,6 +295,67 @@ class Delivery:
         """Write what is pending and close connections."""
         await self._ledger.drain()
         await self._bundles.close()
+
+
+def _status_of(attempt: Attempt) -> MessageStatus:
+    """The ledger status of an attempt's outcome: a hard bounce is ``bounced``, not ``failed``."""
+    if attempt.suppressed is not None:
+        return "suppressed"
+    result = attempt.result
+    if result.outcome == "failed" and result.bounce is not None and result.bounce.type == "hard":
+        return "bounced"
+    return _STATUS_OF.get(result.outcome, "accepted")
+
+
+async def _ready(attempt: Attempt) -> Attempt:
+    """An attempt decided without the channel, where the sends are awaited."""
+    return attempt
+
+
+def _suppressed_attempt(address: str, hit: Hit) -> Attempt:
+    """The attempt of a recipient on the list: nothing sent; the ledger writer adds the entry's evidence."""
+    scope = f" from {hit.category}" if hit.category else ""
+    return Attempt(SendResult("failed", f"suppressed: {hit.reason}{scope}"), address, 0, suppressed=hit)
+
+
+async def _explain_suppressed(uow: UnitOfWork, recorded: Sequence[Recorded]) -> None:
+    """Complete the answer of each suppressed message with its entry's evidence and date, reading the
+    entries of a whole group commit at once (one query per sandbox in it, none when nothing was
+    suppressed): ``suppressed: hardBounce (550 5.1.1 user unknown, on 2026-12-07)``."""
+    wanted: dict[tuple[str, str], list[tuple[LedgerRow, EventRow]]] = {}
+    for row, event, _ in recorded:
+        if row["status"] == "suppressed" and event is not None:
+            wanted.setdefault((row["org_id"], row["sandbox_id"]), []).append((row, event))
+    for (org_id, sandbox_id), items in wanted.items():
+        entries = await suppressions.evidence(
+            uow.session, org_id, sandbox_id, [row["recipient"] for row, _ in items]
+        )
+        for row, event in items:
+            data = event["data"] or {}
+            entry = entries.get((normalize(row["recipient"]), data["reason"], data["category"]))
+            if entry is not None:
+                row["response"] = event["response"] = clip(f"{row['response']} ({entry})")
+
+
+async def _apply_bounces(uow: UnitOfWork, recorded: Sequence[Recorded]) -> None:
+    """The suppression policy for every refused recipient of the batch, in the ledger's transaction:
+    hard → ``hardBounce`` now, soft → counted toward ``softBounce``, policy → nothing. Sandboxes in
+    ``(org, sandbox)`` order: concurrent writers take the lists' revision locks in one order."""
+    bounces = sorted(
+        ((row, bounce) for row, _, bounce in recorded if bounce is not None and bounce.type != "policy"),
+        key=lambda item: (item[0]["org_id"], item[0]["sandbox_id"]),
+    )
+    for row, bounce in bounces:
+        await suppressions.note_bounce(
+            uow.session,
+            row["org_id"],
+            row["sandbox_id"],
+            row["recipient"],
+            bounce,
+            message_id=row["id"],
+            at=row["updated_at"],
+            detail=row["response"],
+        )
 
 
 async def _send_one(bundle: Bundle | None, recipient: Recipient, message: str) -> Attempt:
@@ -313,7 +410,9 @@ def history_event(row: LedgerRow, attempt: Attempt) -> EventRow | None:
 
 
 def attempt_event(row: LedgerRow, attempt: Attempt) -> EventRow:
-    """The history event of one recorded attempt (``retry`` while the message stays ``accepted``)."""
+    """The history event of one recorded attempt (``retry`` while the message stays ``accepted``), with
+    the relay's refusal classified (``{type, status, diagnostic, source: "smtp"}``) or the suppression
+    that stopped it (``{reason, category}``)."""
     status = row["status"]
     return {
         "message_id": row["id"],
@@ -324,7 +423,7 @@ def attempt_event(row: LedgerRow, attempt: Attempt) -> EventRow:
         "attempt": row["attempts"],
         "response": row["response"],
         "header_message_id": attempt.header_message_id,
-        "data": None,
+        "data": attempt_data(attempt),
         "at": row["updated_at"],
     }
 
@@ -333,6 +432,17 @@ def event_type(row: LedgerRow) -> str:
     """The webhook event type of an attempt's outcome: ``message.<final status>``, or ``message.deferred``
     while the message waits for its next attempt."""
     return "message.deferred" if row["status"] == "accepted" else f"message.{row['status']}"
+
+
+def attempt_data(attempt: Attempt) -> dict[str, Any] | None:
+    """What an attempt's event carries beyond the answer: its bounce or its suppression; None otherwise."""
+    result = attempt.result
+    if result.bounce is not None:
+        bounce = result.bounce
+        return {"type": bounce.type, "status": bounce.status, "diagnostic": result.response, "source": "smtp"}
+    if attempt.suppressed is not None:
+        return {"reason": attempt.suppressed.reason, "category": attempt.suppressed.category}
+    return None
 
 
 def delivery_event(row: LedgerRow) -> DeliveryEvent:

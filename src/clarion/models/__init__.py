@@ -8,6 +8,7 @@ from clarion.models.console import ConsoleSession
 from clarion.models.jobs import JobLedgerEntry
 from clarion.models.messages import Execution, Message
 from clarion.models.profiles import Profile, ProfileIdentity
+from clarion.models.suppressions import SoftBounce, Suppression, SuppressionRevision
 from clarion.models.tenancy import AccessToken, ApiCredential, Organization, Sandbox
 from clarion.models.throttling import EndpointConfig, RuleRevision, ThrottlingConfig
 from clarion.models.usage import MessageUsage
@@ -39,5 +40,8 @@ __all__ = [
     "SegmentDefinition",
     "SegmentJob",
     "SegmentMembership",
+    "SoftBounce",
+    "Suppression",
+    "SuppressionRevision",
     "ThrottlingConfig",
 ]

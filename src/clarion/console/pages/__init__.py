@@ -21,6 +21,7 @@ from clarion.console.pages import (
     profiles,
     runs,
     segment_jobs,
+    suppressions,
     throttling,
 )
 
@@ -42,5 +43,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     profiles.router,
     runs.router,
     segment_jobs.router,
+    suppressions.router,
     throttling.router,
 )

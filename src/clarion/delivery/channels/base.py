@@ -19,6 +19,8 @@ from typing import Any, Literal, NamedTuple, Protocol
 import httpx
 
 from clarion.delivery.schemas import Recipient
+from clarion.suppressions.bounces import Bounce
+from clarion.suppressions.schemas import Hit
 
 Outcome = Literal["sent", "retry", "failed"]
 
@@ -32,22 +34,29 @@ _RETRY_4XX = frozenset({408, 429})
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """The outcome of one delivery attempt and the server's final answer (≤ 500 chars, no credentials)."""
+    """The outcome of one delivery attempt and the server's final answer (≤ 500 chars, no credentials).
+
+    ``bounce``: a relay's refusal of the recipient classified by its enhanced status code (hard, soft,
+    policy: ``suppressions.bounces``); None when the attempt was not refused for the recipient's sake.
+    """
 
     outcome: Outcome
     response: str
     provider_id: str | None = None
+    bounce: Bounce | None = None
 
 
 class Attempt(NamedTuple):
     """One recipient's delivery attempt: the channel's answer, the address used ("" when none), the size of
     what was sent (for the ledger), and the email's ``Message-ID`` header ("" for other channels or when
-    nothing was written): the message's history keeps it to find the captured copy."""
+    nothing was written): the message's history keeps it to find the captured copy. ``suppressed``: the
+    suppression entry that stopped it before the channel was asked (nothing was sent)."""
 
     result: SendResult
     address: str
     size: int
     header_message_id: str = ""
+    suppressed: Hit | None = None
 
 
 class Channel(Protocol):

@@ -1,7 +1,7 @@
 """campaign webhook events
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-07 22:30:00.000000
 
 ``campaigns.webhook_events``: the event types (``message.bounced``, ``message.clicked``, …) a campaign's
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -19,6 +19,11 @@ Failure handling:
 Problems setting up a connection (refused, TLS, AUTH 535) are ``retry``: they are the relay's or our
 configuration's fault, not the message's, and the worker's retry limit bounds them. Only the server's
 answers to the mail transaction itself can make a message ``failed``.
+
+Refusals of the recipient (at RCPT, or at DATA for a one-recipient message) are classified by their RFC 3463
+enhanced status code (``suppressions.bounces.classify``) and the ``Bounce`` travels on the ``SendResult``:
+hard (5.1.1 …) is final and suppresses the address, soft (every 4.x.x, and 5.2.2 mailbox full: retried
+although its basic code is permanent) is retried and counted, policy (5.7.x …) is final and reported only.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from clarion.delivery.channels.email.session import (
     SmtpSession,
     Transaction,
 )
+from clarion.suppressions.bounces import Bounce, classify, enhanced_status
 
 TlsMode = Literal["none", "starttls", "tls"]
 
@@ -358,7 +364,7 @@ async def _deliver(
 def _result(transaction: Transaction, recipients: Sequence[str]) -> SendResult:
     """What the relay's replies mean for the message."""
     if not transaction.mail.ok:
-        return _refused(transaction.mail)
+        return _refused(transaction.mail, None)  # the sender was refused, not the recipient
     refused = {
         address: reply
         for address, reply in zip(recipients, transaction.recipients, strict=True)
@@ -369,7 +375,7 @@ def _result(transaction: Transaction, recipients: Sequence[str]) -> SendResult:
     data = transaction.data
     assert data is not None  # some recipient was accepted, so the message went (or DATA was refused)
     if not transaction.delivered:
-        return _refused(data)
+        return _refused(data, _data_bounce(data) if len(recipients) == 1 else None)
     return _sent(data, refused)
 
 
@@ -391,14 +397,42 @@ def _outcome(code: int) -> Literal["retry", "failed"]:
     return "failed" if 500 <= code < 600 else "retry"
 
 
+def _bounce_outcome(code: int, bounce: Bounce | None) -> Literal["retry", "failed"]:
+    """A soft bounce is worth another attempt even when its basic code is 5xx (552 5.2.2 mailbox full)."""
+    if bounce is not None and bounce.type == "soft":
+        return "retry"
+    return _outcome(code)
+
+
+def _recipient_bounce(reply: Reply) -> Bounce | None:
+    """A RCPT refusal classified (RFC 3463). A bare 421 is the server closing the session, not an answer
+    about the mailbox: retried, not counted as a bounce."""
+    if reply.code == 421 and not enhanced_status(reply.text):
+        return None
+    return classify(reply.code, reply.text)
+
+
+def _data_bounce(reply: Reply) -> Bounce | None:
+    """A refusal at DATA classified. Only an enhanced code names the mailbox there: without one a 5xx is
+    the content or the sender refused (policy), and 552 (storage) and 4xx are soft."""
+    if enhanced_status(reply.text):
+        return classify(reply.code, reply.text)
+    if reply.code == 421:
+        return None
+    if 400 <= reply.code < 500 or reply.code == 552:
+        return Bounce("soft", "")
+    return Bounce("policy", "") if 500 <= reply.code < 600 else None
+
+
 def _reply_text(code: int, message: str) -> str:
     """An SMTP reply as the server wrote it: ``550 5.1.1 user unknown``."""
     return clip(f"{code} {message}")
 
 
-def _refused(reply: Reply) -> SendResult:
-    """The sender or the message refused: the reply decides between failed and retry."""
-    return SendResult(_outcome(reply.code), clip(str(reply)))
+def _refused(reply: Reply, bounce: Bounce | None) -> SendResult:
+    """The sender, the recipient or the message refused: the reply (and its bounce type) decides between
+    failed and retry."""
+    return SendResult(_bounce_outcome(reply.code, bounce), clip(str(reply)), bounce=bounce)
 
 
 def _sent(reply: Reply, refused: dict[str, Reply]) -> SendResult:
@@ -410,13 +444,16 @@ def _sent(reply: Reply, refused: dict[str, Reply]) -> SendResult:
 
 
 def _all_refused(refused: dict[str, Reply]) -> SendResult:
-    """Every recipient refused: failed if every refusal was permanent, otherwise worth a retry."""
-    outcome: Literal["retry", "failed"] = (
-        "failed" if all(_outcome(reply.code) == "failed" for reply in refused.values()) else "retry"
+    """Every recipient refused: failed if every refusal was permanent, otherwise worth a retry. One
+    recipient (every message the email channel sends): its refusal's bounce type travels with the result."""
+    bounces = {address: _recipient_bounce(reply) for address, reply in refused.items()}
+    permanent = all(
+        _bounce_outcome(reply.code, bounces[address]) == "failed" for address, reply in refused.items()
     )
+    outcome: Literal["retry", "failed"] = "failed" if permanent else "retry"
     if len(refused) == 1:
-        (reply,) = refused.values()
-        return SendResult(outcome, clip(str(reply)))
+        ((address, reply),) = refused.items()
+        return SendResult(outcome, clip(str(reply)), bounce=bounces[address])
     return SendResult(outcome, clip(_refusals(refused)))
 
 
