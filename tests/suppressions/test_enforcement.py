@@ -85,7 +85,7 @@ async def test_soft_bounces_retry_and_three_bounced_messages_suppress(
 
     row = await eventually(lambda: retried(first))
     assert row["status"] == "accepted"  # a deferral, retried as before
-    retry = next(event for event in await events(live, row["id"]) if event["kind"] == "retry")
+    retry = next(event for event in await events(live, row["id"]) if event["kind"] == "deferred")
     assert (retry["data"]["type"], retry["data"]["status"]) == ("soft", "4.2.2")
     # Its retries are one soft-bounced message, not several.
     assert await listed(container, scope, "full@example.com") == []
@@ -152,7 +152,7 @@ async def test_a_server_closing_is_retried_and_not_counted_against_the_address(
         return rows[0] if rows and rows[0]["attempts"] >= 2 else None
 
     row = await eventually(retried)
-    retry = next(event for event in await events(live, row["id"]) if event["kind"] == "retry")
+    retry = next(event for event in await events(live, row["id"]) if event["kind"] == "deferred")
     assert retry["data"] is None
     del live.smtp.rcpt_answers["busy@example.com"]
     [row] = await final(live.api, execution)
