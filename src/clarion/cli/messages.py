@@ -91,9 +91,12 @@ def list_messages(
             )
 
     rows, total = run_with_container(load_settings(), work)
-    table = Table(
-        "Accepted (UTC)", "Message", "Recipient", "Status", "Attempts", "Answer", title=_title(total, rows)
-    )
+    table = Table(title=_title(total, rows))
+    table.add_column("Accepted (UTC)")
+    # Whole, on one line: the id is what `clarion messages show` takes (the answer wraps instead).
+    table.add_column("Message", no_wrap=True, min_width=38)
+    for name in ("Recipient", "Status", "Attempts", "Answer"):
+        table.add_column(name)
     for row in rows:
         table.add_row(
             _time(row.accepted_at),
