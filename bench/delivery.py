@@ -54,7 +54,7 @@ from bench.kit.backends import Backend, make_backend
 from bench.kit.cpu import CpuMeter, backend_pids, wait_for_quiet
 from bench.kit.instance import create_tenant, final_count, ledger_counts_async, provision_campaign
 from bench.kit.paths import CLARION
-from bench.kit.processes import Service
+from bench.kit.processes import Service, run_clarion
 from bench.kit.profiling import Profiler, print_profile, summarize_profile
 from bench.kit.report import Targets, code_version, console, table
 from bench.kit.runner import add_run_options, option_parser, run_modes
@@ -79,10 +79,28 @@ class Feature:
     """Called with the backend and the tenant before the variant's campaign is made (e.g. fill a list)."""
 
 
+SUPPRESSED = 100_000
+"""Entries the ``suppression`` feature puts on the sandbox's list (none of them a recipient of the run)."""
+
+
+def fill_suppression_list(backend: Backend, tenant: Any) -> None:
+    """``clarion suppressions import`` of ``SUPPRESSED`` addresses: the worker's cache then holds a list of
+    that size and checks every recipient against it (a miss: the recipients must still be sent)."""
+    path = backend.workdir / "suppressed.csv"
+    lines = (f"nobody-{number}@suppressed.example" for number in range(SUPPRESSED))
+    path.write_text("address\n" + "\n".join(lines) + "\n")
+    run_clarion(["suppressions", "import", str(path), "--org", tenant.ims_org_id], backend.env, timeout=600)
+
+
 FEATURES: dict[str, Feature] = {
     "clicks": Feature(
         "click tracking: the sample email's 2 links signed per message (delivery/channels/email/links.py)",
         campaign={"tracking": {"clicks": True}},
+    ),
+    "suppression": Feature(
+        f"a suppression list of {SUPPRESSED:,} addresses the worker checks each recipient against "
+        "(suppressions/cache.py; the check itself always runs, on an empty list without this)",
+        setup=fill_suppression_list,
     ),
 }
 
