@@ -1,7 +1,7 @@
 """The inbound feedback listener: an SMTP server taking DSNs, complaints and auto-replies for bounce domains.
 
 Like the capture server (``devsmtp/server.py``) it runs aiosmtpd's protocol on the *current* event loop
-(``loop.create_server``): no thread, ``start()`` raises the bind error itself, ``port=0`` can be read back.
+(``kit/smtp_server.py``): no thread, ``start()`` raises the bind error itself, ``port=0`` can be read back.
 
 The conversation, per mail:
 
@@ -16,19 +16,15 @@ The conversation, per mail:
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import socket
-from types import TracebackType
-from typing import Any, AnyStr, cast
+from typing import Any, AnyStr
 
 import structlog
-from aiosmtpd.smtp import SMTP
 
 from clarion.feedback.reports import parse_report
 from clarion.feedback.service import FeedbackIntake
 from clarion.kit.clock import utcnow
 from clarion.kit.outages import outage_of
+from clarion.kit.smtp_server import LoopSmtpServer, TrackedSession
 
 DATA_SIZE_LIMIT = 10 * 1024 * 1024
 """Mail over 10 MB is refused at DATA: no report is that big (the returned message is usually truncated)."""
@@ -42,8 +38,10 @@ TOO_BIG = "552 5.3.4 Message too big for this system"
 log = structlog.get_logger()
 
 
-class FeedbackListener:
+class FeedbackListener(LoopSmtpServer):
     """An SMTP server on ``host:port`` handing mail for bounce domains to a ``FeedbackIntake``."""
+
+    name = "feedback"
 
     def __init__(
         self,
@@ -54,83 +52,20 @@ class FeedbackListener:
         data_size_limit: int = DATA_SIZE_LIMIT,
         server_hostname: str | None = None,
     ) -> None:
-        self._intake = intake
-        self._host = host
-        self._requested_port = port
-        self._data_size_limit = data_size_limit
-        # aiosmtpd would call socket.getfqdn() (a DNS lookup, blocking the loop) on every connection.
-        self._server_hostname = server_hostname or socket.gethostname()
-        self._handler = _FeedbackHandler(intake)
-        self._server: asyncio.Server | None = None
-        self._bound_port: int | None = None
-        self._sessions: set[_FeedbackSession] = set()
-        self._closing = False
-
-    @property
-    def port(self) -> int:
-        """The port actually bound."""
-        if self._bound_port is None:
-            raise RuntimeError("The feedback listener has not been started.")
-        return self._bound_port
-
-    @property
-    def host(self) -> str:
-        """The interface listened on."""
-        return self._host
-
-    async def start(self) -> None:
-        """Bind and accept connections on the running loop; raises ``OSError`` if the bind fails."""
-        if self._server is not None:
-            raise RuntimeError("The feedback listener is already running.")
-        aiosmtpd_log = logging.getLogger("mail.log")
-        if aiosmtpd_log.level == logging.NOTSET:  # aiosmtpd logs every command at INFO
-            aiosmtpd_log.setLevel(logging.WARNING)
-        loop = asyncio.get_running_loop()
-        self._closing = False
-        self._server = await loop.create_server(
-            lambda: _FeedbackSession(self, loop), host=self._host, port=self._requested_port
+        super().__init__(
+            _FeedbackHandler(intake),
+            host=host,
+            port=port,
+            data_size_limit=data_size_limit,
+            server_hostname=server_hostname,
         )
-        self._bound_port = int(self._server.sockets[0].getsockname()[1])
-        log.info("feedback.listening", host=self._host, port=self._bound_port)
+        self._intake = intake
 
-    async def stop(self) -> None:
-        """Stop listening, drop open sessions, wait for them, then for the batch in flight."""
-        server = self._server
-        if server is None:
-            return
-        self._server = None
-        self._closing = True
-        server.close()
-        sessions = list(self._sessions)
-        for session in sessions:
-            session.drop()
-        await server.wait_closed()
-        await asyncio.gather(*(session.finished() for session in sessions), return_exceptions=True)
-        await self._intake.drain()
-        log.info("feedback.stopped", port=self._bound_port)
+    async def _stopped(self) -> None:
+        await self._intake.drain()  # the batch in flight
 
-    async def __aenter__(self) -> FeedbackListener:
-        """Start; ``async with FeedbackListener(...)`` stops it on exit."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop."""
-        await self.stop()
-
-    def _session_started(self, session: _FeedbackSession) -> bool:
-        if self._closing:
-            return False
-        self._sessions.add(session)
-        return True
-
-    def _session_ended(self, session: _FeedbackSession) -> None:
-        self._sessions.discard(session)
+    def _session_class(self) -> type[TrackedSession]:
+        return _FeedbackSession
 
 
 class _FeedbackHandler:
@@ -188,19 +123,8 @@ class _FeedbackHandler:
         return ACCEPTED
 
 
-class _FeedbackSession(SMTP):
-    """One SMTP connection; registers with its listener so that ``stop()`` can close it."""
-
-    def __init__(self, owner: FeedbackListener, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(
-            owner._handler,
-            loop=loop,
-            data_size_limit=owner._data_size_limit,
-            enable_SMTPUTF8=True,
-            decode_data=False,
-            hostname=owner._server_hostname,
-        )
-        self._owner = owner
+class _FeedbackSession(TrackedSession):
+    """One SMTP connection, answering aiosmtpd's size refusals with their RFC 3463 code."""
 
     async def push(self, status: AnyStr) -> None:
         """Send a reply, with RFC 3463 codes on aiosmtpd's size refusals (at MAIL ``SIZE=`` and at DATA)."""
@@ -208,29 +132,3 @@ class _FeedbackSession(SMTP):
             await super().push(TOO_BIG)
             return
         await super().push(status)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Start the session, unless the listener began stopping since the connection was accepted."""
-        super().connection_made(transport)
-        if not self._owner._session_started(self):
-            cast(asyncio.WriteTransport, transport).abort()
-
-    def connection_lost(self, error: Exception | None) -> None:
-        """Unregister, then let aiosmtpd end the session."""
-        self._owner._session_ended(self)
-        super().connection_lost(error)
-
-    def drop(self) -> None:
-        """Close the connection now, without flushing."""
-        transport = self.transport
-        if transport is not None:
-            cast(asyncio.WriteTransport, transport).abort()
-
-    def finished(self) -> asyncio.Future[Any]:
-        """A future that resolves when the session's task has ended."""
-        task = getattr(self, "_handler_coroutine", None)
-        if isinstance(task, asyncio.Future):
-            return task
-        done: asyncio.Future[Any] = self.loop.create_future()
-        done.set_result(None)
-        return done
