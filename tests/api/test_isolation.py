@@ -72,6 +72,7 @@ async def populate(
     await populate_activation(client, alice, owned)
     await populate_credentials(client, alice, owned)
     await populate_usage(alice, owned, container)
+    await populate_suppressions(client, alice, owned)
     return owned
 
 
@@ -149,6 +150,19 @@ async def populate_credentials(client: httpx.AsyncClient, alice: Tenant, owned: 
     key = created.json()
     owned.params |= {"client_id": key["clientId"], "token_id": key["tokenId"]}
     owned.secrets += [key["clientId"], key["tokenId"], key["accessToken"], "Alice ops key", alice.api_key]
+
+
+async def populate_suppressions(client: httpx.AsyncClient, alice: Tenant, owned: OwnedByA) -> None:
+    """An address on A's suppression list: B must neither read nor remove it."""
+    address = f"alice-{secrets.token_hex(4)}@alice-list.example"
+    added = await client.post(
+        "/v1/suppressions",
+        json={"entries": [{"address": address, "reason": "manual", "detail": "Alice's private reason"}]},
+        headers=alice.headers(),
+    )
+    assert added.status_code == 200, added.text
+    owned.params["address"] = address
+    owned.secrets += [address, "Alice's private reason"]
 
 
 async def populate_usage(alice: Tenant, owned: OwnedByA, container: Container) -> None:
@@ -585,6 +599,8 @@ async def test_no_route_crosses_organizations(
         fill("/v1/credentials/{client_id}/tokens", owned.params), headers=alice.headers()
     )
     assert [token["revokedAt"] for token in tokens.json()] == [None]
+    entry = await client.get(fill("/v1/suppressions/{address}", owned.params), headers=alice.headers())
+    assert [item["reason"] for item in entry.json()["items"]] == ["manual"]
     # Usage is per organization: A's execution and quotas are A's alone.
     await app.state.services.usage.flush()
     mine, theirs = [
