@@ -127,7 +127,7 @@ async def test_a_refused_message_is_resent_from_its_page(
     tenant = await make_tenant(high_throughput=True)
     api = Api(http, tenant)
     async with SmtpServer() as relay:
-        relay.rcpt_answers["bounce@example.com"] = "550 5.1.1 user unknown"
+        relay.rcpt_answers["bounce@example.com"] = "554 5.7.1 sender blocked by policy"  # failed, not bounced
         campaign = await live_campaign(api, relay.port, "Bouncy")
         row = await send(api, campaign, "bounce@example.com", "B-2")
         assert row["status"] == "failed"
@@ -136,7 +136,7 @@ async def test_a_refused_message_is_resent_from_its_page(
         await page.goto("/console/messages?status=failed")
         await page.get_by_role("link", name="bounce@example.com").click()
         await expect(page.locator("#message-status")).to_have_text("failed")
-        await expect(page.locator("#history")).to_contain_text("550 5.1.1 user unknown")
+        await expect(page.locator("#history")).to_contain_text("554 5.7.1 sender blocked by policy")
         # Not sent: rendered again from the payload the ledger keeps.
         await expect(
             page.frame_locator("iframe.mail").get_by_role("heading", name="Order B-2")
