@@ -176,7 +176,7 @@ async def prepare(
                     tenant,
                     smtp_port=smtp_port,
                     max_connections=connections,
-                    name=f"bench-{variant_name(features)}",
+                    name=f"bench-{variant_name(features).replace('+', '-')}",  # names: no "+"
                     campaign_fields=campaign_fields(features),
                 )
         container = app.state.container
