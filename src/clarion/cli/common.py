@@ -11,6 +11,15 @@ import typer
 import uvloop
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from clarion.config import Settings, SettingsError, describe_invalid
 from clarion.container import Container
@@ -78,3 +87,17 @@ def _run(settings: Settings, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         fail(error.detail)
     except SettingsError as error:
         fail(str(error))
+
+
+def byte_progress() -> Progress:
+    """The bar of an import: bytes of the file read (on stderr, so that the summary on stdout stays clean)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )

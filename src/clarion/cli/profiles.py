@@ -8,17 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from clarion.cli.common import console, err_console, load_settings, run_with_container
+from clarion.cli.common import byte_progress, console, load_settings, run_with_container
 from clarion.cli.scope import command_principal
 from clarion.container import Container
 from clarion.ops.tuning import rare_collections
@@ -60,7 +51,7 @@ def import_profiles(
     async def work(container: Container) -> tuple[ImportSummary, float]:
         principal = await command_principal(container, org, sandbox)
         started = time.perf_counter()
-        with ImportFile(file, fmt) as source, _progress() as progress:
+        with ImportFile(file, fmt) as source, byte_progress() as progress:
             task = progress.add_task("starting", total=source.size)
 
             def advance(summary: ImportSummary) -> None:
@@ -83,20 +74,6 @@ def import_profiles(
     _print_summary(summary, seconds)
     if summary.failed:
         raise typer.Exit(1)
-
-
-def _progress() -> Progress:
-    """A bar of bytes read (on stderr, so that the summary on stdout stays clean)."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
-    )
 
 
 def _print_summary(summary: ImportSummary, seconds: float) -> None:

@@ -10,17 +10,8 @@ from pathlib import Path
 from typing import Annotated, BinaryIO, get_args
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from clarion.cli.common import console, err_console, fail, load_settings, run_with_container
+from clarion.cli.common import byte_progress, console, err_console, fail, load_settings, run_with_container
 from clarion.cli.scope import command_principal
 from clarion.container import Container
 from clarion.suppressions import csvfile
@@ -67,7 +58,7 @@ def import_suppressions(
     async def work(container: Container) -> tuple[csvfile.ImportSummary, float]:
         principal = await command_principal(container, org, sandbox)
         started = time.perf_counter()
-        with file.open("rb") as raw, _progress() as progress:
+        with file.open("rb") as raw, byte_progress() as progress:
             counted = _Counted(raw)
             task = progress.add_task("starting", total=file.stat().st_size)
 
@@ -160,17 +151,3 @@ class _Counted(io.RawIOBase):
 def _lines(raw: _Counted) -> Iterator[str]:
     """The text lines of the file (UTF-8, a BOM dropped, line ends kept for the CSV reader)."""
     yield from io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", newline="")
-
-
-def _progress() -> Progress:
-    """A bar of bytes read (on stderr, so that the summary on stdout stays clean)."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
-    )
