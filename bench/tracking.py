@@ -39,7 +39,7 @@ from sqlalchemy import insert, select, text
 from bench.kit.backends import base_env, make_backend
 from bench.kit.cpu import CpuMeter, wait_for_quiet
 from bench.kit.instance import create_tenant, serve
-from bench.kit.load import WrkResult, require_wrk, run_wrk
+from bench.kit.load import WRK_REPORT_LUA, WrkResult, require_wrk, run_wrk
 from bench.kit.paths import PYTHON
 from bench.kit.processes import Service, free_port, wait_http
 from bench.kit.profiling import Profiler, print_profile, summarize_profile
@@ -60,39 +60,19 @@ local paths = {
 %(paths)s
 }
 local headers = { ["User-Agent"] = "%(agent)s" }
-local threads = {}
 local i = 0
-function setup(thread) table.insert(threads, thread) end
-function init(args) statuses = {} end
 function request()
   i = i + 1
   if i > #paths then i = 1 end
   return wrk.format("GET", paths[i], headers)
-end
-function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
-function done(summary, latency, requests)
-  local merged = {}
-  for _, thread in ipairs(threads) do
-    for status, n in pairs(thread:get("statuses")) do merged[status] = (merged[status] or 0) + n end
-  end
-  local parts = {}
-  for status, n in pairs(merged) do table.insert(parts, string.format('"%%d":%%d', status, n)) end
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"duration_us":%%d,"requests":%%d,"bytes":%%d,' ..
-    '"errors":{"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d},' ..
-    '"latency_us":{"min":%%d,"mean":%%.1f,"max":%%d,"p50":%%d,"p90":%%d,"p99":%%d,"p999":%%d},' ..
-    '"statuses":{%%s}}\\n',
-    summary.duration, summary.requests, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency.min, latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency:percentile(99.9), table.concat(parts, ",")))
 end
 """
 
 
 def write_script(path: Path, paths: Sequence[str]) -> Path:
     """The wrk Lua script cycling over ``paths``."""
-    path.write_text(_LUA % {"paths": ",\n".join(f'"{p}"' for p in paths), "agent": USER_AGENT})
+    listed = ",\n".join(f'"{p}"' for p in paths)
+    path.write_text((_LUA + WRK_REPORT_LUA) % {"paths": listed, "agent": USER_AGENT})
     return path
 
 
