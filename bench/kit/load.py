@@ -58,7 +58,6 @@ wrk.body = [==[%(body)s]==]
 """
 
 
-
 def write_wrk_script(path: Path, body: bytes, headers: Mapping[str, str]) -> Path:
     """The Lua script for one body and header set."""
     lines = [
